@@ -1,0 +1,226 @@
+//! OAuth2 client-credentials tokens, cached per connection with single-flight refresh.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+
+use super::error::{HaloError, Server, extract_message};
+use super::ConnectionConfig;
+
+/// Lifetime assumed when the token response has no `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+#[derive(Clone)]
+struct Cached {
+    value: Arc<str>,
+    refresh_at: Instant,
+}
+
+/// The token of one connection. Concurrent callers on a cold or expired cache cause exactly one
+/// token request; the others wait for it and share its result (success or failure).
+pub struct TokenCache {
+    current: RwLock<Option<Cached>>,
+    refresh: tokio::sync::Mutex<()>,
+    /// The last failed fetch, shared with callers that were already waiting for it.
+    last_failure: Mutex<Option<(Instant, HaloError)>>,
+    fetches: AtomicU64,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenCache {
+    pub fn new() -> Self {
+        TokenCache { current: RwLock::new(None), refresh: tokio::sync::Mutex::new(()), last_failure: Mutex::new(None), fetches: AtomicU64::new(0) }
+    }
+
+    /// How many token requests this cache has sent.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    fn valid(&self) -> Option<Arc<str>> {
+        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().filter(|c| Instant::now() < c.refresh_at).map(|c| c.value.clone())
+    }
+
+    /// Forget `token` if it is still the current one (HaloITSM rejected it with a 401).
+    pub fn invalidate(&self, token: &str) {
+        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_some_and(|c| &*c.value == token) {
+            *guard = None;
+        }
+    }
+
+    /// A valid token, fetching one if needed.
+    pub async fn get(&self, http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<Arc<str>, HaloError> {
+        if let Some(t) = self.valid() {
+            return Ok(t);
+        }
+        let waiting_since = Instant::now();
+        let _flight = self.refresh.lock().await;
+        if let Some(t) = self.valid() {
+            return Ok(t);
+        }
+        if let Some((at, err)) = self.last_failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if *at >= waiting_since {
+                return Err(err.clone());
+            }
+        }
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match fetch(http, cfg).await {
+            Ok((value, lifetime)) => {
+                let refresh_at = Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime));
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Cached { value: value.clone(), refresh_at });
+                tracing::debug!(lifetime_secs = lifetime.as_secs(), "fetched a HaloITSM access token");
+                Ok(value)
+            }
+            Err(e) => {
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Refresh a little before expiry: 60 s, or a tenth of a short lifetime.
+fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(Duration::from_secs(60))
+}
+
+/// What the token endpoint answered, captured by the HTTP function handed to `oauth2`.
+#[derive(Default)]
+struct Seen {
+    status: u16,
+    body: Vec<u8>,
+}
+
+async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<str>, Duration), HaloError> {
+    let token_url = cfg.token_url();
+    let client = BasicClient::new(ClientId::new(cfg.client_id.clone()))
+        .set_client_secret(ClientSecret::new(cfg.client_secret.expose().to_string()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_token_uri(TokenUrl::new(token_url.clone()).map_err(|e| HaloError::InvalidConfig { field: "authorization_server".into(), reason: e.to_string() })?);
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let transport_error: Arc<Mutex<Option<HaloError>>> = Arc::default();
+    let timeout_secs = cfg.timeout_seconds;
+    let send = {
+        let seen = seen.clone();
+        let transport_error = transport_error.clone();
+        let url_for_errors = cfg.authorization_server.clone();
+        move |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            let seen = seen.clone();
+            let transport_error = transport_error.clone();
+            let url_for_errors = url_for_errors.clone();
+            async move {
+                let result = execute(&http, req).await;
+                match result {
+                    Ok(resp) => {
+                        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+                        s.status = resp.status().as_u16();
+                        s.body = resp.body().clone();
+                        Ok(resp)
+                    }
+                    Err(e) => {
+                        let mapped = if e.is_timeout() && !e.is_connect() {
+                            HaloError::Timeout { server: Server::Auth, seconds: timeout_secs, write: false }
+                        } else {
+                            HaloError::Unreachable { server: Server::Auth, url: url_for_errors, message: describe_reqwest(&e) }
+                        };
+                        *transport_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(mapped);
+                        Err(e)
+                    }
+                }
+            }
+        }
+    };
+
+    let scopes = cfg.scope.split_whitespace().map(|s| Scope::new(s.to_string()));
+    let result = client.exchange_client_credentials().add_scopes(scopes).request_async(&send).await;
+    match result {
+        Ok(token) => {
+            let lifetime = token.expires_in().filter(|d| !d.is_zero()).unwrap_or(DEFAULT_LIFETIME);
+            Ok((Arc::from(token.access_token().secret().as_str()), lifetime))
+        }
+        Err(err) => {
+            if let Some(e) = transport_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(e);
+            }
+            let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+            let status = seen.status;
+            let message = extract_message(&seen.body);
+            Err(match err {
+                RequestTokenError::ServerResponse(resp) => match resp.error() {
+                    BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+                        HaloError::InvalidCredentials { code: resp.error().to_string(), description: resp.error_description().cloned() }
+                    }
+                    BasicErrorResponseType::InvalidScope => HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().cloned() },
+                    _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
+                },
+                _ if status == 404 => HaloError::Unreachable {
+                    server: Server::Auth,
+                    url: cfg.authorization_server.clone(),
+                    message: "the token endpoint does not exist there (HTTP 404)".into(),
+                },
+                _ if status >= 500 => HaloError::ServerError { status, message, write: false },
+                _ if status == 200 => HaloError::Unexpected { status, message: "the token response has no usable access_token".into() },
+                _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
+            })
+        }
+    }
+}
+
+/// Send an `oauth2` request with our reqwest client (its TLS settings and timeout apply).
+async fn execute(http: &reqwest::Client, req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let (parts, body) = req.into_parts();
+    let resp = http.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await?;
+    let mut out = oauth2::http::Response::new(bytes.to_vec());
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+/// A transport error described without its URL (the caller adds the one that matters).
+pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.without_url_ref().to_string());
+    }
+    parts.join(": ")
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        if self.is_timeout() {
+            "timed out".into()
+        } else if self.is_connect() {
+            "connection failed".into()
+        } else {
+            "request failed".into()
+        }
+    }
+}

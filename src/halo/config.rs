@@ -1,0 +1,203 @@
+//! The plugin connection, as the HaloITSM client needs it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::HaloError;
+
+/// A secret string whose `Debug` output never shows the value.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+/// `credential_secret_key` as the orchestrator sends it.
+#[derive(Deserialize)]
+struct SecretKey {
+    #[serde(rename = "secretKey")]
+    secret_key: String,
+}
+
+fn de_secret_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    Ok(Secret(SecretKey::deserialize(d)?.secret_key))
+}
+
+fn default_scope() -> String {
+    "all".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+/// The connection fields (see `connection:` in plugin.spec.yaml). Validated against the spec
+/// before it is deserialized here; [`ConnectionConfig::from_value`] adds the semantic checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionConfig {
+    pub client_id: String,
+    #[serde(deserialize_with = "de_secret_key")]
+    pub client_secret: Secret,
+    pub authorization_server: String,
+    pub resource_server: String,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default = "default_scope")]
+    pub scope: String,
+    #[serde(default = "default_true")]
+    pub ssl_verify: bool,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    #[serde(default)]
+    pub portal_url: Option<String>,
+    #[serde(default)]
+    pub default_ticket_type_id: Option<i64>,
+    #[serde(default)]
+    pub default_priority_id: Option<i64>,
+    #[serde(default)]
+    pub default_team_id: Option<i64>,
+    #[serde(default)]
+    pub default_agent_id: Option<i64>,
+    #[serde(default)]
+    pub default_category_id: Option<i64>,
+}
+
+impl ConnectionConfig {
+    /// Deserialize a spec-validated connection and check what the spec cannot express:
+    /// the URLs are http(s) URLs, the timeout is in range. URLs are normalised (no trailing
+    /// slash; an authorisation server given with `/token` at the end is accepted).
+    pub fn from_value(v: &Value) -> Result<Self, HaloError> {
+        let mut cfg: ConnectionConfig = serde_json::from_value(v.clone())
+            .map_err(|e| HaloError::InvalidConfig { field: "connection".into(), reason: e.to_string() })?;
+        cfg.authorization_server = normalise_url("authorization_server", &cfg.authorization_server)?;
+        if let Some(stripped) = cfg.authorization_server.strip_suffix("/token") {
+            cfg.authorization_server = stripped.to_string();
+        }
+        cfg.resource_server = normalise_url("resource_server", &cfg.resource_server)?;
+        if let Some(p) = &cfg.portal_url {
+            cfg.portal_url = Some(normalise_url("portal_url", p)?);
+        }
+        cfg.tenant = cfg.tenant.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        if cfg.scope.trim().is_empty() {
+            cfg.scope = default_scope();
+        }
+        if !(1..=300).contains(&cfg.timeout_seconds) {
+            return Err(HaloError::InvalidConfig {
+                field: "timeout_seconds".into(),
+                reason: format!("must be between 1 and 300 seconds, got {}", cfg.timeout_seconds),
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// The token endpoint, with `?tenant=` when a tenant is set.
+    pub fn token_url(&self) -> String {
+        let base = format!("{}/token", self.authorization_server);
+        match &self.tenant {
+            Some(t) => {
+                let mut url = reqwest::Url::parse(&base).expect("authorization_server was validated as a URL");
+                url.query_pairs_mut().append_pair("tenant", t);
+                url.to_string()
+            }
+            None => base,
+        }
+    }
+
+    /// Where analysts open tickets: the portal URL, or the resource server without `/api`.
+    pub fn portal_base(&self) -> String {
+        if let Some(p) = &self.portal_url {
+            return p.clone();
+        }
+        let rs = &self.resource_server;
+        rs.strip_suffix("/api").unwrap_or(rs).to_string()
+    }
+
+    /// A stable identity of this connection (secret included) for the client cache. Never logged.
+    pub fn cache_key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+fn normalise_url(field: &str, raw: &str) -> Result<String, HaloError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let bad = |reason: String| HaloError::InvalidConfig { field: field.into(), reason };
+    let url = reqwest::Url::parse(trimmed).map_err(|e| bad(format!("`{trimmed}` is not a URL ({e}); expected e.g. https://example.haloitsm.com/api")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(format!("`{trimmed}` must be an http or https URL with a host")));
+    }
+    if url.query().is_some() {
+        return Err(bad(format!("`{trimmed}` must not contain a query string")));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({"client_id": "id", "client_secret": {"secretKey": "s3cret"},
+               "authorization_server": "https://halo.example.com/auth/", "resource_server": "https://halo.example.com/api"})
+    }
+
+    #[test]
+    fn parses_with_defaults_and_normalises() {
+        let c = ConnectionConfig::from_value(&base()).unwrap();
+        assert_eq!(c.authorization_server, "https://halo.example.com/auth");
+        assert_eq!(c.scope, "all");
+        assert!(c.ssl_verify);
+        assert_eq!(c.timeout_seconds, 30);
+        assert_eq!(c.token_url(), "https://halo.example.com/auth/token");
+        assert_eq!(c.portal_base(), "https://halo.example.com");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn tenant_goes_on_the_token_url_and_token_suffix_is_accepted() {
+        let mut v = base();
+        v["tenant"] = json!("acme corp");
+        v["authorization_server"] = json!("https://auth.haloservicedesk.com/token");
+        let c = ConnectionConfig::from_value(&v).unwrap();
+        assert_eq!(c.token_url(), "https://auth.haloservicedesk.com/token?tenant=acme+corp");
+    }
+
+    #[test]
+    fn rejects_bad_urls_and_timeouts_naming_the_field() {
+        let mut v = base();
+        v["resource_server"] = json!("halo.example.com/api");
+        assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "resource_server"));
+        let mut v = base();
+        v["authorization_server"] = json!("ftp://x/auth");
+        assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "authorization_server"));
+        let mut v = base();
+        v["timeout_seconds"] = json!(0);
+        assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "timeout_seconds"));
+    }
+
+    #[test]
+    fn cache_key_changes_with_the_secret() {
+        let a = ConnectionConfig::from_value(&base()).unwrap();
+        let mut v = base();
+        v["client_secret"] = json!({"secretKey": "other"});
+        let b = ConnectionConfig::from_value(&v).unwrap();
+        assert_ne!(a.cache_key(), b.cache_key());
+    }
+}

@@ -1,0 +1,298 @@
+//! The HaloITSM client: one per distinct connection, holding one HTTP connection pool and one
+//! token cache. Requests retry only when that is safe: reads on 429, 5xx, timeouts and
+//! connection failures; writes only when HaloITSM cannot have applied them (429, or the
+//! connection was never established), because HaloITSM's POST is an upsert and a blind retry
+//! can create a duplicate ticket.
+
+mod auth;
+mod config;
+mod error;
+pub mod ticket;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub use auth::TokenCache;
+pub use config::{ConnectionConfig, Secret};
+pub use error::{HaloError, Server, extract_message};
+
+/// How requests are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub max_elapsed: Duration,
+    /// First backoff delay; doubled on each retry, with jitter.
+    pub base_delay: Duration,
+    /// Largest single delay, including one asked for by `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 4, max_elapsed: Duration::from_secs(60), base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(20) }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff before retry number `retry` (1-based): exponential with "equal jitter".
+    fn backoff(&self, retry: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << (retry - 1).min(16)).min(self.max_delay);
+        let half = exp / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// The outcome of one attempt that may be retried.
+struct Retryable {
+    error: HaloError,
+    retry_after: Option<Duration>,
+}
+
+/// A HaloITSM API client for one connection.
+pub struct HaloClient {
+    http: reqwest::Client,
+    cfg: Arc<ConnectionConfig>,
+    tokens: TokenCache,
+    retry: RetryPolicy,
+}
+
+impl HaloClient {
+    pub fn new(cfg: ConnectionConfig) -> Result<Self, HaloError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(cfg.timeout_seconds))
+            .connect_timeout(Duration::from_secs(cfg.timeout_seconds.min(10)))
+            .danger_accept_invalid_certs(!cfg.ssl_verify)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("icon_haloitsm/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HaloError::InvalidConfig { field: "ssl_verify".into(), reason: format!("could not set up TLS: {e}") })?;
+        Ok(HaloClient { http, cfg: Arc::new(cfg), tokens: TokenCache::new(), retry: RetryPolicy::default() })
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.cfg
+    }
+
+    /// How many token requests this client has sent.
+    pub fn token_requests(&self) -> u64 {
+        self.tokens.fetches()
+    }
+
+    /// A valid access token (fetched once and shared).
+    pub async fn token(&self) -> Result<Arc<str>, HaloError> {
+        self.tokens.get(&self.http, &self.cfg).await
+    }
+
+    /// The agent-portal link of a ticket.
+    pub fn ticket_url(&self, id: i64) -> String {
+        format!("{}/ticket?id={id}", self.cfg.portal_base())
+    }
+
+    fn api_url(&self, path: &str) -> String {
+        format!("{}/{}", self.cfg.resource_server, path.trim_start_matches('/'))
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, HaloError> {
+        self.request(Method::GET, path, query, None).await
+    }
+
+    pub async fn post(&self, path: &str, query: &[(&str, String)], body: &Value) -> Result<Value, HaloError> {
+        self.request(Method::POST, path, query, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, query: &[(&str, String)]) -> Result<Value, HaloError> {
+        self.request(Method::DELETE, path, query, None).await
+    }
+
+    /// One API call with the retry policy applied. `what` names the resource in 404/403 errors.
+    pub async fn request(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Value, HaloError> {
+        let url = self.api_url(path);
+        let write = method != Method::GET;
+        let body_bytes = match body {
+            Some(b) => Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| HaloError::Unexpected { status: 0, message: e.to_string() })?)),
+            None => None,
+        };
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        let mut refreshed_token = false;
+        loop {
+            attempt += 1;
+            let token = self.token().await?;
+            let mut req = self.http.request(method.clone(), &url).bearer_auth(&*token).header(reqwest::header::ACCEPT, "application/json");
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(b) = &body_bytes {
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
+            }
+            let retryable = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e, write))?;
+                        return parse_json(status, &bytes);
+                    }
+                    let retry_after = parse_retry_after(resp.headers());
+                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let message = extract_message(&bytes);
+                    match status.as_u16() {
+                        401 if !refreshed_token => {
+                            tracing::info!("HaloITSM rejected the access token; fetching a new one and trying again");
+                            refreshed_token = true;
+                            self.tokens.invalidate(&token);
+                            attempt -= 1;
+                            continue;
+                        }
+                        401 => return Err(HaloError::Unauthorized { message }),
+                        403 => return Err(HaloError::Forbidden { what: describe_path(path), message }),
+                        404 => return Err(HaloError::NotFound { what: describe_path(path), message }),
+                        429 => Retryable { error: HaloError::RateLimited { retry_after }, retry_after },
+                        s if s >= 500 && !write => Retryable { error: HaloError::ServerError { status: s, message, write }, retry_after },
+                        s if s >= 500 => return Err(HaloError::ServerError { status: s, message, write }),
+                        s => return Err(HaloError::Validation { status: s, message }),
+                    }
+                }
+                Err(e) => {
+                    let error = self.transport_error(&e, write);
+                    // A connection that was never established carried nothing: safe for writes too.
+                    if e.is_connect() || !write {
+                        Retryable { error, retry_after: None }
+                    } else {
+                        return Err(error);
+                    }
+                }
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(retryable.error);
+            }
+            let delay = match retryable.retry_after {
+                Some(d) if d > self.retry.max_delay => return Err(retryable.error),
+                Some(d) => d,
+                None => self.retry.backoff(attempt),
+            };
+            if started.elapsed() + delay > self.retry.max_elapsed {
+                return Err(retryable.error);
+            }
+            tracing::warn!("{} {} failed ({}); retrying in {} ms (attempt {} of {})", method, path, retryable.error, delay.as_millis(), attempt + 1, self.retry.max_attempts);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error, write: bool) -> HaloError {
+        if e.is_connect() {
+            HaloError::Unreachable { server: Server::Api, url: self.cfg.resource_server.clone(), message: auth::describe_reqwest(e) }
+        } else if e.is_timeout() {
+            HaloError::Timeout { server: Server::Api, seconds: self.cfg.timeout_seconds, write }
+        } else {
+            HaloError::Transport { message: auth::describe_reqwest(e), write }
+        }
+    }
+
+    // ----- typed helpers ------------------------------------------------------------------------
+
+    /// A ticket's raw record, or None when HaloITSM has no ticket with that ID.
+    pub async fn get_ticket(&self, id: i64, include_details: bool) -> Result<Option<Value>, HaloError> {
+        let query = if include_details { vec![("includedetails", "true".to_string())] } else { Vec::new() };
+        match self.get(&format!("Tickets/{id}"), &query).await {
+            Ok(v) if v.is_object() => Ok(Some(v)),
+            Ok(v) => Err(HaloError::Unexpected { status: 200, message: format!("expected a ticket object, got {}", kind_of(&v)) }),
+            Err(HaloError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The connection test: a token, then one cheap authenticated call that needs ticket access.
+    pub async fn test_connection(&self) -> Result<(), HaloError> {
+        self.token().await?;
+        self.get("Tickets", &[("count", "1".into()), ("ticketidonly", "true".into())]).await?;
+        Ok(())
+    }
+}
+
+fn parse_json(status: StatusCode, bytes: &[u8]) -> Result<Value, HaloError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|_| HaloError::Unexpected { status: status.as_u16(), message: format!("the body is not JSON: {}", extract_message(bytes)) })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// "Tickets/42" → "Ticket 42"; "Agent/3" → "Agent 3"; anything else → "the API path /x".
+fn describe_path(path: &str) -> String {
+    let mut parts = path.trim_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(kind), Some(id), None) if id.chars().all(|c| c.is_ascii_digit()) => {
+            let singular = kind.strip_suffix('s').unwrap_or(kind);
+            format!("{singular} {id}")
+        }
+        _ => format!("the API path /{}", path.trim_matches('/')),
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let secs = (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds().max(0);
+    Some(Duration::from_millis(secs as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_paths_for_errors() {
+        assert_eq!(describe_path("Tickets/42"), "Ticket 42");
+        assert_eq!(describe_path("/Agent/3"), "Agent 3");
+        assert_eq!(describe_path("Tickets"), "the API path /Tickets");
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let p = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(350), ..Default::default() };
+        for _ in 0..50 {
+            let d1 = p.backoff(1);
+            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100), "{d1:?}");
+            let d3 = p.backoff(3);
+            assert!(d3 >= Duration::from_millis(175) && d3 <= Duration::from_millis(350), "{d3:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        let future = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert(reqwest::header::RETRY_AFTER, future.parse().unwrap());
+        let d = parse_retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), None);
+    }
+}
