@@ -1,0 +1,61 @@
+//! One file per action: typed input, typed output, and `run`. The registry below is checked
+//! against the spec by a test (every spec action has a handler and vice versa; every spec
+//! example deserializes into the input type).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::halo::HaloClient;
+use crate::protocol::PluginError;
+
+mod get_ticket;
+
+/// What a running action can use.
+#[derive(Clone)]
+pub struct ActionContext {
+    pub client: Arc<HaloClient>,
+}
+
+/// An action: its spec name, its typed input and output, and what it does.
+pub trait Action: Send + Sync + 'static {
+    const NAME: &'static str;
+    type Input: DeserializeOwned + Send + 'static;
+    type Output: Serialize + Send + 'static;
+    fn run(ctx: ActionContext, input: Self::Input) -> impl Future<Output = Result<Self::Output, PluginError>> + Send;
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Value, PluginError>> + Send>>;
+
+/// An action with its types erased, as the registry holds it.
+pub struct Handler {
+    pub name: &'static str,
+    /// Run with a spec-validated input.
+    pub run: fn(ActionContext, Value) -> BoxFuture,
+    /// Does this (validated) input deserialize into the action's input type?
+    pub accepts: fn(&Value) -> Result<(), String>,
+}
+
+fn handler<A: Action>() -> Handler {
+    Handler {
+        name: A::NAME,
+        run: |ctx, input| {
+            Box::pin(async move {
+                let input: A::Input = serde_json::from_value(input)
+                    .map_err(|e| PluginError::internal(format!("The validated input of `{}` does not fit its input type: {e}.", A::NAME)))?;
+                let output = A::run(ctx, input).await?;
+                serde_json::to_value(output).map_err(|e| PluginError::internal(format!("The output of `{}` could not be serialized: {e}.", A::NAME)))
+            })
+        },
+        accepts: |v| serde_json::from_value::<A::Input>(v.clone()).map(|_| ()).map_err(|e| e.to_string()),
+    }
+}
+
+/// Every action of the plugin.
+pub fn registry() -> Vec<Handler> {
+    vec![handler::<get_ticket::GetTicket>()]
+}

@@ -1,0 +1,185 @@
+//! The step registry and the one path every step takes (`Plugin::handle`), plus the
+//! connection → client cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use crate::actions::{self, ActionContext, Handler};
+use crate::halo::{ConnectionConfig, HaloClient, RetryPolicy};
+use crate::protocol::{MessageType, PluginError, StartMessage, StepLog, connection_secrets, envelope, mask_secrets};
+use crate::spec::{Section, Spec, StepKind, ValidationError, spec};
+
+/// Run the step, or its connection test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Test,
+}
+
+/// The answer to one start message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The output message (already masked).
+    pub message: Value,
+    /// The HTTP status the REST API answers with.
+    pub status: u16,
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        self.status < 300
+    }
+}
+
+/// Most connections a process serves at once; more are evicted oldest first.
+const MAX_CLIENTS: usize = 32;
+
+pub struct Plugin {
+    spec: &'static Spec,
+    actions: HashMap<&'static str, Handler>,
+    clients: Mutex<IndexMap<String, Arc<HaloClient>>>,
+    debug: bool,
+    retry: Option<RetryPolicy>,
+}
+
+impl Plugin {
+    pub fn new(debug: bool) -> Self {
+        let actions = actions::registry().into_iter().map(|h| (h.name, h)).collect();
+        Plugin { spec: spec(), actions, clients: Mutex::new(IndexMap::new()), debug, retry: None }
+    }
+
+    /// Use this retry policy for every HaloITSM client (tests use short delays).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    pub fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
+    /// Handle one start message: validate, run, validate the output, wrap and mask it.
+    pub async fn handle(&self, msg: Value, mode: Mode) -> Outcome {
+        let log = StepLog::new(self.debug);
+        let parsed = StartMessage::parse(msg);
+        let (out_type, meta, secrets, result) = match parsed {
+            Err(e) => (None, json!({}), Vec::new(), Err(e)),
+            Ok(m) => {
+                let result = log.scope(self.run(&m, mode)).await;
+                (Some(m.kind.output_type()), m.meta.clone(), connection_secrets(&m.connection), result)
+            }
+        };
+        let status = match &result {
+            Ok(Value::Null) => 204,
+            Ok(_) => 200,
+            Err(e) => e.http_status(),
+        };
+        if let Err(e) = &result {
+            tracing::error!("{e}");
+        }
+        let output = match &result {
+            Ok(Value::Null) => Ok(json!({})),
+            Ok(v) => Ok(v.clone()),
+            Err(e) => Err(e),
+        };
+        let mut message = envelope(out_type, &meta, log.take(), output);
+        mask_secrets(&mut message, &secrets);
+        Outcome { message, status }
+    }
+
+    async fn run(&self, m: &StartMessage, mode: Mode) -> Result<Value, PluginError> {
+        let kind = m.kind.step_kind();
+        if let (Some(kind), Some(name)) = (kind, &m.name) {
+            if self.spec.step(kind, name).is_none() {
+                return Err(unknown_step(kind, name));
+            }
+        }
+        if mode == Mode::Test || m.kind == MessageType::ConnectionTest {
+            return self.connection_test(m).await;
+        }
+        match m.kind {
+            MessageType::ActionStart => self.run_action(m).await,
+            MessageType::TriggerStart => Err(PluginError::client(
+                "Triggers are not started over the REST API.",
+                "Start a trigger with `run` and a trigger_start message on standard input.",
+            )),
+            // Task and connection-test messages were answered above (no tasks exist).
+            MessageType::TaskStart | MessageType::ConnectionTest => Err(PluginError::client("Unknown task.", "This plugin has no tasks.")),
+        }
+    }
+
+    async fn run_action(&self, m: &StartMessage) -> Result<Value, PluginError> {
+        let name = m.name.as_deref().unwrap_or_default();
+        let step = self.spec.actions.get(name).ok_or_else(|| unknown_step(StepKind::Action, name))?;
+        let handler = self.actions.get(name).ok_or_else(|| PluginError::internal(format!("The action `{name}` is in the spec but has no handler.")))?;
+        let client = self.client(&m.connection)?;
+        let mut input = m.input.clone();
+        self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, StepKind::Action, name))?;
+        tracing::info!("{}/{}:{}. Step name: {}", self.spec.vendor, self.spec.name, self.spec.version, name);
+        let output = (handler.run)(ActionContext { client }, input).await?;
+        self.spec.validate_output(&step.output, &output).map_err(|e| {
+            PluginError::internal(format!("The action `{name}` produced output that does not match its specification: {e}."))
+        })?;
+        Ok(output)
+    }
+
+    async fn connection_test(&self, m: &StartMessage) -> Result<Value, PluginError> {
+        tracing::info!("{}/{}:{}", self.spec.vendor, self.spec.name, self.spec.version);
+        let client = self.client(&m.connection).map_err(PluginError::into_connection_test)?;
+        client.test_connection().await.map_err(|e| e.to_plugin_error().into_connection_test())?;
+        tracing::info!("Connected to HaloITSM at {} and read tickets successfully", client.config().resource_server);
+        Ok(json!({"success": true}))
+    }
+
+    /// The shared client of a connection (validated against the spec, defaults applied).
+    pub fn client(&self, connection: &Value) -> Result<Arc<HaloClient>, PluginError> {
+        let mut conn = connection.clone();
+        self.spec.validate_input(&self.spec.connection, &mut conn, Section::Connection).map_err(|e| {
+            let field = e.path.clone();
+            PluginError::client(format!("{e}."), format!("Correct the connection field `{field}` and run the step again."))
+        })?;
+        let cfg = ConnectionConfig::from_value(&conn).map_err(|e| e.to_plugin_error())?;
+        let key = cfg.cache_key();
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        // Built under the lock so that concurrent first requests share one client (and one token).
+        let mut client = HaloClient::new(cfg).map_err(|e| e.to_plugin_error())?;
+        if let Some(p) = &self.retry {
+            client = client.with_retry_policy(p.clone());
+        }
+        let client = Arc::new(client);
+        if clients.len() >= MAX_CLIENTS {
+            clients.shift_remove_index(0);
+        }
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// How many distinct connections have a cached client.
+    pub fn cached_clients(&self) -> usize {
+        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+fn unknown_step(kind: StepKind, name: &str) -> PluginError {
+    let list: Vec<&String> = match kind {
+        StepKind::Action => spec().actions.keys().collect(),
+        StepKind::Trigger => spec().triggers.keys().collect(),
+        StepKind::Task => spec().tasks.keys().collect(),
+    };
+    let known = if list.is_empty() { "none".to_string() } else { list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") };
+    PluginError::client(format!("Unknown {} \"{name}\"", kind.as_str()), format!("Use one of this plugin's {}s: {known}.", kind.as_str()))
+}
+
+fn invalid(e: ValidationError, kind: StepKind, name: &str) -> PluginError {
+    PluginError::client(format!("Invalid {} for {} `{name}`: {e}.", e.section, kind.as_str()), format!("Correct the {} field `{}` and run the step again.", e.section, e.path))
+}

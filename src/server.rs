@@ -1,0 +1,468 @@
+//! http mode: the REST API the orchestrator drives (legacy paths at `/` and the same under
+//! `/api/v1`), with JSON errors everywhere, a body limit, and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::plugin::{Mode, Plugin};
+use crate::spec::StepKind;
+
+/// Largest request body accepted (attachments arrive base64-encoded inside the input).
+pub const DEFAULT_BODY_LIMIT: usize = 48 * 1024 * 1024;
+
+/// Server settings that are deployment concerns, not user configuration.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub body_limit: usize,
+    /// How long in-flight steps may take to finish after a shutdown signal.
+    pub graceful_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { body_limit: DEFAULT_BODY_LIMIT, graceful_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// Shared state of the HTTP server.
+pub struct AppState {
+    pub plugin: Arc<Plugin>,
+    shutting_down: AtomicBool,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+impl AppState {
+    pub fn new(plugin: Arc<Plugin>) -> Arc<Self> {
+        Arc::new(AppState { plugin, shutting_down: AtomicBool::new(false), active: AtomicUsize::new(0), idle: Notify::new() })
+    }
+
+    /// Stop taking new steps; steps in flight finish.
+    pub fn begin_shutdown(&self) {
+        if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            tracing::info!("Shutdown requested: no new steps are accepted, {} in flight will finish", self.active_work());
+        }
+    }
+
+    pub fn shutdown_initiated(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn active_work(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once no step is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.active_work() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counts a step as in flight for as long as it lives.
+struct WorkGuard<'a>(&'a AppState);
+
+impl<'a> WorkGuard<'a> {
+    fn new(state: &'a AppState) -> Self {
+        state.active.fetch_add(1, Ordering::SeqCst);
+        WorkGuard(state)
+    }
+}
+
+impl Drop for WorkGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+type St = State<Arc<AppState>>;
+
+/// The router: every route of PROTOCOL.md, legacy and `/api/v1`.
+pub fn router(state: Arc<AppState>, opts: &ServerOptions) -> Router {
+    let steps = Router::new()
+        .route("/actions/{name}", post(action_run))
+        .route("/actions/{name}/test", post(action_test))
+        .route("/triggers/{name}/test", post(trigger_test))
+        .route("/tasks/{name}", post(task_run))
+        .route("/tasks/{name}/test", post(task_test));
+    let v1 = Router::new()
+        .route("/info", get(info))
+        .route("/actions", get(list_actions))
+        .route("/actions/{name}", get(action_details).post(action_run))
+        .route("/triggers", get(list_triggers))
+        .route("/triggers/{name}", get(trigger_details))
+        .route("/tasks", get(list_tasks))
+        .route("/tasks/{name}", get(task_details).post(task_run))
+        .route("/definitions/actions", get(action_definitions))
+        .route("/spec", get(plugin_spec))
+        .route("/api", get(api_description))
+        .route("/status", get(|| async { axum::Json(json!({"status": "Ready"})) }))
+        .route("/connection", get(connection_schema))
+        .route("/connection/{kind}", post(connection_test))
+        .route("/workers", get(|| async { axum::Json(json!({"num_workers": 1})) }))
+        .route("/admin/shutdown", post(admin_shutdown))
+        .route("/admin/status", get(admin_status))
+        .route("/actions/{name}/test", post(action_test))
+        .route("/triggers/{name}/test", post(trigger_test))
+        .route("/tasks/{name}/test", post(task_test));
+    steps
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(opts.body_limit))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves (or SIGTERM/SIGINT when `handle_signals`), then finish the
+/// steps in flight for at most `graceful_timeout`.
+pub async fn serve(state: Arc<AppState>, listener: TcpListener, opts: ServerOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(state.clone(), &opts);
+    let stopping = Arc::new(Notify::new());
+    let signal = {
+        let state = state.clone();
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            state.begin_shutdown();
+            stopping.notify_waiters();
+            stopping.notify_one();
+        }
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let grace = async {
+        stopping.notified().await;
+        tokio::time::sleep(opts.graceful_timeout).await;
+    };
+    tokio::select! {
+        r = server => r,
+        _ = grace => {
+            tracing::warn!("{} steps were still running after the graceful timeout; stopping anyway", state.active_work());
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+// ----- JSON answers ------------------------------------------------------------------------------
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = (status, bytes).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The runtime's error body for HTTP-level failures: `{code, description, name, url, method}`.
+fn http_error(status: StatusCode, description: impl Into<String>, uri: &Uri, method: &Method) -> Response {
+    json_response(
+        status,
+        &json!({
+            "code": status.as_u16(),
+            "description": description.into(),
+            "name": status.canonical_reason().unwrap_or("Error"),
+            "url": uri.to_string(),
+            "method": method.as_str(),
+        }),
+    )
+}
+
+async fn not_found(uri: Uri, method: Method) -> Response {
+    http_error(StatusCode::NOT_FOUND, "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.", &uri, &method)
+}
+
+async fn method_not_allowed(uri: Uri, method: Method) -> Response {
+    http_error(StatusCode::METHOD_NOT_ALLOWED, format!("The method {method} is not allowed for the requested URL."), &uri, &method)
+}
+
+// ----- running steps -----------------------------------------------------------------------------
+
+/// Read a start message from a request body, answering malformed and oversized bodies.
+fn parse_body(body: Result<Bytes, BytesRejection>, uri: &Uri, method: &Method) -> Result<Value, Response> {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let status = rejection.status();
+            let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "The request body is larger than this plugin accepts.".to_string()
+            } else {
+                format!("The request body could not be read: {}", rejection.body_text())
+            };
+            return Err(http_error(status, description, uri, method));
+        }
+    };
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| http_error(StatusCode::BAD_REQUEST, format!("The request body is not valid JSON: {e}."), uri, method))?;
+    let empty = match &value {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    };
+    if empty {
+        return Err(json_response(StatusCode::BAD_REQUEST, &json!({"error": "Empty input provided"})));
+    }
+    Ok(value)
+}
+
+fn shutdown_refusal() -> Response {
+    json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"error": "Shutdown in progress. No new work can be accepted."}))
+}
+
+async fn run_step(state: &AppState, kind: StepKind, name: &str, mode: Mode, body: Result<Bytes, BytesRejection>, uri: Uri, method: Method) -> Response {
+    if state.shutdown_initiated() {
+        return shutdown_refusal();
+    }
+    let msg = match parse_body(body, &uri, &method) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    let key = kind.as_str();
+    let in_body = msg.get("body").and_then(|b| b.get(key));
+    if in_body.and_then(Value::as_str) != Some(name) {
+        let shown = match in_body {
+            None | Some(Value::Null) => "None".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let mut k = key.to_string();
+        k[..1].make_ascii_uppercase();
+        return http_error(StatusCode::BAD_REQUEST, format!("{k} name ({shown}) in input body is not matching with name ({name}) in route"), &uri, &method);
+    }
+    let _work = WorkGuard::new(state);
+    let outcome = state.plugin.handle(msg, mode).await;
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &outcome.message)
+}
+
+async fn action_run(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+    run_step(&s, StepKind::Action, &name, Mode::Run, body, uri, method).await
+}
+
+async fn action_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+    run_step(&s, StepKind::Action, &name, Mode::Test, body, uri, method).await
+}
+
+async fn trigger_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+    run_step(&s, StepKind::Trigger, &name, Mode::Test, body, uri, method).await
+}
+
+async fn task_run(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+    run_step(&s, StepKind::Task, &name, Mode::Run, body, uri, method).await
+}
+
+async fn task_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+    run_step(&s, StepKind::Task, &name, Mode::Test, body, uri, method).await
+}
+
+async fn connection_test(State(s): St, Path(kind): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+    if kind != "test" && kind != "test_task" {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "The requested endpoint is not available, only ['test', 'test_task'] are supported.", "code": 404, "method": "POST", "name": "Not Found"}),
+        );
+    }
+    if s.shutdown_initiated() {
+        return shutdown_refusal();
+    }
+    let msg = match parse_body(body, &uri, &method) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    let _work = WorkGuard::new(&s);
+    let outcome = s.plugin.handle(msg, Mode::Test).await;
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &outcome.message)
+}
+
+// ----- describing the plugin ---------------------------------------------------------------------
+
+async fn info(State(s): St) -> Response {
+    let doc = &s.plugin.spec().doc;
+    let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
+    let threads = tokio::runtime::Handle::current().metrics().num_workers();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "name": field("name"), "description": field("description"), "version": field("version"),
+            "vendor": field("vendor"), "plugin_spec_version": field("plugin_spec_version"), "title": field("title"),
+            "support": field("support"), "tags": field("tags"), "enable_cache": field("enable_cache"),
+            "number_of_workers": 1, "threads": threads, "sdk_version": env!("CARGO_PKG_VERSION"),
+        }),
+    )
+}
+
+fn names(kind: StepKind, s: &AppState) -> Response {
+    let spec = s.plugin.spec();
+    let list: Vec<&String> = match kind {
+        StepKind::Action => spec.actions.keys().collect(),
+        StepKind::Trigger => spec.triggers.keys().collect(),
+        StepKind::Task => spec.tasks.keys().collect(),
+    };
+    json_response(StatusCode::OK, &json!(list))
+}
+
+async fn list_actions(State(s): St) -> Response {
+    names(StepKind::Action, &s)
+}
+async fn list_triggers(State(s): St) -> Response {
+    names(StepKind::Trigger, &s)
+}
+async fn list_tasks(State(s): St) -> Response {
+    names(StepKind::Task, &s)
+}
+
+fn details(kind: StepKind, name: &str, s: &AppState) -> Response {
+    match s.plugin.spec().step(kind, name) {
+        None => {
+            let mut k = kind.as_str().to_string();
+            k[..1].make_ascii_uppercase();
+            json_response(StatusCode::BAD_REQUEST, &json!({"error": format!("{k} {name} does not exist")}))
+        }
+        Some(step) => {
+            let mut out = serde_json::Map::new();
+            for key in ["description", "title", "input", "output", "schedule", "state"] {
+                if let Some(v) = step.raw.get(key) {
+                    out.insert(key.into(), v.clone());
+                }
+            }
+            json_response(StatusCode::OK, &Value::Object(out))
+        }
+    }
+}
+
+async fn action_details(State(s): St, Path(name): Path<String>) -> Response {
+    details(StepKind::Action, &name, &s)
+}
+async fn trigger_details(State(s): St, Path(name): Path<String>) -> Response {
+    details(StepKind::Trigger, &name, &s)
+}
+async fn task_details(State(s): St, Path(name): Path<String>) -> Response {
+    details(StepKind::Task, &name, &s)
+}
+
+async fn action_definitions(State(s): St) -> Response {
+    let spec = s.plugin.spec();
+    let defs: Vec<Value> = spec.actions.values().map(|a| json!({"identifier": a.name, "inputJsonSchema": spec.json_schema(&a.input, "Input")})).collect();
+    json_response(StatusCode::OK, &json!({"actionsDefinitions": defs}))
+}
+
+#[derive(serde::Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+fn unsupported_format() -> Response {
+    json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"error": "The specified format is not supported"}))
+}
+
+async fn plugin_spec(State(s): St, Query(q): Query<FormatQuery>) -> Response {
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => json_response(StatusCode::OK, &s.plugin.spec().doc),
+        "yaml" => ([(header::CONTENT_TYPE, "application/yaml")], s.plugin.spec().yaml).into_response(),
+        _ => unsupported_format(),
+    }
+}
+
+async fn api_description(State(s): St, Query(q): Query<FormatQuery>) -> Response {
+    let doc = openapi(&s);
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => json_response(StatusCode::OK, &doc),
+        "yaml" => match serde_yaml::to_string(&doc) {
+            Ok(y) => ([(header::CONTENT_TYPE, "application/yaml")], y).into_response(),
+            Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": e.to_string()})),
+        },
+        _ => unsupported_format(),
+    }
+}
+
+/// An OpenAPI description of this REST API.
+fn openapi(s: &AppState) -> Value {
+    let spec = s.plugin.spec();
+    let step_post = |summary: &str| {
+        json!({"post": {"summary": summary, "parameters": [{"in": "path", "name": "name", "required": true, "schema": {"type": "string"}}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "Output message"}, "400": {"description": "Bad request"}, "500": {"description": "Plugin or upstream error"}, "503": {"description": "Shutting down"}}}})
+    };
+    let simple_get = |summary: &str| json!({"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}});
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "InsightConnect Plugin Runtime API", "version": spec.version, "description": format!("REST API of the {} plugin", spec.title)},
+        "paths": {
+            "/api/v1/actions/{name}": step_post("Run an action"),
+            "/api/v1/actions/{name}/test": step_post("Run the connection test in the context of an action"),
+            "/api/v1/triggers/{name}/test": step_post("Run the connection test in the context of a trigger"),
+            "/api/v1/tasks/{name}": step_post("Run a task"),
+            "/api/v1/tasks/{name}/test": step_post("Run the connection test in the context of a task"),
+            "/api/v1/connection/{kind}": step_post("Run the connection test (kind: test or test_task)"),
+            "/api/v1/info": simple_get("Plugin information"),
+            "/api/v1/actions": simple_get("Action names"),
+            "/api/v1/triggers": simple_get("Trigger names"),
+            "/api/v1/tasks": simple_get("Task names"),
+            "/api/v1/definitions/actions": simple_get("Actions with their input JSON Schemas"),
+            "/api/v1/spec": simple_get("The plugin spec (format=json|yaml)"),
+            "/api/v1/api": simple_get("This API description (format=json|yaml)"),
+            "/api/v1/status": simple_get("Readiness"),
+            "/api/v1/connection": simple_get("The connection schema"),
+            "/api/v1/admin/shutdown": {"post": {"summary": "Stop taking new work; in-flight steps finish", "responses": {"200": {"description": "Accepted"}}}},
+            "/api/v1/admin/status": simple_get("Shutdown status and in-flight work"),
+        }
+    })
+}
+
+async fn connection_schema(State(s): St) -> Response {
+    let spec = s.plugin.spec();
+    json_response(StatusCode::OK, &spec.json_schema(&spec.connection, "Connection"))
+}
+
+async fn admin_shutdown(State(s): St) -> Response {
+    s.begin_shutdown();
+    json_response(StatusCode::OK, &json!({"message": "Shutdown request accepted."}))
+}
+
+async fn admin_status(State(s): St) -> Response {
+    let initiated = s.shutdown_initiated();
+    let active = s.active_work();
+    json_response(StatusCode::OK, &json!({"shutdown_initiated": initiated, "shutdown_safe": initiated && active == 0, "active_work": active}))
+}
