@@ -47,6 +47,7 @@ pub struct Plugin {
 
 impl Plugin {
     pub fn new(debug: bool) -> Self {
+        crate::protocol::ensure_log_capture();
         let actions = actions::registry().into_iter().map(|h| (h.name, h)).collect();
         Plugin { spec: spec(), actions, clients: Mutex::new(IndexMap::new()), debug, retry: None }
     }

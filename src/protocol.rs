@@ -452,6 +452,14 @@ impl StepLog {
     }
 }
 
+/// Make sure step logs are captured even when the embedding program installed no subscriber
+/// (tests, benchmarks). A program that installs its own must include [`StepLogLayer`].
+pub fn ensure_log_capture() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry().with(StepLogLayer).try_init();
+}
+
 /// A `tracing` layer that copies events into the current step's log, if any.
 pub struct StepLogLayer;
 
