@@ -43,14 +43,18 @@ pub fn sample(name: &str) -> Result<Value, String> {
     let s = spec();
     let connection = s.sample(&s.connection);
     if let Some(t) = s.tasks.get(name) {
-        return Ok(json!({"body": {"task": name, "meta": {}, "input": s.sample(&t.input), "connection": connection, "state": {}}, "type": "task_start", "version": "v1"}));
+        return Ok(
+            json!({"body": {"task": name, "meta": {}, "input": s.sample(&t.input), "connection": connection, "state": {}}, "type": "task_start", "version": "v1"}),
+        );
     }
     if let Some(t) = s.triggers.get(name) {
         return Ok(json!({"body": {"trigger": name, "meta": {}, "input": s.sample(&t.input),
             "dispatcher": {"url": "http://localhost:8000", "webhook_url": ""}, "connection": connection}, "type": "trigger_start", "version": "v1"}));
     }
     if let Some(a) = s.actions.get(name) {
-        return Ok(json!({"body": {"action": name, "meta": {}, "input": s.sample(&a.input), "connection": connection}, "type": "action_start", "version": "v1"}));
+        return Ok(
+            json!({"body": {"action": name, "meta": {}, "input": s.sample(&a.input), "connection": connection}, "type": "action_start", "version": "v1"}),
+        );
     }
     Err(format!("Invalid trigger, action or task name: {name}"))
 }
@@ -60,9 +64,15 @@ pub fn sample(name: &str) -> Result<Value, String> {
 pub async fn run_stdin(plugin: &Plugin, mode: Mode) -> i32 {
     let mut input = Vec::new();
     let parsed: Result<Value, PluginError> = match std::io::stdin().read_to_end(&mut input) {
-        Err(e) => Err(PluginError::client(format!("Could not read the start message from standard input: {e}"), "Pipe one JSON start message into the command.")),
+        Err(e) => Err(PluginError::client(
+            format!("Could not read the start message from standard input: {e}"),
+            "Pipe one JSON start message into the command.",
+        )),
         Ok(_) => serde_json::from_slice(&input).map_err(|e| {
-            PluginError::client(format!("The start message on standard input is not valid JSON: {e}"), "Pipe one JSON start message into the command (see the `sample` command).")
+            PluginError::client(
+                format!("The start message on standard input is not valid JSON: {e}"),
+                "Pipe one JSON start message into the command (see the `sample` command).",
+            )
         }),
     };
     let (message, ok) = match parsed {

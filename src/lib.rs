@@ -1,9 +1,9 @@
 //! icon_haloitsm: a HaloITSM plugin for Rapid7 InsightConnect. See ARCHITECTURE.md.
 
 pub mod actions;
+pub mod cli;
 pub mod halo;
 pub mod plugin;
 pub mod protocol;
-pub mod spec;
-pub mod cli;
 pub mod server;
+pub mod spec;

@@ -119,7 +119,10 @@ impl Plugin {
     async fn run_action(&self, m: &StartMessage) -> Result<Value, PluginError> {
         let name = m.name.as_deref().unwrap_or_default();
         let step = self.spec.actions.get(name).ok_or_else(|| unknown_step(StepKind::Action, name))?;
-        let handler = self.actions.get(name).ok_or_else(|| PluginError::internal(format!("The action `{name}` is in the spec but has no handler.")))?;
+        let handler = self
+            .actions
+            .get(name)
+            .ok_or_else(|| PluginError::internal(format!("The action `{name}` is in the spec but has no handler.")))?;
         let client = self.client(&m.connection)?;
         let mut input = m.input.clone();
         self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, StepKind::Action, name))?;
@@ -182,5 +185,8 @@ fn unknown_step(kind: StepKind, name: &str) -> PluginError {
 }
 
 fn invalid(e: ValidationError, kind: StepKind, name: &str) -> PluginError {
-    PluginError::client(format!("Invalid {} for {} `{name}`: {e}.", e.section, kind.as_str()), format!("Correct the {} field `{}` and run the step again.", e.section, e.path))
+    PluginError::client(
+        format!("Invalid {} for {} `{name}`: {e}.", e.section, kind.as_str()),
+        format!("Correct the {} field `{}` and run the step again.", e.section, e.path),
+    )
 }

@@ -126,12 +126,24 @@ impl PluginError {
 
     /// A plugin exception with a preset's wording.
     pub fn preset(preset: Preset) -> Self {
-        PluginError { class: ErrorClass::Plugin, preset: Some(preset), cause: preset.cause().into(), assistance: preset.assistance().into(), data: String::new() }
+        PluginError {
+            class: ErrorClass::Plugin,
+            preset: Some(preset),
+            cause: preset.cause().into(),
+            assistance: preset.assistance().into(),
+            data: String::new(),
+        }
     }
 
     /// A plugin exception with a preset's classification but a precise cause and assistance.
     pub fn plugin(preset: Preset, cause: impl Into<String>, assistance: impl Into<String>) -> Self {
-        PluginError { class: ErrorClass::Plugin, preset: Some(preset), cause: cause.into(), assistance: assistance.into(), data: String::new() }
+        PluginError {
+            class: ErrorClass::Plugin,
+            preset: Some(preset),
+            cause: cause.into(),
+            assistance: assistance.into(),
+            data: String::new(),
+        }
     }
 
     /// A bug in the plugin (HTTP 500).
@@ -263,7 +275,12 @@ impl StartMessage {
     /// Check a start message the way the Python runtime does; missing `meta`/`connection`/`input`
     /// default to `{}`.
     pub fn parse(msg: Value) -> Result<StartMessage, PluginError> {
-        let bad = |cause: String| PluginError::client(cause, "Send a start message of the form {\"version\": \"v1\", \"type\": \"action_start\", \"body\": {\"action\": ..., \"connection\": {...}, \"input\": {...}}}.");
+        let bad = |cause: String| {
+            PluginError::client(
+                cause,
+                "Send a start message of the form {\"version\": \"v1\", \"type\": \"action_start\", \"body\": {\"action\": ..., \"connection\": {...}, \"input\": {...}}}.",
+            )
+        };
         let Value::Object(mut top) = msg else {
             return Err(bad("Input message is not a JSON object".into()));
         };
@@ -311,7 +328,15 @@ impl StartMessage {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(v) => v.clone(),
         };
-        Ok(StartMessage { kind, name, meta: take("meta"), connection: take("connection"), input: take("input"), dispatcher: take("dispatcher"), body })
+        Ok(StartMessage {
+            kind,
+            name,
+            meta: take("meta"),
+            connection: take("connection"),
+            input: take("input"),
+            dispatcher: take("dispatcher"),
+            body,
+        })
     }
 }
 
@@ -519,7 +544,10 @@ mod tests {
         assert_eq!(cause(json!({"version": "v2", "type": "action_start", "body": {}})), "Unsupported version 'v2'. Only v1 is supported");
         assert_eq!(cause(json!({"version": "v1", "body": {}})), "\"type\" missing from input message");
         assert_eq!(cause(json!({"version": "v1", "type": "action_start"})), "\"body\" missing from input message");
-        assert_eq!(cause(json!({"version": "v1", "type": "action_start", "body": {}})), "Message is action_start but field \"action\" is missing from body");
+        assert_eq!(
+            cause(json!({"version": "v1", "type": "action_start", "body": {}})),
+            "Message is action_start but field \"action\" is missing from body"
+        );
         assert_eq!(cause(json!({"version": "v1", "type": "trigger_start", "body": {"trigger": 5}})), "Trigger field must be a string");
         assert!(cause(json!({"version": "v1", "type": "nope", "body": {}})).starts_with("Unsupported message type \"nope\""));
         assert_eq!(StartMessage::parse(json!([1])).unwrap_err().class, ErrorClass::Client);
@@ -538,7 +566,14 @@ mod tests {
     #[test]
     fn error_strings_follow_the_runtime() {
         let e = PluginError::preset(Preset::Timeout).with_data("slow");
-        assert_eq!(e.to_string(), format!("An error occurred during plugin execution! {} {} Response was slow", Preset::Timeout.cause(), Preset::Timeout.assistance()));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "An error occurred during plugin execution! {} {} Response was slow",
+                Preset::Timeout.cause(),
+                Preset::Timeout.assistance()
+            )
+        );
         let c = PluginError::preset(Preset::InvalidCredentials).into_connection_test();
         assert!(c.to_string().starts_with("Connection test failed! Authentication failed: invalid credentials."));
     }
@@ -546,7 +581,10 @@ mod tests {
     #[test]
     fn envelope_shapes() {
         let ok = envelope(Some("action_event"), &json!({"jobId": "j"}), "l\n".into(), Ok(json!({"found": true})));
-        assert_eq!(ok, json!({"body": {"log": "l\n", "status": "ok", "meta": {"jobId": "j"}, "output": {"found": true}}, "version": "v1", "type": "action_event"}));
+        assert_eq!(
+            ok,
+            json!({"body": {"log": "l\n", "status": "ok", "meta": {"jobId": "j"}, "output": {"found": true}}, "version": "v1", "type": "action_event"})
+        );
         let e = PluginError::client("bad", "fix it");
         let err = envelope(None, &json!({}), String::new(), Err(&e));
         assert_eq!(err["type"], Value::Null);

@@ -135,7 +135,12 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions) -> Router {
 
 /// Serve until `shutdown` resolves (or SIGTERM/SIGINT when `handle_signals`), then finish the
 /// steps in flight for at most `graceful_timeout`.
-pub async fn serve(state: Arc<AppState>, listener: TcpListener, opts: ServerOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(state.clone(), &opts);
     let stopping = Arc::new(Notify::new());
     let signal = {
@@ -208,7 +213,12 @@ fn http_error(status: StatusCode, description: impl Into<String>, uri: &Uri, met
 }
 
 async fn not_found(uri: Uri, method: Method) -> Response {
-    http_error(StatusCode::NOT_FOUND, "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.", &uri, &method)
+    http_error(
+        StatusCode::NOT_FOUND,
+        "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
+        &uri,
+        &method,
+    )
 }
 
 async fn method_not_allowed(uri: Uri, method: Method) -> Response {
@@ -250,7 +260,15 @@ fn shutdown_refusal() -> Response {
     json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"error": "Shutdown in progress. No new work can be accepted."}))
 }
 
-async fn run_step(state: &AppState, kind: StepKind, name: &str, mode: Mode, body: Result<Bytes, BytesRejection>, uri: Uri, method: Method) -> Response {
+async fn run_step(
+    state: &AppState,
+    kind: StepKind,
+    name: &str,
+    mode: Mode,
+    body: Result<Bytes, BytesRejection>,
+    uri: Uri,
+    method: Method,
+) -> Response {
     if state.shutdown_initiated() {
         return shutdown_refusal();
     }
@@ -268,7 +286,12 @@ async fn run_step(state: &AppState, kind: StepKind, name: &str, mode: Mode, body
         };
         let mut k = key.to_string();
         k[..1].make_ascii_uppercase();
-        return http_error(StatusCode::BAD_REQUEST, format!("{k} name ({shown}) in input body is not matching with name ({name}) in route"), &uri, &method);
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            format!("{k} name ({shown}) in input body is not matching with name ({name}) in route"),
+            &uri,
+            &method,
+        );
     }
     let _work = WorkGuard::new(state);
     let outcome = state.plugin.handle(msg, mode).await;
@@ -296,7 +319,13 @@ async fn task_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Met
     run_step(&s, StepKind::Task, &name, Mode::Test, body, uri, method).await
 }
 
-async fn connection_test(State(s): St, Path(kind): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
+async fn connection_test(
+    State(s): St,
+    Path(kind): Path<String>,
+    uri: Uri,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     if kind != "test" && kind != "test_task" {
         return json_response(
             StatusCode::NOT_FOUND,
@@ -384,7 +413,8 @@ async fn task_details(State(s): St, Path(name): Path<String>) -> Response {
 
 async fn action_definitions(State(s): St) -> Response {
     let spec = s.plugin.spec();
-    let defs: Vec<Value> = spec.actions.values().map(|a| json!({"identifier": a.name, "inputJsonSchema": spec.json_schema(&a.input, "Input")})).collect();
+    let defs: Vec<Value> =
+        spec.actions.values().map(|a| json!({"identifier": a.name, "inputJsonSchema": spec.json_schema(&a.input, "Input")})).collect();
     json_response(StatusCode::OK, &json!({"actionsDefinitions": defs}))
 }
 
@@ -464,5 +494,8 @@ async fn admin_shutdown(State(s): St) -> Response {
 async fn admin_status(State(s): St) -> Response {
     let initiated = s.shutdown_initiated();
     let active = s.active_work();
-    json_response(StatusCode::OK, &json!({"shutdown_initiated": initiated, "shutdown_safe": initiated && active == 0, "active_work": active}))
+    json_response(
+        StatusCode::OK,
+        &json!({"shutdown_initiated": initiated, "shutdown_safe": initiated && active == 0, "active_work": active}),
+    )
 }

@@ -78,9 +78,7 @@ impl Ty {
             Ty::Object => "an object".into(),
             Ty::File => "a file object {\"filename\": ..., \"content\": <base64>}".into(),
             Ty::CredentialSecretKey => "a secret key object {\"secretKey\": ...}".into(),
-            Ty::CredentialUsernamePassword => {
-                "a credential object {\"username\": ..., \"password\": ...}".into()
-            }
+            Ty::CredentialUsernamePassword => "a credential object {\"username\": ..., \"password\": ...}".into(),
             Ty::CredentialToken => "a token object {\"token\": ...}".into(),
             Ty::Custom(name) => format!("a `{name}` object"),
             Ty::Array(inner) => format!("an array of {}", inner.describe_plural()),
@@ -244,11 +242,7 @@ impl Spec {
         let top = doc.as_object().ok_or("spec is not a mapping")?;
         let s = |k: &str| top.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
 
-        let type_names: Vec<String> = top
-            .get("types")
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+        let type_names: Vec<String> = top.get("types").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
         let is_custom = |n: &str| type_names.iter().any(|t| t == n);
 
         let mut types = IndexMap::new();
@@ -326,7 +320,11 @@ impl Spec {
             *value = Value::Object(Map::new());
         }
         let Value::Object(map) = value else {
-            return Err(ValidationError { section, path: String::new(), problem: format!("must be an object, got {}", describe_value(value)) });
+            return Err(ValidationError {
+                section,
+                path: String::new(),
+                problem: format!("must be an object, got {}", describe_value(value)),
+            });
         };
         for field in &schema.fields {
             let present = map.get(&field.name).is_some_and(|v| !is_blank(v));
@@ -360,7 +358,11 @@ impl Spec {
     /// no nulls anywhere (absent values are omitted), nothing undeclared.
     pub fn validate_output(&self, schema: &ObjectSchema, value: &Value) -> Result<(), ValidationError> {
         let Value::Object(map) = value else {
-            return Err(ValidationError { section: Section::Output, path: String::new(), problem: format!("must be an object, got {}", describe_value(value)) });
+            return Err(ValidationError {
+                section: Section::Output,
+                path: String::new(),
+                problem: format!("must be an object, got {}", describe_value(value)),
+            });
         };
         self.check_output_fields(schema, map, &Seg::Root)
     }
@@ -390,7 +392,11 @@ impl Spec {
     }
 
     fn check_output_value(&self, ty: &Ty, v: &Value, at: &Seg<'_>) -> Result<(), ValidationError> {
-        let bad = || ValidationError { section: Section::Output, path: at.render(), problem: format!("expected {}, got {}", ty.describe(), describe_value(v)) };
+        let bad = || ValidationError {
+            section: Section::Output,
+            path: at.render(),
+            problem: format!("expected {}, got {}", ty.describe(), describe_value(v)),
+        };
         let ok = match ty {
             Ty::String | Ty::Password | Ty::Bytes => v.is_string(),
             Ty::Date => v.as_str().is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
@@ -402,7 +408,11 @@ impl Spec {
                     return Err(bad());
                 }
                 if let Some(p) = find_null(v, &at.render()) {
-                    return Err(ValidationError { section: Section::Output, path: p, problem: "is null; absent values must be omitted".into() });
+                    return Err(ValidationError {
+                        section: Section::Output,
+                        path: p,
+                        problem: "is null; absent values must be omitted".into(),
+                    });
                 }
                 true
             }
@@ -419,7 +429,11 @@ impl Spec {
                 for (i, item) in items.iter().enumerate() {
                     let here = Seg::Index(at, i);
                     if item.is_null() {
-                        return Err(ValidationError { section: Section::Output, path: here.render(), problem: format!("is null; expected {}", inner.describe()) });
+                        return Err(ValidationError {
+                            section: Section::Output,
+                            path: here.render(),
+                            problem: format!("is null; expected {}", inner.describe()),
+                        });
                     }
                     self.check_output_value(inner, item, &here)?;
                 }
@@ -432,7 +446,11 @@ impl Spec {
     /// Check one value against a type. `lenient` (inputs) turns integral floats into integers and
     /// allows nulls inside free-form objects.
     fn check_value(&self, ty: &Ty, v: &mut Value, path: &str, section: Section, lenient: bool) -> Result<(), ValidationError> {
-        let bad = |v: &Value| ValidationError { section, path: path.to_string(), problem: format!("expected {}, got {}", ty.describe(), describe_value(v)) };
+        let bad = |v: &Value| ValidationError {
+            section,
+            path: path.to_string(),
+            problem: format!("expected {}, got {}", ty.describe(), describe_value(v)),
+        };
         match ty {
             Ty::String | Ty::Password | Ty::Bytes => {
                 if !v.is_string() {
@@ -518,7 +536,11 @@ impl Spec {
             let present = map.get(&field.name).is_some_and(|v| !is_blank(v));
             if !present {
                 if field.required {
-                    return Err(ValidationError { section, path, problem: format!("is required ({}), but it is missing or empty", field.ty.describe()) });
+                    return Err(ValidationError {
+                        section,
+                        path,
+                        problem: format!("is required ({}), but it is missing or empty", field.ty.describe()),
+                    });
                 }
                 map.remove(&field.name);
                 continue;
@@ -533,14 +555,22 @@ impl Spec {
 
     fn check_builtin_object(&self, v: &Value, keys: &[(&str, bool)], path: &str, section: Section, ty: &Ty) -> Result<(), ValidationError> {
         let Value::Object(map) = v else {
-            return Err(ValidationError { section, path: path.to_string(), problem: format!("expected {}, got {}", ty.describe(), describe_value(v)) });
+            return Err(ValidationError {
+                section,
+                path: path.to_string(),
+                problem: format!("expected {}, got {}", ty.describe(), describe_value(v)),
+            });
         };
         for (k, required) in keys {
             match map.get(*k) {
                 Some(Value::String(_)) => {}
                 None | Some(Value::Null) if !required => {}
                 Some(other) => {
-                    return Err(ValidationError { section, path: join(path, k), problem: format!("expected a string, got {}", describe_value(other)) });
+                    return Err(ValidationError {
+                        section,
+                        path: join(path, k),
+                        problem: format!("expected a string, got {}", describe_value(other)),
+                    });
                 }
                 None => {
                     return Err(ValidationError { section, path: join(path, k), problem: format!("is required in {}", ty.describe()) });
@@ -734,7 +764,11 @@ fn find_null(v: &Value, path: &str) -> Option<String> {
 fn check_enum(field: &Field, v: &Value, path: &str, section: Section) -> Result<(), ValidationError> {
     if let Some(allowed) = &field.enum_values {
         if !allowed.contains(v) {
-            return Err(ValidationError { section, path: path.to_string(), problem: format!("must be one of {}, got {}", list_values(allowed), describe_value(v)) });
+            return Err(ValidationError {
+                section,
+                path: path.to_string(),
+                problem: format!("must be one of {}, got {}", list_values(allowed), describe_value(v)),
+            });
         }
     }
     Ok(())
@@ -845,8 +879,14 @@ actions:
         assert!(input_err(json!({"n": 1, "flag": "yes"})).starts_with("input `flag`: expected a boolean"));
         assert!(input_err(json!({"n": 1, "when": "yesterday"})).starts_with("input `when`: expected a date in RFC 3339"));
         assert_eq!(input_err(json!({"n": 1, "kind": "three"})), "input `kind`: must be one of \"one\", \"two\", got the string \"three\"");
-        assert_eq!(input_err(json!({"n": 1, "things": [{"id": 1}, {"tags": ["x"]}]})), "input `things[1].id`: is required (an integer), but it is missing or empty");
-        assert_eq!(input_err(json!({"n": 1, "things": [{"id": 1, "tags": [1]}]})), "input `things[0].tags[0]`: expected a string, got the number 1");
+        assert_eq!(
+            input_err(json!({"n": 1, "things": [{"id": 1}, {"tags": ["x"]}]})),
+            "input `things[1].id`: is required (an integer), but it is missing or empty"
+        );
+        assert_eq!(
+            input_err(json!({"n": 1, "things": [{"id": 1, "tags": [1]}]})),
+            "input `things[0].tags[0]`: expected a string, got the number 1"
+        );
         assert_eq!(input_err(json!([1])), "input must be an object, got an array");
     }
 
@@ -855,9 +895,18 @@ actions:
         let s = test_spec();
         let out = &s.actions["a"].output;
         assert!(s.validate_output(out, &json!({"thing": {"id": 1}, "ok": true})).is_ok());
-        assert_eq!(s.validate_output(out, &json!({"thing": {"id": 1}})).unwrap_err().to_string(), "output `ok`: is required (a boolean (true or false)), but it is missing");
-        assert_eq!(s.validate_output(out, &json!({"thing": {"id": null}, "ok": true})).unwrap_err().to_string(), "output `thing.id`: is null; expected an integer or no value at all");
-        assert_eq!(s.validate_output(out, &json!({"thing": {"id": 1}, "ok": true, "x": 1})).unwrap_err().to_string(), "output `x`: is not declared in the spec");
+        assert_eq!(
+            s.validate_output(out, &json!({"thing": {"id": 1}})).unwrap_err().to_string(),
+            "output `ok`: is required (a boolean (true or false)), but it is missing"
+        );
+        assert_eq!(
+            s.validate_output(out, &json!({"thing": {"id": null}, "ok": true})).unwrap_err().to_string(),
+            "output `thing.id`: is null; expected an integer or no value at all"
+        );
+        assert_eq!(
+            s.validate_output(out, &json!({"thing": {"id": 1}, "ok": true, "x": 1})).unwrap_err().to_string(),
+            "output `x`: is not declared in the spec"
+        );
         // Output integers must really be integers.
         assert!(s.validate_output(out, &json!({"thing": {"id": 1.0}, "ok": true})).is_err());
     }

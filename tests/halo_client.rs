@@ -28,7 +28,12 @@ fn config(server: &MockServer, extra: Value) -> ConnectionConfig {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy { max_attempts: 4, max_elapsed: Duration::from_secs(20), base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(3) }
+    RetryPolicy {
+        max_attempts: 4,
+        max_elapsed: Duration::from_secs(20),
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(3),
+    }
 }
 
 fn client(server: &MockServer, extra: Value) -> HaloClient {
@@ -115,7 +120,12 @@ async fn tenant_goes_in_the_query_and_scopes_are_space_separated() {
     Mock::given(method("POST"))
         .and(path("/auth/token"))
         .and(query_param("tenant", "acme"))
-        .and(form(&[("grant_type", "client_credentials"), ("client_id", "cid"), ("client_secret", SECRET), ("scope", "read:tickets edit:tickets")]))
+        .and(form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "cid"),
+            ("client_secret", SECRET),
+            ("scope", "read:tickets edit:tickets"),
+        ]))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-1")))
         .expect(1)
         .mount(&server)
@@ -158,10 +168,12 @@ async fn a_hundred_concurrent_callers_on_a_cold_cache_cause_one_token_request() 
         .mount(&server)
         .await;
     let c = Arc::new(client(&server, json!({})));
-    let tasks: Vec<_> = (0..100).map(|_| {
-        let c = c.clone();
-        tokio::spawn(async move { c.get_ticket(1, false).await })
-    }).collect();
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.get_ticket(1, false).await })
+        })
+        .collect();
     for t in tasks {
         assert!(t.await.unwrap().unwrap().is_some());
     }
@@ -178,10 +190,12 @@ async fn concurrent_callers_share_a_failed_token_fetch() {
         .mount(&server)
         .await;
     let c = Arc::new(client(&server, json!({})));
-    let tasks: Vec<_> = (0..20).map(|_| {
-        let c = c.clone();
-        tokio::spawn(async move { c.token().await })
-    }).collect();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.token().await })
+        })
+        .collect();
     for t in tasks {
         assert!(matches!(t.await.unwrap(), Err(HaloError::InvalidCredentials { .. })));
     }
@@ -191,10 +205,20 @@ async fn concurrent_callers_share_a_failed_token_fetch() {
 async fn a_401_refreshes_the_token_and_retries_once() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/auth/token")).respond_with(CountingTokens(AtomicUsize::new(0))).expect(2).mount(&server).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/9")).and(header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(401)).expect(1).mount(&server).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/9")).and(header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 9}))).expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/9"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/9"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 9})))
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = client(&server, json!({}));
     assert_eq!(c.get_ticket(9, false).await.unwrap().unwrap()["id"], 9);
     assert_eq!(c.token_requests(), 2);
@@ -213,7 +237,12 @@ async fn a_second_401_is_reported_not_looped() {
 async fn reads_retry_on_5xx_and_429() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/3")).respond_with(seq(&[503, 429, 500], json!({"id": 3}))).expect(4).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/3"))
+        .respond_with(seq(&[503, 429, 500], json!({"id": 3})))
+        .expect(4)
+        .mount(&server)
+        .await;
     let c = client(&server, json!({}));
     assert_eq!(c.get_ticket(3, false).await.unwrap().unwrap()["id"], 3);
 }
@@ -231,7 +260,12 @@ async fn reads_give_up_after_the_attempt_limit() {
 async fn writes_are_never_retried_after_a_5xx() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("POST")).and(path("/api/Tickets")).respond_with(ResponseTemplate::new(500).set_body_json(json!({"Message": "boom"}))).expect(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"Message": "boom"})))
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = client(&server, json!({}));
     let err = c.post("Tickets", &[], &json!([{"summary": "x"}])).await.unwrap_err();
     assert!(matches!(&err, HaloError::ServerError { status: 500, write: true, .. }), "{err:?}");
@@ -251,9 +285,12 @@ async fn writes_are_retried_after_a_429() {
 async fn writes_are_never_retried_after_a_read_timeout() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("POST")).and(path("/api/Tickets"))
+    Mock::given(method("POST"))
+        .and(path("/api/Tickets"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})).set_delay(Duration::from_secs(4)))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = client(&server, json!({"timeout_seconds": 1}));
     let err = c.post("Tickets", &[], &json!([{"summary": "x"}])).await.unwrap_err();
     assert!(matches!(err, HaloError::Timeout { write: true, .. }), "{err:?}");
@@ -263,11 +300,19 @@ async fn writes_are_never_retried_after_a_read_timeout() {
 async fn reads_are_retried_after_a_timeout() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/1"))
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})).set_delay(Duration::from_secs(3)))
-        .up_to_n_times(1).expect(1).mount(&server).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1}))).expect(1).mount(&server).await;
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = client(&server, json!({"timeout_seconds": 1}));
     assert!(c.get_ticket(1, false).await.unwrap().is_some());
 }
@@ -276,10 +321,17 @@ async fn reads_are_retried_after_a_timeout() {
 async fn retry_after_is_honoured() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/1"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1")).up_to_n_times(1).mount(&server).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1}))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .mount(&server)
+        .await;
     let c = client(&server, json!({}));
     let started = Instant::now();
     c.get_ticket(1, false).await.unwrap();
@@ -290,8 +342,12 @@ async fn retry_after_is_honoured() {
 async fn a_retry_after_beyond_the_limit_is_reported_at_once() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/1"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600")).expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = client(&server, json!({}));
     let err = c.get_ticket(1, false).await.unwrap_err();
     assert_eq!(err, HaloError::RateLimited { retry_after: Some(Duration::from_secs(3600)) });
@@ -307,7 +363,8 @@ async fn unreachable_servers_are_reported_with_the_field_to_fix() {
     let cfg = ConnectionConfig::from_value(&json!({
         "client_id": "cid", "client_secret": {"secretKey": SECRET},
         "authorization_server": format!("http://{addr}/auth"), "resource_server": format!("http://{addr}/api"),
-    })).unwrap();
+    }))
+    .unwrap();
     let c = HaloClient::new(cfg).unwrap().with_retry_policy(fast());
     let err = c.get_ticket(1, false).await.unwrap_err();
     assert!(matches!(err, HaloError::Unreachable { server: icon_haloitsm::halo::Server::Auth, .. }), "{err:?}");
@@ -328,19 +385,35 @@ async fn api_errors_map_to_typed_errors_with_halos_message() {
     let c = client(&server, json!({}));
     for (i, (status, body, expected)) in cases.iter().enumerate() {
         let p = format!("/api/Case{i}");
-        Mock::given(method("POST")).and(path(p.clone())).respond_with(ResponseTemplate::new(*status).set_body_json(body.clone())).mount(&server).await;
+        Mock::given(method("POST"))
+            .and(path(p.clone()))
+            .respond_with(ResponseTemplate::new(*status).set_body_json(body.clone()))
+            .mount(&server)
+            .await;
         let err = c.post(&format!("Case{i}"), &[], &json!({})).await.unwrap_err();
         assert_eq!(err, HaloError::Validation { status: *status, message: expected.to_string() });
     }
-    Mock::given(method("POST")).and(path("/api/Plain")).respond_with(ResponseTemplate::new(400).set_body_string("Ticket type is required")).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/api/Plain"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("Ticket type is required"))
+        .mount(&server)
+        .await;
     let err = c.post("Plain", &[], &json!({})).await.unwrap_err();
     assert_eq!(err, HaloError::Validation { status: 400, message: "Ticket type is required".into() });
-    Mock::given(method("GET")).and(path("/api/Tickets/8")).respond_with(ResponseTemplate::new(403).set_body_json(json!({"Message": "No access"}))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/8"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"Message": "No access"})))
+        .mount(&server)
+        .await;
     let err = c.get("Tickets/8", &[]).await.unwrap_err();
     assert_eq!(err, HaloError::Forbidden { what: "Ticket 8".into(), message: "No access".into() });
     Mock::given(method("GET")).and(path("/api/Tickets/404")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
     assert_eq!(c.get_ticket(404, true).await.unwrap(), None);
-    Mock::given(method("GET")).and(path("/api/Tickets/77")).respond_with(ResponseTemplate::new(200).set_body_string("<html><title>Login</title></html>")).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/77"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html><title>Login</title></html>"))
+        .mount(&server)
+        .await;
     let err = c.get_ticket(77, true).await.unwrap_err();
     assert!(matches!(&err, HaloError::Unexpected { status: 200, message } if message.contains("Login")), "{err:?}");
 }
@@ -356,14 +429,21 @@ async fn token_endpoint_errors_are_explained() {
         (500, json!({"Message": "down"}), "500"),
     ] {
         let server = MockServer::start().await;
-        let resp = if body.is_null() { ResponseTemplate::new(status).set_body_string("<html><title>Not Found</title></html>") } else { ResponseTemplate::new(status).set_body_json(body) };
+        let resp = if body.is_null() {
+            ResponseTemplate::new(status).set_body_string("<html><title>Not Found</title></html>")
+        } else {
+            ResponseTemplate::new(status).set_body_json(body)
+        };
         Mock::given(method("POST")).and(path("/auth/token")).respond_with(resp).mount(&server).await;
         let err = client(&server, json!({"tenant": "acme"})).token().await.unwrap_err();
         match check {
             "creds" => assert!(matches!(err, HaloError::InvalidCredentials { .. }), "{err:?}"),
             "scope" => assert!(matches!(err, HaloError::InvalidScope { .. }), "{err:?}"),
             "tenant" => {
-                assert!(matches!(&err, HaloError::TokenRejected { status: 400, tenant_set: true, message } if message == "Unknown tenant"), "{err:?}");
+                assert!(
+                    matches!(&err, HaloError::TokenRejected { status: 400, tenant_set: true, message } if message == "Unknown tenant"),
+                    "{err:?}"
+                );
                 assert!(err.to_plugin_error().assistance.contains("Tenant"));
             }
             "404" => assert!(matches!(err, HaloError::Unreachable { .. }), "{err:?}"),
@@ -378,8 +458,14 @@ async fn token_endpoint_errors_are_explained() {
 async fn connection_test_needs_a_token_and_ticket_access() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
-    Mock::given(method("GET")).and(path("/api/Tickets")).and(query_param("count", "1")).and(header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []}))).expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets"))
+        .and(query_param("count", "1"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
     client(&server, json!({})).test_connection().await.unwrap();
 
     let denied = MockServer::start().await;

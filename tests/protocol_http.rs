@@ -30,10 +30,16 @@ fn ticket_42() -> Value {
 #[tokio::test]
 async fn get_ticket_envelope_meta_echo_and_log() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets/42")).and(query_param("includedetails", "true"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42())).expect(1).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .and(query_param("includedetails", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()))
+        .expect(1)
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
-    let (status, body) = post(&srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 42}))).await;
+    let (status, body) =
+        post(&srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 42}))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["type"], "action_event");
     assert_eq!(body["version"], "v1");
@@ -54,9 +60,17 @@ async fn get_ticket_envelope_meta_echo_and_log() {
 #[tokio::test]
 async fn legacy_route_and_unknown_ticket() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets/7")).respond_with(ResponseTemplate::new(404).set_body_json(json!({"Message": "not found"}))).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/7"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"Message": "not found"})))
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
-    let (status, body) = post(&srv.url("/actions/get_ticket"), &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 7, "include_details": false}))).await;
+    let (status, body) = post(
+        &srv.url("/actions/get_ticket"),
+        &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 7, "include_details": false})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["body"]["output"], json!({"ticket": {}, "found": false}));
 }
@@ -64,7 +78,12 @@ async fn legacy_route_and_unknown_ticket() {
 #[tokio::test]
 async fn invalid_input_is_a_400_naming_the_field_and_sends_nothing() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets/42")).respond_with(ResponseTemplate::new(200).set_body_json(ticket_42())).expect(0).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()))
+        .expect(0)
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
     let url = srv.url("/api/v1/actions/get_ticket");
     for (input, expect) in [
@@ -100,11 +119,25 @@ async fn invalid_connection_is_a_400_naming_the_field() {
 #[tokio::test]
 async fn upstream_failures_carry_cause_and_assistance_and_the_right_status() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets/1")).respond_with(ResponseTemplate::new(503).set_body_json(json!({"Message": "maintenance"}))).mount(&halo).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/2")).respond_with(ResponseTemplate::new(403).set_body_json(json!({"Message": "no access"}))).mount(&halo).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/3")).respond_with(ResponseTemplate::new(400).set_body_json(json!({"ClassName": "X", "Message": "bad id"}))).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"Message": "maintenance"})))
+        .mount(&halo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/2"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"Message": "no access"})))
+        .mount(&halo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/3"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"ClassName": "X", "Message": "bad id"})))
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
-    let run = |id: i64| post_owned(srv.url("/api/v1/actions/get_ticket"), action("get_ticket", connection(&halo.uri()), json!({"ticket_id": id})));
+    let run = |id: i64| {
+        post_owned(srv.url("/api/v1/actions/get_ticket"), action("get_ticket", connection(&halo.uri()), json!({"ticket_id": id})))
+    };
     let (s, b) = run(1).await;
     assert_eq!(s, 500, "{b}");
     assert!(b["body"]["exception"]["cause"].as_str().unwrap().contains("HTTP 503"));
@@ -128,7 +161,8 @@ async fn secrets_are_masked_in_output_and_log() {
     t["summary"] = json!(format!("someone pasted {SECRET} here"));
     Mock::given(method("GET")).and(path("/api/Tickets/42")).respond_with(ResponseTemplate::new(200).set_body_json(t)).mount(&halo).await;
     let srv = PluginServer::start().await;
-    let (status, body) = post(&srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 42}))).await;
+    let (status, body) =
+        post(&srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 42}))).await;
     assert_eq!(status, 200);
     let text = body.to_string();
     assert!(!text.contains(SECRET), "{text}");
@@ -245,7 +279,11 @@ async fn describing_routes() {
 #[tokio::test]
 async fn connection_tests_on_every_route() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets")).respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []}))).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
     let msg = json!({"version": "v1", "type": "connection_test", "body": {"connection": connection(&halo.uri())}});
     for route in ["/api/v1/connection/test", "/api/v1/connection/test_task"] {
@@ -263,8 +301,11 @@ async fn connection_tests_on_every_route() {
 #[tokio::test]
 async fn a_failed_connection_test_is_a_400_with_the_part_to_fix() {
     let halo = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/auth/token"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client", "error_description": "bad secret"}))).mount(&halo).await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client", "error_description": "bad secret"})))
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
     let msg = json!({"version": "v1", "type": "connection_test", "body": {"connection": connection(&halo.uri())}});
     let (s, b) = post(&srv.url("/api/v1/connection/test"), &msg).await;
@@ -278,10 +319,21 @@ async fn a_failed_connection_test_is_a_400_with_the_part_to_fix() {
 #[tokio::test]
 async fn one_client_and_one_token_per_connection_across_requests() {
     let halo = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/auth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})).set_delay(Duration::from_millis(100)))
-        .expect(2).mount(&halo).await;
-    Mock::given(method("GET")).and(path("/api/Tickets/42")).respond_with(ResponseTemplate::new(200).set_body_json(ticket_42())).mount(&halo).await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600}))
+                .set_delay(Duration::from_millis(100)),
+        )
+        .expect(2)
+        .mount(&halo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()))
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
     let url = srv.url("/api/v1/actions/get_ticket");
     let mut tasks = Vec::new();
@@ -302,8 +354,11 @@ async fn one_client_and_one_token_per_connection_across_requests() {
 #[tokio::test]
 async fn admin_shutdown_refuses_new_work_and_lets_in_flight_work_finish() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets/42"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()).set_delay(Duration::from_millis(800))).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()).set_delay(Duration::from_millis(800)))
+        .mount(&halo)
+        .await;
     let srv = PluginServer::start().await;
     let url = srv.url("/api/v1/actions/get_ticket");
     let msg = action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 42}));
@@ -329,8 +384,11 @@ async fn admin_shutdown_refuses_new_work_and_lets_in_flight_work_finish() {
 #[tokio::test]
 async fn a_termination_signal_drains_in_flight_steps_then_stops() {
     let halo = halo().await;
-    Mock::given(method("GET")).and(path("/api/Tickets/42"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()).set_delay(Duration::from_millis(700))).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ticket_42()).set_delay(Duration::from_millis(700)))
+        .mount(&halo)
+        .await;
     let mut srv = PluginServer::start().await;
     let url = srv.url("/api/v1/actions/get_ticket");
     let msg = action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 42}));

@@ -44,7 +44,8 @@ async fn self_signed_halo() -> std::net::SocketAddr {
                     }
                 };
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
-                let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+                let len =
+                    head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
                 while buf.len() < head_end + len {
                     let Ok(n) = tls.read(&mut chunk).await else { return };
                     if n == 0 {
@@ -57,7 +58,10 @@ async fn self_signed_halo() -> std::net::SocketAddr {
                 } else {
                     r#"{"record_count":0,"tickets":[]}"#
                 };
-                let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = tls.write_all(resp.as_bytes()).await;
                 let _ = tls.shutdown().await;
             });

@@ -45,10 +45,12 @@ fn handler<A: Action>() -> Handler {
         name: A::NAME,
         run: |ctx, input| {
             Box::pin(async move {
-                let input: A::Input = serde_json::from_value(input)
-                    .map_err(|e| PluginError::internal(format!("The validated input of `{}` does not fit its input type: {e}.", A::NAME)))?;
+                let input: A::Input = serde_json::from_value(input).map_err(|e| {
+                    PluginError::internal(format!("The validated input of `{}` does not fit its input type: {e}.", A::NAME))
+                })?;
                 let output = A::run(ctx, input).await?;
-                serde_json::to_value(output).map_err(|e| PluginError::internal(format!("The output of `{}` could not be serialized: {e}.", A::NAME)))
+                serde_json::to_value(output)
+                    .map_err(|e| PluginError::internal(format!("The output of `{}` could not be serialized: {e}.", A::NAME)))
             })
         },
         accepts: |v| serde_json::from_value::<A::Input>(v.clone()).map(|_| ()).map_err(|e| e.to_string()),

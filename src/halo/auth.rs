@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 
-use super::error::{HaloError, Server, extract_message};
 use super::ConnectionConfig;
+use super::error::{HaloError, Server, extract_message};
 
 /// Lifetime assumed when the token response has no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
@@ -37,7 +37,12 @@ impl Default for TokenCache {
 
 impl TokenCache {
     pub fn new() -> Self {
-        TokenCache { current: RwLock::new(None), refresh: tokio::sync::Mutex::new(()), last_failure: Mutex::new(None), fetches: AtomicU64::new(0) }
+        TokenCache {
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            last_failure: Mutex::new(None),
+            fetches: AtomicU64::new(0),
+        }
     }
 
     /// How many token requests this cache has sent.
@@ -106,7 +111,10 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
     let client = BasicClient::new(ClientId::new(cfg.client_id.clone()))
         .set_client_secret(ClientSecret::new(cfg.client_secret.expose().to_string()))
         .set_auth_type(AuthType::RequestBody)
-        .set_token_uri(TokenUrl::new(token_url.clone()).map_err(|e| HaloError::InvalidConfig { field: "authorization_server".into(), reason: e.to_string() })?);
+        .set_token_uri(
+            TokenUrl::new(token_url.clone())
+                .map_err(|e| HaloError::InvalidConfig { field: "authorization_server".into(), reason: e.to_string() })?,
+        );
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let transport_error: Arc<Mutex<Option<HaloError>>> = Arc::default();
@@ -162,7 +170,9 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
                     BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
                         HaloError::InvalidCredentials { code: resp.error().to_string(), description: resp.error_description().cloned() }
                     }
-                    BasicErrorResponseType::InvalidScope => HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().cloned() },
+                    BasicErrorResponseType::InvalidScope => {
+                        HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().cloned() }
+                    }
                     _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
                 },
                 _ if status == 404 => HaloError::Unreachable {

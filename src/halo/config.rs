@@ -138,7 +138,8 @@ impl ConnectionConfig {
 fn normalise_url(field: &str, raw: &str) -> Result<String, HaloError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let bad = |reason: String| HaloError::InvalidConfig { field: field.into(), reason };
-    let url = reqwest::Url::parse(trimmed).map_err(|e| bad(format!("`{trimmed}` is not a URL ({e}); expected e.g. https://example.haloitsm.com/api")))?;
+    let url = reqwest::Url::parse(trimmed)
+        .map_err(|e| bad(format!("`{trimmed}` is not a URL ({e}); expected e.g. https://example.haloitsm.com/api")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(bad(format!("`{trimmed}` must be an http or https URL with a host")));
     }

@@ -241,7 +241,10 @@ mod tests {
         assert_eq!(extract_message(br#"{"Message":"Ticket 5 not found"}"#), "Ticket 5 not found");
         assert_eq!(extract_message(br#"{"ClassName":"System.Exception","Message":"Invalid status_id 99"}"#), "Invalid status_id 99");
         assert_eq!(extract_message(br#"{"resultCode":1,"errorMessage":"Approval required"}"#), "Approval required");
-        assert_eq!(extract_message(br#"{"[0].summary":"Summary is required","[0].tickettype_id":"Unknown"}"#), "summary: Summary is required; tickettype_id: Unknown");
+        assert_eq!(
+            extract_message(br#"{"[0].summary":"Summary is required","[0].tickettype_id":"Unknown"}"#),
+            "summary: Summary is required; tickettype_id: Unknown"
+        );
         assert_eq!(extract_message(b"Ticket type is required"), "Ticket type is required");
         assert_eq!(extract_message(br#""quoted text""#), "quoted text");
         assert_eq!(extract_message(b"<html><head><title>404 Not Found</title></head></html>"), "an HTML page (404 Not Found)");

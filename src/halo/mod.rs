@@ -34,7 +34,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 4, max_elapsed: Duration::from_secs(60), base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(20) }
+        RetryPolicy {
+            max_attempts: 4,
+            max_elapsed: Duration::from_secs(60),
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(20),
+        }
     }
 }
 
@@ -120,7 +125,9 @@ impl HaloClient {
         let url = self.api_url(path);
         let write = method != Method::GET;
         let body_bytes = match body {
-            Some(b) => Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| HaloError::Unexpected { status: 0, message: e.to_string() })?)),
+            Some(b) => {
+                Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| HaloError::Unexpected { status: 0, message: e.to_string() })?))
+            }
             None => None,
         };
         let started = Instant::now();
@@ -184,7 +191,15 @@ impl HaloClient {
             if started.elapsed() + delay > self.retry.max_elapsed {
                 return Err(retryable.error);
             }
-            tracing::warn!("{} {} failed ({}); retrying in {} ms (attempt {} of {})", method, path, retryable.error, delay.as_millis(), attempt + 1, self.retry.max_attempts);
+            tracing::warn!(
+                "{} {} failed ({}); retrying in {} ms (attempt {} of {})",
+                method,
+                path,
+                retryable.error,
+                delay.as_millis(),
+                attempt + 1,
+                self.retry.max_attempts
+            );
             tokio::time::sleep(delay).await;
         }
     }
@@ -224,7 +239,10 @@ fn parse_json(status: StatusCode, bytes: &[u8]) -> Result<Value, HaloError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(bytes).map_err(|_| HaloError::Unexpected { status: status.as_u16(), message: format!("the body is not JSON: {}", extract_message(bytes)) })
+    serde_json::from_slice(bytes).map_err(|_| HaloError::Unexpected {
+        status: status.as_u16(),
+        message: format!("the body is not JSON: {}", extract_message(bytes)),
+    })
 }
 
 fn kind_of(v: &Value) -> &'static str {

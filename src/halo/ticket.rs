@@ -95,7 +95,11 @@ impl Ticket {
             agent_email: string(raw, "agent_email").or_else(|| nested_str(raw, "agent", "email")),
             team_id: positive(int(raw, "team_id")),
             // HaloITSM's `team` is the team NAME; some builds nest an object instead.
-            team_name: assigned_name(raw, "team_id", string(raw, "team_name").or_else(|| string(raw, "team")).or_else(|| nested_name(raw, "team"))),
+            team_name: assigned_name(
+                raw,
+                "team_id",
+                string(raw, "team_name").or_else(|| string(raw, "team")).or_else(|| nested_name(raw, "team")),
+            ),
             client_id: positive(int(raw, "client_id")),
             client_name: string(raw, "client_name").or_else(|| nested_name(raw, "client")),
             site_id: positive(int(raw, "site_id")),
@@ -107,9 +111,16 @@ impl Ticket {
             datecreated: date(raw, "datecreated").or_else(|| date(raw, "dateoccurred")),
             datemodified: date(raw, "last_update").or_else(|| date(raw, "datemodified")).or_else(|| date(raw, "lastactiondate")),
             lastactiondate: date(raw, "lastactiondate"),
-            closed: raw.get("hasbeenclosed").and_then(Value::as_bool).or_else(|| raw.get("closed").and_then(Value::as_bool)).or(dateclosed.as_ref().map(|_| true)),
+            closed: raw
+                .get("hasbeenclosed")
+                .and_then(Value::as_bool)
+                .or_else(|| raw.get("closed").and_then(Value::as_bool))
+                .or(dateclosed.as_ref().map(|_| true)),
             dateclosed,
-            customfields: raw.get("customfields").and_then(Value::as_array).map(|a| a.iter().filter(|v| v.is_object()).map(strip_nulls).collect()),
+            customfields: raw
+                .get("customfields")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter(|v| v.is_object()).map(strip_nulls).collect()),
             url: id.map(url_of),
         }
     }

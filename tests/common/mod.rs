@@ -58,7 +58,12 @@ impl Drop for PluginServer {
 }
 
 pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy { max_attempts: 3, max_elapsed: Duration::from_secs(10), base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(2) }
+    RetryPolicy {
+        max_attempts: 3,
+        max_elapsed: Duration::from_secs(10),
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(2),
+    }
 }
 
 /// A connection pointing at a HaloITSM at `base` (`{base}/auth`, `{base}/api`).
