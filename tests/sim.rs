@@ -1291,3 +1291,94 @@ async fn two_hundred_concurrent_requests_do_not_deadlock() {
     assert_eq!(ids.last(), Some(&1050));
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn hostile_inputs_get_json_or_text_errors_never_a_crash() {
+    let h = sim().await;
+    let api = Api::new(&h).await;
+    let gets = [
+        "/Tickets?enddate=%2B262142-12-31&datesearch=datecreated",
+        "/Tickets?enddate=262143-12-31",
+        "/Tickets?startdate=0001-01-01&enddate=9999-12-31T23:59:59.9999999Z",
+        "/Tickets?page_no=-5&page_size=-1&pageinate=true",
+        "/Tickets?page_no=99999999999999999999&pageinate=true",
+        "/Tickets?pageinate=true&page_no=9223372036854775807&page_size=100",
+        "/Tickets?count=-1&order=%00&orderdesc=maybe",
+        "/Tickets?search=%F0%9F%94%A5%ZZ&status=,,,&agent=1,x",
+        "/Tickets/-1",
+        "/Tickets/99999999999999999999",
+        "/Tickets/%FF%FE",
+        "/Actions?ticket_id=1e9",
+        "/Actions/abc?ticket_id=101",
+        "/Attachment/-3",
+        "/Agent/%20me%20",
+        "/Users/0",
+    ];
+    for path in gets {
+        let r = api.get(path).await;
+        let status = r.status();
+        assert!(!status.is_server_error(), "{path}: {status}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            ct.starts_with("application/json") || ct.starts_with("text/plain"),
+            "{path}: {ct}"
+        );
+    }
+    let mut deep = String::new();
+    for _ in 0..5000 {
+        deep.push('[');
+    }
+    let bodies = [
+        json!([{"summary": "x", "tickettype_id": 1, "dateoccurred": "+262142-12-31T23:59:59"}]),
+        json!([{"summary": "x", "tickettype_id": 1e300}]),
+        json!([{"summary": ["not", "a", "string"], "tickettype_id": 1}]),
+        json!([{"summary": "x", "tickettype_id": 1, "customfields": {"id": 101}}]),
+        json!([{"summary": "x", "tickettype_id": 1, "customfields": [{"id": 101, "value": {"deep": 1}}]}]),
+        json!([{"id": "abc"}]),
+        json!([{"id": -7, "summary": "negative id creates", "tickettype_id": 1, "team": 3.5}]),
+        json!([null]),
+        json!("just a string"),
+        json!([{"id": 101, "summary": "  "}]),
+        json!([{"id": 101, "site_id": 2, "client_id": 1}]),
+        json!([{"id": 101, "agent_id": -1}]),
+    ];
+    for body in &bodies {
+        let r = api.post("/Tickets", body).await;
+        assert!(
+            r.status().is_client_error() || r.status().is_success(),
+            "{body}: {}",
+            r.status()
+        );
+    }
+    for body in [
+        json!([{"ticket_id": 101, "outcome": "x", "timetaken": -1}]),
+        json!([{"ticket_id": 101, "outcome": "x", "new_team": "Nobody"}]),
+        json!([{"ticket_id": 101, "outcome": "x", "new_agent": 6}]),
+        json!([{"ticket_id": "101", "outcome": 5, "note_html": "<unclosed"}]),
+    ] {
+        let r = api.post("/Actions", &body).await;
+        assert!(
+            r.status().is_client_error() || r.status().is_success(),
+            "{body}: {}",
+            r.status()
+        );
+    }
+    let r = api
+        .http
+        .post(format!("{}/Tickets", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Still serving normally afterwards.
+    assert_eq!(api.get("/Tickets/101").await.status(), StatusCode::OK);
+    h.shutdown().await;
+}

@@ -186,7 +186,11 @@ impl Simulator {
             .take(TOKEN_LEN)
             .collect();
         let now = Instant::now();
-        let expiry = now + Duration::from_secs(self.config.token_lifetime_secs);
+        // A lifetime too large for the clock means "never expires" (about a century).
+        let expiry = now
+            .checked_add(Duration::from_secs(self.config.token_lifetime_secs))
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(now);
         let mut g = self.tokens.write().unwrap_or_else(|e| e.into_inner());
         if g.len() > 1024 {
             g.retain(|_, exp| *exp > now);

@@ -826,8 +826,9 @@ pub(crate) fn apply_changes(
         if creating || sum.old_priority != v {
             // SLA targets are measured from when the ticket was logged.
             let base = super::util::stored_date(t.get("datecreated")).unwrap_or(now);
-            let respond = base + chrono::Duration::minutes(p.response_hours * 60);
-            let fix = base + chrono::Duration::hours(p.fix_hours);
+            let after = |d: chrono::Duration| base.checked_add_signed(d).unwrap_or(base);
+            let respond = after(chrono::Duration::hours(p.response_hours));
+            let fix = after(chrono::Duration::hours(p.fix_hours));
             t.insert("respondbydate".into(), json!(fmt_date(respond)));
             t.insert("fixbydate".into(), json!(fmt_date(fix)));
         }

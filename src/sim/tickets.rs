@@ -129,7 +129,8 @@ impl TicketFilter {
         let p = parse_date(raw)
             .ok_or_else(|| param_error(key, format!("The value '{raw}' is not a valid date.")))?;
         Ok(Some(if p.date_only && end_of_day {
-            p.at + Duration::seconds(86_399)
+            p.at.checked_add_signed(Duration::seconds(86_399))
+                .unwrap_or(p.at)
         } else {
             p.at
         }))

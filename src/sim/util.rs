@@ -425,6 +425,8 @@ mod tests {
         let d = parse_date("2026-09-01").map(|p| (p.date_only, fmt_date(p.at)));
         assert_eq!(d, Some((true, "2026-09-01T00:00:00".to_string())));
         assert_eq!(parse_date("yesterday"), None);
+        // Extreme but parseable: callers must not do unchecked arithmetic on it.
+        assert!(parse_date("+262142-12-31").is_some_and(|p| p.date_only));
         assert_eq!(parse_date(""), None);
         assert_eq!(stored_date(Some(&Value::from(SENTINEL_DATE))), None);
         assert_eq!(stored_date(Some(&Value::from("1899-12-30T00:00:00"))), None);
