@@ -13,6 +13,20 @@
 //!
 //! Ticket changes are reported through `Simulator::emit` (see `events.rs`): the place to hang
 //! outbound webhooks.
+//!
+//! Choices where HALO_API.md leaves room (a client must not depend on the lenient ones):
+//! - Query parameter names are case-insensitive (ASP.NET binding); `key[]=` counts as `key=`.
+//!   Paths are case-sensitive and have no trailing slash.
+//! - `GET /api/Tickets` without `pageinate=true` returns at most `count` rows, or 100 without
+//!   `count`; `page_size` defaults to 50 and is clamped to 100. `startdate`/`enddate` without
+//!   `datesearch` filter on `dateoccurred`; a bare `enddate` date includes that whole day; an
+//!   unknown `datesearch` field or an unparsable date or integer is a 400.
+//! - `POST` bodies must be `application/json` (else 415); `returnall=true` always answers an
+//!   array, even for one element. A batch is validated as a whole before anything is written.
+//! - An unknown `id` in `POST /api/Tickets` creates a new ticket (Halo's upsert).
+//! - Action `new_*` fields of 0 mean "no change". `GET`/`DELETE /api/Actions/{id}` need
+//!   `ticket_id`. Action ids are global.
+//! - A disabled agent or inactive team cannot be assigned (400 "Invalid agent_id N").
 
 mod actions;
 mod attachments;
