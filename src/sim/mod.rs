@@ -82,8 +82,11 @@ impl Default for SimConfig {
 
 /// Faults injected into responses. "Every Nth" counts authenticated `/api/*` requests since the
 /// faults were last set (so a test that sets faults knows exactly which request fails).
+///
+/// Missing keys take their defaults; unknown keys are rejected so a typo in a harness's fault
+/// settings fails loudly instead of silently injecting nothing.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Added to every `/api/*` response (401s included), not to the token endpoint.
     pub latency_ms: u64,
@@ -409,6 +412,7 @@ mod tests {
         let f: Faults = serde_json::from_str(r#"{"rate_limit_every": 3}"#).unwrap_or_default();
         assert_eq!(f.rate_limit_every, 3);
         assert_eq!(f.retry_after_secs, None);
+        assert!(serde_json::from_str::<Faults>(r#"{"rate_limit_evry": 3}"#).is_err());
     }
 
     #[test]
