@@ -6,4 +6,5 @@ pub mod halo;
 pub mod plugin;
 pub mod protocol;
 pub mod server;
+pub mod sim;
 pub mod spec;

@@ -1,0 +1,482 @@
+//! `/api/Actions`: notes, emails and status changes recorded against a ticket.
+//!
+//! `new_status`, `new_agent`, `new_team` and `new_priority` of 0 (or absent) mean "no change":
+//! Halo's action model has them as plain integers defaulting to 0, so 0 cannot mean "unassign".
+//! Unassign with `POST /api/Tickets [{"id": N, "agent_id": 0}]` instead.
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value, json};
+
+use super::errors::ApiError;
+use super::events::ChangeKind;
+use super::state::{
+    Actor, ChangeSummary, SYSTEM_WHO, Store, TicketChanges, apply_changes, get_i64,
+};
+use super::tickets::{element_id, sort_rows};
+use super::util::{Params, html_to_text, json_bool, json_int, json_string, text_to_html};
+
+/// Free-form action fields copied as given (after type checks).
+const BOOL_FIELDS: &[&str] = &["hiddenfromuser", "sendemail", "important"];
+
+enum Plan {
+    Create {
+        ticket_id: i64,
+        action: Map<String, Value>,
+        changes: Box<TicketChanges>,
+    },
+    Update {
+        ticket_id: i64,
+        id: i64,
+        action: Map<String, Value>,
+    },
+}
+
+/// The stored fields of an action as given in a request (note/note_html completed).
+fn action_fields(o: &Map<String, Value>, i: usize) -> Result<Map<String, Value>, ApiError> {
+    let bad = |f: &str| ApiError::element(i, f, "The value is not valid.");
+    let mut a = Map::new();
+    if let Some(v) = o.get("outcome") {
+        if let Some(s) = json_string(v).map_err(|()| bad("outcome"))? {
+            a.insert("outcome".into(), json!(s));
+        }
+    }
+    for f in BOOL_FIELDS {
+        if let Some(v) = o.get(*f)
+            && let Some(b) = json_bool(v).map_err(|()| bad(f))?
+        {
+            a.insert((*f).into(), json!(b));
+        }
+    }
+    if let Some(v) = o.get("outcome_id")
+        && let Some(n) = json_int(v).map_err(|()| bad("outcome_id"))?
+    {
+        a.insert("outcome_id".into(), json!(n));
+    }
+    if let Some(v) = o.get("timetaken") {
+        let n = match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            Value::Null => Some(0.0),
+            _ => None,
+        }
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| bad("timetaken"))?;
+        a.insert("timetaken".into(), json!(n));
+    }
+    if let Some(v) = o.get("emailto")
+        && let Some(s) = json_string(v).map_err(|()| bad("emailto"))?
+    {
+        a.insert("emailto".into(), json!(s));
+    }
+    let note = match o.get("note") {
+        Some(v) => json_string(v).map_err(|()| bad("note"))?,
+        None => None,
+    };
+    let html = match o.get("note_html") {
+        Some(v) => json_string(v).map_err(|()| bad("note_html"))?,
+        None => None,
+    };
+    match (note, html) {
+        (Some(n), Some(h)) => {
+            a.insert("note".into(), json!(n));
+            a.insert("note_html".into(), json!(h));
+        }
+        (Some(n), None) => {
+            a.insert("note_html".into(), json!(text_to_html(&n)));
+            a.insert("note".into(), json!(n));
+        }
+        (None, Some(h)) => {
+            a.insert("note".into(), json!(html_to_text(&h)));
+            a.insert("note_html".into(), json!(h));
+        }
+        (None, None) => {}
+    }
+    Ok(a)
+}
+
+/// The ticket changes an action asks for (`new_*`), validated like a ticket update.
+fn action_changes(
+    store: &Store,
+    o: &Map<String, Value>,
+    i: usize,
+) -> Result<TicketChanges, ApiError> {
+    let lk = &store.lookups;
+    let int = |f: &str| -> Result<Option<i64>, ApiError> {
+        match o.get(f) {
+            None => Ok(None),
+            Some(v) => json_int(v)
+                .map(|n| n.filter(|&n| n != 0))
+                .map_err(|()| ApiError::element(i, f, "The value is not valid.")),
+        }
+    };
+    let mut ch = TicketChanges {
+        status_id: int("new_status")?,
+        agent_id: int("new_agent")?,
+        priority_id: int("new_priority")?,
+        ..TicketChanges::default()
+    };
+    if let Some(v) = ch.status_id
+        && lk.status(v).is_none()
+    {
+        return Err(ApiError::invalid_value("new_status", v));
+    }
+    if let Some(v) = ch.agent_id
+        && lk.agent(v).is_none_or(|a| a.disabled)
+    {
+        return Err(ApiError::invalid_value("new_agent", v));
+    }
+    if let Some(v) = ch.priority_id
+        && lk.priority(v).is_none()
+    {
+        return Err(ApiError::invalid_value("new_priority", v));
+    }
+    ch.team_id = match o.get("new_team") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) if s.trim().parse::<i64>().is_err() => Some(
+            lk.team_by_name(s)
+                .map(|t| t.id)
+                .ok_or_else(|| ApiError::invalid_value("new_team", s))?,
+        ),
+        Some(v) => json_int(v)
+            .map_err(|()| ApiError::element(i, "new_team", "The value is not valid."))?
+            .filter(|&n| n != 0),
+    };
+    if let Some(v) = ch.team_id
+        && lk.team(v).is_none_or(|t| t.inactive)
+    {
+        return Err(ApiError::invalid_value("new_team", v));
+    }
+    Ok(ch)
+}
+
+/// `POST /api/Actions`. Validates every element first, then applies them in order.
+pub(crate) fn post(
+    store: &mut Store,
+    objs: &[Map<String, Value>],
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<Vec<Value>, ApiError> {
+    let mut plans = Vec::with_capacity(objs.len());
+    for (i, o) in objs.iter().enumerate() {
+        let ticket_id = match o.get("ticket_id") {
+            None => None,
+            Some(v) => json_int(v)
+                .map_err(|()| ApiError::element(i, "ticket_id", "The value is not valid."))?,
+        }
+        .filter(|&t| t > 0)
+        .ok_or_else(|| ApiError::element(i, "ticket_id", "Ticket ID is required"))?;
+        let action = action_fields(o, i)?;
+        let outcome_ok = action
+            .get("outcome")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty());
+        if !outcome_ok {
+            return Err(ApiError::element(i, "outcome", "Outcome is required"));
+        }
+        if !store.tickets.contains_key(&ticket_id) {
+            return Err(ApiError::bad_request(format!(
+                "Ticket {ticket_id} not found"
+            )));
+        }
+        let existing =
+            element_id(o, i)?.filter(|id| store.action_ticket.get(id) == Some(&ticket_id));
+        plans.push(match existing {
+            Some(id) => Plan::Update {
+                ticket_id,
+                id,
+                action,
+            },
+            None => Plan::Create {
+                ticket_id,
+                action,
+                changes: Box::new(action_changes(store, o, i)?),
+            },
+        });
+    }
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in plans {
+        match plan {
+            Plan::Create {
+                ticket_id,
+                action,
+                changes,
+            } => {
+                if let Some(v) = create(store, ticket_id, action, &changes, actor, now) {
+                    out.push(v);
+                }
+            }
+            Plan::Update {
+                ticket_id,
+                id,
+                action,
+            } => {
+                if let Some(v) = update(store, ticket_id, id, action, actor) {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn create(
+    store: &mut Store,
+    ticket_id: i64,
+    action: Map<String, Value>,
+    changes: &TicketChanges,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Option<Value> {
+    let t = store.tickets.get_mut(&ticket_id)?;
+    // Applying (even no changes) bumps lastactiondate and last_update.
+    let sum: ChangeSummary = apply_changes(&store.lookups, t, changes, now, false);
+    let v = store.record_action(ticket_id, action, Some((&sum, actor)), now);
+    let kind = if sum.status_changed() {
+        ChangeKind::StatusChanged
+    } else if sum.agent_changed() || sum.team_changed() || sum.priority_changed() {
+        ChangeKind::Updated
+    } else {
+        ChangeKind::ActionAdded
+    };
+    store.queue_event(
+        kind,
+        ticket_id,
+        Some(sum.old_status),
+        Some(sum.new_status),
+        actor,
+        Some(v.clone()),
+    );
+    Some(v)
+}
+
+/// An action posted with the id of an existing action edits its text and flags only.
+fn update(
+    store: &mut Store,
+    ticket_id: i64,
+    id: i64,
+    action: Map<String, Value>,
+    actor: &Actor,
+) -> Option<Value> {
+    let list = store.actions.get_mut(&ticket_id)?;
+    let a = list.iter_mut().find(|a| get_i64(a, "id") == id)?;
+    for (k, v) in action {
+        a.insert(k, v);
+    }
+    let v = Value::Object(a.clone());
+    let status = store
+        .tickets
+        .get(&ticket_id)
+        .map(|t| get_i64(t, "status_id"));
+    store.queue_event(
+        ChangeKind::Updated,
+        ticket_id,
+        status,
+        status,
+        actor,
+        Some(v.clone()),
+    );
+    Some(v)
+}
+
+fn required_ticket_id(q: &Params) -> Result<i64, ApiError> {
+    q.int("ticket_id")
+        .map_err(|m| ApiError::field("ticket_id", m))?
+        .ok_or_else(|| ApiError::field("ticket_id", "ticket_id is required"))
+}
+
+fn is_system(a: &Map<String, Value>) -> bool {
+    a.get("who").and_then(Value::as_str) == Some(SYSTEM_WHO)
+}
+
+/// `GET /api/Actions?ticket_id=N`: oldest first unless `order`/`orderdesc` say otherwise.
+/// An unknown ticket gives an empty list.
+pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
+    let ticket_id = required_ticket_id(q)?;
+    let exclude_private = q.flag("excludeprivate");
+    let exclude_sys = q.flag("excludesys");
+    let html = q.flag("includehtmlnote");
+    let mut rows: Vec<&Map<String, Value>> = store
+        .actions
+        .get(&ticket_id)
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    rows.retain(|a| {
+        let private = a.get("hiddenfromuser").and_then(Value::as_bool) == Some(true);
+        let dropped = (exclude_private && private) || (exclude_sys && is_system(a));
+        !dropped
+    });
+    sort_rows(&mut rows, q);
+    let total = rows.len();
+    let count = q
+        .int("count")
+        .map_err(|m| ApiError::field("count", m))?
+        .and_then(|c| usize::try_from(c).ok())
+        .filter(|&c| c > 0)
+        .unwrap_or(usize::MAX);
+    let out: Vec<Value> = rows
+        .into_iter()
+        .take(count)
+        .map(|a| {
+            let mut a = a.clone();
+            if !html {
+                a.remove("note_html");
+            }
+            Value::Object(a)
+        })
+        .collect();
+    Ok(json!({ "record_count": total, "actions": out }))
+}
+
+/// `GET /api/Actions/{id}?ticket_id=N` (full record, `note_html` included).
+pub(crate) fn get(store: &Store, id: i64, q: &Params) -> Result<Value, ApiError> {
+    let ticket_id = required_ticket_id(q)?;
+    store
+        .actions
+        .get(&ticket_id)
+        .and_then(|l| l.iter().find(|a| get_i64(a, "id") == id))
+        .map(|a| Value::Object(a.clone()))
+        .ok_or_else(|| ApiError::not_found(format!("Action {id} not found")))
+}
+
+/// `DELETE /api/Actions/{id}?ticket_id=N`.
+pub(crate) fn delete(store: &mut Store, id: i64, q: &Params) -> Result<Value, ApiError> {
+    let ticket_id = required_ticket_id(q)?;
+    let list = store
+        .actions
+        .get_mut(&ticket_id)
+        .ok_or_else(|| ApiError::not_found(format!("Action {id} not found")))?;
+    let before = list.len();
+    list.retain(|a| get_i64(a, "id") != id);
+    if list.len() == before {
+        return Err(ApiError::not_found(format!("Action {id} not found")));
+    }
+    store.action_ticket.remove(&id);
+    Ok(json!({ "id": id, "ticket_id": ticket_id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::seed::seeded_store;
+    use super::super::tickets::body_objects;
+    use super::super::util::{SENTINEL_DATE, now};
+    use super::*;
+
+    fn objs(s: &str) -> Vec<Map<String, Value>> {
+        body_objects(s.as_bytes()).unwrap_or_default()
+    }
+
+    #[test]
+    fn required_fields_and_unknown_ticket() {
+        let mut s = seeded_store(true, now());
+        let actor = s.api_actor();
+        let e = post(&mut s, &objs(r#"[{"ticket_id":101}]"#), &actor, now()).err();
+        assert_eq!(
+            e,
+            Some(ApiError::element(0, "outcome", "Outcome is required"))
+        );
+        let e = post(&mut s, &objs(r#"[{"outcome":"Note"}]"#), &actor, now()).err();
+        assert_eq!(
+            e,
+            Some(ApiError::element(0, "ticket_id", "Ticket ID is required"))
+        );
+        let e = post(
+            &mut s,
+            &objs(r#"[{"ticket_id":999,"outcome":"Note"}]"#),
+            &actor,
+            now(),
+        )
+        .err();
+        assert_eq!(e, Some(ApiError::bad_request("Ticket 999 not found")));
+        let e = post(
+            &mut s,
+            &objs(r#"[{"ticket_id":101,"outcome":"x","new_status":77}]"#),
+            &actor,
+            now(),
+        )
+        .err();
+        assert_eq!(e, Some(ApiError::bad_request("Invalid new_status 77")));
+    }
+
+    #[test]
+    fn new_status_closes_and_records_history() {
+        let n = now();
+        let mut s = seeded_store(true, n);
+        let actor = s.api_actor();
+        let out = post(
+            &mut s,
+            &objs(
+                r#"{"ticket_id":102,"outcome":"Resolved","note":"Reimaged <host>","new_status":4,
+                    "new_team":"Service Desk","hiddenfromuser":true}"#,
+            ),
+            &actor,
+            n,
+        )
+        .unwrap_or_default();
+        let a = out.first().cloned().unwrap_or_default();
+        assert_eq!(a.get("old_status"), Some(&json!(1)));
+        assert_eq!(a.get("new_status"), Some(&json!(4)));
+        assert_eq!(a.get("who"), Some(&json!("API Agent")));
+        assert_eq!(a.get("note_html"), Some(&json!("Reimaged &lt;host&gt;")));
+        assert_eq!(a.get("new_team"), Some(&json!("Service Desk")));
+        let t = s.tickets.get(&102).cloned().unwrap_or_default();
+        assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
+        assert_ne!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
+        assert_eq!(t.get("team_id"), Some(&json!(1)));
+
+        let v = list(&s, &Params::parse(Some("ticket_id=102"))).unwrap_or_default();
+        assert_eq!(v.get("record_count"), Some(&json!(3)));
+        assert!(v.pointer("/actions/0/note_html").is_none());
+        let v = list(
+            &s,
+            &Params::parse(Some("ticket_id=102&excludeprivate=true&excludesys=true")),
+        )
+        .unwrap_or_default();
+        assert_eq!(v.get("record_count"), Some(&json!(0)));
+        let v = list(
+            &s,
+            &Params::parse(Some(
+                "ticket_id=102&includehtmlnote=true&orderdesc=true&count=1",
+            )),
+        )
+        .unwrap_or_default();
+        assert_eq!(v.pointer("/actions/0/outcome"), Some(&json!("Resolved")));
+        assert!(v.pointer("/actions/0/note_html").is_some());
+        assert!(list(&s, &Params::default()).is_err());
+    }
+
+    #[test]
+    fn get_update_and_delete_by_id() {
+        let n = now();
+        let mut s = seeded_store(true, n);
+        let actor = s.api_actor();
+        let out = post(
+            &mut s,
+            &objs(r#"{"ticket_id":103,"outcome":"Note","note_html":"<p>a &amp; b</p>"}"#),
+            &actor,
+            n,
+        )
+        .unwrap_or_default();
+        let id = out
+            .first()
+            .and_then(|a| a.get("id"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let q = Params::parse(Some("ticket_id=103"));
+        let a = get(&s, id, &q).unwrap_or_default();
+        assert_eq!(a.get("note"), Some(&json!("a & b")));
+        let body = format!(r#"{{"id":{id},"ticket_id":103,"outcome":"Note","note":"edited"}}"#);
+        post(&mut s, &objs(&body), &actor, n).unwrap_or_default();
+        assert_eq!(
+            get(&s, id, &q).ok().and_then(|a| a.get("note").cloned()),
+            Some(json!("edited"))
+        );
+        assert!(get(&s, id, &Params::parse(Some("ticket_id=101"))).is_err());
+        assert_eq!(
+            delete(&mut s, id, &q),
+            Ok(json!({"id": id, "ticket_id": 103}))
+        );
+        assert!(delete(&mut s, id, &q).is_err());
+        assert!(get(&s, id, &q).is_err());
+    }
+}

@@ -1,0 +1,451 @@
+//! An in-memory, stateful HaloITSM API simulator.
+//!
+//! It follows the contract in HALO_API.md and speaks raw JSON the way Halo does; it shares no
+//! model code with the plugin's client, so it cannot share the client's bugs. It serves:
+//! - `POST /auth/token` (OAuth2 client credentials, form or HTTP Basic),
+//! - `/api/*` (Bearer token): Tickets, Actions, Attachment and the lookups,
+//! - `/_sim/*` control routes (unauthenticated, not Halo): stats, faults, token revocation,
+//!   raw tickets and change events, for the `simulate` command and benchmark harnesses.
+//!
+//! Every `/api/*` request goes through one pipeline (see `faults.rs`): count it in the stats,
+//! add the configured latency, check the Bearer token (401), then the every-Nth 429 and 500
+//! faults, then the handler. State sits behind one `RwLock`, never held across an `.await`.
+//!
+//! Ticket changes are reported through `Simulator::emit` (see `events.rs`): the place to hang
+//! outbound webhooks.
+//!
+//! Choices where HALO_API.md leaves room (a client must not depend on the lenient ones):
+//! - Query parameter names are case-insensitive (ASP.NET binding); `key[]=` counts as `key=`.
+//!   Paths are case-sensitive and have no trailing slash.
+//! - `GET /api/Tickets` without `pageinate=true` returns at most `count` rows, or 100 without
+//!   `count`; `page_size` defaults to 50 and is clamped to 100. `startdate`/`enddate` without
+//!   `datesearch` filter on `dateoccurred`; a bare `enddate` date includes that whole day; an
+//!   unknown `datesearch` field or an unparsable date or integer is a 400.
+//! - `POST` bodies must be `application/json` (else 415); `returnall=true` always answers an
+//!   array, even for one element. A batch is validated as a whole before anything is written.
+//! - An unknown `id` in `POST /api/Tickets` creates a new ticket (Halo's upsert).
+//! - Action `new_*` fields of 0 mean "no change". `GET`/`DELETE /api/Actions/{id}` need
+//!   `ticket_id`. Action ids are global.
+//! - A disabled agent or inactive team cannot be assigned (400 "Invalid agent_id N").
+
+mod actions;
+mod attachments;
+mod auth;
+mod errors;
+mod events;
+mod faults;
+mod lookups;
+mod routes;
+mod seed;
+mod state;
+mod tickets;
+mod util;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use events::{ChangeEvent, ChangeKind};
+
+use state::Store;
+
+/// How the simulator behaves towards clients.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// When `Some`, the token URL must carry `?tenant=<that>` (else 400 `invalid_request`).
+    pub tenant: Option<String>,
+    /// Lifetime of issued tokens, returned as `expires_in`.
+    pub token_lifetime_secs: u64,
+    /// Load the realistic seed data set (lookups are always loaded).
+    pub seed: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            client_id: "sim-client".into(),
+            client_secret: "sim-secret".into(),
+            tenant: None,
+            token_lifetime_secs: 3600,
+            seed: true,
+        }
+    }
+}
+
+/// Faults injected into responses. "Every Nth" counts authenticated `/api/*` requests since the
+/// faults were last set (so a test that sets faults knows exactly which request fails).
+///
+/// Missing keys take their defaults; unknown keys are rejected so a typo in a harness's fault
+/// settings fails loudly instead of silently injecting nothing.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every `/api/*` response (401s included), not to the token endpoint.
+    pub latency_ms: u64,
+    /// Added to every token endpoint response.
+    pub token_latency_ms: u64,
+    /// 0 = off; every Nth `/api/*` request answers 429.
+    pub rate_limit_every: u64,
+    /// `Retry-After` header on those 429s (`None` = header absent).
+    pub retry_after_secs: Option<u64>,
+    /// 0 = off; every Nth `/api/*` request answers 500
+    /// `{"ClassName":"System.Exception","Message":"Simulated server error"}`.
+    pub server_error_every: u64,
+    /// When true, an injected 500 on a POST/DELETE happens AFTER the write was applied.
+    pub server_error_after_apply: bool,
+    /// The token endpoint answers 500.
+    pub fail_token: bool,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SimStats {
+    pub token_requests: u64,
+    pub api_requests: u64,
+    /// Key `"METHOD /templated/path"`, e.g. `"GET /api/Tickets/{id}"`; unmatched `/api` paths
+    /// count under `"METHOD /api/{unknown}"`. The token endpoint counts as `"POST /auth/token"`.
+    pub by_route: BTreeMap<String, u64>,
+    pub injected_429: u64,
+    pub injected_500: u64,
+}
+
+/// The simulator: shared state behind `Arc`. Build with [`Simulator::new`], serve
+/// [`Simulator::router`] or use [`start`].
+pub struct Simulator {
+    config: SimConfig,
+    store: RwLock<Store>,
+    /// Issued token -> expiry.
+    tokens: RwLock<HashMap<String, Instant>>,
+    faults: Mutex<Faults>,
+    /// Authenticated `/api/*` requests since faults were last set (drives every-Nth faults).
+    fault_counter: AtomicU64,
+    stats: Mutex<SimStats>,
+    events: events::EventLog,
+}
+
+impl Simulator {
+    pub fn new(config: SimConfig) -> Arc<Simulator> {
+        let store = seed::seeded_store(config.seed, util::now());
+        Arc::new(Simulator {
+            config,
+            store: RwLock::new(store),
+            tokens: RwLock::new(HashMap::new()),
+            faults: Mutex::new(Faults::default()),
+            fault_counter: AtomicU64::new(0),
+            stats: Mutex::new(SimStats::default()),
+            events: events::EventLog::default(),
+        })
+    }
+
+    /// All routes: `/auth/token`, `/api/*` and the `/_sim/*` control routes.
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        routes::router(self.clone())
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Replace the faults; restarts the every-Nth counting.
+    pub fn set_faults(&self, f: Faults) {
+        let mut g = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        *g = f;
+        self.fault_counter
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every issued token becomes invalid (-> 401 on `/api/*`).
+    pub fn revoke_tokens(&self) {
+        self.tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = SimStats::default();
+    }
+
+    /// The raw stored ticket.
+    pub fn ticket(&self, id: i64) -> Option<Value> {
+        self.read().tickets.get(&id).cloned().map(Value::Object)
+    }
+
+    /// All stored tickets, ordered by id.
+    pub fn tickets(&self) -> Vec<Value> {
+        self.read()
+            .tickets
+            .values()
+            .cloned()
+            .map(Value::Object)
+            .collect()
+    }
+
+    /// All actions of a ticket, oldest first (`note_html` included).
+    pub fn actions_for(&self, ticket_id: i64) -> Vec<Value> {
+        self.read()
+            .actions
+            .get(&ticket_id)
+            .map(|l| l.iter().cloned().map(Value::Object).collect())
+            .unwrap_or_default()
+    }
+
+    /// Apply a change as if an agent did it in Halo's UI (for trigger tests): merges the given
+    /// fields into the ticket (same field rules as `POST /api/Tickets`), records an action (with
+    /// `note` as its text, if given), bumps `lastactiondate`. Returns the updated ticket; `None`
+    /// if the ticket does not exist or a field is invalid (nothing is changed then).
+    pub fn agent_edit(&self, id: i64, fields: Value, note: Option<&str>) -> Option<Value> {
+        self.write(|s| tickets::agent_edit(s, id, &fields, note, util::now()))
+    }
+
+    /// Change events recorded so far (bounded; oldest dropped first).
+    pub fn events(&self) -> Vec<ChangeEvent> {
+        self.events.snapshot()
+    }
+
+    pub fn clear_events(&self) {
+        self.events.clear();
+    }
+
+    /// Report a ticket change. Called for every change, after the state lock is released, in
+    /// the order the changes were made. Outbound webhooks hook in here.
+    pub(crate) fn emit(&self, event: ChangeEvent) {
+        tracing::debug!(ticket_id = event.ticket_id, kind = ?event.kind, "sim ticket change");
+        self.events.push(event);
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run a write against the store, then emit the events it produced (outside the lock).
+    pub(crate) fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let (r, events) = {
+            let mut g = self.store.write().unwrap_or_else(|e| e.into_inner());
+            let r = f(&mut g);
+            (r, std::mem::take(&mut g.pending))
+        };
+        for e in events {
+            self.emit(e);
+        }
+        r
+    }
+
+    /// Serialised stored ticket (no clone of the record): the hot path of `GET /api/Tickets/{id}`.
+    pub(crate) fn ticket_bytes(&self, id: i64) -> Option<Vec<u8>> {
+        let g = self.read();
+        let t = g.tickets.get(&id)?;
+        serde_json::to_vec(t).ok()
+    }
+}
+
+/// A running simulator bound to a local address.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    pub sim: Arc<Simulator>,
+    shutdown: Option<oneshot::Sender<()>>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT` (an unspecified bind address is shown as loopback).
+    pub fn base_url(&self) -> String {
+        let mut a = self.addr;
+        if a.ip().is_unspecified() {
+            a.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{a}")
+    }
+
+    pub fn auth_url(&self) -> String {
+        format!("{}/auth", self.base_url())
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base_url())
+    }
+
+    /// Stop accepting, let in-flight requests finish (at most 5 s), then return.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut join) = self.join.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut join)
+                .await
+                .is_err()
+        {
+            join.abort();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Bind (port 0 = pick a free one) and serve in a spawned tokio task.
+pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let sim = Simulator::new(config);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = sim.router();
+    let join = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "simulator server stopped with an error");
+        }
+    });
+    Ok(SimHandle {
+        addr,
+        sim,
+        shutdown: Some(tx),
+        join: Some(join),
+    })
+}
+
+/// Start the simulator with `faults`, print where it listens and the credentials, and serve
+/// until Ctrl-C or SIGTERM.
+pub async fn run_cli(config: SimConfig, addr: SocketAddr, faults: Faults) -> std::io::Result<()> {
+    let handle = start(config, addr).await?;
+    handle.sim.set_faults(faults);
+    println!("{}", banner(&handle));
+    wait_for_signal().await;
+    println!("HaloITSM simulator stopping");
+    handle.shutdown().await;
+    Ok(())
+}
+
+fn banner(h: &SimHandle) -> String {
+    let c = h.sim.config();
+    let token_url = match &c.tenant {
+        Some(t) => format!("{}/token?tenant={t}", h.auth_url()),
+        None => format!("{}/token", h.auth_url()),
+    };
+    let f = h.sim.faults();
+    let faults = serde_json::to_string(&f).unwrap_or_default();
+    let base = h.base_url();
+    format!(
+        "HaloITSM simulator listening on {base}\n\
+         \x20 Base URL:       {base}\n\
+         \x20 Auth URL:       {auth}\n\
+         \x20 Token URL:      {token_url}\n\
+         \x20 API URL:        {api}\n\
+         \x20 Client ID:      {id}\n\
+         \x20 Client secret:  {secret}\n\
+         \x20 Tenant:         {tenant}\n\
+         \x20 Token lifetime: {life} s\n\
+         \x20 Seed data:      {seed}\n\
+         \x20 Faults:         {faults}\n\
+         \x20 Control:        {base}/_sim/stats, {base}/_sim/faults, {base}/_sim/revoke_tokens\n\
+         Press Ctrl-C to stop.",
+        auth = h.auth_url(),
+        api = h.api_url(),
+        id = c.client_id,
+        secret = c.client_secret,
+        tenant = c.tenant.as_deref().unwrap_or("(none)"),
+        life = c.token_lifetime_secs,
+        seed = if c.seed { "yes" } else { "no" },
+    )
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = SimConfig::default();
+        assert_eq!(c.client_id, "sim-client");
+        assert_eq!(c.client_secret, "sim-secret");
+        assert_eq!(c.token_lifetime_secs, 3600);
+        assert!(c.seed && c.tenant.is_none());
+        let f: Faults = serde_json::from_str(r#"{"rate_limit_every": 3}"#).unwrap_or_default();
+        assert_eq!(f.rate_limit_every, 3);
+        assert_eq!(f.retry_after_secs, None);
+        assert!(serde_json::from_str::<Faults>(r#"{"rate_limit_evry": 3}"#).is_err());
+    }
+
+    #[test]
+    fn agent_edit_emits_events_outside_the_lock() {
+        let sim = Simulator::new(SimConfig::default());
+        let t = sim.agent_edit(103, serde_json::json!({"agent_id": 3, "team_id": 2}), None);
+        assert_eq!(
+            t.and_then(|t| t.get("agent_name").cloned()),
+            Some("Ben Carter".into())
+        );
+        let ev = sim.events();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].kind, ChangeKind::Updated);
+        assert_eq!(ev[0].agent_id, 3);
+        assert_eq!(sim.actions_for(103).len(), 2);
+        assert!(sim.ticket(9999).is_none());
+        assert_eq!(sim.tickets().len(), 7);
+        let empty = Simulator::new(SimConfig {
+            seed: false,
+            ..SimConfig::default()
+        });
+        assert!(empty.tickets().is_empty());
+    }
+
+    #[tokio::test]
+    async fn handle_urls_and_shutdown() {
+        let h = start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind loopback");
+        assert!(h.base_url().starts_with("http://127.0.0.1:"));
+        assert_eq!(h.auth_url(), format!("{}/auth", h.base_url()));
+        assert_eq!(h.api_url(), format!("{}/api", h.base_url()));
+        assert!(banner(&h).contains("sim-secret"));
+        h.shutdown().await;
+    }
+}

@@ -1,0 +1,402 @@
+//! The axum router: Halo routes, the `/_sim` control routes, and JSON fallbacks (no route ever
+//! answers HTML or an empty error body).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::errors::{ApiError, ApiResult, EXCEPTION_CLASS, json_bytes_response, json_response};
+use super::util::{Params, now};
+use super::{Faults, Simulator, actions, attachments, auth, faults, lookups, tickets};
+
+type Sim = State<Arc<Simulator>>;
+type Body = Result<Bytes, BytesRejection>;
+
+/// Largest request body accepted (attachments arrive base64-encoded in JSON).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+pub(crate) fn router(sim: Arc<Simulator>) -> Router {
+    let api = Router::new()
+        .route("/Tickets", get(list_tickets).post(post_tickets))
+        .route("/Tickets/{id}", get(get_ticket).delete(delete_ticket))
+        .route("/Actions", get(list_actions).post(post_actions))
+        .route("/Actions/{id}", get(get_action).delete(delete_action))
+        .route("/Attachment", get(list_attachments).post(post_attachments))
+        .route(
+            "/Attachment/{id}",
+            get(get_attachment).delete(delete_attachment),
+        )
+        .route("/Status", get(statuses))
+        .route("/Priority", get(priorities))
+        .route("/TicketType", get(ticket_types))
+        .route("/Agent", get(agents))
+        .route("/Agent/{id}", get(agent))
+        .route("/Team", get(teams))
+        .route("/Users", get(users))
+        .route("/Users/{id}", get(user))
+        .route("/Client", get(clients))
+        .route("/Client/{id}", get(client))
+        .route("/Site", get(sites))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            sim.clone(),
+            faults::api_pipeline,
+        ));
+    Router::new()
+        .route("/auth/token", post(auth::token))
+        .route("/_sim/stats", get(ctl_stats))
+        .route("/_sim/stats/reset", post(ctl_reset_stats))
+        .route("/_sim/faults", get(ctl_faults).post(ctl_set_faults))
+        .route("/_sim/revoke_tokens", post(ctl_revoke_tokens))
+        .route("/_sim/tickets/{id}", get(ctl_ticket))
+        .route("/_sim/events", get(ctl_events))
+        .nest("/api", api)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(sim)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn done(r: ApiResult) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn ok(v: &Value) -> ApiResult {
+    Ok(json_response(StatusCode::OK, v))
+}
+
+fn params(q: Option<String>) -> Params {
+    Params::parse(q.as_deref())
+}
+
+fn path_id(p: Result<Path<String>, PathRejection>, what: &str) -> Result<i64, ApiError> {
+    let Path(raw) = p.map_err(|_| ApiError::bad_request(format!("Invalid {what} id")))?;
+    raw.trim()
+        .parse::<i64>()
+        .map_err(|_| ApiError::bad_request(format!("Invalid {what} id '{raw}'")))
+}
+
+/// The body of a JSON write: content type must be JSON (ASP.NET answers 415 otherwise).
+fn json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v.starts_with("application/json") || v.starts_with("text/json") || v.contains("+json")
+        });
+    if !is_json {
+        return Err(ApiError::Exception(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            EXCEPTION_CLASS,
+            "Unsupported content type: send application/json".into(),
+        ));
+    }
+    body.map_err(|e| ApiError::Exception(e.status(), EXCEPTION_CLASS, e.body_text()))
+}
+
+/// Halo's answer to a POST: one element -> that record; several -> the last one, unless
+/// `returnall=true`, which always answers an array.
+fn saved(records: Vec<Value>, q: &Params) -> ApiResult {
+    if q.flag("returnall") {
+        return ok(&Value::Array(records));
+    }
+    ok(&records.into_iter().last().unwrap_or(Value::Null))
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    ApiError::not_found(format!("No route for {method} {}", uri.path())).into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError::Exception(
+        StatusCode::METHOD_NOT_ALLOWED,
+        EXCEPTION_CLASS,
+        format!(
+            "The requested resource does not support http method '{method}' ({}).",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tickets
+
+async fn list_tickets(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(tickets::list(&sim.read(), &q).and_then(|v| ok(&v)))
+}
+
+async fn get_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(path_id(p, "ticket").and_then(|id| {
+        sim.ticket_bytes(id)
+            .map(|b| json_bytes_response(StatusCode::OK, b))
+            .ok_or_else(|| ApiError::not_found(format!("Ticket {id} not found")))
+    }))
+}
+
+async fn post_tickets(
+    State(sim): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let q = params(q);
+    done((|| {
+        let objs = tickets::body_objects(&json_body(&headers, body)?)?;
+        let saved_records = sim.write(|s| {
+            let actor = s.api_actor();
+            tickets::post(s, &objs, &actor, now())
+        })?;
+        saved(saved_records, &q)
+    })())
+}
+
+async fn delete_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(path_id(p, "ticket").and_then(|id| {
+        sim.write(|s| {
+            let actor = s.api_actor();
+            tickets::delete(s, id, &actor)
+        })
+        .ok_or_else(|| ApiError::not_found(format!("Ticket {id} not found")))
+        .and_then(|v| ok(&v))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+async fn list_actions(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(actions::list(&sim.read(), &q).and_then(|v| ok(&v)))
+}
+
+async fn post_actions(
+    State(sim): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let q = params(q);
+    done((|| {
+        let objs = tickets::body_objects(&json_body(&headers, body)?)?;
+        let saved_records = sim.write(|s| {
+            let actor = s.api_actor();
+            actions::post(s, &objs, &actor, now())
+        })?;
+        saved(saved_records, &q)
+    })())
+}
+
+async fn get_action(
+    State(sim): Sim,
+    RawQuery(q): RawQuery,
+    p: Result<Path<String>, PathRejection>,
+) -> Response {
+    let q = params(q);
+    done(path_id(p, "action").and_then(|id| actions::get(&sim.read(), id, &q).and_then(|v| ok(&v))))
+}
+
+async fn delete_action(
+    State(sim): Sim,
+    RawQuery(q): RawQuery,
+    p: Result<Path<String>, PathRejection>,
+) -> Response {
+    let q = params(q);
+    done(path_id(p, "action").and_then(|id| {
+        sim.write(|s| actions::delete(s, id, &q))
+            .and_then(|v| ok(&v))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+async fn list_attachments(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(attachments::list(&sim.read(), &q).and_then(|v| ok(&v)))
+}
+
+async fn post_attachments(
+    State(sim): Sim,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let q = params(q);
+    done((|| {
+        let objs = tickets::body_objects(&json_body(&headers, body)?)?;
+        let saved_records = sim.write(|s| attachments::post(s, &objs, now()))?;
+        saved(saved_records, &q)
+    })())
+}
+
+/// The file itself, as `application/octet-stream`.
+async fn get_attachment(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(path_id(p, "attachment").and_then(|id| {
+        let (name, data) = {
+            let g = sim.read();
+            let a = g
+                .attachments
+                .get(&id)
+                .ok_or_else(|| ApiError::not_found(format!("Attachment {id} not found")))?;
+            let name = a
+                .meta
+                .get("filename")
+                .and_then(Value::as_str)
+                .unwrap_or("attachment")
+                .to_string();
+            (name, a.data.clone())
+        };
+        let mut r = (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            )],
+            data,
+        )
+            .into_response();
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+        Ok(r)
+    }))
+}
+
+async fn delete_attachment(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(path_id(p, "attachment").and_then(|id| {
+        sim.write(|s| s.attachments.remove(&id))
+            .ok_or_else(|| ApiError::not_found(format!("Attachment {id} not found")))
+            .and_then(|_| ok(&json!({ "id": id })))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups
+
+async fn statuses(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(ok(&lookups::statuses(&sim.read().lookups, &q)))
+}
+
+async fn priorities(State(sim): Sim) -> Response {
+    done(ok(&lookups::priorities(&sim.read().lookups)))
+}
+
+async fn ticket_types(State(sim): Sim) -> Response {
+    done(ok(&lookups::ticket_types(&sim.read().lookups)))
+}
+
+async fn agents(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(lookups::agents(&sim.read().lookups, &q).and_then(|v| ok(&v)))
+}
+
+/// `/api/Agent/{id}`, including `/api/Agent/me`.
+async fn agent(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(
+        p.map_err(|_| ApiError::bad_request("Invalid agent id"))
+            .and_then(|Path(id)| lookups::agent(&sim.read().lookups, id.trim()))
+            .and_then(|v| ok(&v)),
+    )
+}
+
+async fn teams(State(sim): Sim) -> Response {
+    done(ok(&lookups::teams(&sim.read().lookups)))
+}
+
+async fn users(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(lookups::users(&sim.read().lookups, &q).and_then(|v| ok(&v)))
+}
+
+async fn user(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(
+        path_id(p, "user")
+            .and_then(|id| lookups::user(&sim.read().lookups, id).and_then(|v| ok(&v))),
+    )
+}
+
+async fn clients(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(ok(&lookups::clients(&sim.read().lookups, &q)))
+}
+
+async fn client(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(
+        path_id(p, "client")
+            .and_then(|id| lookups::client(&sim.read().lookups, id).and_then(|v| ok(&v))),
+    )
+}
+
+async fn sites(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(lookups::sites(&sim.read().lookups, &q).and_then(|v| ok(&v)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control routes (not Halo; unauthenticated)
+
+async fn ctl_stats(State(sim): Sim) -> Response {
+    done(ok(&json!(sim.stats())))
+}
+
+async fn ctl_reset_stats(State(sim): Sim) -> Response {
+    sim.reset_stats();
+    done(ok(&json!(sim.stats())))
+}
+
+async fn ctl_faults(State(sim): Sim) -> Response {
+    done(ok(&json!(sim.faults())))
+}
+
+async fn ctl_set_faults(State(sim): Sim, body: Body) -> Response {
+    done((|| {
+        let body = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let f: Faults = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid faults: {e}")))?;
+        sim.set_faults(f);
+        ok(&json!(sim.faults()))
+    })())
+}
+
+async fn ctl_revoke_tokens(State(sim): Sim) -> Response {
+    sim.revoke_tokens();
+    done(ok(&json!({ "revoked": true })))
+}
+
+async fn ctl_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(path_id(p, "ticket").and_then(|id| {
+        sim.ticket(id)
+            .ok_or_else(|| ApiError::not_found(format!("Ticket {id} not found")))
+            .and_then(|v| ok(&v))
+    }))
+}
+
+async fn ctl_events(State(sim): Sim) -> Response {
+    done(ok(&json!(sim.events())))
+}
