@@ -103,12 +103,16 @@ pub async fn http(plugin: Plugin, addr: SocketAddr, opts: ServerOptions) -> std:
 
 /// Process logging: human-readable lines on stderr (JSON with `LOG_FORMAT=json`), level from
 /// `RUST_LOG` or `--debug`, plus the per-step capture that fills each output's `log`.
-pub fn init_logging(debug: bool) {
+pub fn init_logging(debug: bool, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let default = if debug { "debug,hyper=info,reqwest=info,h2=info,rustls=info" } else { "info" };
+    let default = match (debug, quiet) {
+        (true, _) => "debug,hyper=info,reqwest=info,h2=info,rustls=info",
+        (false, true) => "warn",
+        (false, false) => "info",
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod cli;
+pub mod demo;
 pub mod halo;
 pub mod plugin;
 pub mod protocol;

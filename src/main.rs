@@ -1,1 +1,157 @@
-fn main() {}
+//! The `icon_haloitsm` program: argument parsing only; every sub-command lives in the library.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use icon_haloitsm::plugin::{Mode, Plugin};
+use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, ServerOptions};
+use icon_haloitsm::{cli, demo, sim};
+
+#[derive(Parser)]
+#[command(name = "icon_haloitsm", version, about = "HaloITSM plugin for Rapid7 InsightConnect")]
+struct Args {
+    /// More logging; a trigger writes its events to stdout instead of POSTing them.
+    #[arg(long, global = true)]
+    debug: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the plugin's name, version and steps.
+    Info,
+    /// Print a sample start message for an action or trigger.
+    Sample { name: String },
+    /// Run the start message on stdin; the output message goes to stdout.
+    Run,
+    /// Run the connection test for the start message on stdin.
+    Test,
+    /// Serve the plugin REST API.
+    Http {
+        #[arg(long, default_value_t = 10001)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: IpAddr,
+        /// Seconds in-flight steps may take to finish after SIGTERM.
+        #[arg(long = "graceful-timeout", alias = "graceful_timeout", default_value_t = 30)]
+        graceful_timeout: u64,
+        /// Largest request body in bytes.
+        #[arg(long = "body-limit", default_value_t = DEFAULT_BODY_LIMIT)]
+        body_limit: usize,
+        // Accepted for compatibility with the Python runtime's command line; not used.
+        #[arg(long = "process_workers", hide = true)]
+        _process_workers: Option<u32>,
+        #[arg(long = "threads_per_worker", hide = true)]
+        _threads_per_worker: Option<u32>,
+        #[arg(long = "worker_class", hide = true)]
+        _worker_class: Option<String>,
+        #[arg(long = "worker_connections", hide = true)]
+        _worker_connections: Option<u32>,
+    },
+    /// Run the demo: the plugin against the embedded HaloITSM simulator.
+    Demo,
+    /// Run the embedded HaloITSM simulator.
+    Simulate {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        #[arg(long = "client-id", default_value = "sim-client")]
+        client_id: String,
+        #[arg(long = "client-secret", default_value = "sim-secret")]
+        client_secret: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Token lifetime in seconds.
+        #[arg(long = "token-lifetime", default_value_t = 3600)]
+        token_lifetime: u64,
+        /// Added latency per API request, in milliseconds.
+        #[arg(long = "latency-ms", default_value_t = 0)]
+        latency_ms: u64,
+        /// Answer every Nth API request with 429.
+        #[arg(long = "rate-limit-every", default_value_t = 0)]
+        rate_limit_every: u64,
+        /// Answer every Nth API request with 500.
+        #[arg(long = "server-error-every", default_value_t = 0)]
+        server_error_every: u64,
+        /// Start without the seed data.
+        #[arg(long)]
+        empty: bool,
+    },
+}
+
+fn runtime(multi: bool) -> tokio::runtime::Runtime {
+    let mut b = if multi { tokio::runtime::Builder::new_multi_thread() } else { tokio::runtime::Builder::new_current_thread() };
+    b.enable_all().build().unwrap_or_else(|e| {
+        eprintln!("could not start the async runtime: {e}");
+        std::process::exit(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // The demo prints its own account; process logs would only interleave with it.
+    cli::init_logging(args.debug, matches!(args.command, Command::Demo));
+    match args.command {
+        Command::Info => {
+            cli::print_info();
+            ExitCode::SUCCESS
+        }
+        Command::Sample { name } => match cli::sample(&name) {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run | Command::Test => {
+            let mode = if matches!(args.command, Command::Run) { Mode::Run } else { Mode::Test };
+            let plugin = Plugin::new(args.debug);
+            let code = runtime(false).block_on(cli::run_stdin(&plugin, mode));
+            ExitCode::from(code as u8)
+        }
+        Command::Http { port, bind, graceful_timeout, body_limit, .. } => {
+            let opts = ServerOptions { body_limit, graceful_timeout: Duration::from_secs(graceful_timeout) };
+            match runtime(true).block_on(cli::http(Plugin::new(args.debug), SocketAddr::new(bind, port), opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("http server failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo => {
+            let ok = runtime(true).block_on(demo::run());
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Command::Simulate {
+            port,
+            bind,
+            client_id,
+            client_secret,
+            tenant,
+            token_lifetime,
+            latency_ms,
+            rate_limit_every,
+            server_error_every,
+            empty,
+        } => {
+            let config = sim::SimConfig { client_id, client_secret, tenant, token_lifetime_secs: token_lifetime, seed: !empty };
+            let faults = sim::Faults { latency_ms, rate_limit_every, server_error_every, retry_after_secs: Some(1), ..Default::default() };
+            match runtime(true).block_on(sim::run_cli(config, SocketAddr::new(bind, port), faults)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("simulator failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -82,8 +82,10 @@ impl Plugin {
             Ok(_) => 200,
             Err(e) => e.http_status(),
         };
-        if let Err(e) = &result {
-            tracing::error!("{e}");
+        match &result {
+            Err(e) if e.class == crate::protocol::ErrorClass::Client => tracing::warn!("{e}"),
+            Err(e) => tracing::error!("{e}"),
+            Ok(_) => {}
         }
         let output = match &result {
             Ok(Value::Null) => Ok(json!({})),
@@ -128,10 +130,16 @@ impl Plugin {
         self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, StepKind::Action, name))?;
         tracing::info!("{}/{}:{}. Step name: {}", self.spec.vendor, self.spec.name, self.spec.version, name);
         let output = (handler.run)(ActionContext { client }, input).await?;
-        self.spec.validate_output(&step.output, &output).map_err(|e| {
-            PluginError::internal(format!("The action `{name}` produced output that does not match its specification: {e}."))
-        })?;
+        self.check_output(StepKind::Action, name, &output)?;
         Ok(output)
+    }
+
+    /// An output that breaks its own spec is a plugin bug (500), never the user's fault.
+    pub fn check_output(&self, kind: StepKind, name: &str, output: &Value) -> Result<(), PluginError> {
+        let step = self.spec.step(kind, name).ok_or_else(|| unknown_step(kind, name))?;
+        self.spec.validate_output(&step.output, output).map_err(|e| {
+            PluginError::internal(format!("The {} `{name}` produced output that does not match its specification: {e}.", kind.as_str()))
+        })
     }
 
     async fn connection_test(&self, m: &StartMessage) -> Result<Value, PluginError> {
@@ -189,4 +197,21 @@ fn invalid(e: ValidationError, kind: StepKind, name: &str) -> PluginError {
         format!("Invalid {} for {} `{name}`: {e}.", e.section, kind.as_str()),
         format!("Correct the {} field `{}` and run the step again.", e.section, e.path),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_breaking_the_spec_is_a_500_plugin_bug() {
+        let p = Plugin::new(false);
+        assert!(p.check_output(StepKind::Action, "get_ticket", &json!({"ticket": {"id": 5}, "found": true})).is_ok());
+        let e = p.check_output(StepKind::Action, "get_ticket", &json!({"ticket": {"id": "5"}, "found": true})).unwrap_err();
+        assert_eq!(e.http_status(), 500);
+        assert!(e.cause.contains("output `ticket.id`: expected an integer"), "{}", e.cause);
+        assert!(e.assistance.contains("defect in the plugin"));
+        let e = p.check_output(StepKind::Action, "get_ticket", &json!({"ticket": {"agent_name": null}, "found": true})).unwrap_err();
+        assert!(e.cause.contains("`ticket.agent_name`: is null"), "{}", e.cause);
+    }
 }

@@ -228,7 +228,7 @@ async fn method_not_allowed(uri: Uri, method: Method) -> Response {
 // ----- running steps -----------------------------------------------------------------------------
 
 /// Read a start message from a request body, answering malformed and oversized bodies.
-fn parse_body(body: Result<Bytes, BytesRejection>, uri: &Uri, method: &Method) -> Result<Value, Response> {
+fn parse_body(body: Result<Bytes, BytesRejection>, uri: &Uri, method: &Method) -> Result<Value, Box<Response>> {
     let bytes = match body {
         Ok(b) => b,
         Err(rejection) => {
@@ -238,11 +238,11 @@ fn parse_body(body: Result<Bytes, BytesRejection>, uri: &Uri, method: &Method) -
             } else {
                 format!("The request body could not be read: {}", rejection.body_text())
             };
-            return Err(http_error(status, description, uri, method));
+            return Err(Box::new(http_error(status, description, uri, method)));
         }
     };
     let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| http_error(StatusCode::BAD_REQUEST, format!("The request body is not valid JSON: {e}."), uri, method))?;
+        .map_err(|e| Box::new(http_error(StatusCode::BAD_REQUEST, format!("The request body is not valid JSON: {e}."), uri, method)))?;
     let empty = match &value {
         Value::Null => true,
         Value::Object(m) => m.is_empty(),
@@ -251,7 +251,7 @@ fn parse_body(body: Result<Bytes, BytesRejection>, uri: &Uri, method: &Method) -
         _ => false,
     };
     if empty {
-        return Err(json_response(StatusCode::BAD_REQUEST, &json!({"error": "Empty input provided"})));
+        return Err(Box::new(json_response(StatusCode::BAD_REQUEST, &json!({"error": "Empty input provided"}))));
     }
     Ok(value)
 }
@@ -274,7 +274,7 @@ async fn run_step(
     }
     let msg = match parse_body(body, &uri, &method) {
         Ok(m) => m,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let key = kind.as_str();
     let in_body = msg.get("body").and_then(|b| b.get(key));
@@ -337,7 +337,7 @@ async fn connection_test(
     }
     let msg = match parse_body(body, &uri, &method) {
         Ok(m) => m,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let _work = WorkGuard::new(&s);
     let outcome = s.plugin.handle(msg, Mode::Test).await;

@@ -20,31 +20,18 @@ async fn sim() -> SimHandle {
 }
 
 async fn token_response(h: &SimHandle, form: &[(&str, &str)]) -> Response {
-    Client::new()
-        .post(format!("{}/token", h.auth_url()))
-        .form(form)
-        .send()
-        .await
-        .expect("token request")
+    Client::new().post(format!("{}/token", h.auth_url())).form(form).send().await.expect("token request")
 }
 
 async fn token(h: &SimHandle) -> String {
     let r = token_response(
         h,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "sim-client"),
-            ("client_secret", "sim-secret"),
-            ("scope", "all"),
-        ],
+        &[("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-secret"), ("scope", "all")],
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.expect("token json");
-    v["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+    v["access_token"].as_str().expect("access_token").to_string()
 }
 
 /// A client bound to one simulator and token.
@@ -56,39 +43,19 @@ struct Api {
 
 impl Api {
     async fn new(h: &SimHandle) -> Api {
-        Api {
-            http: Client::new(),
-            base: h.api_url(),
-            token: token(h).await,
-        }
+        Api { http: Client::new(), base: h.api_url(), token: token(h).await }
     }
 
     async fn get(&self, path: &str) -> Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("GET")
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.expect("GET")
     }
 
     async fn post(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .expect("POST")
+        self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await.expect("POST")
     }
 
     async fn delete(&self, path: &str) -> Response {
-        self.http
-            .delete(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("DELETE")
+        self.http.delete(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.expect("DELETE")
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -106,24 +73,13 @@ impl Api {
 
 async fn json_of(r: Response) -> (StatusCode, Value) {
     let status = r.status();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    assert!(
-        ct.starts_with("application/json"),
-        "{status}: content-type {ct}"
-    );
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert!(ct.starts_with("application/json"), "{status}: content-type {ct}");
     (status, r.json().await.expect("json body"))
 }
 
 fn ids(v: &Value) -> Vec<i64> {
-    v["tickets"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|t| t["id"].as_i64()).collect())
-        .unwrap_or_default()
+    v["tickets"].as_array().map(|a| a.iter().filter_map(|t| t["id"].as_i64()).collect()).unwrap_or_default()
 }
 
 fn b64(data: &[u8]) -> String {
@@ -135,11 +91,7 @@ fn b64(data: &[u8]) -> String {
             n |= u32::from(b) << (16 - 8 * i);
         }
         for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(A[(n >> (18 - 6 * i) & 63) as usize])
-            } else {
-                '='
-            });
+            out.push(if i <= chunk.len() { char::from(A[(n >> (18 - 6 * i) & 63) as usize]) } else { '=' });
         }
     }
     out
@@ -151,15 +103,7 @@ fn b64(data: &[u8]) -> String {
 #[tokio::test]
 async fn token_success_and_failures() {
     let h = sim().await;
-    let r = token_response(
-        &h,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "sim-client"),
-            ("client_secret", "sim-secret"),
-        ],
-    )
-    .await;
+    let r = token_response(&h, &[("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-secret")]).await;
     let (status, v) = json_of(r).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["token_type"], "Bearer");
@@ -171,10 +115,7 @@ async fn token_success_and_failures() {
     let r = Client::new()
         .post(format!("{}/token", h.auth_url()))
         .basic_auth("sim-client", Some("sim-secret"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "read:tickets edit:tickets"),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("scope", "read:tickets edit:tickets")])
         .send()
         .await
         .expect("send");
@@ -185,37 +126,21 @@ async fn token_success_and_failures() {
     type Form = Vec<(&'static str, &'static str)>;
     let cases: Vec<(Form, StatusCode, &str)> = vec![
         (
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", "sim-client"),
-                ("client_secret", "wrong"),
-            ],
+            vec![("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "wrong")],
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
         (
-            vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", "other"),
-                ("client_secret", "sim-secret"),
-            ],
+            vec![("grant_type", "client_credentials"), ("client_id", "other"), ("client_secret", "sim-secret")],
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
         (
-            vec![
-                ("grant_type", "password"),
-                ("client_id", "sim-client"),
-                ("client_secret", "sim-secret"),
-            ],
+            vec![("grant_type", "password"), ("client_id", "sim-client"), ("client_secret", "sim-secret")],
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
         ),
-        (
-            vec![("client_id", "sim-client"), ("client_secret", "sim-secret")],
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-        ),
+        (vec![("client_id", "sim-client"), ("client_secret", "sim-secret")], StatusCode::BAD_REQUEST, "invalid_request"),
         (
             vec![
                 ("grant_type", "client_credentials"),
@@ -245,11 +170,7 @@ async fn token_success_and_failures() {
     assert_eq!(v["error"], "invalid_request");
 
     // GET on the token endpoint: JSON 405, not an empty or HTML body.
-    let r = Client::new()
-        .get(format!("{}/token", h.auth_url()))
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().get(format!("{}/token", h.auth_url())).send().await.expect("send");
     assert_eq!(json_of(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
 
     // The 405 never reached the token handler, so it is not a token request.
@@ -259,74 +180,34 @@ async fn token_success_and_failures() {
 
 #[tokio::test]
 async fn tenant_must_be_in_the_token_url() {
-    let h = sim_with(SimConfig {
-        tenant: Some("acme".into()),
-        ..SimConfig::default()
-    })
-    .await;
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "sim-client"),
-        ("client_secret", "sim-secret"),
-    ];
-    for url in [
-        format!("{}/token", h.auth_url()),
-        format!("{}/token?tenant=other", h.auth_url()),
-    ] {
-        let r = Client::new()
-            .post(url)
-            .form(&form)
-            .send()
-            .await
-            .expect("send");
+    let h = sim_with(SimConfig { tenant: Some("acme".into()), ..SimConfig::default() }).await;
+    let form = [("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-secret")];
+    for url in [format!("{}/token", h.auth_url()), format!("{}/token?tenant=other", h.auth_url())] {
+        let r = Client::new().post(url).form(&form).send().await.expect("send");
         let (status, v) = json_of(r).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            v,
-            json!({"error": "invalid_request", "error_description": "Unknown tenant"})
-        );
+        assert_eq!(v, json!({"error": "invalid_request", "error_description": "Unknown tenant"}));
     }
-    let r = Client::new()
-        .post(format!("{}/token?tenant=acme", h.auth_url()))
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().post(format!("{}/token?tenant=acme", h.auth_url())).form(&form).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     h.shutdown().await;
 }
 
 #[tokio::test]
 async fn api_rejects_missing_unknown_revoked_and_expired_tokens() {
-    let h = sim_with(SimConfig {
-        token_lifetime_secs: 1,
-        ..SimConfig::default()
-    })
-    .await;
+    let h = sim_with(SimConfig { token_lifetime_secs: 1, ..SimConfig::default() }).await;
     let url = format!("{}/Tickets/101", h.api_url());
     let r = Client::new().get(&url).send().await.expect("send");
     assert!(r.headers().contains_key("www-authenticate"));
-    assert_eq!(
-        json_of(r).await,
-        (StatusCode::UNAUTHORIZED, json!({"error": "invalid_token"}))
-    );
-    let r = Client::new()
-        .get(&url)
-        .bearer_auth("made-up")
-        .send()
-        .await
-        .expect("send");
+    assert_eq!(json_of(r).await, (StatusCode::UNAUTHORIZED, json!({"error": "invalid_token"})));
+    let r = Client::new().get(&url).bearer_auth("made-up").send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     let api = Api::new(&h).await;
     assert_eq!(api.get("/Tickets/101").await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, v) = json_of(api.get("/Tickets/101").await).await;
-    assert_eq!(
-        (status, v),
-        (StatusCode::UNAUTHORIZED, json!({"error": "invalid_token"})),
-        "expired"
-    );
+    assert_eq!((status, v), (StatusCode::UNAUTHORIZED, json!({"error": "invalid_token"})), "expired");
 
     // Revocation, through the method and through the control route.
     let h2 = sim().await;
@@ -335,11 +216,7 @@ async fn api_rejects_missing_unknown_revoked_and_expired_tokens() {
     h2.sim.revoke_tokens();
     assert_eq!(api.get("/Status").await.status(), StatusCode::UNAUTHORIZED);
     let api = Api::new(&h2).await;
-    let r = Client::new()
-        .post(format!("{}/_sim/revoke_tokens", h2.base_url()))
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().post(format!("{}/_sim/revoke_tokens", h2.base_url())).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(api.get("/Status").await.status(), StatusCode::UNAUTHORIZED);
     // Unauthenticated requests are counted too.
@@ -383,18 +260,12 @@ async fn ticket_create_get_update_upsert_delete() {
     let dc = created["datecreated"].as_str().expect("datecreated");
     assert_eq!(dc.len(), 19, "no zone, no fraction: {dc}");
     assert_eq!(created["lastactiondate"], created["datecreated"]);
-    let cf = created["customfields"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == 102))
-        .cloned()
-        .expect("custom field 102");
+    let cf = created["customfields"].as_array().and_then(|a| a.iter().find(|c| c["id"] == 102)).cloned().expect("custom field 102");
     assert_eq!(cf["name"], "CFFindingKey");
     assert_eq!(cf["value"], "finding-abc");
     assert_eq!(cf["display"], "finding-abc");
 
-    let got = api
-        .get_json(&format!("/Tickets/{id}?includedetails=true"))
-        .await;
+    let got = api.get_json(&format!("/Tickets/{id}?includedetails=true")).await;
     assert_eq!(got, created);
     let logged = h.sim.actions_for(id);
     assert_eq!(logged.len(), 1);
@@ -402,28 +273,12 @@ async fn ticket_create_get_update_upsert_delete() {
 
     // Partial update: only the keys sent change.
     tokio::time::sleep(Duration::from_millis(1050)).await;
-    let updated = api
-        .post_json(
-            "/Tickets",
-            &json!([{"id": id, "agent_id": 3, "status_id": 2}]),
-        )
-        .await;
+    let updated = api.post_json("/Tickets", &json!([{"id": id, "agent_id": 3, "status_id": 2}])).await;
     assert_eq!(updated["id"], id);
     assert_eq!(updated["agent_name"], "Ben Carter");
     assert_eq!(updated["status_name"], "In Progress");
-    for unchanged in [
-        "summary",
-        "details",
-        "team",
-        "priority_id",
-        "user_id",
-        "customfields",
-        "datecreated",
-    ] {
-        assert_eq!(
-            updated[unchanged], created[unchanged],
-            "{unchanged} untouched"
-        );
+    for unchanged in ["summary", "details", "team", "priority_id", "user_id", "customfields", "datecreated"] {
+        assert_eq!(updated[unchanged], created[unchanged], "{unchanged} untouched");
     }
     assert_ne!(updated["lastactiondate"], created["lastactiondate"]);
     assert_eq!(updated["last_update"], updated["lastactiondate"]);
@@ -434,22 +289,13 @@ async fn ticket_create_get_update_upsert_delete() {
     assert_eq!(history[1]["new_agent"], 3);
 
     // Halo's upsert: an unknown id is not an error, it creates a NEW ticket with a new id.
-    let upserted = api
-        .post_json(
-            "/Tickets",
-            &json!([{"id": 5555, "summary": "Stale id", "tickettype_id": 1}]),
-        )
-        .await;
+    let upserted = api.post_json("/Tickets", &json!([{"id": 5555, "summary": "Stale id", "tickettype_id": 1}])).await;
     let new_id = upserted["id"].as_i64().expect("id");
     assert_ne!(new_id, 5555);
     assert_eq!(new_id, id + 1);
     assert!(h.sim.ticket(5555).is_none());
     // ...and an unknown id without the create fields fails like a create.
-    let (status, v) = json_of(
-        api.post("/Tickets", &json!([{"id": 5556, "status_id": 2}]))
-            .await,
-    )
-    .await;
+    let (status, v) = json_of(api.post("/Tickets", &json!([{"id": 5556, "status_id": 2}])).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v, json!({"[0].summary": "Summary is required"}));
 
@@ -457,29 +303,14 @@ async fn ticket_create_get_update_upsert_delete() {
     assert_eq!(json_of(r).await, (StatusCode::OK, json!({"id": id})));
     let (status, v) = json_of(api.get(&format!("/Tickets/{id}")).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(
-        v["ClassName"]
-            .as_str()
-            .is_some_and(|c| c.contains("NotFound"))
-    );
-    assert_eq!(
-        api.delete(&format!("/Tickets/{id}")).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert!(v["ClassName"].as_str().is_some_and(|c| c.contains("NotFound")));
+    assert_eq!(api.delete(&format!("/Tickets/{id}")).await.status(), StatusCode::NOT_FOUND);
     let (status, v) = json_of(api.get("/Tickets/abc").await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["Message"].is_string());
 
     let kinds: Vec<ChangeKind> = h.sim.events().iter().map(|e| e.kind).collect();
-    assert_eq!(
-        kinds,
-        vec![
-            ChangeKind::Created,
-            ChangeKind::StatusChanged,
-            ChangeKind::Created,
-            ChangeKind::Deleted
-        ]
-    );
+    assert_eq!(kinds, vec![ChangeKind::Created, ChangeKind::StatusChanged, ChangeKind::Created, ChangeKind::Deleted]);
     h.shutdown().await;
 }
 
@@ -499,62 +330,30 @@ async fn post_returns_one_last_or_all_and_validates() {
     assert_eq!(all.len(), 2);
     assert_eq!(all[0]["summary"], "First");
     assert!(all[0]["id"].as_i64() < all[1]["id"].as_i64());
-    let bare = api
-        .post_json(
-            "/Tickets",
-            &json!({"summary": "Bare object", "tickettype_id": 3}),
-        )
-        .await;
+    let bare = api.post_json("/Tickets", &json!({"summary": "Bare object", "tickettype_id": 3})).await;
     assert_eq!(bare["tickettype_name"], "Service Request");
 
     let (status, v) = json_of(api.post("/Tickets", &json!([{"tickettype_id": 1}])).await).await;
-    assert_eq!(
-        (status, v),
-        (
-            StatusCode::BAD_REQUEST,
-            json!({"[0].summary": "Summary is required"})
-        )
-    );
+    assert_eq!((status, v), (StatusCode::BAD_REQUEST, json!({"[0].summary": "Summary is required"})));
 
     // A missing ticket type is rejected in plain text.
     let r = api.post("/Tickets", &json!([{"summary": "No type"}])).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .is_ok_and(|c| c.starts_with("text/plain"))
-    );
+    assert!(r.headers()["content-type"].to_str().is_ok_and(|c| c.starts_with("text/plain")));
     assert_eq!(r.text().await.expect("text"), "Ticket type is required");
 
-    for (field, value) in [
-        ("status_id", json!(7)),
-        ("tickettype_id", json!(99)),
-        ("priority_id", json!(9)),
-        ("agent_id", json!(6)),
-        ("team_id", json!(9)),
-    ] {
+    for (field, value) in
+        [("status_id", json!(7)), ("tickettype_id", json!(99)), ("priority_id", json!(9)), ("agent_id", json!(6)), ("team_id", json!(9))]
+    {
         let mut body = json!({"summary": "x", "tickettype_id": 1});
         body[field] = value.clone();
         let (status, v) = json_of(api.post("/Tickets", &json!([body])).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
-        assert_eq!(
-            v,
-            json!({"ClassName": "System.Exception", "Message": format!("Invalid {field} {value}")})
-        );
+        assert_eq!(v, json!({"ClassName": "System.Exception", "Message": format!("Invalid {field} {value}")}));
     }
-    let (status, v) = json_of(
-        api.post(
-            "/Tickets",
-            &json!([{"id": 101, "customfields": [{"id": 999, "value": "x"}]}]),
-        )
-        .await,
-    )
-    .await;
+    let (status, v) = json_of(api.post("/Tickets", &json!([{"id": 101, "customfields": [{"id": 999, "value": "x"}]}])).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        v,
-        json!({"[0].customfields[0].id": "Unknown custom field 999"})
-    );
+    assert_eq!(v, json!({"[0].customfields[0].id": "Unknown custom field 999"}));
 
     // Invalid JSON, wrong content type.
     let r = api
@@ -586,14 +385,10 @@ async fn post_returns_one_last_or_all_and_validates() {
 async fn close_and_reopen_through_ticket_updates() {
     let h = sim().await;
     let api = Api::new(&h).await;
-    let closed = api
-        .post_json("/Tickets", &json!({"id": 103, "status_id": 8}))
-        .await;
+    let closed = api.post_json("/Tickets", &json!({"id": 103, "status_id": 8})).await;
     assert_eq!(closed["hasbeenclosed"], true);
     assert_ne!(closed["dateclosed"], "1900-01-01T00:00:00");
-    let reopened = api
-        .post_json("/Tickets", &json!({"id": 103, "status_id": 2}))
-        .await;
+    let reopened = api.post_json("/Tickets", &json!({"id": 103, "status_id": 2})).await;
     assert_eq!(reopened["hasbeenclosed"], false);
     assert_eq!(reopened["dateclosed"], "1900-01-01T00:00:00");
     h.shutdown().await;
@@ -608,100 +403,45 @@ async fn list_paging_filters_dates_order_and_custom_fields() {
     assert_eq!(ids(&all), vec![101, 102, 103, 104, 105, 106, 107]);
     assert!(all["tickets"][0].get("customfields").is_none());
 
-    let page = api
-        .get_json("/Tickets?pageinate=true&page_size=3&page_no=2")
-        .await;
+    let page = api.get_json("/Tickets?pageinate=true&page_size=3&page_no=2").await;
     assert_eq!(page["record_count"], 7);
     assert_eq!(ids(&page), vec![104, 105, 106]);
     let clamped = api.get_json("/Tickets?pageinate=true&page_size=500").await;
     assert_eq!(clamped["page_size"], 100);
     assert_eq!(ids(&api.get_json("/Tickets?count=2").await), vec![101, 102]);
 
-    assert_eq!(
-        ids(&api.get_json("/Tickets?search=emotet").await),
-        vec![102]
-    );
-    assert_eq!(
-        ids(&api.get_json("/Tickets?search_summary=phishing").await),
-        vec![101, 104]
-    );
+    assert_eq!(ids(&api.get_json("/Tickets?search=emotet").await), vec![102]);
+    assert_eq!(ids(&api.get_json("/Tickets?search_summary=phishing").await), vec![101, 104]);
     assert_eq!(ids(&api.get_json("/Tickets?agent_id=0").await), vec![103]);
-    assert_eq!(
-        ids(&api.get_json("/Tickets?status=1&status=2").await),
-        vec![101, 102, 103]
-    );
-    assert_eq!(
-        ids(&api.get_json("/Tickets?team=3,4").await),
-        vec![105, 106]
-    );
-    assert_eq!(
-        ids(&api.get_json("/Tickets?requesttype_id=5").await),
-        vec![106]
-    );
+    assert_eq!(ids(&api.get_json("/Tickets?status=1&status=2").await), vec![101, 102, 103]);
+    assert_eq!(ids(&api.get_json("/Tickets?team=3,4").await), vec![105, 106]);
+    assert_eq!(ids(&api.get_json("/Tickets?requesttype_id=5").await), vec![106]);
     assert_eq!(ids(&api.get_json("/Tickets?priority=1").await), vec![102]);
-    assert_eq!(
-        ids(&api.get_json("/Tickets?user_id=3&open_only=true").await),
-        vec![103, 106]
-    );
-    assert_eq!(
-        ids(&api.get_json("/Tickets?closed_only=true").await),
-        vec![104, 107]
-    );
-    assert_eq!(
-        ids(&api.get_json("/Tickets?site_id=2").await),
-        vec![103, 106]
-    );
+    assert_eq!(ids(&api.get_json("/Tickets?user_id=3&open_only=true").await), vec![103, 106]);
+    assert_eq!(ids(&api.get_json("/Tickets?closed_only=true").await), vec![104, 107]);
+    assert_eq!(ids(&api.get_json("/Tickets?site_id=2").await), vec![103, 106]);
     assert_eq!(ids(&api.get_json("/Tickets?not_a_filter=1").await).len(), 7);
 
     // Something changes now; a lastactiondate window starting a minute ago finds only it.
-    api.post_json(
-        "/Actions",
-        &json!([{"ticket_id": 105, "outcome": "Private Note", "note": "Owner confirmed."}]),
-    )
-    .await;
-    let since = (chrono::Utc::now() - chrono::Duration::minutes(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let recent = api
-        .get_json(&format!(
-            "/Tickets?datesearch=lastactiondate&startdate={since}"
-        ))
-        .await;
+    api.post_json("/Actions", &json!([{"ticket_id": 105, "outcome": "Private Note", "note": "Owner confirmed."}])).await;
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let recent = api.get_json(&format!("/Tickets?datesearch=lastactiondate&startdate={since}")).await;
     assert_eq!(ids(&recent), vec![105]);
-    let old = api
-        .get_json("/Tickets?datesearch=dateclosed&startdate=2000-01-01T00:00:00&enddate=2999-12-31")
-        .await;
+    let old = api.get_json("/Tickets?datesearch=dateclosed&startdate=2000-01-01T00:00:00&enddate=2999-12-31").await;
     assert_eq!(ids(&old), vec![104, 107]);
-    let (status, _) = json_of(
-        api.get("/Tickets?datesearch=lastactiondate&startdate=soon")
-            .await,
-    )
-    .await;
+    let (status, _) = json_of(api.get("/Tickets?datesearch=lastactiondate&startdate=soon").await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let newest_first = api
-        .get_json("/Tickets?order=datecreated&orderdesc=true&count=3")
-        .await;
+    let newest_first = api.get_json("/Tickets?order=datecreated&orderdesc=true&count=3").await;
     assert_eq!(ids(&newest_first), vec![103, 102, 107]);
     let by_summary = api.get_json("/Tickets?order=summary").await;
-    assert_eq!(
-        ids(&by_summary).first(),
-        Some(&107),
-        "Account locked... sorts first"
-    );
+    assert_eq!(ids(&by_summary).first(), Some(&107), "Account locked... sorts first");
 
-    let only_ids = api
-        .get_json("/Tickets?ticketidonly=true&closed_only=true")
-        .await;
+    let only_ids = api.get_json("/Tickets?ticketidonly=true&closed_only=true").await;
     assert_eq!(only_ids["tickets"], json!([{"id": 104}, {"id": 107}]));
 
-    let with_cf = api
-        .get_json("/Tickets?include_custom_fields=101,103&search_summary=emotet")
-        .await;
-    let cfs = with_cf["tickets"][0]["customfields"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let with_cf = api.get_json("/Tickets?include_custom_fields=101,103&search_summary=emotet").await;
+    let cfs = with_cf["tickets"][0]["customfields"].as_array().cloned().unwrap_or_default();
     let cf_ids: Vec<i64> = cfs.iter().filter_map(|c| c["id"].as_i64()).collect();
     assert_eq!(cf_ids, vec![101, 103]);
     assert_eq!(cfs[0]["value"], "SEC-2026-0142");
@@ -741,27 +481,12 @@ async fn actions_close_tickets_and_validate() {
     assert_eq!(t["dateclosed"], saved["datetime"]);
 
     for (body, want) in [
-        (
-            json!([{"ticket_id": 101}]),
-            json!({"[0].outcome": "Outcome is required"}),
-        ),
-        (
-            json!([{"outcome": "Note"}]),
-            json!({"[0].ticket_id": "Ticket ID is required"}),
-        ),
-        (
-            json!([{"ticket_id": 999, "outcome": "Note"}]),
-            json!({"ClassName": "System.Exception", "Message": "Ticket 999 not found"}),
-        ),
-        (
-            json!([{"ticket_id": 101, "outcome": "Note"}, {"ticket_id": 101, "outcome": ""}]),
-            json!({"[1].outcome": "Outcome is required"}),
-        ),
+        (json!([{"ticket_id": 101}]), json!({"[0].outcome": "Outcome is required"})),
+        (json!([{"outcome": "Note"}]), json!({"[0].ticket_id": "Ticket ID is required"})),
+        (json!([{"ticket_id": 999, "outcome": "Note"}]), json!({"ClassName": "System.Exception", "Message": "Ticket 999 not found"})),
+        (json!([{"ticket_id": 101, "outcome": "Note"}, {"ticket_id": 101, "outcome": ""}]), json!({"[1].outcome": "Outcome is required"})),
     ] {
-        assert_eq!(
-            json_of(api.post("/Actions", &body).await).await,
-            (StatusCode::BAD_REQUEST, want)
-        );
+        assert_eq!(json_of(api.post("/Actions", &body).await).await, (StatusCode::BAD_REQUEST, want));
     }
 
     let two = api
@@ -779,49 +504,24 @@ async fn actions_close_tickets_and_validate() {
     let list = api.get_json("/Actions?ticket_id=102").await;
     assert_eq!(list["record_count"], 4);
     let a = list["actions"].as_array().cloned().unwrap_or_default();
-    assert!(
-        a.windows(2)
-            .all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64()),
-        "oldest first"
-    );
+    assert!(a.windows(2).all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64()), "oldest first");
     assert!(a.iter().all(|x| x.get("note_html").is_none()));
     assert_eq!(a[0]["who"], "System");
-    let public = api
-        .get_json("/Actions?ticket_id=102&excludeprivate=true&excludesys=true&includehtmlnote=true")
-        .await;
+    let public = api.get_json("/Actions?ticket_id=102&excludeprivate=true&excludesys=true&includehtmlnote=true").await;
     assert_eq!(public["record_count"], 1);
     assert_eq!(public["actions"][0]["outcome"], "Email User");
     assert!(public["actions"][0]["note_html"].is_string());
-    let latest = api
-        .get_json("/Actions?ticket_id=102&orderdesc=true&count=1")
-        .await;
+    let latest = api.get_json("/Actions?ticket_id=102&orderdesc=true&count=1").await;
     assert_eq!(latest["actions"][0]["outcome"], "Email User");
-    assert_eq!(
-        json_of(api.get("/Actions").await).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(json_of(api.get("/Actions").await).await.0, StatusCode::BAD_REQUEST);
 
     let action_id = two[1]["id"].as_i64().expect("id");
-    let one = api
-        .get_json(&format!("/Actions/{action_id}?ticket_id=102"))
-        .await;
+    let one = api.get_json(&format!("/Actions/{action_id}?ticket_id=102")).await;
     assert_eq!(one["emailto"], "sam.patel@acmefinancial.example");
-    assert_eq!(
-        api.get(&format!("/Actions/{action_id}?ticket_id=101"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    let r = api
-        .delete(&format!("/Actions/{action_id}?ticket_id=102"))
-        .await;
+    assert_eq!(api.get(&format!("/Actions/{action_id}?ticket_id=101")).await.status(), StatusCode::NOT_FOUND);
+    let r = api.delete(&format!("/Actions/{action_id}?ticket_id=102")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        api.get(&format!("/Actions/{action_id}?ticket_id=102"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(api.get(&format!("/Actions/{action_id}?ticket_id=102")).await.status(), StatusCode::NOT_FOUND);
     h.shutdown().await;
 }
 
@@ -833,50 +533,23 @@ async fn lookup_shapes() {
     let h = sim().await;
     let api = Api::new(&h).await;
     let statuses = api.get_json("/Status").await;
-    let names: Vec<&str> = statuses
-        .as_array()
-        .map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect())
-        .unwrap_or_default();
-    assert_eq!(
-        names,
-        [
-            "New",
-            "In Progress",
-            "Waiting on User",
-            "On Hold",
-            "Resolved",
-            "Closed",
-            "Cancelled"
-        ]
-    );
-    let closed: Vec<i64> = statuses
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|s| s["type"] == 1)
-                .filter_map(|s| s["id"].as_i64())
-                .collect()
-        })
-        .unwrap_or_default();
+    let names: Vec<&str> = statuses.as_array().map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(names, ["New", "In Progress", "Waiting on User", "On Hold", "Resolved", "Closed", "Cancelled"]);
+    let closed: Vec<i64> =
+        statuses.as_array().map(|a| a.iter().filter(|s| s["type"] == 1).filter_map(|s| s["id"].as_i64()).collect()).unwrap_or_default();
     assert_eq!(closed, vec![4, 5, 8]);
     for s in statuses.as_array().into_iter().flatten() {
         for k in ["id", "name", "shortname", "type", "sequence", "colour"] {
             assert!(s.get(k).is_some(), "status {k}");
         }
     }
-    let open = api
-        .get_json("/Status?excludeclosed=true&tickettype_id=1")
-        .await;
+    let open = api.get_json("/Status?excludeclosed=true&tickettype_id=1").await;
     assert_eq!(open.as_array().map(Vec::len), Some(4));
 
     let p = api.get_json("/Priority").await;
     assert_eq!(p[0]["priorityid"], 1);
     assert_eq!(p[0]["name"], "Critical");
-    assert!(
-        p[0]["id"]
-            .as_str()
-            .is_some_and(|g| g.len() == 36 && g.matches('-').count() == 4)
-    );
+    assert!(p[0]["id"].as_str().is_some_and(|g| g.len() == 36 && g.matches('-').count() == 4));
     assert_eq!(p[0]["slaid"], 1);
 
     let types = api.get_json("/TicketType").await;
@@ -885,66 +558,33 @@ async fn lookup_shapes() {
     let agents = api.get_json("/Agent").await;
     let disabled: Vec<i64> = agents
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|x| x["isdisabled"] == true)
-                .filter_map(|x| x["id"].as_i64())
-                .collect()
-        })
+        .map(|a| a.iter().filter(|x| x["isdisabled"] == true).filter_map(|x| x["id"].as_i64()).collect())
         .unwrap_or_default();
     assert_eq!(disabled, vec![6]);
     assert_eq!(agents[2]["team"], "Security Operations");
     let me = api.get_json("/Agent/me").await;
-    assert_eq!(
-        (me["id"].clone(), me["name"].clone()),
-        (json!(1), json!("API Agent"))
-    );
-    assert_eq!(
-        api.get_json("/Agent/3").await["email"],
-        "ben.carter@halo.example"
-    );
+    assert_eq!((me["id"].clone(), me["name"].clone()), (json!(1), json!("API Agent")));
+    assert_eq!(api.get_json("/Agent/3").await["email"], "ben.carter@halo.example");
     assert_eq!(api.get("/Agent/77").await.status(), StatusCode::NOT_FOUND);
 
     let teams = api.get_json("/Team").await;
-    assert_eq!(
-        teams[1],
-        json!({"id": 2, "name": "Security Operations", "inactive": false})
-    );
+    assert_eq!(teams[1], json!({"id": 2, "name": "Security Operations", "inactive": false}));
 
     let users = api.get_json("/Users").await;
     assert_eq!(users["record_count"], 3);
-    assert_eq!(
-        users["users"][2]["emailaddress"],
-        "riley.chen@northwind.example"
-    );
+    assert_eq!(users["users"][2]["emailaddress"], "riley.chen@northwind.example");
     assert_eq!(api.get_json("/Users/1").await["client_id"], 1);
-    assert_eq!(
-        json_of(api.get("/Users/42").await).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(json_of(api.get("/Users/42").await).await.0, StatusCode::NOT_FOUND);
     let clients = api.get_json("/Client").await;
     assert_eq!(clients["record_count"], 2);
     assert_eq!(clients["clients"][1]["name"], "Northwind Logistics");
     let sites = api.get_json("/Site").await;
-    assert_eq!(
-        sites["sites"][0],
-        json!({"id": 1, "name": "London HQ", "client_id": 1, "client_name": "Acme Financial Services"})
-    );
+    assert_eq!(sites["sites"][0], json!({"id": 1, "name": "London HQ", "client_id": 1, "client_name": "Acme Financial Services"}));
 
     // Unknown routes and methods answer JSON.
-    assert_eq!(
-        json_of(api.get("/Nope").await).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        json_of(api.delete("/Status").await).await.0,
-        StatusCode::METHOD_NOT_ALLOWED
-    );
-    let r = Client::new()
-        .get(format!("{}/nowhere", h.base_url()))
-        .send()
-        .await
-        .expect("send");
+    assert_eq!(json_of(api.get("/Nope").await).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(json_of(api.delete("/Status").await).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    let r = Client::new().get(format!("{}/nowhere", h.base_url())).send().await.expect("send");
     assert_eq!(json_of(r).await.0, StatusCode::NOT_FOUND);
     h.shutdown().await;
 }
@@ -972,39 +612,19 @@ async fn attachments_upload_list_download() {
     let list = api.get_json("/Attachment?ticket_id=101").await;
     assert_eq!(list["record_count"], 1);
     assert_eq!(list["attachments"][0]["id"], id);
-    assert_eq!(
-        api.get_json("/Attachment?ticket_id=102").await["record_count"],
-        1,
-        "seeded"
-    );
+    assert_eq!(api.get_json("/Attachment?ticket_id=102").await["record_count"], 1, "seeded");
 
     let r = api.get(&format!("/Attachment/{id}")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "application/octet-stream");
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), content);
-    assert_eq!(
-        json_of(api.get("/Attachment/999").await).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(json_of(api.get("/Attachment/999").await).await.0, StatusCode::NOT_FOUND);
 
-    let (status, v) = json_of(
-        api.post(
-            "/Attachment",
-            &json!([{"ticket_id": 101, "filename": "x", "data_base64": "@@not base64@@"}]),
-        )
-        .await,
-    )
-    .await;
+    let (status, v) =
+        json_of(api.post("/Attachment", &json!([{"ticket_id": 101, "filename": "x", "data_base64": "@@not base64@@"}])).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v.get("[0].data_base64").is_some());
-    let (status, v) = json_of(
-        api.post(
-            "/Attachment",
-            &json!([{"ticket_id": 4242, "filename": "x", "data_base64": "eA=="}]),
-        )
-        .await,
-    )
-    .await;
+    let (status, v) = json_of(api.post("/Attachment", &json!([{"ticket_id": 4242, "filename": "x", "data_base64": "eA=="}])).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["Message"], "Ticket 4242 not found");
     h.shutdown().await;
@@ -1017,11 +637,7 @@ async fn attachments_upload_list_download() {
 async fn every_nth_request_is_rate_limited_with_or_without_retry_after() {
     let h = sim().await;
     let api = Api::new(&h).await;
-    h.sim.set_faults(Faults {
-        rate_limit_every: 3,
-        retry_after_secs: Some(7),
-        ..Faults::default()
-    });
+    h.sim.set_faults(Faults { rate_limit_every: 3, retry_after_secs: Some(7), ..Faults::default() });
     let mut statuses = Vec::new();
     for _ in 0..6 {
         let r = api.get("/Tickets/101").await;
@@ -1036,12 +652,7 @@ async fn every_nth_request_is_rate_limited_with_or_without_retry_after() {
     assert_eq!(statuses, vec![200, 200, 429, 200, 200, 429]);
 
     // Set through the control route this time, without Retry-After.
-    let r = Client::new()
-        .post(format!("{}/_sim/faults", h.base_url()))
-        .json(&json!({"rate_limit_every": 2}))
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().post(format!("{}/_sim/faults", h.base_url())).json(&json!({"rate_limit_every": 2})).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(h.sim.faults().rate_limit_every, 2);
     assert_eq!(h.sim.faults().retry_after_secs, None);
@@ -1063,47 +674,23 @@ async fn server_errors_before_and_after_the_write() {
     let api = Api::new(&h).await;
     let body = json!([{"summary": "Fault probe", "tickettype_id": 1}]);
 
-    h.sim.set_faults(Faults {
-        server_error_every: 1,
-        ..Faults::default()
-    });
+    h.sim.set_faults(Faults { server_error_every: 1, ..Faults::default() });
     let (status, v) = json_of(api.post("/Tickets", &body).await).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(
-        v,
-        json!({"ClassName": "System.Exception", "Message": "Simulated server error"})
-    );
-    assert_eq!(
-        h.sim.tickets().len(),
-        7,
-        "500 before apply: nothing written"
-    );
+    assert_eq!(v, json!({"ClassName": "System.Exception", "Message": "Simulated server error"}));
+    assert_eq!(h.sim.tickets().len(), 7, "500 before apply: nothing written");
 
-    h.sim.set_faults(Faults {
-        server_error_every: 1,
-        server_error_after_apply: true,
-        ..Faults::default()
-    });
+    h.sim.set_faults(Faults { server_error_every: 1, server_error_after_apply: true, ..Faults::default() });
     let r = api.post("/Tickets", &body).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let tickets = h.sim.tickets();
-    assert_eq!(
-        tickets.len(),
-        8,
-        "500 after apply: the ticket exists anyway"
-    );
+    assert_eq!(tickets.len(), 8, "500 after apply: the ticket exists anyway");
     assert_eq!(tickets[7]["summary"], "Fault probe");
     let r = api.delete("/Tickets/1001").await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        h.sim.ticket(1001).is_none(),
-        "delete applied despite the 500"
-    );
+    assert!(h.sim.ticket(1001).is_none(), "delete applied despite the 500");
     // Reads are never "applied": a GET just fails.
-    assert_eq!(
-        api.get("/Tickets/101").await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
+    assert_eq!(api.get("/Tickets/101").await.status(), StatusCode::INTERNAL_SERVER_ERROR);
 
     h.sim.set_faults(Faults::default());
     assert_eq!(api.get("/Tickets/101").await.status(), StatusCode::OK);
@@ -1115,20 +702,9 @@ async fn server_errors_before_and_after_the_write() {
     assert_eq!(stats.token_requests, 1);
 
     // Stats over the control routes; reset.
-    let v: Value = Client::new()
-        .get(format!("{}/_sim/stats", h.base_url()))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = Client::new().get(format!("{}/_sim/stats", h.base_url())).send().await.expect("send").json().await.expect("json");
     assert_eq!(v["injected_500"], 4);
-    let r = Client::new()
-        .post(format!("{}/_sim/stats/reset", h.base_url()))
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().post(format!("{}/_sim/stats/reset", h.base_url())).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(h.sim.stats().api_requests, 0);
     assert!(h.sim.stats().by_route.is_empty());
@@ -1139,25 +715,15 @@ async fn server_errors_before_and_after_the_write() {
 async fn latency_and_token_failures() {
     let h = sim().await;
     let api = Api::new(&h).await;
-    h.sim.set_faults(Faults {
-        latency_ms: 300,
-        ..Faults::default()
-    });
+    h.sim.set_faults(Faults { latency_ms: 300, ..Faults::default() });
     let t0 = Instant::now();
     assert_eq!(api.get("/Status").await.status(), StatusCode::OK);
     assert!(t0.elapsed() >= Duration::from_millis(300));
     let t0 = Instant::now();
     token(&h).await;
-    assert!(
-        t0.elapsed() < Duration::from_millis(300),
-        "token endpoint has its own latency"
-    );
+    assert!(t0.elapsed() < Duration::from_millis(300), "token endpoint has its own latency");
 
-    h.sim.set_faults(Faults {
-        fail_token: true,
-        token_latency_ms: 100,
-        ..Faults::default()
-    });
+    h.sim.set_faults(Faults { fail_token: true, token_latency_ms: 100, ..Faults::default() });
     let t0 = Instant::now();
     let r = token_response(&h, &[("grant_type", "client_credentials")]).await;
     assert!(t0.elapsed() >= Duration::from_millis(100));
@@ -1165,21 +731,9 @@ async fn latency_and_token_failures() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(v["error"], "server_error");
     // Control route GET shows the current faults.
-    let v: Value = Client::new()
-        .get(format!("{}/_sim/faults", h.base_url()))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = Client::new().get(format!("{}/_sim/faults", h.base_url())).send().await.expect("send").json().await.expect("json");
     assert_eq!(v["fail_token"], true);
-    let r = Client::new()
-        .post(format!("{}/_sim/faults", h.base_url()))
-        .body("{not json")
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().post(format!("{}/_sim/faults", h.base_url())).body("{not json").send().await.expect("send");
     assert_eq!(json_of(r).await.0, StatusCode::BAD_REQUEST);
     h.shutdown().await;
 }
@@ -1188,57 +742,25 @@ async fn latency_and_token_failures() {
 async fn control_routes_expose_tickets_and_events() {
     let h = sim().await;
     let api = Api::new(&h).await;
-    api.post_json(
-        "/Actions",
-        &json!({"ticket_id": 106, "outcome": "Note", "note": "Subnet is 10.20.0.0/24."}),
-    )
-    .await;
-    let t: Value = Client::new()
-        .get(format!("{}/_sim/tickets/106", h.base_url()))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    api.post_json("/Actions", &json!({"ticket_id": 106, "outcome": "Note", "note": "Subnet is 10.20.0.0/24."})).await;
+    let t: Value = Client::new().get(format!("{}/_sim/tickets/106", h.base_url())).send().await.expect("send").json().await.expect("json");
     assert_eq!(t["id"], 106);
     assert!(t["customfields"].is_array());
-    let r = Client::new()
-        .get(format!("{}/_sim/tickets/4242", h.base_url()))
-        .send()
-        .await
-        .expect("send");
+    let r = Client::new().get(format!("{}/_sim/tickets/4242", h.base_url())).send().await.expect("send");
     assert_eq!(json_of(r).await.0, StatusCode::NOT_FOUND);
-    let ev: Value = Client::new()
-        .get(format!("{}/_sim/events", h.base_url()))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let ev: Value = Client::new().get(format!("{}/_sim/events", h.base_url())).send().await.expect("send").json().await.expect("json");
     assert_eq!(ev[0]["kind"], "action_added");
     assert_eq!(ev[0]["ticket_id"], 106);
     assert_eq!(ev[0]["action"]["note"], "Subnet is 10.20.0.0/24.");
 
     // An agent's edit in the "UI" is seen by the API.
-    let edited = h
-        .sim
-        .agent_edit(
-            106,
-            json!({"status_id": 2}),
-            Some("Vendor confirmed the window."),
-        )
-        .expect("ticket 106");
+    let edited = h.sim.agent_edit(106, json!({"status_id": 2}), Some("Vendor confirmed the window.")).expect("ticket 106");
     assert_eq!(edited["status_name"], "In Progress");
     let via_api = api.get_json("/Tickets/106").await;
     assert_eq!(via_api["status_id"], 2);
     let last = h.sim.actions_for(106).last().cloned().expect("action");
     assert_eq!(last["who"], "Marco Rossi");
-    assert_eq!(
-        h.sim.events().last().map(|e| e.kind),
-        Some(ChangeKind::StatusChanged)
-    );
+    assert_eq!(h.sim.events().last().map(|e| e.kind), Some(ChangeKind::StatusChanged));
     h.shutdown().await;
 }
 
@@ -1253,40 +775,18 @@ async fn two_hundred_concurrent_requests_do_not_deadlock() {
             match i % 4 {
                 0 => api.get("/Tickets/101").await.status(),
                 1 => api.get("/Tickets?search=phishing").await.status(),
-                2 => api
-                    .post(
-                        "/Tickets",
-                        &json!({"summary": format!("Load {i}"), "tickettype_id": 1}),
-                    )
-                    .await
-                    .status(),
-                _ => api
-                    .post(
-                        "/Actions",
-                        &json!({"ticket_id": 102, "outcome": "Note", "note": format!("n{i}")}),
-                    )
-                    .await
-                    .status(),
+                2 => api.post("/Tickets", &json!({"summary": format!("Load {i}"), "tickettype_id": 1})).await.status(),
+                _ => api.post("/Actions", &json!({"ticket_id": 102, "outcome": "Note", "note": format!("n{i}")})).await.status(),
             }
         }));
     }
-    let all = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(tasks))
-        .await
-        .expect("no deadlock within 30 s");
-    assert!(
-        all.iter()
-            .all(|r| matches!(r, Ok(s) if *s == StatusCode::OK))
-    );
+    let all = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(tasks)).await.expect("no deadlock within 30 s");
+    assert!(all.iter().all(|r| matches!(r, Ok(s) if *s == StatusCode::OK)));
     assert_eq!(h.sim.tickets().len(), 7 + 50);
     assert_eq!(h.sim.actions_for(102).len(), 2 + 50);
     assert_eq!(h.sim.stats().api_requests, 200);
     // Ids stay unique and increasing under concurrency.
-    let ids: Vec<i64> = h
-        .sim
-        .tickets()
-        .iter()
-        .filter_map(|t| t["id"].as_i64())
-        .collect();
+    let ids: Vec<i64> = h.sim.tickets().iter().filter_map(|t| t["id"].as_i64()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(ids.last(), Some(&1050));
     h.shutdown().await;
@@ -1318,16 +818,8 @@ async fn hostile_inputs_get_json_or_text_errors_never_a_crash() {
         let r = api.get(path).await;
         let status = r.status();
         assert!(!status.is_server_error(), "{path}: {status}");
-        let ct = r
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        assert!(
-            ct.starts_with("application/json") || ct.starts_with("text/plain"),
-            "{path}: {ct}"
-        );
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert!(ct.starts_with("application/json") || ct.starts_with("text/plain"), "{path}: {ct}");
     }
     let mut deep = String::new();
     for _ in 0..5000 {
@@ -1349,11 +841,7 @@ async fn hostile_inputs_get_json_or_text_errors_never_a_crash() {
     ];
     for body in &bodies {
         let r = api.post("/Tickets", body).await;
-        assert!(
-            r.status().is_client_error() || r.status().is_success(),
-            "{body}: {}",
-            r.status()
-        );
+        assert!(r.status().is_client_error() || r.status().is_success(), "{body}: {}", r.status());
     }
     for body in [
         json!([{"ticket_id": 101, "outcome": "x", "timetaken": -1}]),
@@ -1362,11 +850,7 @@ async fn hostile_inputs_get_json_or_text_errors_never_a_crash() {
         json!([{"ticket_id": "101", "outcome": 5, "note_html": "<unclosed"}]),
     ] {
         let r = api.post("/Actions", &body).await;
-        assert!(
-            r.status().is_client_error() || r.status().is_success(),
-            "{body}: {}",
-            r.status()
-        );
+        assert!(r.status().is_client_error() || r.status().is_success(), "{body}: {}", r.status());
     }
     let r = api
         .http

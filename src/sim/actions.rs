@@ -9,9 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
 use super::events::ChangeKind;
-use super::state::{
-    Actor, ChangeSummary, SYSTEM_WHO, Store, TicketChanges, apply_changes, get_i64,
-};
+use super::state::{Actor, ChangeSummary, SYSTEM_WHO, Store, TicketChanges, apply_changes, get_i64};
 use super::tickets::{element_id, sort_rows};
 use super::util::{Params, html_to_text, json_bool, json_int, json_string, text_to_html};
 
@@ -19,16 +17,8 @@ use super::util::{Params, html_to_text, json_bool, json_int, json_string, text_t
 const BOOL_FIELDS: &[&str] = &["hiddenfromuser", "sendemail", "important"];
 
 enum Plan {
-    Create {
-        ticket_id: i64,
-        action: Map<String, Value>,
-        changes: Box<TicketChanges>,
-    },
-    Update {
-        ticket_id: i64,
-        id: i64,
-        action: Map<String, Value>,
-    },
+    Create { ticket_id: i64, action: Map<String, Value>, changes: Box<TicketChanges> },
+    Update { ticket_id: i64, id: i64, action: Map<String, Value> },
 }
 
 /// The stored fields of an action as given in a request (note/note_html completed).
@@ -95,18 +85,12 @@ fn action_fields(o: &Map<String, Value>, i: usize) -> Result<Map<String, Value>,
 }
 
 /// The ticket changes an action asks for (`new_*`), validated like a ticket update.
-fn action_changes(
-    store: &Store,
-    o: &Map<String, Value>,
-    i: usize,
-) -> Result<TicketChanges, ApiError> {
+fn action_changes(store: &Store, o: &Map<String, Value>, i: usize) -> Result<TicketChanges, ApiError> {
     let lk = &store.lookups;
     let int = |f: &str| -> Result<Option<i64>, ApiError> {
         match o.get(f) {
             None => Ok(None),
-            Some(v) => json_int(v)
-                .map(|n| n.filter(|&n| n != 0))
-                .map_err(|()| ApiError::element(i, f, "The value is not valid.")),
+            Some(v) => json_int(v).map(|n| n.filter(|&n| n != 0)).map_err(|()| ApiError::element(i, f, "The value is not valid.")),
         }
     };
     let mut ch = TicketChanges {
@@ -133,14 +117,10 @@ fn action_changes(
     ch.team_id = match o.get("new_team") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.trim().parse::<i64>().is_err() => Some(
-            lk.team_by_name(s)
-                .map(|t| t.id)
-                .ok_or_else(|| ApiError::invalid_value("new_team", s))?,
-        ),
-        Some(v) => json_int(v)
-            .map_err(|()| ApiError::element(i, "new_team", "The value is not valid."))?
-            .filter(|&n| n != 0),
+        Some(Value::String(s)) if s.trim().parse::<i64>().is_err() => {
+            Some(lk.team_by_name(s).map(|t| t.id).ok_or_else(|| ApiError::invalid_value("new_team", s))?)
+        }
+        Some(v) => json_int(v).map_err(|()| ApiError::element(i, "new_team", "The value is not valid."))?.filter(|&n| n != 0),
     };
     if let Some(v) = ch.team_id
         && lk.team(v).is_none_or(|t| t.inactive)
@@ -151,66 +131,38 @@ fn action_changes(
 }
 
 /// `POST /api/Actions`. Validates every element first, then applies them in order.
-pub(crate) fn post(
-    store: &mut Store,
-    objs: &[Map<String, Value>],
-    actor: &Actor,
-    now: NaiveDateTime,
-) -> Result<Vec<Value>, ApiError> {
+pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], actor: &Actor, now: NaiveDateTime) -> Result<Vec<Value>, ApiError> {
     let mut plans = Vec::with_capacity(objs.len());
     for (i, o) in objs.iter().enumerate() {
         let ticket_id = match o.get("ticket_id") {
             None => None,
-            Some(v) => json_int(v)
-                .map_err(|()| ApiError::element(i, "ticket_id", "The value is not valid."))?,
+            Some(v) => json_int(v).map_err(|()| ApiError::element(i, "ticket_id", "The value is not valid."))?,
         }
         .filter(|&t| t > 0)
         .ok_or_else(|| ApiError::element(i, "ticket_id", "Ticket ID is required"))?;
         let action = action_fields(o, i)?;
-        let outcome_ok = action
-            .get("outcome")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.trim().is_empty());
+        let outcome_ok = action.get("outcome").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
         if !outcome_ok {
             return Err(ApiError::element(i, "outcome", "Outcome is required"));
         }
         if !store.tickets.contains_key(&ticket_id) {
-            return Err(ApiError::bad_request(format!(
-                "Ticket {ticket_id} not found"
-            )));
+            return Err(ApiError::bad_request(format!("Ticket {ticket_id} not found")));
         }
-        let existing =
-            element_id(o, i)?.filter(|id| store.action_ticket.get(id) == Some(&ticket_id));
+        let existing = element_id(o, i)?.filter(|id| store.action_ticket.get(id) == Some(&ticket_id));
         plans.push(match existing {
-            Some(id) => Plan::Update {
-                ticket_id,
-                id,
-                action,
-            },
-            None => Plan::Create {
-                ticket_id,
-                action,
-                changes: Box::new(action_changes(store, o, i)?),
-            },
+            Some(id) => Plan::Update { ticket_id, id, action },
+            None => Plan::Create { ticket_id, action, changes: Box::new(action_changes(store, o, i)?) },
         });
     }
     let mut out = Vec::with_capacity(plans.len());
     for plan in plans {
         match plan {
-            Plan::Create {
-                ticket_id,
-                action,
-                changes,
-            } => {
+            Plan::Create { ticket_id, action, changes } => {
                 if let Some(v) = create(store, ticket_id, action, &changes, actor, now) {
                     out.push(v);
                 }
             }
-            Plan::Update {
-                ticket_id,
-                id,
-                action,
-            } => {
+            Plan::Update { ticket_id, id, action } => {
                 if let Some(v) = update(store, ticket_id, id, action, actor) {
                     out.push(v);
                 }
@@ -239,50 +191,25 @@ fn create(
     } else {
         ChangeKind::ActionAdded
     };
-    store.queue_event(
-        kind,
-        ticket_id,
-        Some(sum.old_status),
-        Some(sum.new_status),
-        actor,
-        Some(v.clone()),
-    );
+    store.queue_event(kind, ticket_id, Some(sum.old_status), Some(sum.new_status), actor, Some(v.clone()));
     Some(v)
 }
 
 /// An action posted with the id of an existing action edits its text and flags only.
-fn update(
-    store: &mut Store,
-    ticket_id: i64,
-    id: i64,
-    action: Map<String, Value>,
-    actor: &Actor,
-) -> Option<Value> {
+fn update(store: &mut Store, ticket_id: i64, id: i64, action: Map<String, Value>, actor: &Actor) -> Option<Value> {
     let list = store.actions.get_mut(&ticket_id)?;
     let a = list.iter_mut().find(|a| get_i64(a, "id") == id)?;
     for (k, v) in action {
         a.insert(k, v);
     }
     let v = Value::Object(a.clone());
-    let status = store
-        .tickets
-        .get(&ticket_id)
-        .map(|t| get_i64(t, "status_id"));
-    store.queue_event(
-        ChangeKind::Updated,
-        ticket_id,
-        status,
-        status,
-        actor,
-        Some(v.clone()),
-    );
+    let status = store.tickets.get(&ticket_id).map(|t| get_i64(t, "status_id"));
+    store.queue_event(ChangeKind::Updated, ticket_id, status, status, actor, Some(v.clone()));
     Some(v)
 }
 
 fn required_ticket_id(q: &Params) -> Result<i64, ApiError> {
-    q.int("ticket_id")
-        .map_err(|m| ApiError::field("ticket_id", m))?
-        .ok_or_else(|| ApiError::field("ticket_id", "ticket_id is required"))
+    q.int("ticket_id").map_err(|m| ApiError::field("ticket_id", m))?.ok_or_else(|| ApiError::field("ticket_id", "ticket_id is required"))
 }
 
 fn is_system(a: &Map<String, Value>) -> bool {
@@ -296,11 +223,7 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
     let exclude_private = q.flag("excludeprivate");
     let exclude_sys = q.flag("excludesys");
     let html = q.flag("includehtmlnote");
-    let mut rows: Vec<&Map<String, Value>> = store
-        .actions
-        .get(&ticket_id)
-        .map(|v| v.iter().collect())
-        .unwrap_or_default();
+    let mut rows: Vec<&Map<String, Value>> = store.actions.get(&ticket_id).map(|v| v.iter().collect()).unwrap_or_default();
     rows.retain(|a| {
         let private = a.get("hiddenfromuser").and_then(Value::as_bool) == Some(true);
         let dropped = (exclude_private && private) || (exclude_sys && is_system(a));
@@ -342,10 +265,7 @@ pub(crate) fn get(store: &Store, id: i64, q: &Params) -> Result<Value, ApiError>
 /// `DELETE /api/Actions/{id}?ticket_id=N`.
 pub(crate) fn delete(store: &mut Store, id: i64, q: &Params) -> Result<Value, ApiError> {
     let ticket_id = required_ticket_id(q)?;
-    let list = store
-        .actions
-        .get_mut(&ticket_id)
-        .ok_or_else(|| ApiError::not_found(format!("Action {id} not found")))?;
+    let list = store.actions.get_mut(&ticket_id).ok_or_else(|| ApiError::not_found(format!("Action {id} not found")))?;
     let before = list.len();
     list.retain(|a| get_i64(a, "id") != id);
     if list.len() == before {
@@ -371,30 +291,12 @@ mod tests {
         let mut s = seeded_store(true, now());
         let actor = s.api_actor();
         let e = post(&mut s, &objs(r#"[{"ticket_id":101}]"#), &actor, now()).err();
-        assert_eq!(
-            e,
-            Some(ApiError::element(0, "outcome", "Outcome is required"))
-        );
+        assert_eq!(e, Some(ApiError::element(0, "outcome", "Outcome is required")));
         let e = post(&mut s, &objs(r#"[{"outcome":"Note"}]"#), &actor, now()).err();
-        assert_eq!(
-            e,
-            Some(ApiError::element(0, "ticket_id", "Ticket ID is required"))
-        );
-        let e = post(
-            &mut s,
-            &objs(r#"[{"ticket_id":999,"outcome":"Note"}]"#),
-            &actor,
-            now(),
-        )
-        .err();
+        assert_eq!(e, Some(ApiError::element(0, "ticket_id", "Ticket ID is required")));
+        let e = post(&mut s, &objs(r#"[{"ticket_id":999,"outcome":"Note"}]"#), &actor, now()).err();
         assert_eq!(e, Some(ApiError::bad_request("Ticket 999 not found")));
-        let e = post(
-            &mut s,
-            &objs(r#"[{"ticket_id":101,"outcome":"x","new_status":77}]"#),
-            &actor,
-            now(),
-        )
-        .err();
+        let e = post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"x","new_status":77}]"#), &actor, now()).err();
         assert_eq!(e, Some(ApiError::bad_request("Invalid new_status 77")));
     }
 
@@ -427,19 +329,9 @@ mod tests {
         let v = list(&s, &Params::parse(Some("ticket_id=102"))).unwrap_or_default();
         assert_eq!(v.get("record_count"), Some(&json!(3)));
         assert!(v.pointer("/actions/0/note_html").is_none());
-        let v = list(
-            &s,
-            &Params::parse(Some("ticket_id=102&excludeprivate=true&excludesys=true")),
-        )
-        .unwrap_or_default();
+        let v = list(&s, &Params::parse(Some("ticket_id=102&excludeprivate=true&excludesys=true"))).unwrap_or_default();
         assert_eq!(v.get("record_count"), Some(&json!(0)));
-        let v = list(
-            &s,
-            &Params::parse(Some(
-                "ticket_id=102&includehtmlnote=true&orderdesc=true&count=1",
-            )),
-        )
-        .unwrap_or_default();
+        let v = list(&s, &Params::parse(Some("ticket_id=102&includehtmlnote=true&orderdesc=true&count=1"))).unwrap_or_default();
         assert_eq!(v.pointer("/actions/0/outcome"), Some(&json!("Resolved")));
         assert!(v.pointer("/actions/0/note_html").is_some());
         assert!(list(&s, &Params::default()).is_err());
@@ -450,32 +342,17 @@ mod tests {
         let n = now();
         let mut s = seeded_store(true, n);
         let actor = s.api_actor();
-        let out = post(
-            &mut s,
-            &objs(r#"{"ticket_id":103,"outcome":"Note","note_html":"<p>a &amp; b</p>"}"#),
-            &actor,
-            n,
-        )
-        .unwrap_or_default();
-        let id = out
-            .first()
-            .and_then(|a| a.get("id"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let out =
+            post(&mut s, &objs(r#"{"ticket_id":103,"outcome":"Note","note_html":"<p>a &amp; b</p>"}"#), &actor, n).unwrap_or_default();
+        let id = out.first().and_then(|a| a.get("id")).and_then(Value::as_i64).unwrap_or(0);
         let q = Params::parse(Some("ticket_id=103"));
         let a = get(&s, id, &q).unwrap_or_default();
         assert_eq!(a.get("note"), Some(&json!("a & b")));
         let body = format!(r#"{{"id":{id},"ticket_id":103,"outcome":"Note","note":"edited"}}"#);
         post(&mut s, &objs(&body), &actor, n).unwrap_or_default();
-        assert_eq!(
-            get(&s, id, &q).ok().and_then(|a| a.get("note").cloned()),
-            Some(json!("edited"))
-        );
+        assert_eq!(get(&s, id, &q).ok().and_then(|a| a.get("note").cloned()), Some(json!("edited")));
         assert!(get(&s, id, &Params::parse(Some("ticket_id=101"))).is_err());
-        assert_eq!(
-            delete(&mut s, id, &q),
-            Ok(json!({"id": id, "ticket_id": 103}))
-        );
+        assert_eq!(delete(&mut s, id, &q), Ok(json!({"id": id, "ticket_id": 103})));
         assert!(delete(&mut s, id, &q).is_err());
         assert!(get(&s, id, &q).is_err());
     }

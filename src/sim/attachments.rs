@@ -26,48 +26,26 @@ fn parse(store: &Store, o: &Map<String, Value>, i: usize) -> Result<Upload, ApiE
         None => Ok(None),
         Some(v) => json_string(v).map_err(|()| bad(f)),
     };
-    let ticket_id = int("ticket_id")?
-        .filter(|&t| t > 0)
-        .ok_or_else(|| ApiError::element(i, "ticket_id", "Ticket ID is required"))?;
+    let ticket_id = int("ticket_id")?.filter(|&t| t > 0).ok_or_else(|| ApiError::element(i, "ticket_id", "Ticket ID is required"))?;
     let filename = string("filename")?
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::element(i, "filename", "Filename is required"))?;
-    let encoded = string("data_base64")?
-        .ok_or_else(|| ApiError::element(i, "data_base64", "File data is required"))?;
-    let data = base64_decode(&encoded)
-        .ok_or_else(|| ApiError::element(i, "data_base64", "The file data is not valid base64"))?;
+    let encoded = string("data_base64")?.ok_or_else(|| ApiError::element(i, "data_base64", "File data is required"))?;
+    let data = base64_decode(&encoded).ok_or_else(|| ApiError::element(i, "data_base64", "The file data is not valid base64"))?;
     if !store.tickets.contains_key(&ticket_id) {
-        return Err(ApiError::bad_request(format!(
-            "Ticket {ticket_id} not found"
-        )));
+        return Err(ApiError::bad_request(format!("Ticket {ticket_id} not found")));
     }
     let action_id = int("action_id")?.unwrap_or(0);
     if action_id != 0 && store.action_ticket.get(&action_id) != Some(&ticket_id) {
-        return Err(ApiError::bad_request(format!(
-            "Action {action_id} not found on ticket {ticket_id}"
-        )));
+        return Err(ApiError::bad_request(format!("Action {action_id} not found on ticket {ticket_id}")));
     }
-    Ok(Upload {
-        ticket_id,
-        action_id,
-        filename,
-        note: string("note")?,
-        data,
-    })
+    Ok(Upload { ticket_id, action_id, filename, note: string("note")?, data })
 }
 
 /// `POST /api/Attachment`: all elements validated before any is stored.
-pub(crate) fn post(
-    store: &mut Store,
-    objs: &[Map<String, Value>],
-    now: NaiveDateTime,
-) -> Result<Vec<Value>, ApiError> {
-    let uploads = objs
-        .iter()
-        .enumerate()
-        .map(|(i, o)| parse(store, o, i))
-        .collect::<Result<Vec<_>, _>>()?;
+pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], now: NaiveDateTime) -> Result<Vec<Value>, ApiError> {
+    let uploads = objs.iter().enumerate().map(|(i, o)| parse(store, o, i)).collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::with_capacity(uploads.len());
     for u in uploads {
         let id = store.next_attachment_id;
@@ -81,9 +59,7 @@ pub(crate) fn post(
         meta.insert("note".into(), json!(u.note.unwrap_or_default()));
         meta.insert("datecreated".into(), json!(fmt_date(now)));
         out.push(Value::Object(meta.clone()));
-        store
-            .attachments
-            .insert(id, Attachment { meta, data: u.data });
+        store.attachments.insert(id, Attachment { meta, data: u.data });
     }
     Ok(out)
 }
@@ -94,9 +70,7 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
         .int("ticket_id")
         .map_err(|m| ApiError::field("ticket_id", m))?
         .ok_or_else(|| ApiError::field("ticket_id", "ticket_id is required"))?;
-    let action_id = q
-        .int("action_id")
-        .map_err(|m| ApiError::field("action_id", m))?;
+    let action_id = q.int("action_id").map_err(|m| ApiError::field("action_id", m))?;
     let rows: Vec<Value> = store
         .attachments
         .values()
@@ -121,25 +95,10 @@ mod tests {
             r#"[{{"ticket_id":101,"filename":"headers.eml","data_base64":"{}","note":"raw headers"}}]"#,
             base64_encode(b"Received: from mx.example")
         );
-        let out = post(
-            &mut s,
-            &body_objects(body.as_bytes()).unwrap_or_default(),
-            now(),
-        )
-        .unwrap_or_default();
-        let id = out
-            .first()
-            .and_then(|a| a.get("id"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        assert_eq!(
-            out.first().and_then(|a| a.get("filesize")),
-            Some(&json!(25))
-        );
-        assert_eq!(
-            s.attachments.get(&id).map(|a| a.data.clone()),
-            Some(b"Received: from mx.example".to_vec())
-        );
+        let out = post(&mut s, &body_objects(body.as_bytes()).unwrap_or_default(), now()).unwrap_or_default();
+        let id = out.first().and_then(|a| a.get("id")).and_then(Value::as_i64).unwrap_or(0);
+        assert_eq!(out.first().and_then(|a| a.get("filesize")), Some(&json!(25)));
+        assert_eq!(s.attachments.get(&id).map(|a| a.data.clone()), Some(b"Received: from mx.example".to_vec()));
         let v = list(&s, &Params::parse(Some("ticket_id=101"))).unwrap_or_default();
         assert_eq!(v.get("record_count"), Some(&json!(1)));
 
@@ -148,21 +107,10 @@ mod tests {
                 r#"[{"ticket_id":101,"filename":"a","data_base64":"***"}]"#,
                 ApiError::element(0, "data_base64", "The file data is not valid base64"),
             ),
-            (
-                r#"[{"ticket_id":999,"filename":"a","data_base64":"YQ=="}]"#,
-                ApiError::bad_request("Ticket 999 not found"),
-            ),
-            (
-                r#"[{"ticket_id":101,"data_base64":"YQ=="}]"#,
-                ApiError::element(0, "filename", "Filename is required"),
-            ),
+            (r#"[{"ticket_id":999,"filename":"a","data_base64":"YQ=="}]"#, ApiError::bad_request("Ticket 999 not found")),
+            (r#"[{"ticket_id":101,"data_base64":"YQ=="}]"#, ApiError::element(0, "filename", "Filename is required")),
         ] {
-            let e = post(
-                &mut s,
-                &body_objects(body.as_bytes()).unwrap_or_default(),
-                now(),
-            )
-            .err();
+            let e = post(&mut s, &body_objects(body.as_bytes()).unwrap_or_default(), now()).err();
             assert_eq!(e, Some(want));
         }
         assert!(list(&s, &Params::default()).is_err());

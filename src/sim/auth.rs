@@ -41,20 +41,14 @@ fn valid_scope(scope: &str) -> bool {
         s == "all"
             || s == "admin"
             || s.split_once(':').is_some_and(|(verb, what)| {
-                matches!(verb, "read" | "edit")
-                    && !what.is_empty()
-                    && what.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                matches!(verb, "read" | "edit") && !what.is_empty() && what.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
             })
     })
 }
 
 /// Constant-time-ish comparison, so timing does not hint at the secret.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub(crate) async fn token(
@@ -80,36 +74,22 @@ pub(crate) async fn token(
             let basic = basic_credentials(&headers).is_some();
             let mut r = e.clone().into_response();
             if basic && e.status() == StatusCode::UNAUTHORIZED {
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"halo\""),
-                );
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"halo\""));
             }
             r
         }
     }
 }
 
-fn issue(
-    sim: &Simulator,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+fn issue(sim: &Simulator, query: Option<&str>, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let cfg = sim.config();
     let bad_request = |d: &str| oauth(StatusCode::BAD_REQUEST, "invalid_request", d);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(bad_request(
-            "The token request must be form-encoded (application/x-www-form-urlencoded)",
-        ));
+        return Err(bad_request("The token request must be form-encoded (application/x-www-form-urlencoded)"));
     }
     let body = body.map_err(|_| bad_request("The request body could not be read"))?;
     let text = std::str::from_utf8(&body).map_err(|_| bad_request("The body is not UTF-8"))?;
@@ -125,45 +105,22 @@ fn issue(
         None => return Err(bad_request("grant_type is required")),
         Some("client_credentials") => {}
         Some(_) => {
-            return Err(ApiError::OAuth(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                None,
-            ));
+            return Err(ApiError::OAuth(StatusCode::BAD_REQUEST, "unsupported_grant_type", None));
         }
     }
     let (id, secret) = match basic_credentials(headers) {
         Some(c) => c,
-        None => (
-            form.get("client_id").unwrap_or("").to_string(),
-            form.get("client_secret").unwrap_or("").to_string(),
-        ),
+        None => (form.get("client_id").unwrap_or("").to_string(), form.get("client_secret").unwrap_or("").to_string()),
     };
     if id.is_empty() {
-        return Err(oauth(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication failed: no client_id",
-        ));
+        return Err(oauth(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed: no client_id"));
     }
     if !(same(&id, &cfg.client_id) && same(&secret, &cfg.client_secret)) {
-        return Err(oauth(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication failed: unknown client or wrong secret",
-        ));
+        return Err(oauth(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed: unknown client or wrong secret"));
     }
-    let scope = form
-        .get("scope")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or("all");
+    let scope = form.get("scope").map(str::trim).filter(|s| !s.is_empty()).unwrap_or("all");
     if !valid_scope(scope) {
-        return Err(oauth(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "The requested scope is invalid",
-        ));
+        return Err(oauth(StatusCode::BAD_REQUEST, "invalid_scope", "The requested scope is invalid"));
     }
     let token = sim.issue_token();
     let mut r = json_response(
@@ -175,16 +132,13 @@ fn issue(
             "scope": scope,
         }),
     );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }
 
 impl Simulator {
     pub(crate) fn issue_token(&self) -> String {
-        let token: String = std::iter::repeat_with(fastrand::alphanumeric)
-            .take(TOKEN_LEN)
-            .collect();
+        let token: String = std::iter::repeat_with(fastrand::alphanumeric).take(TOKEN_LEN).collect();
         let now = Instant::now();
         // A lifetime too large for the clock means "never expires" (about a century).
         let expiry = now
@@ -201,10 +155,7 @@ impl Simulator {
 
     /// True when the request carries a known, unexpired, unrevoked Bearer token.
     pub(crate) fn bearer_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(v) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return false;
         };
         let Some((scheme, token)) = v.trim().split_once(' ') else {
@@ -236,37 +187,22 @@ mod tests {
         let mut h = HeaderMap::new();
         // "sim%2Dclient:s%3Acret" -> id "sim-client", secret "s:cret"
         let enc = super::super::util::base64_encode(b"sim%2Dclient:s%3Acret");
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {enc}")).unwrap_or(HeaderValue::from_static("")),
-        );
-        assert_eq!(
-            basic_credentials(&h),
-            Some(("sim-client".into(), "s:cret".into()))
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {enc}")).unwrap_or(HeaderValue::from_static("")));
+        assert_eq!(basic_credentials(&h), Some(("sim-client".into(), "s:cret".into())));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         assert_eq!(basic_credentials(&h), None);
     }
 
     #[test]
     fn tokens_expire_and_revoke() {
-        let sim = Simulator::new(super::super::SimConfig {
-            token_lifetime_secs: 0,
-            ..super::super::SimConfig::default()
-        });
+        let sim = Simulator::new(super::super::SimConfig { token_lifetime_secs: 0, ..super::super::SimConfig::default() });
         let t = sim.issue_token();
         let mut h = HeaderMap::new();
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {t}")).unwrap_or(HeaderValue::from_static("")),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {t}")).unwrap_or(HeaderValue::from_static("")));
         assert!(!sim.bearer_ok(&h), "zero lifetime expires at once");
         let sim = Simulator::new(super::super::SimConfig::default());
         let t = sim.issue_token();
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("bearer {t}")).unwrap_or(HeaderValue::from_static("")),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("bearer {t}")).unwrap_or(HeaderValue::from_static("")));
         assert!(sim.bearer_ok(&h));
         sim.revoke_tokens();
         assert!(!sim.bearer_ok(&h));

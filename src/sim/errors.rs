@@ -48,10 +48,7 @@ impl ApiError {
 
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            ApiError::FieldKeyed(s, _)
-            | ApiError::Exception(s, _, _)
-            | ApiError::PlainText(s, _)
-            | ApiError::OAuth(s, _, _) => *s,
+            ApiError::FieldKeyed(s, _) | ApiError::Exception(s, _, _) | ApiError::PlainText(s, _) | ApiError::OAuth(s, _, _) => *s,
         }
     }
 }
@@ -60,18 +57,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::FieldKeyed(status, m) => json_response(status, &Value::Object(m)),
-            ApiError::Exception(status, class, message) => {
-                json_response(status, &json!({ "ClassName": class, "Message": message }))
+            ApiError::Exception(status, class, message) => json_response(status, &json!({ "ClassName": class, "Message": message })),
+            ApiError::PlainText(status, text) => {
+                (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], text).into_response()
             }
-            ApiError::PlainText(status, text) => (
-                status,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                )],
-                text,
-            )
-                .into_response(),
             ApiError::OAuth(status, error, description) => {
                 let mut m = Map::new();
                 m.insert("error".into(), Value::from(error));
@@ -86,23 +75,12 @@ impl IntoResponse for ApiError {
 
 /// Serialise `v` as an `application/json` response.
 pub(crate) fn json_response(status: StatusCode, v: &Value) -> Response {
-    json_bytes_response(
-        status,
-        serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
-    )
+    json_bytes_response(status, serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()))
 }
 
 /// An already-serialised JSON body.
 pub(crate) fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))], body).into_response()
 }
 
 pub(crate) type ApiResult = Result<Response, ApiError>;
@@ -115,19 +93,9 @@ mod tests {
     fn shapes_are_json_or_plain_text() {
         let r = ApiError::element(0, "summary", "Summary is required").into_response();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        assert!(
-            r.headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json"))
-        );
+        assert!(r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json")));
         let r = ApiError::PlainText(StatusCode::BAD_REQUEST, "x".into()).into_response();
-        assert!(
-            r.headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/plain"))
-        );
+        assert!(r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain")));
         assert_eq!(ApiError::not_found("x").status(), StatusCode::NOT_FOUND);
     }
 }

@@ -99,15 +99,9 @@ mod tests {
         let all = log.snapshot();
         assert_eq!(all.len(), EVENT_LOG_CAPACITY);
         assert_eq!(all.first().map(|e| e.seq), Some(6));
-        assert_eq!(
-            all.last().map(|e| e.seq),
-            Some(EVENT_LOG_CAPACITY as u64 + 5)
-        );
+        assert_eq!(all.last().map(|e| e.seq), Some(EVENT_LOG_CAPACITY as u64 + 5));
         log.clear();
         log.push(ev());
-        assert_eq!(
-            log.snapshot().first().map(|e| e.seq),
-            Some(EVENT_LOG_CAPACITY as u64 + 6)
-        );
+        assert_eq!(log.snapshot().first().map(|e| e.seq), Some(EVENT_LOG_CAPACITY as u64 + 6));
     }
 }

@@ -46,43 +46,26 @@ impl Simulator {
 
 fn unauthorized() -> Response {
     let mut r = json_response(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_token"}));
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
-    );
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     r
 }
 
 fn rate_limited(retry_after: Option<u64>) -> Response {
-    let mut r = json_response(
-        StatusCode::TOO_MANY_REQUESTS,
-        &json!({"Message": "API rate limit exceeded. Please slow down."}),
-    );
+    let mut r = json_response(StatusCode::TOO_MANY_REQUESTS, &json!({"Message": "API rate limit exceeded. Please slow down."}));
     if let Some(secs) = retry_after {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     r
 }
 
 fn server_error() -> Response {
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &json!({"ClassName": EXCEPTION_CLASS, "Message": "Simulated server error"}),
-    )
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"ClassName": EXCEPTION_CLASS, "Message": "Simulated server error"}))
 }
 
 /// Middleware for every `/api/*` route (and the `/api` fallback): count, latency, auth, faults.
 /// The every-Nth counter only counts requests that passed the Bearer check.
-pub(crate) async fn api_pipeline(
-    State(sim): State<Arc<Simulator>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNKNOWN_API_ROUTE, MatchedPath::as_str);
+pub(crate) async fn api_pipeline(State(sim): State<Arc<Simulator>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or(UNKNOWN_API_ROUTE, MatchedPath::as_str);
     sim.count_request(req.method().as_str(), route, true);
     let f = sim.faults();
     if f.latency_ms > 0 {

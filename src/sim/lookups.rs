@@ -12,11 +12,7 @@ use super::util::Params;
 /// `tickettype_id` is accepted and ignored (every type uses every status here).
 pub(crate) fn statuses(lk: &Lookups, q: &Params) -> Value {
     let exclude_closed = q.flag("excludeclosed");
-    let mut list: Vec<_> = lk
-        .statuses
-        .iter()
-        .filter(|s| !(exclude_closed && s.kind == super::state::STATUS_TYPE_CLOSED))
-        .collect();
+    let mut list: Vec<_> = lk.statuses.iter().filter(|s| !(exclude_closed && s.kind == super::state::STATUS_TYPE_CLOSED)).collect();
     list.sort_by_key(|s| s.sequence);
     Value::Array(
         list.into_iter()
@@ -42,39 +38,20 @@ pub(crate) fn priorities(lk: &Lookups) -> Value {
 }
 
 pub(crate) fn ticket_types(lk: &Lookups) -> Value {
-    Value::Array(
-        lk.ticket_types
-            .iter()
-            .map(|t| json!({"id": t.id, "name": t.name}))
-            .collect(),
-    )
+    Value::Array(lk.ticket_types.iter().map(|t| json!({"id": t.id, "name": t.name})).collect())
 }
 
 fn agent_json(lk: &Lookups, a: &AgentDef) -> Value {
-    let team = lk
-        .team(a.team_id)
-        .map(|t| t.name.clone())
-        .unwrap_or_default();
+    let team = lk.team(a.team_id).map(|t| t.name.clone()).unwrap_or_default();
     json!({"id": a.id, "name": a.name, "email": a.email, "team": team, "isdisabled": a.disabled})
 }
 
 /// `GET /api/Agent`: plain array (disabled agents included, flagged); with `pageinate=true` the
 /// `{record_count, agents}` wrapper. `team_id` filters.
 pub(crate) fn agents(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
-    let team = q
-        .int("team_id")
-        .map_err(|m| ApiError::field("team_id", m))?;
-    let rows: Vec<Value> = lk
-        .agents
-        .iter()
-        .filter(|a| team.is_none_or(|t| a.team_id == t))
-        .map(|a| agent_json(lk, a))
-        .collect();
-    Ok(if q.flag("pageinate") {
-        json!({"record_count": rows.len(), "agents": rows})
-    } else {
-        Value::Array(rows)
-    })
+    let team = q.int("team_id").map_err(|m| ApiError::field("team_id", m))?;
+    let rows: Vec<Value> = lk.agents.iter().filter(|a| team.is_none_or(|t| a.team_id == t)).map(|a| agent_json(lk, a)).collect();
+    Ok(if q.flag("pageinate") { json!({"record_count": rows.len(), "agents": rows}) } else { Value::Array(rows) })
 }
 
 /// `GET /api/Agent/{id}` and `/api/Agent/me` (the API application's agent).
@@ -82,32 +59,18 @@ pub(crate) fn agent(lk: &Lookups, id: &str) -> Result<Value, ApiError> {
     let id = if id.eq_ignore_ascii_case("me") {
         API_AGENT_ID
     } else {
-        id.parse::<i64>()
-            .map_err(|_| ApiError::bad_request(format!("Invalid agent id '{id}'")))?
+        id.parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid agent id '{id}'")))?
     };
-    lk.agent(id)
-        .map(|a| agent_json(lk, a))
-        .ok_or_else(|| ApiError::not_found(format!("Agent {id} not found")))
+    lk.agent(id).map(|a| agent_json(lk, a)).ok_or_else(|| ApiError::not_found(format!("Agent {id} not found")))
 }
 
 pub(crate) fn teams(lk: &Lookups) -> Value {
-    Value::Array(
-        lk.teams
-            .iter()
-            .map(|t| json!({"id": t.id, "name": t.name, "inactive": t.inactive}))
-            .collect(),
-    )
+    Value::Array(lk.teams.iter().map(|t| json!({"id": t.id, "name": t.name, "inactive": t.inactive})).collect())
 }
 
 fn user_json(lk: &Lookups, u: &UserDef) -> Value {
-    let client = lk
-        .client(u.client_id)
-        .map(|c| c.name.clone())
-        .unwrap_or_default();
-    let site = lk
-        .site(u.site_id)
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
+    let client = lk.client(u.client_id).map(|c| c.name.clone()).unwrap_or_default();
+    let site = lk.site(u.site_id).map(|s| s.name.clone()).unwrap_or_default();
     json!({"id": u.id, "name": u.name, "emailaddress": u.email, "client_id": u.client_id,
            "client_name": client, "site_id": u.site_id, "site_name": site})
 }
@@ -121,12 +84,8 @@ fn text_match(hay: &[&str], needle: Option<&str>) -> bool {
 
 /// `GET /api/Users` → `{record_count, users}`; filters `client_id`, `site_id`, `search`.
 pub(crate) fn users(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
-    let client = q
-        .int("client_id")
-        .map_err(|m| ApiError::field("client_id", m))?;
-    let site = q
-        .int("site_id")
-        .map_err(|m| ApiError::field("site_id", m))?;
+    let client = q.int("client_id").map_err(|m| ApiError::field("client_id", m))?;
+    let site = q.int("site_id").map_err(|m| ApiError::field("site_id", m))?;
     let search = q.get_nonblank("search");
     let rows: Vec<Value> = lk
         .users
@@ -140,43 +99,30 @@ pub(crate) fn users(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
 }
 
 pub(crate) fn user(lk: &Lookups, id: i64) -> Result<Value, ApiError> {
-    lk.user(id)
-        .map(|u| user_json(lk, u))
-        .ok_or_else(|| ApiError::not_found(format!("User {id} not found")))
+    lk.user(id).map(|u| user_json(lk, u)).ok_or_else(|| ApiError::not_found(format!("User {id} not found")))
 }
 
 /// `GET /api/Client` → `{record_count, clients}`; filter `search`.
 pub(crate) fn clients(lk: &Lookups, q: &Params) -> Value {
     let search = q.get_nonblank("search");
-    let rows: Vec<Value> = lk
-        .clients
-        .iter()
-        .filter(|c| text_match(&[&c.name], search))
-        .map(|c| json!({"id": c.id, "name": c.name}))
-        .collect();
+    let rows: Vec<Value> =
+        lk.clients.iter().filter(|c| text_match(&[&c.name], search)).map(|c| json!({"id": c.id, "name": c.name})).collect();
     json!({"record_count": rows.len(), "clients": rows})
 }
 
 pub(crate) fn client(lk: &Lookups, id: i64) -> Result<Value, ApiError> {
-    lk.client(id)
-        .map(|c| json!({"id": c.id, "name": c.name}))
-        .ok_or_else(|| ApiError::not_found(format!("Client {id} not found")))
+    lk.client(id).map(|c| json!({"id": c.id, "name": c.name})).ok_or_else(|| ApiError::not_found(format!("Client {id} not found")))
 }
 
 /// `GET /api/Site` → `{record_count, sites}`; filter `client_id`.
 pub(crate) fn sites(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
-    let client = q
-        .int("client_id")
-        .map_err(|m| ApiError::field("client_id", m))?;
+    let client = q.int("client_id").map_err(|m| ApiError::field("client_id", m))?;
     let rows: Vec<Value> = lk
         .sites
         .iter()
         .filter(|s| client.is_none_or(|c| s.client_id == c))
         .map(|s| {
-            let cname = lk
-                .client(s.client_id)
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
+            let cname = lk.client(s.client_id).map(|c| c.name.clone()).unwrap_or_default();
             json!({"id": s.id, "name": s.name, "client_id": s.client_id, "client_name": cname})
         })
         .collect();
@@ -192,44 +138,21 @@ mod tests {
     fn shapes() {
         let lk = lookups();
         let st = statuses(&lk, &Params::parse(Some("excludeclosed=true")));
-        let ids: Vec<i64> = st
-            .as_array()
-            .map(|a| a.iter().filter_map(|s| s.get("id")?.as_i64()).collect())
-            .unwrap_or_default();
+        let ids: Vec<i64> = st.as_array().map(|a| a.iter().filter_map(|s| s.get("id")?.as_i64()).collect()).unwrap_or_default();
         assert_eq!(ids, vec![1, 2, 3, 6], "workflow order, closed excluded");
         let p = priorities(&lk);
-        assert!(
-            p.pointer("/0/id")
-                .and_then(Value::as_str)
-                .is_some_and(|g| g.len() == 36)
-        );
+        assert!(p.pointer("/0/id").and_then(Value::as_str).is_some_and(|g| g.len() == 36));
         assert_eq!(p.pointer("/0/priorityid"), Some(&json!(1)));
         assert!(agents(&lk, &Params::default()).is_ok_and(|v| v.is_array()));
         let paged = agents(&lk, &Params::parse(Some("pageinate=true"))).unwrap_or_default();
         assert_eq!(paged.get("record_count"), Some(&json!(6)));
-        assert_eq!(
-            agent(&lk, "me").ok().and_then(|a| a.get("id").cloned()),
-            Some(json!(1))
-        );
-        assert_eq!(
-            agent(&lk, "6")
-                .ok()
-                .and_then(|a| a.get("isdisabled").cloned()),
-            Some(json!(true))
-        );
+        assert_eq!(agent(&lk, "me").ok().and_then(|a| a.get("id").cloned()), Some(json!(1)));
+        assert_eq!(agent(&lk, "6").ok().and_then(|a| a.get("isdisabled").cloned()), Some(json!(true)));
         assert!(agent(&lk, "x").is_err() && agent(&lk, "99").is_err());
         let u = users(&lk, &Params::parse(Some("client_id=1"))).unwrap_or_default();
         assert_eq!(u.get("record_count"), Some(&json!(2)));
         assert!(user(&lk, 42).is_err());
-        assert_eq!(
-            sites(&lk, &Params::parse(Some("client_id=2")))
-                .ok()
-                .and_then(|s| s.get("record_count").cloned()),
-            Some(json!(1))
-        );
-        assert_eq!(
-            clients(&lk, &Params::parse(Some("search=north"))).get("record_count"),
-            Some(&json!(1))
-        );
+        assert_eq!(sites(&lk, &Params::parse(Some("client_id=2"))).ok().and_then(|s| s.get("record_count").cloned()), Some(json!(1)));
+        assert_eq!(clients(&lk, &Params::parse(Some("search=north"))).get("record_count"), Some(&json!(1)));
     }
 }

@@ -157,23 +157,16 @@ impl Simulator {
     pub fn set_faults(&self, f: Faults) {
         let mut g = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         *g = f;
-        self.fault_counter
-            .store(0, std::sync::atomic::Ordering::SeqCst);
+        self.fault_counter.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn faults(&self) -> Faults {
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Every issued token becomes invalid (-> 401 on `/api/*`).
     pub fn revoke_tokens(&self) {
-        self.tokens
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.tokens.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     pub fn stats(&self) -> SimStats {
@@ -191,21 +184,12 @@ impl Simulator {
 
     /// All stored tickets, ordered by id.
     pub fn tickets(&self) -> Vec<Value> {
-        self.read()
-            .tickets
-            .values()
-            .cloned()
-            .map(Value::Object)
-            .collect()
+        self.read().tickets.values().cloned().map(Value::Object).collect()
     }
 
     /// All actions of a ticket, oldest first (`note_html` included).
     pub fn actions_for(&self, ticket_id: i64) -> Vec<Value> {
-        self.read()
-            .actions
-            .get(&ticket_id)
-            .map(|l| l.iter().cloned().map(Value::Object).collect())
-            .unwrap_or_default()
+        self.read().actions.get(&ticket_id).map(|l| l.iter().cloned().map(Value::Object).collect()).unwrap_or_default()
     }
 
     /// Apply a change as if an agent did it in Halo's UI (for trigger tests): merges the given
@@ -289,9 +273,7 @@ impl SimHandle {
             let _ = tx.send(());
         }
         if let Some(mut join) = self.join.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut join)
-                .await
-                .is_err()
+            && tokio::time::timeout(Duration::from_secs(5), &mut join).await.is_err()
         {
             join.abort();
         }
@@ -323,12 +305,7 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHa
             tracing::warn!(error = %e, "simulator server stopped with an error");
         }
     });
-    Ok(SimHandle {
-        addr,
-        sim,
-        shutdown: Some(tx),
-        join: Some(join),
-    })
+    Ok(SimHandle { addr, sim, shutdown: Some(tx), join: Some(join) })
 }
 
 /// Start the simulator with `faults`, print where it listens and the credentials, and serve
@@ -419,10 +396,7 @@ mod tests {
     fn agent_edit_emits_events_outside_the_lock() {
         let sim = Simulator::new(SimConfig::default());
         let t = sim.agent_edit(103, serde_json::json!({"agent_id": 3, "team_id": 2}), None);
-        assert_eq!(
-            t.and_then(|t| t.get("agent_name").cloned()),
-            Some("Ben Carter".into())
-        );
+        assert_eq!(t.and_then(|t| t.get("agent_name").cloned()), Some("Ben Carter".into()));
         let ev = sim.events();
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].kind, ChangeKind::Updated);
@@ -430,18 +404,13 @@ mod tests {
         assert_eq!(sim.actions_for(103).len(), 2);
         assert!(sim.ticket(9999).is_none());
         assert_eq!(sim.tickets().len(), 7);
-        let empty = Simulator::new(SimConfig {
-            seed: false,
-            ..SimConfig::default()
-        });
+        let empty = Simulator::new(SimConfig { seed: false, ..SimConfig::default() });
         assert!(empty.tickets().is_empty());
     }
 
     #[tokio::test]
     async fn handle_urls_and_shutdown() {
-        let h = start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind loopback");
+        let h = start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind loopback");
         assert!(h.base_url().starts_with("http://127.0.0.1:"));
         assert_eq!(h.auth_url(), format!("{}/auth", h.base_url()));
         assert_eq!(h.api_url(), format!("{}/api", h.base_url()));

@@ -30,10 +30,7 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/Actions", get(list_actions).post(post_actions))
         .route("/Actions/{id}", get(get_action).delete(delete_action))
         .route("/Attachment", get(list_attachments).post(post_attachments))
-        .route(
-            "/Attachment/{id}",
-            get(get_attachment).delete(delete_attachment),
-        )
+        .route("/Attachment/{id}", get(get_attachment).delete(delete_attachment))
         .route("/Status", get(statuses))
         .route("/Priority", get(priorities))
         .route("/TicketType", get(ticket_types))
@@ -47,10 +44,7 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/Site", get(sites))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            sim.clone(),
-            faults::api_pipeline,
-        ));
+        .layer(middleware::from_fn_with_state(sim.clone(), faults::api_pipeline));
     Router::new()
         .route("/auth/token", post(auth::token))
         .route("/_sim/stats", get(ctl_stats))
@@ -83,20 +77,15 @@ fn params(q: Option<String>) -> Params {
 
 fn path_id(p: Result<Path<String>, PathRejection>, what: &str) -> Result<i64, ApiError> {
     let Path(raw) = p.map_err(|_| ApiError::bad_request(format!("Invalid {what} id")))?;
-    raw.trim()
-        .parse::<i64>()
-        .map_err(|_| ApiError::bad_request(format!("Invalid {what} id '{raw}'")))
+    raw.trim().parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid {what} id '{raw}'")))
 }
 
 /// The body of a JSON write: content type must be JSON (ASP.NET answers 415 otherwise).
 fn json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let v = v.trim().to_ascii_lowercase();
-            v.starts_with("application/json") || v.starts_with("text/json") || v.contains("+json")
-        });
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        v.starts_with("application/json") || v.starts_with("text/json") || v.contains("+json")
+    });
     if !is_json {
         return Err(ApiError::Exception(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -124,10 +113,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ApiError::Exception(
         StatusCode::METHOD_NOT_ALLOWED,
         EXCEPTION_CLASS,
-        format!(
-            "The requested resource does not support http method '{method}' ({}).",
-            uri.path()
-        ),
+        format!("The requested resource does not support http method '{method}' ({}).", uri.path()),
     )
     .into_response()
 }
@@ -148,12 +134,7 @@ async fn get_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> 
     }))
 }
 
-async fn post_tickets(
-    State(sim): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn post_tickets(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
     done((|| {
         let objs = tickets::body_objects(&json_body(&headers, body)?)?;
@@ -184,12 +165,7 @@ async fn list_actions(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     done(actions::list(&sim.read(), &q).and_then(|v| ok(&v)))
 }
 
-async fn post_actions(
-    State(sim): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn post_actions(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
     done((|| {
         let objs = tickets::body_objects(&json_body(&headers, body)?)?;
@@ -201,25 +177,14 @@ async fn post_actions(
     })())
 }
 
-async fn get_action(
-    State(sim): Sim,
-    RawQuery(q): RawQuery,
-    p: Result<Path<String>, PathRejection>,
-) -> Response {
+async fn get_action(State(sim): Sim, RawQuery(q): RawQuery, p: Result<Path<String>, PathRejection>) -> Response {
     let q = params(q);
     done(path_id(p, "action").and_then(|id| actions::get(&sim.read(), id, &q).and_then(|v| ok(&v))))
 }
 
-async fn delete_action(
-    State(sim): Sim,
-    RawQuery(q): RawQuery,
-    p: Result<Path<String>, PathRejection>,
-) -> Response {
+async fn delete_action(State(sim): Sim, RawQuery(q): RawQuery, p: Result<Path<String>, PathRejection>) -> Response {
     let q = params(q);
-    done(path_id(p, "action").and_then(|id| {
-        sim.write(|s| actions::delete(s, id, &q))
-            .and_then(|v| ok(&v))
-    }))
+    done(path_id(p, "action").and_then(|id| sim.write(|s| actions::delete(s, id, &q)).and_then(|v| ok(&v))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,12 +195,7 @@ async fn list_attachments(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     done(attachments::list(&sim.read(), &q).and_then(|v| ok(&v)))
 }
 
-async fn post_attachments(
-    State(sim): Sim,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn post_attachments(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
     done((|| {
         let objs = tickets::body_objects(&json_body(&headers, body)?)?;
@@ -249,37 +209,12 @@ async fn get_attachment(State(sim): Sim, p: Result<Path<String>, PathRejection>)
     done(path_id(p, "attachment").and_then(|id| {
         let (name, data) = {
             let g = sim.read();
-            let a = g
-                .attachments
-                .get(&id)
-                .ok_or_else(|| ApiError::not_found(format!("Attachment {id} not found")))?;
-            let name = a
-                .meta
-                .get("filename")
-                .and_then(Value::as_str)
-                .unwrap_or("attachment")
-                .to_string();
+            let a = g.attachments.get(&id).ok_or_else(|| ApiError::not_found(format!("Attachment {id} not found")))?;
+            let name = a.meta.get("filename").and_then(Value::as_str).unwrap_or("attachment").to_string();
             (name, a.data.clone())
         };
-        let mut r = (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            )],
-            data,
-        )
-            .into_response();
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], data).into_response();
+        let safe: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
             r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
@@ -335,10 +270,7 @@ async fn users(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
 }
 
 async fn user(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
-    done(
-        path_id(p, "user")
-            .and_then(|id| lookups::user(&sim.read().lookups, id).and_then(|v| ok(&v))),
-    )
+    done(path_id(p, "user").and_then(|id| lookups::user(&sim.read().lookups, id).and_then(|v| ok(&v))))
 }
 
 async fn clients(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
@@ -347,10 +279,7 @@ async fn clients(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
 }
 
 async fn client(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
-    done(
-        path_id(p, "client")
-            .and_then(|id| lookups::client(&sim.read().lookups, id).and_then(|v| ok(&v))),
-    )
+    done(path_id(p, "client").and_then(|id| lookups::client(&sim.read().lookups, id).and_then(|v| ok(&v))))
 }
 
 async fn sites(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
@@ -377,8 +306,7 @@ async fn ctl_faults(State(sim): Sim) -> Response {
 async fn ctl_set_faults(State(sim): Sim, body: Body) -> Response {
     done((|| {
         let body = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-        let f: Faults = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("Invalid faults: {e}")))?;
+        let f: Faults = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid faults: {e}")))?;
         sim.set_faults(f);
         ok(&json!(sim.faults()))
     })())
@@ -390,11 +318,10 @@ async fn ctl_revoke_tokens(State(sim): Sim) -> Response {
 }
 
 async fn ctl_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
-    done(path_id(p, "ticket").and_then(|id| {
-        sim.ticket(id)
-            .ok_or_else(|| ApiError::not_found(format!("Ticket {id} not found")))
-            .and_then(|v| ok(&v))
-    }))
+    done(
+        path_id(p, "ticket")
+            .and_then(|id| sim.ticket(id).ok_or_else(|| ApiError::not_found(format!("Ticket {id} not found"))).and_then(|v| ok(&v))),
+    )
 }
 
 async fn ctl_events(State(sim): Sim) -> Response {

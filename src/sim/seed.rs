@@ -19,22 +19,17 @@ use chrono::{Duration, NaiveDateTime};
 use serde_json::{Map, Value, json};
 
 use super::state::{
-    AgentDef, Attachment, CustomFieldDef, Lookups, NamedDef, PriorityDef, SiteDef, StatusDef,
-    Store, TeamDef, TicketChanges, UserDef, apply_changes,
+    AgentDef, Attachment, CustomFieldDef, Lookups, NamedDef, PriorityDef, SiteDef, StatusDef, Store, TeamDef, TicketChanges, UserDef,
+    apply_changes,
 };
 use super::util::{fmt_date, text_to_html};
 
 fn named(id: i64, name: &str) -> NamedDef {
-    NamedDef {
-        id,
-        name: name.into(),
-    }
+    NamedDef { id, name: name.into() }
 }
 
 pub(crate) fn lookups() -> Lookups {
-    use super::state::{
-        STATUS_TYPE_CLOSED as CLOSED, STATUS_TYPE_OPEN as OPEN, STATUS_TYPE_PENDING as PENDING,
-    };
+    use super::state::{STATUS_TYPE_CLOSED as CLOSED, STATUS_TYPE_OPEN as OPEN, STATUS_TYPE_PENDING as PENDING};
     let status = |id, name: &str, short: &str, kind, sequence, colour: &str| StatusDef {
         id,
         name: name.into(),
@@ -43,40 +38,19 @@ pub(crate) fn lookups() -> Lookups {
         sequence,
         colour: colour.into(),
     };
-    let priority =
-        |id, guid: &str, name: &str, response_hours, fix_hours, colour: &str| PriorityDef {
-            guid: guid.into(),
-            id,
-            slaid: 1,
-            name: name.into(),
-            response_hours,
-            fix_hours,
-            colour: colour.into(),
-        };
-    let agent = |id, name: &str, email: &str, team_id, disabled| AgentDef {
+    let priority = |id, guid: &str, name: &str, response_hours, fix_hours, colour: &str| PriorityDef {
+        guid: guid.into(),
         id,
+        slaid: 1,
         name: name.into(),
-        email: email.into(),
-        team_id,
-        disabled,
+        response_hours,
+        fix_hours,
+        colour: colour.into(),
     };
-    let team = |id, name: &str| TeamDef {
-        id,
-        name: name.into(),
-        inactive: false,
-    };
-    let user = |id, name: &str, email: &str, client_id, site_id| UserDef {
-        id,
-        name: name.into(),
-        email: email.into(),
-        client_id,
-        site_id,
-    };
-    let cf = |id, name: &str, label: &str| CustomFieldDef {
-        id,
-        name: name.into(),
-        label: label.into(),
-    };
+    let agent = |id, name: &str, email: &str, team_id, disabled| AgentDef { id, name: name.into(), email: email.into(), team_id, disabled };
+    let team = |id, name: &str| TeamDef { id, name: name.into(), inactive: false };
+    let user = |id, name: &str, email: &str, client_id, site_id| UserDef { id, name: name.into(), email: email.into(), client_id, site_id };
+    let cf = |id, name: &str, label: &str| CustomFieldDef { id, name: name.into(), label: label.into() };
     Lookups {
         statuses: vec![
             status(1, "New", "New", OPEN, 1, "#2e86de"),
@@ -88,38 +62,10 @@ pub(crate) fn lookups() -> Lookups {
             status(8, "Cancelled", "Canc", CLOSED, 7, "#c8d6e5"),
         ],
         priorities: vec![
-            priority(
-                1,
-                "3b9c6a1e-4f27-4d8e-9a61-0c5b7e2d1f01",
-                "Critical",
-                1,
-                4,
-                "#ee5253",
-            ),
-            priority(
-                2,
-                "7d2e8f40-1a3b-4c5d-8e9f-2a4b6c8d0e02",
-                "High",
-                2,
-                8,
-                "#ff9f43",
-            ),
-            priority(
-                3,
-                "c41f0b6a-9e8d-47c3-b2a1-5f6e7d8c9b03",
-                "Medium",
-                4,
-                24,
-                "#feca57",
-            ),
-            priority(
-                4,
-                "e8a7b6c5-d4e3-4f21-a0b9-c8d7e6f5a404",
-                "Low",
-                8,
-                72,
-                "#1dd1a1",
-            ),
+            priority(1, "3b9c6a1e-4f27-4d8e-9a61-0c5b7e2d1f01", "Critical", 1, 4, "#ee5253"),
+            priority(2, "7d2e8f40-1a3b-4c5d-8e9f-2a4b6c8d0e02", "High", 2, 8, "#ff9f43"),
+            priority(3, "c41f0b6a-9e8d-47c3-b2a1-5f6e7d8c9b03", "Medium", 4, 24, "#feca57"),
+            priority(4, "e8a7b6c5-d4e3-4f21-a0b9-c8d7e6f5a404", "Low", 8, 72, "#1dd1a1"),
         ],
         ticket_types: vec![
             named(1, "Incident"),
@@ -136,36 +82,14 @@ pub(crate) fn lookups() -> Lookups {
             agent(5, "Marco Rossi", "marco.rossi@halo.example", 3, false),
             agent(6, "Dana Whitfield", "dana.whitfield@halo.example", 4, true),
         ],
-        teams: vec![
-            team(1, "Service Desk"),
-            team(2, "Security Operations"),
-            team(3, "Network"),
-            team(4, "Cloud Platform"),
-        ],
-        clients: vec![
-            named(1, "Acme Financial Services"),
-            named(2, "Northwind Logistics"),
-        ],
+        teams: vec![team(1, "Service Desk"), team(2, "Security Operations"), team(3, "Network"), team(4, "Cloud Platform")],
+        clients: vec![named(1, "Acme Financial Services"), named(2, "Northwind Logistics")],
         sites: vec![
-            SiteDef {
-                id: 1,
-                name: "London HQ".into(),
-                client_id: 1,
-            },
-            SiteDef {
-                id: 2,
-                name: "Rotterdam Distribution Centre".into(),
-                client_id: 2,
-            },
+            SiteDef { id: 1, name: "London HQ".into(), client_id: 1 },
+            SiteDef { id: 2, name: "Rotterdam Distribution Centre".into(), client_id: 2 },
         ],
         users: vec![
-            user(
-                1,
-                "Jordan Ellis",
-                "jordan.ellis@acmefinancial.example",
-                1,
-                1,
-            ),
+            user(1, "Jordan Ellis", "jordan.ellis@acmefinancial.example", 1, 1),
             user(2, "Sam Patel", "sam.patel@acmefinancial.example", 1, 1),
             user(3, "Riley Chen", "riley.chen@northwind.example", 2, 2),
         ],
@@ -243,14 +167,7 @@ fn seed_tickets() -> Vec<SeedTicket> {
                     {"id": 103, "value": "CrowdStrike Falcon"}
                 ]
             }),
-            history: vec![(
-                19,
-                4,
-                "Private Note",
-                "Host isolated via EDR. Collecting triage package.",
-                true,
-                None,
-            )],
+            history: vec![(19, 4, "Private Note", "Host isolated via EDR. Collecting triage package.", true, None)],
         },
         SeedTicket {
             id: 103,
@@ -276,22 +193,8 @@ fn seed_tickets() -> Vec<SeedTicket> {
                 "customfields": [{"id": 101, "value": "SEC-2026-0098"}]
             }),
             history: vec![
-                (
-                    330,
-                    6,
-                    "Status Changed",
-                    "Blocking sender domain and purging mailboxes.",
-                    false,
-                    Some(2),
-                ),
-                (
-                    240,
-                    6,
-                    "Status Changed",
-                    "Mailbox purge completed; no credentials were entered. Closing.",
-                    false,
-                    Some(5),
-                ),
+                (330, 6, "Status Changed", "Blocking sender domain and purging mailboxes.", false, Some(2)),
+                (240, 6, "Status Changed", "Mailbox purge completed; no credentials were entered. Closing.", false, Some(5)),
             ],
         },
         SeedTicket {
@@ -328,14 +231,7 @@ fn seed_tickets() -> Vec<SeedTicket> {
                 "client_id": 2, "site_id": 2, "user_id": 3, "category_1": "Network>Firewall",
                 "impact": 3, "urgency": 3
             }),
-            history: vec![(
-                30,
-                5,
-                "Status Changed",
-                "Please confirm the source subnet and the change window.",
-                false,
-                Some(3),
-            )],
+            history: vec![(30, 5, "Status Changed", "Please confirm the source subnet and the change window.", false, Some(3))],
         },
         SeedTicket {
             id: 107,
@@ -347,14 +243,7 @@ fn seed_tickets() -> Vec<SeedTicket> {
                 "client_id": 1, "site_id": 1, "user_id": 2, "category_1": "Access>Account Lockout",
                 "impact": 3, "urgency": 2
             }),
-            history: vec![(
-                28,
-                2,
-                "Status Changed",
-                "Account unlocked and the mail profile on the phone updated.",
-                false,
-                Some(4),
-            )],
+            history: vec![(28, 2, "Status Changed", "Account unlocked and the mail profile on the phone updated.", false, Some(4))],
         },
     ]
 }
@@ -386,16 +275,7 @@ fn add_seed_ticket(store: &mut Store, st: SeedTicket, now: NaiveDateTime) {
     let mut t = store.ticket_skeleton(st.id, created);
     apply_changes(&store.lookups, &mut t, &ch, created, true);
     store.tickets.insert(st.id, t);
-    seed_action(
-        store,
-        st.id,
-        created,
-        0,
-        "Ticket logged",
-        "Ticket logged by email",
-        false,
-        None,
-    );
+    seed_action(store, st.id, created, 0, "Ticket logged", "Ticket logged by email", false, None);
     for (hours_ago, agent, outcome, note, hidden, new_status) in st.history {
         let at = now - Duration::hours(hours_ago);
         seed_action(store, st.id, at, agent, outcome, note, hidden, new_status);
@@ -425,10 +305,7 @@ fn seed_action(
     };
     let old_status = super::state::get_i64(t, "status_id");
     if let Some(s) = new_status {
-        let ch = TicketChanges {
-            status_id: Some(s),
-            ..TicketChanges::default()
-        };
+        let ch = TicketChanges { status_id: Some(s), ..TicketChanges::default() };
         if let Some(t) = store.tickets.get_mut(&ticket_id) {
             apply_changes(&store.lookups, t, &ch, at, false);
         }
@@ -436,11 +313,7 @@ fn seed_action(
     let who = if agent_id == 0 {
         super::state::SYSTEM_WHO.to_string()
     } else {
-        store
-            .lookups
-            .agent(agent_id)
-            .map(|a| a.name.clone())
-            .unwrap_or_default()
+        store.lookups.agent(agent_id).map(|a| a.name.clone()).unwrap_or_default()
     };
     let id = store.next_action_id;
     store.next_action_id += 1;
@@ -478,14 +351,8 @@ fn add_seed_attachment(store: &mut Store, now: NaiveDateTime) {
     meta.insert("action_id".into(), json!(0));
     meta.insert("filename".into(), json!("edr-detection-summary.txt"));
     meta.insert("filesize".into(), json!(data.len()));
-    meta.insert(
-        "note".into(),
-        json!("Detection summary exported from the EDR console"),
-    );
-    meta.insert(
-        "datecreated".into(),
-        json!(fmt_date(now - Duration::hours(19))),
-    );
+    meta.insert("note".into(), json!("Detection summary exported from the EDR console"));
+    meta.insert("datecreated".into(), json!(fmt_date(now - Duration::hours(19))));
     store.attachments.insert(id, Attachment { meta, data });
 }
 
@@ -506,23 +373,13 @@ mod tests {
             assert_eq!(t.get("hasbeenclosed"), Some(&json!(closed)), "ticket {id}");
             let dateclosed = t.get("dateclosed").and_then(Value::as_str).unwrap_or("");
             assert_eq!(dateclosed == SENTINEL_DATE, !closed, "ticket {id}");
-            assert!(
-                t.get("summary")
-                    .and_then(Value::as_str)
-                    .is_some_and(|x| !x.is_empty())
-            );
+            assert!(t.get("summary").and_then(Value::as_str).is_some_and(|x| !x.is_empty()));
             assert!(t.get("status_name").is_some() && t.get("tickettype_name").is_some());
             let created = t.get("datecreated").and_then(Value::as_str).unwrap_or("");
-            assert!(
-                created < fmt_date(n).as_str(),
-                "ticket {id} dated in the past"
-            );
+            assert!(created < fmt_date(n).as_str(), "ticket {id} dated in the past");
             // Every action belongs to its ticket and the first one is the logging action.
             let acts = s.actions.get(id).cloned().unwrap_or_default();
-            assert_eq!(
-                acts.first().and_then(|a| a.get("outcome")),
-                Some(&json!("Ticket logged"))
-            );
+            assert_eq!(acts.first().and_then(|a| a.get("outcome")), Some(&json!("Ticket logged")));
         }
         let t103 = s.tickets.get(&103).cloned().unwrap_or_default();
         assert_eq!(t103.get("agent_id"), Some(&json!(0)));
@@ -539,12 +396,7 @@ mod tests {
             .and_then(|a| a.iter().find(|c| c.get("id") == Some(&json!(102))))
             .and_then(|c| c.get("value"))
             .cloned();
-        assert_eq!(
-            cf102,
-            Some(json!(
-                "prowler-s3_bucket_public_access-123456789012-eu-west-1-acme-prod-logs"
-            ))
-        );
+        assert_eq!(cf102, Some(json!("prowler-s3_bucket_public_access-123456789012-eu-west-1-acme-prod-logs")));
         assert_eq!(t105.get("onhold"), Some(&json!(true)));
         assert!(s.pending.is_empty());
         assert_eq!(s.next_ticket_id, 1001);

@@ -20,9 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
 use super::events::{ChangeEvent, ChangeKind};
-use super::util::{
-    SENTINEL_DATE, display_of, fmt_date, json_int, json_string, parse_date, text_to_html,
-};
+use super::util::{SENTINEL_DATE, display_of, fmt_date, json_int, json_string, parse_date, text_to_html};
 
 pub(crate) const STATUS_TYPE_OPEN: i64 = 0;
 pub(crate) const STATUS_TYPE_CLOSED: i64 = 1;
@@ -138,9 +136,7 @@ impl Lookups {
     }
     pub(crate) fn team_by_name(&self, name: &str) -> Option<&TeamDef> {
         let name = name.trim();
-        self.teams
-            .iter()
-            .find(|t| t.name.eq_ignore_ascii_case(name))
+        self.teams.iter().find(|t| t.name.eq_ignore_ascii_case(name))
     }
     pub(crate) fn client(&self, id: i64) -> Option<&NamedDef> {
         self.clients.iter().find(|c| c.id == id)
@@ -156,20 +152,14 @@ impl Lookups {
     }
     pub(crate) fn custom_field_by_name(&self, name: &str) -> Option<&CustomFieldDef> {
         let name = name.trim();
-        self.custom_fields
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name) || c.label.eq_ignore_ascii_case(name))
+        self.custom_fields.iter().find(|c| c.name.eq_ignore_ascii_case(name) || c.label.eq_ignore_ascii_case(name))
     }
     pub(crate) fn category_id(&self, name: &str) -> i64 {
         let name = name.trim();
-        self.categories
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
-            .map_or(0, |c| c.id)
+        self.categories.iter().find(|c| c.name.eq_ignore_ascii_case(name)).map_or(0, |c| c.id)
     }
     pub(crate) fn is_closed_status(&self, id: i64) -> bool {
-        self.status(id)
-            .is_some_and(|s| s.kind == STATUS_TYPE_CLOSED)
+        self.status(id).is_some_and(|s| s.kind == STATUS_TYPE_CLOSED)
     }
     fn status_name(&self, id: i64) -> String {
         self.status(id).map(|s| s.name.clone()).unwrap_or_default()
@@ -284,13 +274,7 @@ impl Store {
     }
 
     pub(crate) fn actor(&self, agent_id: i64) -> Actor {
-        Actor {
-            agent_id,
-            name: self
-                .lookups
-                .agent_name(agent_id)
-                .unwrap_or_else(|| "API Agent".to_string()),
-        }
+        Actor { agent_id, name: self.lookups.agent_name(agent_id).unwrap_or_else(|| "API Agent".to_string()) }
     }
 
     pub(crate) fn api_actor(&self) -> Actor {
@@ -308,10 +292,7 @@ impl Store {
         t.insert("details".into(), json!(""));
         t.insert("details_html".into(), json!(""));
         t.insert("status_id".into(), json!(DEFAULT_STATUS_ID));
-        t.insert(
-            "status_name".into(),
-            json!(lk.status_name(DEFAULT_STATUS_ID)),
-        );
+        t.insert("status_name".into(), json!(lk.status_name(DEFAULT_STATUS_ID)));
         t.insert("tickettype_id".into(), json!(0));
         t.insert("priority_id".into(), json!(0));
         t.insert("sla_id".into(), json!(0));
@@ -334,25 +315,15 @@ impl Store {
         t.insert("onhold".into(), json!(false));
         t.insert("impact".into(), json!(0));
         t.insert("urgency".into(), json!(0));
-        let cfs: Vec<Value> = lk
-            .custom_fields
-            .iter()
-            .map(|d| {
-                json!({"id": d.id, "name": d.name, "label": d.label, "value": "", "display": ""})
-            })
-            .collect();
+        let cfs: Vec<Value> =
+            lk.custom_fields.iter().map(|d| json!({"id": d.id, "name": d.name, "label": d.label, "value": "", "display": ""})).collect();
         t.insert("customfields".into(), Value::Array(cfs));
         t
     }
 
     /// Create a ticket from validated changes: defaults, then the changes, then the
     /// "Ticket logged" system action and a `Created` event. Returns the new id.
-    pub(crate) fn create_ticket(
-        &mut self,
-        ch: &TicketChanges,
-        actor: &Actor,
-        now: NaiveDateTime,
-    ) -> i64 {
+    pub(crate) fn create_ticket(&mut self, ch: &TicketChanges, actor: &Actor, now: NaiveDateTime) -> i64 {
         let id = self.next_ticket_id;
         self.next_ticket_id += 1;
         let mut t = self.ticket_skeleton(id, now);
@@ -374,14 +345,7 @@ impl Store {
         action.insert("hiddenfromuser".into(), json!(false));
         action.insert("new_status".into(), json!(status));
         let action = self.record_action(id, action, None, now);
-        self.queue_event(
-            ChangeKind::Created,
-            id,
-            None,
-            Some(status),
-            actor,
-            Some(action),
-        );
+        self.queue_event(ChangeKind::Created, id, None, Some(status), actor, Some(action));
         id
     }
 
@@ -399,10 +363,7 @@ impl Store {
     ) -> Option<ChangeSummary> {
         let t = self.tickets.get_mut(&id)?;
         let sum = apply_changes(&self.lookups, t, ch, now, false);
-        let notable = sum.status_changed()
-            || sum.agent_changed()
-            || sum.team_changed()
-            || sum.priority_changed();
+        let notable = sum.status_changed() || sum.agent_changed() || sum.team_changed() || sum.priority_changed();
         let action = if notable || note.is_some() || force_action {
             let mut a = Map::new();
             let outcome = if sum.status_changed() {
@@ -420,27 +381,13 @@ impl Store {
             a.insert("note_html".into(), json!(text_to_html(&text)));
             a.insert("note".into(), json!(text));
             // A reassignment alone is internal; a status change is visible to the end user.
-            a.insert(
-                "hiddenfromuser".into(),
-                json!(!sum.status_changed() && note.is_none()),
-            );
+            a.insert("hiddenfromuser".into(), json!(!sum.status_changed() && note.is_none()));
             Some(self.record_action(id, a, Some((&sum, actor)), now))
         } else {
             None
         };
-        let kind = if sum.status_changed() {
-            ChangeKind::StatusChanged
-        } else {
-            ChangeKind::Updated
-        };
-        self.queue_event(
-            kind,
-            id,
-            Some(sum.old_status),
-            Some(sum.new_status),
-            actor,
-            action,
-        );
+        let kind = if sum.status_changed() { ChangeKind::StatusChanged } else { ChangeKind::Updated };
+        self.queue_event(kind, id, Some(sum.old_status), Some(sum.new_status), actor, action);
         Some(sum)
     }
 
@@ -449,45 +396,21 @@ impl Store {
         let lk = &self.lookups;
         let mut parts = Vec::new();
         if sum.status_changed() {
-            parts.push(format!(
-                "Status changed from {} to {}",
-                lk.status_name(sum.old_status),
-                lk.status_name(sum.new_status)
-            ));
+            parts.push(format!("Status changed from {} to {}", lk.status_name(sum.old_status), lk.status_name(sum.new_status)));
         }
         if sum.agent_changed() {
             let name = |id| lk.agent_name(id).unwrap_or_else(|| "Unassigned".into());
-            parts.push(format!(
-                "Agent changed from {} to {}",
-                name(sum.old_agent),
-                name(sum.new_agent)
-            ));
+            parts.push(format!("Agent changed from {} to {}", name(sum.old_agent), name(sum.new_agent)));
         }
         if sum.team_changed() {
             let name = |id| lk.team_name(id).unwrap_or_else(|| "None".into());
-            parts.push(format!(
-                "Team changed from {} to {}",
-                name(sum.old_team),
-                name(sum.new_team)
-            ));
+            parts.push(format!("Team changed from {} to {}", name(sum.old_team), name(sum.new_team)));
         }
         if sum.priority_changed() {
-            let name = |id| {
-                lk.priority(id)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_else(|| "None".into())
-            };
-            parts.push(format!(
-                "Priority changed from {} to {}",
-                name(sum.old_priority),
-                name(sum.new_priority)
-            ));
+            let name = |id| lk.priority(id).map(|p| p.name.clone()).unwrap_or_else(|| "None".into());
+            parts.push(format!("Priority changed from {} to {}", name(sum.old_priority), name(sum.new_priority)));
         }
-        if parts.is_empty() {
-            "Ticket updated".into()
-        } else {
-            parts.join("\n")
-        }
+        if parts.is_empty() { "Ticket updated".into() } else { parts.join("\n") }
     }
 
     /// Store an action for `ticket_id`: assigns id, datetime, who; fills old/new status (and
@@ -528,10 +451,7 @@ impl Store {
                 // System action (ticket logged).
                 a.insert("who".into(), json!(SYSTEM_WHO));
                 a.insert("actionby_agent_id".into(), json!(0));
-                let st = self
-                    .tickets
-                    .get(&ticket_id)
-                    .map_or(0, |t| get_i64(t, "status_id"));
+                let st = self.tickets.get(&ticket_id).map_or(0, |t| get_i64(t, "status_id"));
                 a.entry("old_status").or_insert(json!(st));
                 a.entry("new_status").or_insert(json!(st));
             }
@@ -563,10 +483,7 @@ impl Store {
         actor: &Actor,
         action: Option<Value>,
     ) {
-        let ticket = self
-            .tickets
-            .get(&ticket_id)
-            .map_or(Value::Null, |t| Value::Object(t.clone()));
+        let ticket = self.tickets.get(&ticket_id).map_or(Value::Null, |t| Value::Object(t.clone()));
         self.pending.push(ChangeEvent {
             seq: 0,
             kind,
@@ -620,10 +537,7 @@ impl Store {
         ch.tickettype_id = int("tickettype_id")?.filter(|&v| v != 0);
         match ch.tickettype_id {
             None if creating => {
-                return Err(ApiError::PlainText(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "Ticket type is required".into(),
-                ));
+                return Err(ApiError::PlainText(axum::http::StatusCode::BAD_REQUEST, "Ticket type is required".into()));
             }
             Some(v) if lk.ticket_type(v).is_none() => {
                 return Err(ApiError::invalid_value("tickettype_id", v));
@@ -679,10 +593,7 @@ impl Store {
             match lk.site(v) {
                 None => return Err(ApiError::invalid_value("site_id", v)),
                 Some(s) if ch.client_id.is_some_and(|c| c != s.client_id) => {
-                    return Err(ApiError::bad_request(format!(
-                        "Site {v} does not belong to client {}",
-                        ch.client_id.unwrap_or_default()
-                    )));
+                    return Err(ApiError::bad_request(format!("Site {v} does not belong to client {}", ch.client_id.unwrap_or_default())));
                 }
                 Some(_) => {}
             }
@@ -713,43 +624,32 @@ impl Store {
         Ok(ch)
     }
 
-    fn parse_custom_fields(
-        &self,
-        v: Option<&Value>,
-        key: &dyn Fn(&str) -> String,
-    ) -> Result<Vec<(i64, Value)>, ApiError> {
+    fn parse_custom_fields(&self, v: Option<&Value>, key: &dyn Fn(&str) -> String) -> Result<Vec<(i64, Value)>, ApiError> {
         let items = match v {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(a)) => a,
             Some(_) => {
-                return Err(ApiError::field(
-                    key("customfields"),
-                    "The value is not valid.",
-                ));
+                return Err(ApiError::field(key("customfields"), "The value is not valid."));
             }
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let k = |f: &str| key(&format!("customfields[{i}].{f}"));
             let Some(o) = item.as_object() else {
-                return Err(ApiError::field(
-                    key(&format!("customfields[{i}]")),
-                    "The value is not valid.",
-                ));
+                return Err(ApiError::field(key(&format!("customfields[{i}]")), "The value is not valid."));
             };
             let by_id = match o.get("id") {
                 None => None,
-                Some(v) => json_int(v)
-                    .map_err(|()| ApiError::field(k("id"), "The value is not valid."))?
-                    .filter(|&id| id != 0),
+                Some(v) => json_int(v).map_err(|()| ApiError::field(k("id"), "The value is not valid."))?.filter(|&id| id != 0),
             };
             let def = match (by_id, o.get("name").and_then(Value::as_str)) {
-                (Some(id), _) => self.lookups.custom_field(id).ok_or_else(|| {
-                    ApiError::field(k("id"), format!("Unknown custom field {id}"))
-                })?,
-                (None, Some(name)) => self.lookups.custom_field_by_name(name).ok_or_else(|| {
-                    ApiError::field(k("name"), format!("Unknown custom field {name}"))
-                })?,
+                (Some(id), _) => {
+                    self.lookups.custom_field(id).ok_or_else(|| ApiError::field(k("id"), format!("Unknown custom field {id}")))?
+                }
+                (None, Some(name)) => self
+                    .lookups
+                    .custom_field_by_name(name)
+                    .ok_or_else(|| ApiError::field(k("name"), format!("Unknown custom field {name}")))?,
                 (None, None) => {
                     return Err(ApiError::field(k("id"), "Custom field id is required"));
                 }
@@ -866,12 +766,7 @@ pub(crate) fn apply_changes(
         let site_fits = lk.site(current_site).is_some_and(|s| s.client_id == c);
         if site.is_none() && !site_fits {
             // The client's main (first) site, as Halo assigns.
-            site = Some(
-                lk.sites
-                    .iter()
-                    .find(|s| s.client_id == c)
-                    .map_or(0, |s| s.id),
-            );
+            site = Some(lk.sites.iter().find(|s| s.client_id == c).map_or(0, |s| s.id));
         }
     }
     if let Some(s) = site {
@@ -920,10 +815,7 @@ pub(crate) fn apply_changes(
         };
         for (id, value) in &ch.customfields {
             let display = display_of(value);
-            let existing = cfs
-                .iter_mut()
-                .filter_map(Value::as_object_mut)
-                .find(|o| o.get("id").and_then(Value::as_i64) == Some(*id));
+            let existing = cfs.iter_mut().filter_map(Value::as_object_mut).find(|o| o.get("id").and_then(Value::as_i64) == Some(*id));
             match existing {
                 Some(o) => {
                     o.insert("value".into(), value.clone());
@@ -996,17 +888,11 @@ mod tests {
     fn create_requires_summary_and_type() {
         let s = store();
         let e = s.parse_ticket_changes(&obj(json!({"tickettype_id": 1})), &key, true);
-        assert_eq!(
-            e.err(),
-            Some(ApiError::field("[0].summary", "Summary is required"))
-        );
+        assert_eq!(e.err(), Some(ApiError::field("[0].summary", "Summary is required")));
         let e = s.parse_ticket_changes(&obj(json!({"summary": "x"})), &key, true);
         assert!(matches!(e, Err(ApiError::PlainText(_, ref m)) if m == "Ticket type is required"));
         // An update needs neither.
-        assert!(
-            s.parse_ticket_changes(&obj(json!({"status_id": 2})), &key, false)
-                .is_ok()
-        );
+        assert!(s.parse_ticket_changes(&obj(json!({"status_id": 2})), &key, false).is_ok());
     }
 
     #[test]
@@ -1026,22 +912,9 @@ mod tests {
             assert_eq!(e, Some(ApiError::bad_request(msg)), "{field}");
         }
         let e = s.parse_ticket_changes(&obj(json!({"status_id": "two"})), &key, false);
-        assert_eq!(
-            e.err(),
-            Some(ApiError::field("[0].status_id", "The value is not valid."))
-        );
-        let e = s.parse_ticket_changes(
-            &obj(json!({"customfields": [{"id": 999, "value": "x"}]})),
-            &key,
-            false,
-        );
-        assert_eq!(
-            e.err(),
-            Some(ApiError::field(
-                "[0].customfields[0].id",
-                "Unknown custom field 999"
-            ))
-        );
+        assert_eq!(e.err(), Some(ApiError::field("[0].status_id", "The value is not valid.")));
+        let e = s.parse_ticket_changes(&obj(json!({"customfields": [{"id": 999, "value": "x"}]})), &key, false);
+        assert_eq!(e.err(), Some(ApiError::field("[0].customfields[0].id", "Unknown custom field 999")));
     }
 
     #[test]
@@ -1049,13 +922,8 @@ mod tests {
         let mut s = store();
         let now = super::super::util::now();
         let actor = s.api_actor();
-        let ch = s
-            .parse_ticket_changes(
-                &obj(json!({"summary": "Disk full", "tickettype_id": 1, "user_id": 3})),
-                &key,
-                true,
-            )
-            .unwrap_or_default();
+        let ch =
+            s.parse_ticket_changes(&obj(json!({"summary": "Disk full", "tickettype_id": 1, "user_id": 3})), &key, true).unwrap_or_default();
         let id = s.create_ticket(&ch, &actor, now);
         let t = s.tickets.get(&id).cloned().unwrap_or_default();
         assert_eq!(t.get("client_id"), Some(&json!(2)), "client from user");
@@ -1063,20 +931,14 @@ mod tests {
         assert_eq!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
         assert!(t.get("agent_name").is_none());
 
-        let close = TicketChanges {
-            status_id: Some(5),
-            ..TicketChanges::default()
-        };
+        let close = TicketChanges { status_id: Some(5), ..TicketChanges::default() };
         let sum = s.update_ticket(id, &close, &actor, None, false, now);
         assert_eq!(sum.map(|s| (s.old_status, s.new_status)), Some((1, 5)));
         let t = s.tickets.get(&id).cloned().unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
         assert_eq!(t.get("dateclosed"), Some(&json!(fmt_date(now))));
 
-        let reopen = TicketChanges {
-            status_id: Some(6),
-            ..TicketChanges::default()
-        };
+        let reopen = TicketChanges { status_id: Some(6), ..TicketChanges::default() };
         s.update_ticket(id, &reopen, &actor, None, false, now);
         let t = s.tickets.get(&id).cloned().unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(false)));
@@ -1085,13 +947,6 @@ mod tests {
         // Logged + closed + reopened.
         assert_eq!(s.actions.get(&id).map(Vec::len), Some(3));
         let kinds: Vec<_> = s.pending.iter().map(|e| e.kind).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                ChangeKind::Created,
-                ChangeKind::StatusChanged,
-                ChangeKind::StatusChanged
-            ]
-        );
+        assert_eq!(kinds, vec![ChangeKind::Created, ChangeKind::StatusChanged, ChangeKind::StatusChanged]);
     }
 }

@@ -17,15 +17,7 @@ pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
 pub(crate) const MAX_PAGE_SIZE: usize = 100;
 
 /// Date fields `datesearch` accepts.
-const DATE_FIELDS: &[&str] = &[
-    "dateoccurred",
-    "datecreated",
-    "lastactiondate",
-    "last_update",
-    "dateclosed",
-    "respondbydate",
-    "fixbydate",
-];
+const DATE_FIELDS: &[&str] = &["dateoccurred", "datecreated", "lastactiondate", "last_update", "dateclosed", "respondbydate", "fixbydate"];
 
 struct DateRange {
     field: String,
@@ -86,11 +78,7 @@ impl TicketFilter {
             }
         }
         for n in 1..=4 {
-            let vals: Vec<String> = q
-                .list(&format!("category_{n}"))
-                .into_iter()
-                .map(str::to_lowercase)
-                .collect();
+            let vals: Vec<String> = q.list(&format!("category_{n}")).into_iter().map(str::to_lowercase).collect();
             if !vals.is_empty() {
                 f.categories.push((n, vals));
             }
@@ -101,39 +89,22 @@ impl TicketFilter {
         if let Some(field) = &field
             && !DATE_FIELDS.contains(&field.as_str())
         {
-            return Err(param_error(
-                "datesearch",
-                format!("Unknown datesearch field '{field}'"),
-            ));
+            return Err(param_error("datesearch", format!("Unknown datesearch field '{field}'")));
         }
         if start.is_some() || end.is_some() {
             // Without datesearch the range applies to dateoccurred, Halo's default date column.
-            f.date = Some(DateRange {
-                field: field.unwrap_or_else(|| "dateoccurred".into()),
-                start,
-                end,
-            });
+            f.date = Some(DateRange { field: field.unwrap_or_else(|| "dateoccurred".into()), start, end });
         }
         Ok(f)
     }
 
     /// A date bound; a bare date as `enddate` means the end of that day (inclusive).
-    fn date_param(
-        q: &Params,
-        key: &str,
-        end_of_day: bool,
-    ) -> Result<Option<NaiveDateTime>, ApiError> {
+    fn date_param(q: &Params, key: &str, end_of_day: bool) -> Result<Option<NaiveDateTime>, ApiError> {
         let Some(raw) = q.get_nonblank(key) else {
             return Ok(None);
         };
-        let p = parse_date(raw)
-            .ok_or_else(|| param_error(key, format!("The value '{raw}' is not a valid date.")))?;
-        Ok(Some(if p.date_only && end_of_day {
-            p.at.checked_add_signed(Duration::seconds(86_399))
-                .unwrap_or(p.at)
-        } else {
-            p.at
-        }))
+        let p = parse_date(raw).ok_or_else(|| param_error(key, format!("The value '{raw}' is not a valid date.")))?;
+        Ok(Some(if p.date_only && end_of_day { p.at.checked_add_signed(Duration::seconds(86_399)).unwrap_or(p.at) } else { p.at }))
     }
 
     fn matches(&self, t: &Map<String, Value>) -> bool {
@@ -164,17 +135,11 @@ impl TicketFilter {
         for (n, vals) in &self.categories {
             let id = get_i64(t, &format!("categoryid_{n}")).to_string();
             let name = text(&format!("category_{n}")).to_lowercase();
-            if !vals
-                .iter()
-                .any(|v| *v == id || (!name.is_empty() && *v == name))
-            {
+            if !vals.iter().any(|v| *v == id || (!name.is_empty() && *v == name)) {
                 return false;
             }
         }
-        let closed = t
-            .get("hasbeenclosed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let closed = t.get("hasbeenclosed").and_then(Value::as_bool).unwrap_or(false);
         if (self.open_only && closed) || (self.closed_only && !closed) {
             return false;
         }
@@ -208,10 +173,9 @@ pub(crate) fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
             let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
             x.partial_cmp(&y).unwrap_or(Ordering::Equal)
         }
-        (Some(Value::String(x)), Some(Value::String(y))) => x
-            .bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(y.bytes().map(|c| c.to_ascii_lowercase())),
+        (Some(Value::String(x)), Some(Value::String(y))) => {
+            x.bytes().map(|c| c.to_ascii_lowercase()).cmp(y.bytes().map(|c| c.to_ascii_lowercase()))
+        }
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)),
     }
@@ -244,52 +208,29 @@ pub(crate) struct Window {
 /// paging, `count` rows (default `UNPAGED_DEFAULT_ROWS`).
 pub(crate) fn page_window(q: &Params, total: usize) -> Result<Window, ApiError> {
     let nonneg = |key: &str| -> Result<Option<usize>, ApiError> {
-        Ok(q.int(key)
-            .map_err(|m| param_error(key, m))?
-            .map(|v| usize::try_from(v).unwrap_or(0)))
+        Ok(q.int(key).map_err(|m| param_error(key, m))?.map(|v| usize::try_from(v).unwrap_or(0)))
     };
     if q.flag("pageinate") {
-        let size = nonneg("page_size")?
-            .filter(|&s| s > 0)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .min(MAX_PAGE_SIZE);
+        let size = nonneg("page_size")?.filter(|&s| s > 0).unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
         let page = nonneg("page_no")?.filter(|&p| p > 0).unwrap_or(1);
         let skip = (page - 1).saturating_mul(size).min(total);
-        Ok(Window {
-            skip,
-            take: size.min(total - skip),
-            paging: Some((page, size)),
-        })
+        Ok(Window { skip, take: size.min(total - skip), paging: Some((page, size)) })
     } else {
-        let count = nonneg("count")?
-            .filter(|&c| c > 0)
-            .unwrap_or(UNPAGED_DEFAULT_ROWS);
-        Ok(Window {
-            skip: 0,
-            take: count.min(total),
-            paging: None,
-        })
+        let count = nonneg("count")?.filter(|&c| c > 0).unwrap_or(UNPAGED_DEFAULT_ROWS);
+        Ok(Window { skip: 0, take: count.min(total), paging: None })
     }
 }
 
 /// `GET /api/Tickets`.
 pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
     let filter = TicketFilter::parse(q)?;
-    let mut rows: Vec<&Map<String, Value>> = store
-        .tickets
-        .values()
-        .filter(|t| filter.matches(t))
-        .collect();
+    let mut rows: Vec<&Map<String, Value>> = store.tickets.values().filter(|t| filter.matches(t)).collect();
     sort_rows(&mut rows, q);
     let total = rows.len();
     let Window { skip, take, paging } = page_window(q, total)?;
     let id_only = q.flag("ticketidonly");
-    let cf_ids: Option<Vec<i64>> = q.get("include_custom_fields").map(|_| {
-        q.list("include_custom_fields")
-            .into_iter()
-            .filter_map(|v| v.parse().ok())
-            .collect()
-    });
+    let cf_ids: Option<Vec<i64>> =
+        q.get("include_custom_fields").map(|_| q.list("include_custom_fields").into_iter().filter_map(|v| v.parse().ok()).collect());
     let out: Vec<Value> = rows
         .into_iter()
         .skip(skip)
@@ -309,14 +250,7 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
                     .get("customfields")
                     .and_then(Value::as_array)
                     .map(|a| {
-                        a.iter()
-                            .filter(|c| {
-                                c.get("id")
-                                    .and_then(Value::as_i64)
-                                    .is_some_and(|id| ids.contains(&id))
-                            })
-                            .cloned()
-                            .collect()
+                        a.iter().filter(|c| c.get("id").and_then(Value::as_i64).is_some_and(|id| ids.contains(&id))).cloned().collect()
                     })
                     .unwrap_or_default();
                 row.insert("customfields".into(), Value::Array(cfs));
@@ -339,21 +273,16 @@ pub(crate) fn body_objects(body: &[u8]) -> Result<Vec<Map<String, Value>>, ApiEr
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("A request body is required"));
     }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
     let items = match v {
         Value::Array(a) => a,
         Value::Object(o) => return Ok(vec![o]),
         _ => {
-            return Err(ApiError::bad_request(
-                "The request body must be a JSON array of objects",
-            ));
+            return Err(ApiError::bad_request("The request body must be a JSON array of objects"));
         }
     };
     if items.is_empty() {
-        return Err(ApiError::bad_request(
-            "The request body contains no records",
-        ));
+        return Err(ApiError::bad_request("The request body contains no records"));
     }
     items
         .into_iter()
@@ -369,9 +298,7 @@ pub(crate) fn body_objects(body: &[u8]) -> Result<Vec<Map<String, Value>>, ApiEr
 pub(crate) fn element_id(o: &Map<String, Value>, i: usize) -> Result<Option<i64>, ApiError> {
     match o.get("id") {
         None => Ok(None),
-        Some(v) => json_int(v)
-            .map(|id| id.filter(|&id| id > 0))
-            .map_err(|()| ApiError::element(i, "id", "The value is not valid.")),
+        Some(v) => json_int(v).map(|id| id.filter(|&id| id > 0)).map_err(|()| ApiError::element(i, "id", "The value is not valid.")),
     }
 }
 
@@ -379,12 +306,7 @@ pub(crate) fn element_id(o: &Map<String, Value>, i: usize) -> Result<Option<i64>
 /// changes nothing. An element whose `id` exists updates that ticket (only the keys present);
 /// any other element creates a ticket with a NEW id (Halo's upsert: an unknown id is not an
 /// error, it silently creates a ticket). Returns the saved records in request order.
-pub(crate) fn post(
-    store: &mut Store,
-    objs: &[Map<String, Value>],
-    actor: &Actor,
-    now: NaiveDateTime,
-) -> Result<Vec<Value>, ApiError> {
+pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], actor: &Actor, now: NaiveDateTime) -> Result<Vec<Value>, ApiError> {
     let mut plan = Vec::with_capacity(objs.len());
     for (i, o) in objs.iter().enumerate() {
         let existing = element_id(o, i)?.filter(|id| store.tickets.contains_key(id));
@@ -418,22 +340,14 @@ pub(crate) fn delete(store: &mut Store, id: i64, actor: &Actor) -> Option<Value>
             store.action_ticket.remove(&get_i64(&a, "id"));
         }
     }
-    store
-        .attachments
-        .retain(|_, a| get_i64(&a.meta, "ticket_id") != id);
+    store.attachments.retain(|_, a| get_i64(&a.meta, "ticket_id") != id);
     Some(json!({ "id": id }))
 }
 
 /// `Simulator::agent_edit`: a change made by an agent in Halo's UI. The acting agent is the
 /// ticket's (new) agent when that agent is active, else agent 2 (a service-desk agent).
 /// Invalid fields make it return `None` and change nothing.
-pub(crate) fn agent_edit(
-    store: &mut Store,
-    id: i64,
-    fields: &Value,
-    note: Option<&str>,
-    now: NaiveDateTime,
-) -> Option<Value> {
+pub(crate) fn agent_edit(store: &mut Store, id: i64, fields: &Value, note: Option<&str>, now: NaiveDateTime) -> Option<Value> {
     let current_agent = store.tickets.get(&id).map(|t| get_i64(t, "agent_id"))?;
     let empty = Map::new();
     let obj = match fields {
@@ -460,10 +374,7 @@ mod tests {
     use super::*;
 
     fn ids(v: &Value) -> Vec<i64> {
-        v.get("tickets")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t.get("id")?.as_i64()).collect())
-            .unwrap_or_default()
+        v.get("tickets").and_then(Value::as_array).map(|a| a.iter().filter_map(|t| t.get("id")?.as_i64()).collect()).unwrap_or_default()
     }
 
     fn q(s: &str) -> Params {
@@ -475,50 +386,17 @@ mod tests {
         let s = seeded_store(true, now());
         let all = list(&s, &q("")).unwrap_or_default();
         assert_eq!(all.get("record_count"), Some(&json!(7)));
-        assert!(
-            all.pointer("/tickets/0/customfields").is_none(),
-            "list rows omit custom fields"
-        );
-        assert_eq!(
-            ids(&list(&s, &q("search=PHISHING")).unwrap_or_default()),
-            vec![101, 104]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("search=105")).unwrap_or_default()),
-            vec![105]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("search_details=mfa")).unwrap_or_default()),
-            vec![103]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("agent_id=0")).unwrap_or_default()),
-            vec![103]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("status=1,2&status=6")).unwrap_or_default()),
-            vec![101, 102, 103, 105]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("team=2&requesttype=4")).unwrap_or_default()),
-            vec![101, 102, 104]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("closed_only=true")).unwrap_or_default()),
-            vec![104, 107]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("open_only=true&client_id=2")).unwrap_or_default()),
-            vec![103, 106]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("category_1=security%3Ephishing")).unwrap_or_default()),
-            vec![101, 104]
-        );
-        assert_eq!(
-            ids(&list(&s, &q("category_1=2")).unwrap_or_default()),
-            vec![102]
-        );
+        assert!(all.pointer("/tickets/0/customfields").is_none(), "list rows omit custom fields");
+        assert_eq!(ids(&list(&s, &q("search=PHISHING")).unwrap_or_default()), vec![101, 104]);
+        assert_eq!(ids(&list(&s, &q("search=105")).unwrap_or_default()), vec![105]);
+        assert_eq!(ids(&list(&s, &q("search_details=mfa")).unwrap_or_default()), vec![103]);
+        assert_eq!(ids(&list(&s, &q("agent_id=0")).unwrap_or_default()), vec![103]);
+        assert_eq!(ids(&list(&s, &q("status=1,2&status=6")).unwrap_or_default()), vec![101, 102, 103, 105]);
+        assert_eq!(ids(&list(&s, &q("team=2&requesttype=4")).unwrap_or_default()), vec![101, 102, 104]);
+        assert_eq!(ids(&list(&s, &q("closed_only=true")).unwrap_or_default()), vec![104, 107]);
+        assert_eq!(ids(&list(&s, &q("open_only=true&client_id=2")).unwrap_or_default()), vec![103, 106]);
+        assert_eq!(ids(&list(&s, &q("category_1=security%3Ephishing")).unwrap_or_default()), vec![101, 104]);
+        assert_eq!(ids(&list(&s, &q("category_1=2")).unwrap_or_default()), vec![102]);
         assert!(list(&s, &q("status_id=abc")).is_err());
         assert!(list(&s, &q("datesearch=nope&startdate=2020-01-01")).is_err());
         assert!(list(&s, &q("startdate=garbage")).is_err());
@@ -529,24 +407,14 @@ mod tests {
         let n = now();
         let s = seeded_store(true, n);
         let since = fmt_date(n - Duration::hours(25));
-        let v =
-            list(&s, &q(&format!("datesearch=datecreated&startdate={since}"))).unwrap_or_default();
+        let v = list(&s, &q(&format!("datesearch=datecreated&startdate={since}"))).unwrap_or_default();
         assert_eq!(ids(&v), vec![102, 103]);
         // dateclosed: open tickets (sentinel) never match.
         let v = list(&s, &q("datesearch=dateclosed&startdate=2000-01-01")).unwrap_or_default();
         assert_eq!(ids(&v), vec![104, 107]);
         // A bare end date includes that whole day.
-        let day = (n - Duration::hours(6))
-            .date()
-            .format("%Y-%m-%d")
-            .to_string();
-        let v = list(
-            &s,
-            &q(&format!(
-                "datesearch=datecreated&startdate={day}&enddate={day}"
-            )),
-        )
-        .unwrap_or_default();
+        let day = (n - Duration::hours(6)).date().format("%Y-%m-%d").to_string();
+        let v = list(&s, &q(&format!("datesearch=datecreated&startdate={day}&enddate={day}"))).unwrap_or_default();
         assert!(ids(&v).contains(&103));
 
         let v = list(&s, &q("order=datecreated&orderdesc=true")).unwrap_or_default();
@@ -566,12 +434,8 @@ mod tests {
 
         let v = list(&s, &q("ticketidonly=true&count=1")).unwrap_or_default();
         assert_eq!(v.get("tickets"), Some(&json!([{"id": 101}])));
-        let v =
-            list(&s, &q("include_custom_fields=102&search_summary=prowler")).unwrap_or_default();
-        let cfs = v
-            .pointer("/tickets/0/customfields")
-            .cloned()
-            .unwrap_or_default();
+        let v = list(&s, &q("include_custom_fields=102&search_summary=prowler")).unwrap_or_default();
+        let cfs = v.pointer("/tickets/0/customfields").cloned().unwrap_or_default();
         assert_eq!(cfs.as_array().map(Vec::len), Some(1));
         assert_eq!(cfs.pointer("/0/id"), Some(&json!(102)));
     }
@@ -580,15 +444,9 @@ mod tests {
     fn post_validates_whole_batch_before_applying() {
         let mut s = seeded_store(true, now());
         let actor = s.api_actor();
-        let objs = body_objects(
-            br#"[{"summary":"ok","tickettype_id":1},{"summary":"","tickettype_id":1}]"#,
-        )
-        .unwrap_or_default();
+        let objs = body_objects(br#"[{"summary":"ok","tickettype_id":1},{"summary":"","tickettype_id":1}]"#).unwrap_or_default();
         let e = post(&mut s, &objs, &actor, now()).err();
-        assert_eq!(
-            e,
-            Some(ApiError::element(1, "summary", "Summary is required"))
-        );
+        assert_eq!(e, Some(ApiError::element(1, "summary", "Summary is required")));
         assert_eq!(s.tickets.len(), 7, "nothing applied");
         assert!(body_objects(b"").is_err());
         assert!(body_objects(b"[]").is_err());
@@ -607,22 +465,13 @@ mod tests {
         assert!(!s.actions.contains_key(&103));
         assert_eq!(delete(&mut s, 103, &actor), None);
 
-        let t =
-            agent_edit(&mut s, 101, &json!({"status_id": 5}), Some("Done"), n).unwrap_or_default();
+        let t = agent_edit(&mut s, 101, &json!({"status_id": 5}), Some("Done"), n).unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
         assert_ne!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
-        let last = s
-            .actions
-            .get(&101)
-            .and_then(|a| a.last())
-            .cloned()
-            .unwrap_or_default();
+        let last = s.actions.get(&101).and_then(|a| a.last()).cloned().unwrap_or_default();
         assert_eq!(last.get("who"), Some(&json!("Ben Carter")));
         assert_eq!(last.get("note"), Some(&json!("Done")));
-        assert_eq!(
-            agent_edit(&mut s, 101, &json!({"status_id": 99}), None, n),
-            None
-        );
+        assert_eq!(agent_edit(&mut s, 101, &json!({"status_id": 99}), None, n), None);
         assert_eq!(agent_edit(&mut s, 9999, &json!({}), None, n), None);
         // An edit without notable changes still leaves a history entry.
         let before = s.actions.get(&102).map_or(0, Vec::len);

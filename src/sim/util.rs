@@ -37,22 +37,11 @@ pub(crate) fn parse_date(s: &str) -> Option<ParsedDate> {
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         let at = dt.with_timezone(&Utc).naive_utc();
-        return Some(ParsedDate {
-            at: at.with_nanosecond(0).unwrap_or(at),
-            date_only: false,
-        });
+        return Some(ParsedDate { at: at.with_nanosecond(0).unwrap_or(at), date_only: false });
     }
-    for f in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, f) {
-            return Some(ParsedDate {
-                at: dt.with_nanosecond(0).unwrap_or(dt),
-                date_only: false,
-            });
+            return Some(ParsedDate { at: dt.with_nanosecond(0).unwrap_or(dt), date_only: false });
         }
     }
     // A trailing `Z` without seconds or an ISO date with a `Z` that RFC 3339 rejected.
@@ -62,10 +51,7 @@ pub(crate) fn parse_date(s: &str) -> Option<ParsedDate> {
         return Some(p);
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    Some(ParsedDate {
-        at: d.and_hms_opt(0, 0, 0)?,
-        date_only: true,
-    })
+    Some(ParsedDate { at: d.and_hms_opt(0, 0, 0)?, date_only: true })
 }
 
 /// A stored date that means "not set" (`1899-12-30...`, `1900-01-01...`).
@@ -103,10 +89,7 @@ impl Params {
 
     /// First value for `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| Self::matches(k, key))
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| Self::matches(k, key)).map(|(_, v)| v.as_str())
     }
 
     /// First non-blank value for `key`.
@@ -134,10 +117,7 @@ impl Params {
     pub(crate) fn int(&self, key: &str) -> Result<Option<i64>, String> {
         match self.get_nonblank(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| format!("The value '{v}' is not valid for {key}.")),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| format!("The value '{v}' is not valid for {key}.")),
         }
     }
 
@@ -148,10 +128,7 @@ impl Params {
             return Ok(None);
         }
         raw.into_iter()
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| format!("The value '{v}' is not valid for {key}."))
-            })
+            .map(|v| v.parse::<i64>().map_err(|_| format!("The value '{v}' is not valid for {key}.")))
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     }
@@ -231,8 +208,7 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
         Some(p) => {
             // Only padding may follow the first '=', at most two of them, and only to a
             // multiple of four.
-            if clean[p..].iter().any(|&b| b != b'=') || clean.len() - p > 2 || clean.len() % 4 != 0
-            {
+            if clean[p..].iter().any(|&b| b != b'=') || clean.len() - p > 2 || clean.len() % 4 != 0 {
                 return None;
             }
             &clean[..p]
@@ -309,15 +285,8 @@ pub(crate) fn html_to_text(s: &str) -> String {
             break;
         };
         let tag = after[1..end].trim().to_ascii_lowercase();
-        let name = tag
-            .trim_start_matches('/')
-            .split([' ', '/'])
-            .next()
-            .unwrap_or("");
-        if matches!(name, "br" | "p" | "div" | "li" | "tr")
-            && (name == "br" || tag.starts_with('/'))
-            && !out.ends_with('\n')
-        {
+        let name = tag.trim_start_matches('/').split([' ', '/']).next().unwrap_or("");
+        if matches!(name, "br" | "p" | "div" | "li" | "tr") && (name == "br" || tag.starts_with('/')) && !out.ends_with('\n') {
             out.push('\n');
         }
         rest = &after[end + 1..];
@@ -327,12 +296,7 @@ pub(crate) fn html_to_text(s: &str) -> String {
 }
 
 fn decode_entities(s: &str) -> String {
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    s.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,12 +368,7 @@ mod tests {
 
     #[test]
     fn dates_parse_in_all_accepted_shapes() {
-        let want = NaiveDate::from_ymd_opt(2026, 9, 1)
-            .and_then(|d| d.and_hms_opt(8, 0, 0))
-            .map(|at| ParsedDate {
-                at,
-                date_only: false,
-            });
+        let want = NaiveDate::from_ymd_opt(2026, 9, 1).and_then(|d| d.and_hms_opt(8, 0, 0)).map(|at| ParsedDate { at, date_only: false });
         for s in [
             "2026-09-01T08:00:00",
             "2026-09-01T08:00:00Z",
@@ -434,9 +393,7 @@ mod tests {
 
     #[test]
     fn query_params_are_case_insensitive_and_take_lists() {
-        let p = Params::parse(Some(
-            "Status=1,2&status=4&agent%5B%5D=3&search=two+words%21&Open_Only=True&n=x&bad=%zz",
-        ));
+        let p = Params::parse(Some("Status=1,2&status=4&agent%5B%5D=3&search=two+words%21&Open_Only=True&n=x&bad=%zz"));
         assert_eq!(p.list("status"), vec!["1", "2", "4"]);
         assert_eq!(p.int_list("agent"), Ok(Some(vec![3])));
         assert_eq!(p.get("search"), Some("two words!"));
@@ -455,10 +412,7 @@ mod tests {
         for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
             let enc = base64_encode(data);
             assert_eq!(base64_decode(&enc).as_deref(), Some(data));
-            assert_eq!(
-                base64_decode(enc.trim_end_matches('=')).as_deref(),
-                Some(data)
-            );
+            assert_eq!(base64_decode(enc.trim_end_matches('=')).as_deref(), Some(data));
         }
         assert_eq!(base64_decode("aGVs\nbG8=").as_deref(), Some(&b"hello"[..]));
         assert_eq!(base64_decode("not base64!"), None);
@@ -470,10 +424,7 @@ mod tests {
     #[test]
     fn notes_convert_between_text_and_html() {
         assert_eq!(text_to_html("a < b & c\nnext"), "a &lt; b &amp; c<br>next");
-        assert_eq!(
-            html_to_text("<p>Hello <b>there</b></p><p>x &amp; y<br/>z</p>"),
-            "Hello there\nx & y\nz"
-        );
+        assert_eq!(html_to_text("<p>Hello <b>there</b></p><p>x &amp; y<br/>z</p>"), "Hello there\nx & y\nz");
         assert_eq!(html_to_text("1 < 2"), "1 < 2");
         assert_eq!(html_to_text(&text_to_html("a\n<b>")), "a\n<b>");
     }

@@ -1,0 +1,184 @@
+//! The legacy command line of the real binary: `info`, `sample`, `run`, `test`, `http`.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{SECRET, connection};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_icon_haloitsm");
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+async fn halo() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/5"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": 5, "summary": "Port scan", "status_id": 1, "status_name": "New"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 5}]})))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[test]
+fn info_lists_name_version_and_actions() {
+    let out = Command::new(BIN).arg("info").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Name:        haloitsm"), "{text}");
+    assert!(text.contains("Version:     1.0.0"), "{text}");
+    assert!(text.contains("└── get_ticket ("), "{text}");
+}
+
+#[test]
+fn sample_prints_a_start_message_and_rejects_unknown_names() {
+    let out = Command::new(BIN).args(["sample", "get_ticket"]).output().unwrap();
+    assert!(out.status.success());
+    let msg = stdout_json(&out);
+    assert_eq!(msg["type"], "action_start");
+    assert_eq!(msg["body"]["action"], "get_ticket");
+    assert_eq!(msg["body"]["input"], json!({"ticket_id": 1042, "include_details": true}));
+    assert_eq!(msg["body"]["connection"]["client_secret"], json!({"secretKey": "9z8y7x6w5v4u3t2s1r0q9z8y7x6w5v4u3t2s1r0q"}));
+    let out = Command::new(BIN).args(["sample", "nope"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid trigger, action or task name"));
+}
+
+#[tokio::test]
+async fn run_answers_on_stdout_logs_on_stderr_and_exits_zero() {
+    let halo = halo().await;
+    let msg = json!({"version": "v1", "type": "action_start",
+        "body": {"action": "get_ticket", "meta": {"jobId": "j"}, "connection": connection(&halo.uri()), "input": {"ticket_id": 5}}});
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body = stdout_json(&out);
+    assert_eq!(body["body"]["status"], "ok");
+    assert_eq!(body["body"]["meta"], json!({"jobId": "j"}));
+    assert_eq!(body["body"]["output"]["ticket"]["summary"], "Port scan");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Step name: get_ticket"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
+}
+
+#[tokio::test]
+async fn run_exits_non_zero_with_an_error_message_for_bad_input() {
+    let halo = halo().await;
+    let msg = json!({"version": "v1", "type": "action_start",
+        "body": {"action": "get_ticket", "connection": connection(&halo.uri()), "input": {"ticket_id": "five"}}});
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
+    assert!(!out.status.success());
+    let body = stdout_json(&out);
+    assert_eq!(body["body"]["status"], "error");
+    assert!(body["body"]["error"].as_str().unwrap().contains("`ticket_id`"));
+}
+
+#[test]
+fn run_with_malformed_json_reports_it() {
+    let out = run_with_stdin(&["run"], "{oops");
+    assert!(!out.status.success());
+    let body = stdout_json(&out);
+    assert!(body["body"]["error"].as_str().unwrap().contains("not valid JSON"));
+}
+
+#[tokio::test]
+async fn test_runs_the_connection_test() {
+    let halo = halo().await;
+    let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "connection": connection(&halo.uri()), "input": {}}});
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&["--debug", "test"], &msg.to_string())).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["body"]["output"], json!({"success": true}));
+
+    let bad = json!({"version": "v1", "type": "connection_test", "body": {"connection": connection("http://127.0.0.1:9")}});
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&["test"], &bad.to_string())).await.unwrap();
+    assert!(!out.status.success());
+    let body = stdout_json(&out);
+    assert!(body["body"]["error"].as_str().unwrap().starts_with("Connection test failed!"), "{body}");
+}
+
+#[tokio::test]
+async fn http_serves_until_sigterm_then_exits_cleanly() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child =
+        Command::new(BIN).args(["http", "--port", &port.to_string(), "--bind", "127.0.0.1"]).stderr(Stdio::null()).spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/v1/status");
+    let started = Instant::now();
+    let mut ready = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(r) = reqwest::get(&url).await {
+            assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "Ready"}));
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ready, "server did not become ready");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
+    let out = Command::new(BIN).arg("demo").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("✔ Connection test"), "{text}");
+    assert!(text.contains("✔ Get ticket"), "{text}");
+    assert!(!text.contains('✘'), "{text}");
+    assert!(text.contains("1 token request"), "{text}");
+}
+
+#[tokio::test]
+async fn simulate_serves_a_halo_the_plugin_can_use() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child =
+        Command::new(BIN).args(["simulate", "--port", &port.to_string()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(format!("{base}/_sim/stats")).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "simulator did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let conn = json!({"client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
+        "authorization_server": format!("{base}/auth"), "resource_server": format!("{base}/api")});
+    let msg =
+        json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "connection": conn, "input": {"ticket_id": 101}}});
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["body"]["output"]["found"], true);
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains(&format!("{base}/api")), "{printed}");
+}
