@@ -83,7 +83,7 @@ pub async fn run_stdin(plugin: &Plugin, mode: Mode) -> i32 {
         }
         Err(e) => {
             tracing::error!("{e}");
-            (envelope(None, &json!({}), String::new(), Err(&e)), false)
+            (envelope(None, &json!({}), String::new(), Err(e)), false)
         }
     };
     let mut stdout = std::io::stdout().lock();
@@ -115,7 +115,10 @@ pub fn init_logging(debug: bool, quiet: bool) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(crate::protocol::MaskingStderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
     let registry = tracing_subscriber::registry().with(crate::protocol::StepLogLayer);
     if json {
         let _ = registry.with(stderr.json().with_filter(filter)).try_init();

@@ -2,14 +2,14 @@
 //! connection → client cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::actions::{self, ActionContext, Handler};
 use crate::halo::{ConnectionConfig, HaloClient, RetryPolicy};
-use crate::protocol::{MessageType, PluginError, StartMessage, StepLog, connection_secrets, envelope, mask_secrets};
+use crate::protocol::{ErrorClass, MessageType, PluginError, StartMessage, StepLog, envelope, mask_secrets};
 use crate::spec::{Section, Spec, StepKind, ValidationError, spec};
 
 /// Run the step, or its connection test.
@@ -34,13 +34,16 @@ impl Outcome {
     }
 }
 
-/// Most connections a process serves at once; more are evicted oldest first.
+/// A cached client, built once by whichever request needs it first (outside the cache lock).
+type ClientSlot = OnceLock<Result<Arc<HaloClient>, PluginError>>;
+
+/// Most connections a process serves at once; more are evicted least recently used first.
 const MAX_CLIENTS: usize = 32;
 
 pub struct Plugin {
     spec: &'static Spec,
     actions: HashMap<&'static str, Handler>,
-    clients: Mutex<IndexMap<String, Arc<HaloClient>>>,
+    clients: Mutex<IndexMap<String, Arc<ClientSlot>>>,
     debug: bool,
     retry: Option<RetryPolicy>,
 }
@@ -68,29 +71,32 @@ impl Plugin {
 
     /// Handle one start message: validate, run, validate the output, wrap and mask it.
     pub async fn handle(&self, msg: Value, mode: Mode) -> Outcome {
-        let log = StepLog::new(self.debug);
-        let parsed = StartMessage::parse(msg);
-        let (out_type, meta, secrets, result) = match parsed {
-            Err(e) => (None, json!({}), Vec::new(), Err(e)),
-            Ok(m) => {
-                let result = log.scope(self.run(&m, mode)).await;
-                (Some(m.kind.output_type()), m.meta.clone(), connection_secrets(&m.connection), result)
-            }
-        };
-        let status = match &result {
-            Ok(Value::Null) => 204,
-            Ok(_) => 200,
-            Err(e) => e.http_status(),
-        };
-        match &result {
-            Err(e) if e.class == crate::protocol::ErrorClass::Client => tracing::warn!("{e}"),
-            Err(e) => tracing::error!("{e}"),
-            Ok(_) => {}
-        }
-        let output = match &result {
-            Ok(Value::Null) => Ok(json!({})),
-            Ok(v) => Ok(v.clone()),
-            Err(e) => Err(e),
+        let secrets = StartMessage::secrets_of(&msg, self.spec);
+        let log = StepLog::new(self.debug, secrets.clone());
+        let (out_type, meta, result) = log
+            .scope(async {
+                let (out_type, meta, result) = match StartMessage::parse(&msg) {
+                    Err(e) => {
+                        let (out_type, meta) = StartMessage::salvage(&msg);
+                        (out_type, meta, Err(e))
+                    }
+                    Ok(m) => {
+                        let result = self.run(&m, mode).await;
+                        (Some(m.kind.output_type()), m.meta, result)
+                    }
+                };
+                match &result {
+                    Err(e) if e.class == ErrorClass::Client => tracing::warn!("{e}"),
+                    Err(e) => tracing::error!("{e}"),
+                    Ok(_) => {}
+                }
+                (out_type, meta, result)
+            })
+            .await;
+        let (status, output) = match result {
+            Ok(Value::Null) => (204, Ok(json!({}))),
+            Ok(v) => (200, Ok(v)),
+            Err(e) => (e.http_status(), Err(e)),
         };
         let mut message = envelope(out_type, &meta, log.take(), output);
         mask_secrets(&mut message, &secrets);
@@ -159,21 +165,33 @@ impl Plugin {
         })?;
         let cfg = ConnectionConfig::from_value(&conn).map_err(|e| e.to_plugin_error())?;
         let key = cfg.cache_key();
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&key) {
-            return Ok(c.clone());
-        }
-        // Built under the lock so that concurrent first requests share one client (and one token).
-        let mut client = HaloClient::new(cfg).map_err(|e| e.to_plugin_error())?;
-        if let Some(p) = &self.retry {
-            client = client.with_retry_policy(p.clone());
-        }
-        let client = Arc::new(client);
-        if clients.len() >= MAX_CLIENTS {
-            clients.shift_remove_index(0);
-        }
-        clients.insert(key, client.clone());
-        Ok(client)
+        let slot = {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            match clients.get_index_of(&key) {
+                Some(i) => {
+                    let last = clients.len() - 1;
+                    clients.move_index(i, last);
+                    clients[last].clone()
+                }
+                None => {
+                    if clients.len() >= MAX_CLIENTS {
+                        clients.shift_remove_index(0);
+                    }
+                    let slot = Arc::new(ClientSlot::new());
+                    clients.insert(key, slot.clone());
+                    slot
+                }
+            }
+        };
+        // Concurrent first requests wait here for one client (and so share one token).
+        slot.get_or_init(|| {
+            let client = HaloClient::new(cfg).map_err(|e| e.to_plugin_error())?;
+            Ok(Arc::new(match &self.retry {
+                Some(p) => client.with_retry_policy(p.clone()),
+                None => client,
+            }))
+        })
+        .clone()
     }
 
     /// How many distinct connections have a cached client.

@@ -267,21 +267,19 @@ pub struct StartMessage {
     pub connection: Value,
     pub input: Value,
     pub dispatcher: Value,
-    /// The whole body, for fields only some steps use (e.g. a task's `state`).
-    pub body: Map<String, Value>,
 }
 
 impl StartMessage {
     /// Check a start message the way the Python runtime does; missing `meta`/`connection`/`input`
     /// default to `{}`.
-    pub fn parse(msg: Value) -> Result<StartMessage, PluginError> {
+    pub fn parse(msg: &Value) -> Result<StartMessage, PluginError> {
         let bad = |cause: String| {
             PluginError::client(
                 cause,
                 "Send a start message of the form {\"version\": \"v1\", \"type\": \"action_start\", \"body\": {\"action\": ..., \"connection\": {...}, \"input\": {...}}}.",
             )
         };
-        let Value::Object(mut top) = msg else {
+        let Value::Object(top) = msg else {
             return Err(bad("Input message is not a JSON object".into()));
         };
         let type_ = match top.get("type") {
@@ -302,7 +300,7 @@ impl StartMessage {
                 "Unsupported message type \"{type_}\". Must be action_start, trigger_start, connection_test, or task_start"
             )));
         };
-        let body = match top.remove("body") {
+        let body = match top.get("body") {
             None => return Err(bad("\"body\" missing from input message".into())),
             Some(Value::Object(b)) => b,
             Some(_) => return Err(bad("\"body\" must be a JSON object".into())),
@@ -328,20 +326,32 @@ impl StartMessage {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(v) => v.clone(),
         };
-        Ok(StartMessage {
-            kind,
-            name,
-            meta: take("meta"),
-            connection: take("connection"),
-            input: take("input"),
-            dispatcher: take("dispatcher"),
-            body,
-        })
+        // `meta` is echoed as sent (a null stays null, like the Python runtime).
+        let meta = body.get("meta").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        Ok(StartMessage { kind, name, meta, connection: take("connection"), input: take("input"), dispatcher: take("dispatcher") })
+    }
+
+    /// What can still be echoed from a message that failed to parse: its output type (when
+    /// its `type` is known) and its `meta`.
+    pub fn salvage(msg: &Value) -> (Option<&'static str>, Value) {
+        let out_type = msg.get("type").and_then(Value::as_str).and_then(MessageType::parse).map(MessageType::output_type);
+        let meta = msg.get("body").and_then(|b| b.get("meta")).cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        (out_type, meta)
+    }
+
+    /// Every secret of the connection a message carries, for masking.
+    pub fn secrets_of(msg: &Value, spec: &crate::spec::Spec) -> Vec<String> {
+        let conn = msg.get("body").and_then(|b| b.get("connection")).cloned().unwrap_or(Value::Null);
+        let mut secrets = connection_secrets(&conn);
+        secrets.extend(spec.sensitive_strings(&conn));
+        secrets.sort();
+        secrets.dedup();
+        secrets
     }
 }
 
 /// Build an output message.
-pub fn envelope(out_type: Option<&str>, meta: &Value, log: String, result: Result<Value, &PluginError>) -> Value {
+pub fn envelope(out_type: Option<&str>, meta: &Value, log: String, result: Result<Value, PluginError>) -> Value {
     let mut body = Map::new();
     body.insert("log".into(), Value::String(log));
     match result {
@@ -445,16 +455,18 @@ tokio::task_local! {
     static STEP_LOG: StepLog;
 }
 
-/// The log lines of one step, collected from `tracing` events emitted while the step runs.
+/// The log lines of one step, collected from `tracing` events emitted while the step runs, and
+/// the secrets no log line of that step may show.
 #[derive(Clone, Default)]
 pub struct StepLog {
     inner: std::sync::Arc<std::sync::Mutex<String>>,
+    secrets: std::sync::Arc<[String]>,
     debug: bool,
 }
 
 impl StepLog {
-    pub fn new(debug: bool) -> Self {
-        StepLog { inner: Default::default(), debug }
+    pub fn new(debug: bool, secrets: Vec<String>) -> Self {
+        StepLog { inner: Default::default(), secrets: secrets.into(), debug }
     }
 
     /// Run a future with this log collecting its events.
@@ -471,11 +483,15 @@ impl StepLog {
     }
 
     fn push(&self, line: &str) {
+        let masked = mask_str(line, &self.secrets);
         if let Ok(mut g) = self.inner.lock() {
-            g.push_str(line);
+            g.push_str(masked.as_deref().unwrap_or(line));
         }
     }
 }
+
+/// Only the plugin's own events belong in a step log (not its HTTP libraries' chatter).
+const OWN_TARGET: &str = env!("CARGO_CRATE_NAME");
 
 /// Make sure step logs are captured even when the embedding program installed no subscriber
 /// (tests, benchmarks). A program that installs its own must include [`StepLogLayer`].
@@ -485,13 +501,17 @@ pub fn ensure_log_capture() {
     let _ = tracing_subscriber::registry().with(StepLogLayer).try_init();
 }
 
-/// A `tracing` layer that copies events into the current step's log, if any.
+/// A `tracing` layer that copies the plugin's events into the current step's log, if any.
 pub struct StepLogLayer;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StepLogLayer {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        if !meta.target().starts_with(OWN_TARGET) {
+            return;
+        }
         let _ = STEP_LOG.try_with(|log| {
-            let level = *event.metadata().level();
+            let level = *meta.level();
             if level == tracing::Level::TRACE || (level == tracing::Level::DEBUG && !log.debug) {
                 return;
             }
@@ -500,6 +520,40 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StepLogLayer {
             let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
             log.push(&format!("{now} {level} {}\n", visitor.0));
         });
+    }
+}
+
+/// Process logs (stderr) with the current step's secrets masked, whatever the log format.
+#[derive(Clone, Copy, Default)]
+pub struct MaskingStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MaskingStderr {
+    type Writer = MaskedLine;
+
+    fn make_writer(&'a self) -> MaskedLine {
+        MaskedLine(Vec::new())
+    }
+}
+
+/// One formatted log line, masked and written to stderr when dropped.
+pub struct MaskedLine(Vec<u8>);
+
+impl std::io::Write for MaskedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for MaskedLine {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let masked = STEP_LOG.try_with(|log| mask_str(&text, &log.secrets)).ok().flatten();
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), masked.as_deref().unwrap_or(&text).as_bytes());
     }
 }
 
@@ -529,7 +583,7 @@ mod tests {
 
     #[test]
     fn parse_defaults_missing_parts() {
-        let m = StartMessage::parse(json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket"}})).unwrap();
+        let m = StartMessage::parse(&json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket"}})).unwrap();
         assert_eq!(m.kind, MessageType::ActionStart);
         assert_eq!(m.name.as_deref(), Some("get_ticket"));
         assert_eq!(m.meta, json!({}));
@@ -539,7 +593,7 @@ mod tests {
 
     #[test]
     fn parse_rejects_malformed_messages() {
-        let cause = |v: Value| StartMessage::parse(v).unwrap_err().cause;
+        let cause = |v: Value| StartMessage::parse(&v).unwrap_err().cause;
         assert_eq!(cause(json!({"type": "action_start", "body": {}})), "\"version\" missing from input message");
         assert_eq!(cause(json!({"version": "v2", "type": "action_start", "body": {}})), "Unsupported version 'v2'. Only v1 is supported");
         assert_eq!(cause(json!({"version": "v1", "body": {}})), "\"type\" missing from input message");
@@ -550,7 +604,7 @@ mod tests {
         );
         assert_eq!(cause(json!({"version": "v1", "type": "trigger_start", "body": {"trigger": 5}})), "Trigger field must be a string");
         assert!(cause(json!({"version": "v1", "type": "nope", "body": {}})).starts_with("Unsupported message type \"nope\""));
-        assert_eq!(StartMessage::parse(json!([1])).unwrap_err().class, ErrorClass::Client);
+        assert_eq!(StartMessage::parse(&json!([1])).unwrap_err().class, ErrorClass::Client);
     }
 
     #[test]
@@ -586,7 +640,7 @@ mod tests {
             json!({"body": {"log": "l\n", "status": "ok", "meta": {"jobId": "j"}, "output": {"found": true}}, "version": "v1", "type": "action_event"})
         );
         let e = PluginError::client("bad", "fix it");
-        let err = envelope(None, &json!({}), String::new(), Err(&e));
+        let err = envelope(None, &json!({}), String::new(), Err(e));
         assert_eq!(err["type"], Value::Null);
         assert_eq!(err["body"]["status"], "error");
         assert_eq!(err["body"]["error"], "bad");
@@ -612,8 +666,10 @@ mod tests {
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::registry().with(StepLogLayer);
         let _guard = tracing::subscriber::set_default(subscriber);
-        let log = StepLog::new(false);
+        let log = StepLog::new(false, vec!["hunter22secret".into()]);
         log.scope(async {
+            tracing::info!("password is hunter22secret");
+            tracing::info!(target: "hyper::client", "not ours");
             tracing::info!("inside");
             tracing::debug!("hidden");
             tracing::warn!(ticket = 5, "warned");
@@ -623,6 +679,8 @@ mod tests {
         let text = log.take();
         assert!(text.contains("INFO inside\n"), "{text}");
         assert!(text.contains("WARN warned ticket=5\n"), "{text}");
+        assert!(text.contains("INFO password is ********\n"), "{text}");
+        assert!(!text.contains("not ours"), "{text}");
         assert!(!text.contains("hidden") && !text.contains("outside"), "{text}");
         assert_eq!(log.take(), "");
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -78,16 +78,16 @@ impl AppState {
 }
 
 /// Counts a step as in flight for as long as it lives.
-struct WorkGuard<'a>(&'a AppState);
+struct WorkGuard(Arc<AppState>);
 
-impl<'a> WorkGuard<'a> {
-    fn new(state: &'a AppState) -> Self {
+impl WorkGuard {
+    fn new(state: &Arc<AppState>) -> Self {
         state.active.fetch_add(1, Ordering::SeqCst);
-        WorkGuard(state)
+        WorkGuard(state.clone())
     }
 }
 
-impl Drop for WorkGuard<'_> {
+impl Drop for WorkGuard {
     fn drop(&mut self) {
         if self.0.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.idle.notify_waiters();
@@ -212,7 +212,7 @@ fn http_error(status: StatusCode, description: impl Into<String>, uri: &Uri, met
     )
 }
 
-async fn not_found(uri: Uri, method: Method) -> Response {
+async fn not_found(OriginalUri(uri): OriginalUri, method: Method) -> Response {
     http_error(
         StatusCode::NOT_FOUND,
         "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
@@ -221,7 +221,7 @@ async fn not_found(uri: Uri, method: Method) -> Response {
     )
 }
 
-async fn method_not_allowed(uri: Uri, method: Method) -> Response {
+async fn method_not_allowed(OriginalUri(uri): OriginalUri, method: Method) -> Response {
     http_error(StatusCode::METHOD_NOT_ALLOWED, format!("The method {method} is not allowed for the requested URL."), &uri, &method)
 }
 
@@ -260,15 +260,23 @@ fn shutdown_refusal() -> Response {
     json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"error": "Shutdown in progress. No new work can be accepted."}))
 }
 
-async fn run_step(
-    state: &AppState,
-    kind: StepKind,
-    name: &str,
+/// A path parameter, or the JSON answer to a malformed one.
+fn path_param(p: Result<Path<String>, PathRejection>, uri: &Uri, method: &Method) -> Result<String, Box<Response>> {
+    p.map(|Path(name)| name).map_err(|e| Box::new(http_error(e.status(), e.body_text(), uri, method)))
+}
+
+/// Run a step in its own task: it completes (and its writes land) even if the caller hangs up.
+/// `route` is the step kind and name the route names, which the body must match.
+async fn execute(
+    state: Arc<AppState>,
+    route: Option<(StepKind, &str)>,
     mode: Mode,
     body: Result<Bytes, BytesRejection>,
     uri: Uri,
     method: Method,
 ) -> Response {
+    // Counted as in flight before the shutdown check, so `shutdown_safe` never races a new step.
+    let work = WorkGuard::new(&state);
     if state.shutdown_initiated() {
         return shutdown_refusal();
     }
@@ -276,73 +284,122 @@ async fn run_step(
         Ok(m) => m,
         Err(resp) => return *resp,
     };
-    let key = kind.as_str();
-    let in_body = msg.get("body").and_then(|b| b.get(key));
-    if in_body.and_then(Value::as_str) != Some(name) {
-        let shown = match in_body {
-            None | Some(Value::Null) => "None".to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        };
-        let mut k = key.to_string();
-        k[..1].make_ascii_uppercase();
-        return http_error(
-            StatusCode::BAD_REQUEST,
-            format!("{k} name ({shown}) in input body is not matching with name ({name}) in route"),
-            &uri,
-            &method,
-        );
+    if let Some((kind, name)) = route {
+        let key = kind.as_str();
+        let in_body = msg.get("body").and_then(|b| b.get(key));
+        if in_body.and_then(Value::as_str) != Some(name) {
+            let shown = match in_body {
+                None | Some(Value::Null) => "None".to_string(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            let mut k = key.to_string();
+            k[..1].make_ascii_uppercase();
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                format!("{k} name ({shown}) in input body is not matching with name ({name}) in route"),
+                &uri,
+                &method,
+            );
+        }
     }
-    let _work = WorkGuard::new(state);
-    let outcome = state.plugin.handle(msg, mode).await;
-    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &outcome.message)
+    let plugin = state.plugin.clone();
+    let task = tokio::spawn(async move {
+        let _work = work;
+        plugin.handle(msg, mode).await
+    });
+    match task.await {
+        Ok(outcome) => {
+            let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            json_response(status, &outcome.message)
+        }
+        Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": format!("The step stopped unexpectedly: {e}")})),
+    }
 }
 
-async fn action_run(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
-    run_step(&s, StepKind::Action, &name, Mode::Run, body, uri, method).await
+async fn run_step(
+    state: Arc<AppState>,
+    kind: StepKind,
+    name: Result<Path<String>, PathRejection>,
+    mode: Mode,
+    body: Result<Bytes, BytesRejection>,
+    uri: Uri,
+    method: Method,
+) -> Response {
+    match path_param(name, &uri, &method) {
+        Ok(name) => execute(state, Some((kind, &name)), mode, body, uri, method).await,
+        Err(resp) => *resp,
+    }
 }
 
-async fn action_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
-    run_step(&s, StepKind::Action, &name, Mode::Test, body, uri, method).await
+async fn action_run(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run_step(s, StepKind::Action, name, Mode::Run, body, uri, method).await
 }
 
-async fn trigger_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
-    run_step(&s, StepKind::Trigger, &name, Mode::Test, body, uri, method).await
+async fn action_test(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run_step(s, StepKind::Action, name, Mode::Test, body, uri, method).await
 }
 
-async fn task_run(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
-    run_step(&s, StepKind::Task, &name, Mode::Run, body, uri, method).await
+async fn trigger_test(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run_step(s, StepKind::Trigger, name, Mode::Test, body, uri, method).await
 }
 
-async fn task_test(State(s): St, Path(name): Path<String>, uri: Uri, method: Method, body: Result<Bytes, BytesRejection>) -> Response {
-    run_step(&s, StepKind::Task, &name, Mode::Test, body, uri, method).await
+async fn task_run(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run_step(s, StepKind::Task, name, Mode::Run, body, uri, method).await
+}
+
+async fn task_test(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run_step(s, StepKind::Task, name, Mode::Test, body, uri, method).await
 }
 
 async fn connection_test(
     State(s): St,
-    Path(kind): Path<String>,
-    uri: Uri,
+    kind: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
     method: Method,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let kind = match path_param(kind, &uri, &method) {
+        Ok(k) => k,
+        Err(resp) => return *resp,
+    };
     if kind != "test" && kind != "test_task" {
         return json_response(
             StatusCode::NOT_FOUND,
             &json!({"error": "The requested endpoint is not available, only ['test', 'test_task'] are supported.", "code": 404, "method": "POST", "name": "Not Found"}),
         );
     }
-    if s.shutdown_initiated() {
-        return shutdown_refusal();
-    }
-    let msg = match parse_body(body, &uri, &method) {
-        Ok(m) => m,
-        Err(resp) => return *resp,
-    };
-    let _work = WorkGuard::new(&s);
-    let outcome = s.plugin.handle(msg, Mode::Test).await;
-    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &outcome.message)
+    execute(s, None, Mode::Test, body, uri, method).await
 }
 
 // ----- describing the plugin ---------------------------------------------------------------------
@@ -357,7 +414,8 @@ async fn info(State(s): St) -> Response {
             "name": field("name"), "description": field("description"), "version": field("version"),
             "vendor": field("vendor"), "plugin_spec_version": field("plugin_spec_version"), "title": field("title"),
             "support": field("support"), "tags": field("tags"), "enable_cache": field("enable_cache"),
-            "number_of_workers": 1, "threads": threads, "sdk_version": env!("CARGO_PKG_VERSION"),
+            "number_of_workers": 1, "threads": threads,
+            "sdk_version": doc.pointer("/sdk/version").cloned().unwrap_or_else(|| json!(env!("CARGO_PKG_VERSION"))),
         }),
     )
 }
@@ -401,14 +459,33 @@ fn details(kind: StepKind, name: &str, s: &AppState) -> Response {
     }
 }
 
-async fn action_details(State(s): St, Path(name): Path<String>) -> Response {
-    details(StepKind::Action, &name, &s)
+async fn action_details(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+) -> Response {
+    match path_param(name, &uri, &method) {
+        Ok(name) => details(StepKind::Action, &name, &s),
+        Err(resp) => *resp,
+    }
 }
-async fn trigger_details(State(s): St, Path(name): Path<String>) -> Response {
-    details(StepKind::Trigger, &name, &s)
+async fn trigger_details(
+    State(s): St,
+    name: Result<Path<String>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+) -> Response {
+    match path_param(name, &uri, &method) {
+        Ok(name) => details(StepKind::Trigger, &name, &s),
+        Err(resp) => *resp,
+    }
 }
-async fn task_details(State(s): St, Path(name): Path<String>) -> Response {
-    details(StepKind::Task, &name, &s)
+async fn task_details(State(s): St, name: Result<Path<String>, PathRejection>, OriginalUri(uri): OriginalUri, method: Method) -> Response {
+    match path_param(name, &uri, &method) {
+        Ok(name) => details(StepKind::Task, &name, &s),
+        Err(resp) => *resp,
+    }
 }
 
 async fn action_definitions(State(s): St) -> Response {
@@ -427,17 +504,40 @@ fn unsupported_format() -> Response {
     json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"error": "The specified format is not supported"}))
 }
 
-async fn plugin_spec(State(s): St, Query(q): Query<FormatQuery>) -> Response {
-    match q.format.as_deref().unwrap_or("json") {
+/// The `format` query parameter, or the JSON answer to a malformed query.
+fn format_param(q: Result<Query<FormatQuery>, QueryRejection>, uri: &Uri, method: &Method) -> Result<Option<String>, Box<Response>> {
+    q.map(|Query(q)| q.format).map_err(|e| Box::new(http_error(e.status(), e.body_text(), uri, method)))
+}
+
+async fn plugin_spec(
+    State(s): St,
+    q: Result<Query<FormatQuery>, QueryRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+) -> Response {
+    let format = match format_param(q, &uri, &method) {
+        Ok(f) => f,
+        Err(resp) => return *resp,
+    };
+    match format.as_deref().unwrap_or("json") {
         "json" => json_response(StatusCode::OK, &s.plugin.spec().doc),
         "yaml" => ([(header::CONTENT_TYPE, "application/yaml")], s.plugin.spec().yaml).into_response(),
         _ => unsupported_format(),
     }
 }
 
-async fn api_description(State(s): St, Query(q): Query<FormatQuery>) -> Response {
+async fn api_description(
+    State(s): St,
+    q: Result<Query<FormatQuery>, QueryRejection>,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+) -> Response {
+    let format = match format_param(q, &uri, &method) {
+        Ok(f) => f,
+        Err(resp) => return *resp,
+    };
     let doc = openapi(&s);
-    match q.format.as_deref().unwrap_or("json") {
+    match format.as_deref().unwrap_or("json") {
         "json" => json_response(StatusCode::OK, &doc),
         "yaml" => match serde_yaml::to_string(&doc) {
             Ok(y) => ([(header::CONTENT_TYPE, "application/yaml")], y).into_response(),

@@ -95,6 +95,11 @@ impl Ty {
         }
     }
 
+    /// Values of this type are secrets and are never shown in messages.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Ty::Password | Ty::CredentialSecretKey | Ty::CredentialUsernamePassword | Ty::CredentialToken)
+    }
+
     /// The type's name as written in the spec.
     pub fn spec_name(&self) -> String {
         match self {
@@ -209,6 +214,19 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+/// The kind of a value without its content (for secrets).
+fn describe_kind(v: &Value) -> String {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+    .into()
+}
 
 fn describe_value(v: &Value) -> String {
     let kind = match v {
@@ -449,7 +467,7 @@ impl Spec {
         let bad = |v: &Value| ValidationError {
             section,
             path: path.to_string(),
-            problem: format!("expected {}, got {}", ty.describe(), describe_value(v)),
+            problem: format!("expected {}, got {}", ty.describe(), if ty.is_sensitive() { describe_kind(v) } else { describe_value(v) }),
         };
         match ty {
             Ty::String | Ty::Password | Ty::Bytes => {
@@ -464,8 +482,15 @@ impl Spec {
                 }
             }
             Ty::Integer => {
-                if v.is_i64() || v.is_u64() {
+                if v.is_i64() {
                     return Ok(());
+                }
+                if v.is_u64() {
+                    return Err(ValidationError {
+                        section,
+                        path: path.to_string(),
+                        problem: format!("{} is too large; expected an integer up to {}", describe_value(v), i64::MAX),
+                    });
                 }
                 match v.as_f64() {
                     Some(f) if lenient && f.fract() == 0.0 && f.abs() < 9.0e15 => {
@@ -558,7 +583,7 @@ impl Spec {
             return Err(ValidationError {
                 section,
                 path: path.to_string(),
-                problem: format!("expected {}, got {}", ty.describe(), describe_value(v)),
+                problem: format!("expected {}, got {}", ty.describe(), describe_kind(v)),
             });
         };
         for (k, required) in keys {
@@ -569,7 +594,7 @@ impl Spec {
                     return Err(ValidationError {
                         section,
                         path: join(path, k),
-                        problem: format!("expected a string, got {}", describe_value(other)),
+                        problem: format!("expected a string, got {}", describe_kind(other)),
                     });
                 }
                 None => {
@@ -578,6 +603,19 @@ impl Spec {
             }
         }
         Ok(())
+    }
+
+    /// Plain string values given for sensitive connection fields (e.g. a `client_secret` sent as
+    /// a bare string instead of `{"secretKey": ...}`), which the masker must also hide.
+    pub fn sensitive_strings(&self, connection: &Value) -> Vec<String> {
+        self.connection
+            .fields
+            .iter()
+            .filter(|f| f.ty.is_sensitive())
+            .filter_map(|f| connection.get(&f.name).and_then(Value::as_str))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     // ----- derived documents ------------------------------------------------------------------
@@ -888,6 +926,17 @@ actions:
             "input `things[0].tags[0]`: expected a string, got the number 1"
         );
         assert_eq!(input_err(json!([1])), "input must be an object, got an array");
+    }
+
+    #[test]
+    fn secrets_are_never_echoed_and_huge_integers_are_refused() {
+        let s = test_spec();
+        let mut conn = json!({"secret": "TopSecretValue"});
+        let e = s.validate_input(&s.connection, &mut conn, Section::Connection).unwrap_err().to_string();
+        assert!(!e.contains("TopSecretValue"), "{e}");
+        assert!(e.contains("got a string"), "{e}");
+        assert_eq!(s.sensitive_strings(&json!({"secret": "TopSecretValue"})), vec!["TopSecretValue".to_string()]);
+        assert!(input_err(json!({"n": 18446744073709551615u64})).contains("is too large"));
     }
 
     #[test]

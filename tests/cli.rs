@@ -182,3 +182,25 @@ async fn simulate_serves_a_halo_the_plugin_can_use() {
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains(&format!("{base}/api")), "{printed}");
 }
+
+#[tokio::test]
+async fn process_logs_on_stderr_are_masked_too() {
+    let halo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})))
+        .mount(&halo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/5"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"Message": format!("bad secret {SECRET}")})))
+        .mount(&halo)
+        .await;
+    let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "connection": connection(&halo.uri()), "input": {"ticket_id": 5}}});
+    let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad secret ********"), "{stderr}");
+    assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
+    assert!(!stderr.contains("\x1b["), "no colour codes when stderr is not a terminal");
+}

@@ -446,7 +446,7 @@ async fn token_endpoint_errors_are_explained() {
                 );
                 assert!(err.to_plugin_error().assistance.contains("Tenant"));
             }
-            "404" => assert!(matches!(err, HaloError::Unreachable { .. }), "{err:?}"),
+            "404" => assert!(matches!(err, HaloError::NoTokenEndpoint { .. }), "{err:?}"),
             _ => assert!(matches!(err, HaloError::ServerError { status: 500, .. }), "{err:?}"),
         }
         let text = format!("{err} {:?}", err.to_plugin_error());
@@ -472,4 +472,164 @@ async fn connection_test_needs_a_token_and_ticket_access() {
     mount_token(&denied, 1).await;
     Mock::given(method("GET")).and(path("/api/Tickets")).respond_with(ResponseTemplate::new(403)).mount(&denied).await;
     assert!(matches!(client(&denied, json!({})).test_connection().await, Err(HaloError::Forbidden { .. })));
+}
+
+#[tokio::test]
+async fn a_huge_expires_in_is_capped_not_a_crash() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "token_type": "Bearer", "expires_in": u64::MAX})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server, json!({}));
+    assert_eq!(&*c.token().await.unwrap(), "t");
+    assert_eq!(&*c.token().await.unwrap(), "t");
+}
+
+#[tokio::test]
+async fn the_token_request_is_retried_on_429_and_5xx() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0").set_body_json(json!({"error": "slow_down"})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("tok-1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server, json!({}));
+    assert_eq!(&*c.token().await.unwrap(), "tok-1");
+    assert_eq!(c.token_requests(), 3);
+}
+
+#[tokio::test]
+async fn a_rate_limited_token_request_is_reported_as_such() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .mount(&server)
+        .await;
+    let err = client(&server, json!({})).token().await.unwrap_err();
+    assert!(matches!(err, HaloError::RateLimited { .. }), "{err:?}");
+    assert!(!err.to_plugin_error().assistance.contains("credentials"));
+}
+
+#[tokio::test]
+async fn redirects_are_reported_with_advice_not_as_bad_input() {
+    let server = MockServer::start().await;
+    mount_token(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/1"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "https://elsewhere.example.com/api/Tickets/1"))
+        .mount(&server)
+        .await;
+    let err = client(&server, json!({})).get_ticket(1, false).await.unwrap_err();
+    assert!(matches!(&err, HaloError::Redirected { status: 302, location } if location.contains("elsewhere")), "{err:?}");
+    let pe = err.to_plugin_error();
+    assert_eq!(pe.http_status(), 500);
+    assert!(pe.assistance.contains("https"), "{}", pe.assistance);
+}
+
+/// A server that, on its first connection, sends response headers and then stalls; later
+/// connections get a complete answer.
+async fn stalling_then_healthy() -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => got.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let body = if got.starts_with(b"POST /auth/token") { token_body("tok-1").to_string() } else { r#"{"id": 1}"#.to_string() };
+                if n == 1 {
+                    // Headers promise a body that never comes.
+                    let _ = sock
+                        .write_all(
+                            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{", body.len() + 10)
+                                .as_bytes(),
+                        )
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                } else {
+                    let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), connections)
+}
+
+#[tokio::test]
+async fn a_read_whose_body_stalls_is_retried() {
+    let (base, _) = stalling_then_healthy().await;
+    let cfg = ConnectionConfig::from_value(&json!({
+        "client_id": "cid", "client_secret": {"secretKey": SECRET},
+        "authorization_server": format!("{base}/auth"), "resource_server": format!("{base}/api"), "timeout_seconds": 1,
+    }))
+    .unwrap();
+    let c = HaloClient::new(cfg).unwrap().with_retry_policy(fast());
+    assert_eq!(c.get_ticket(1, false).await.unwrap().unwrap()["id"], 1);
+}
+
+#[tokio::test]
+async fn a_write_is_retried_when_the_connection_was_refused() {
+    // The API port is closed at first and opens shortly after: the POST never reached HaloITSM,
+    // so sending it again is safe, and it lands exactly once.
+    let auth = MockServer::start().await;
+    mount_token(&auth, 1).await;
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let cfg = ConnectionConfig::from_value(&json!({
+        "client_id": "cid", "client_secret": {"secretKey": SECRET},
+        "authorization_server": format!("{}/auth", auth.uri()), "resource_server": format!("http://{addr}/api"), "timeout_seconds": 2,
+    }))
+    .unwrap();
+    let policy = RetryPolicy {
+        max_attempts: 5,
+        max_elapsed: Duration::from_secs(10),
+        base_delay: Duration::from_millis(300),
+        max_delay: Duration::from_secs(2),
+    };
+    let c = HaloClient::new(cfg).unwrap().with_retry_policy(policy);
+    c.token().await.unwrap();
+    let post = tokio::spawn(async move { c.post("Tickets", &[], &json!([{"summary": "x"}])).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let api = MockServer::builder().listener(listener).start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 5})))
+        .expect(1)
+        .mount(&api)
+        .await;
+    assert_eq!(post.await.unwrap().unwrap()["id"], 5);
 }

@@ -404,3 +404,75 @@ async fn a_termination_signal_drains_in_flight_steps_then_stops() {
     tokio::time::timeout(Duration::from_secs(5), done).await.expect("server stopped").unwrap().unwrap();
     assert!(http().post(&url).json(&msg).send().await.is_err(), "no new connections after shutdown");
 }
+
+#[tokio::test]
+async fn a_secret_echoed_by_halo_is_masked_in_error_exception_and_log() {
+    let halo = halo().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/5"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"Message": format!("client_secret {SECRET} is not allowed here")})))
+        .mount(&halo)
+        .await;
+    let srv = PluginServer::start().await;
+    let (status, body) =
+        post(&srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", connection(&halo.uri()), json!({"ticket_id": 5}))).await;
+    assert_eq!(status, 400, "{body}");
+    let b = &body["body"];
+    for text in [&b["error"], &b["exception"]["data"], &b["log"]] {
+        let t = text.as_str().unwrap();
+        assert!(t.contains("client_secret ******** is not allowed"), "{t}");
+    }
+    assert!(!body.to_string().contains(SECRET));
+    assert!(b["log"].as_str().unwrap().contains("ERROR"), "the error is part of the step log: {}", b["log"]);
+}
+
+#[tokio::test]
+async fn a_secret_sent_as_a_bare_string_is_never_echoed() {
+    let srv = PluginServer::start().await;
+    let mut conn = connection("http://127.0.0.1:9");
+    conn["client_secret"] = json!(SECRET);
+    let (status, body) = post(&srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", conn, json!({"ticket_id": 1}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["body"]["error"].as_str().unwrap().contains("connection `client_secret`: expected a secret key object"), "{body}");
+    assert!(!body.to_string().contains(SECRET), "{body}");
+}
+
+#[tokio::test]
+async fn an_id_beyond_64_bits_is_a_400_not_a_plugin_bug() {
+    let srv = PluginServer::start().await;
+    let msg = action("get_ticket", connection("http://127.0.0.1:9"), json!({"ticket_id": 18446744073709551615u64}));
+    let (status, body) = post(&srv.url("/api/v1/actions/get_ticket"), &msg).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["body"]["error"].as_str().unwrap().contains("too large"), "{body}");
+}
+
+#[tokio::test]
+async fn malformed_paths_and_queries_answer_json_with_the_full_url() {
+    let srv = PluginServer::start().await;
+    let resp = http().get(srv.url("/api/v1/actions/%FF")).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["url"].as_str().unwrap().starts_with("/api/v1/actions/"), "{body}");
+    let resp = http().get(srv.url("/api/v1/spec?format=a&format=b")).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let (s, body) = post(&srv.url("/api/v1/actions/get_ticket"), &action("other", connection("http://x"), json!({}))).await;
+    assert_eq!(s, 400);
+    assert_eq!(body["url"], "/api/v1/actions/get_ticket");
+    let (_, info) = get(&srv.url("/api/v1/info")).await;
+    assert_eq!(info["sdk_version"], icon_haloitsm::spec::spec().doc["sdk"]["version"]);
+}
+
+#[tokio::test]
+async fn a_rejected_message_still_echoes_its_meta_and_type() {
+    let srv = PluginServer::start().await;
+    let msg = json!({"version": "v2", "type": "action_start", "body": {"action": "get_ticket", "meta": {"jobId": "J"}}});
+    let (status, body) = post(&srv.url("/api/v1/actions/get_ticket"), &msg).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["type"], "action_event");
+    assert_eq!(body["body"]["meta"], json!({"jobId": "J"}));
+    let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "meta": null, "connection": connection("http://127.0.0.1:9"), "input": {}}});
+    let (_, body) = post(&srv.url("/api/v1/actions/get_ticket"), &msg).await;
+    assert_eq!(body["body"]["meta"], Value::Null, "a null meta is echoed as null");
+}

@@ -90,7 +90,7 @@ async fn ssl_verify_false_accepts_a_self_signed_certificate() {
 async fn ssl_verify_true_refuses_a_self_signed_certificate_with_advice() {
     let addr = self_signed_halo().await;
     let err = client(addr, true).test_connection().await.unwrap_err();
-    assert!(matches!(err, HaloError::Unreachable { .. }), "{err:?}");
+    assert!(matches!(err, HaloError::Tls { .. }), "{err:?}");
     let text = err.to_string().to_lowercase();
     assert!(text.contains("certificate"), "{text}");
     assert!(err.to_plugin_error().assistance.contains("SSL Verify"));

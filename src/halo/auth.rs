@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 
-use super::ConnectionConfig;
 use super::error::{HaloError, Server, extract_message};
+use super::{ConnectionConfig, RetryPolicy};
 
 /// Lifetime assumed when the token response has no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
@@ -63,8 +63,9 @@ impl TokenCache {
         }
     }
 
-    /// A valid token, fetching one if needed.
-    pub async fn get(&self, http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<Arc<str>, HaloError> {
+    /// A valid token, fetching one if needed (retried like a read: on 429, 5xx, timeouts and
+    /// connection failures).
+    pub async fn get(&self, http: &reqwest::Client, cfg: &ConnectionConfig, retry: &RetryPolicy) -> Result<Arc<str>, HaloError> {
         if let Some(t) = self.valid() {
             return Ok(t);
         }
@@ -78,9 +79,9 @@ impl TokenCache {
                 return Err(err.clone());
             }
         }
-        self.fetches.fetch_add(1, Ordering::Relaxed);
-        match fetch(http, cfg).await {
+        match self.fetch_with_retries(http, cfg, retry).await {
             Ok((value, lifetime)) => {
+                let lifetime = lifetime.min(MAX_LIFETIME);
                 let refresh_at = Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime));
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Cached { value: value.clone(), refresh_at });
                 tracing::debug!(lifetime_secs = lifetime.as_secs(), "fetched a HaloITSM access token");
@@ -94,6 +95,44 @@ impl TokenCache {
     }
 }
 
+impl TokenCache {
+    async fn fetch_with_retries(
+        &self,
+        http: &reqwest::Client,
+        cfg: &ConnectionConfig,
+        retry: &RetryPolicy,
+    ) -> Result<(Arc<str>, Duration), HaloError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.fetches.fetch_add(1, Ordering::Relaxed);
+            let err = match fetch(http, cfg).await {
+                Ok(t) => return Ok(t),
+                Err(e) => e,
+            };
+            if !err.is_transient() {
+                return Err(err);
+            }
+            let retry_after = match &err {
+                HaloError::RateLimited { retry_after } => *retry_after,
+                _ => None,
+            };
+            let Some(delay) = retry.next_delay(attempt, started, retry_after) else { return Err(err) };
+            tracing::warn!(
+                "Token request failed ({err}); retrying in {} ms (attempt {} of {})",
+                delay.as_millis(),
+                attempt + 1,
+                retry.max_attempts
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Longest token lifetime trusted (a bogus `expires_in` must not overflow the clock).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Refresh a little before expiry: 60 s, or a tenth of a short lifetime.
 fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(60))
@@ -104,6 +143,7 @@ fn refresh_margin(lifetime: Duration) -> Duration {
 struct Seen {
     status: u16,
     body: Vec<u8>,
+    retry_after: Option<Duration>,
 }
 
 async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<str>, Duration), HaloError> {
@@ -134,15 +174,12 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
                     Ok(resp) => {
                         let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
                         s.status = resp.status().as_u16();
+                        s.retry_after = super::parse_retry_after(resp.headers());
                         s.body = resp.body().clone();
                         Ok(resp)
                     }
                     Err(e) => {
-                        let mapped = if e.is_timeout() && !e.is_connect() {
-                            HaloError::Timeout { server: Server::Auth, seconds: timeout_secs, write: false }
-                        } else {
-                            HaloError::Unreachable { server: Server::Auth, url: url_for_errors, message: describe_reqwest(&e) }
-                        };
+                        let mapped = HaloError::from_reqwest(&e, Server::Auth, &url_for_errors, timeout_secs, false);
                         *transport_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(mapped);
                         Err(e)
                     }
@@ -166,6 +203,9 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
             let status = seen.status;
             let message = extract_message(&seen.body);
             Err(match err {
+                _ if status == 429 => HaloError::RateLimited { retry_after: seen.retry_after },
+                _ if status >= 500 => HaloError::ServerError { status, message, write: false },
+                _ if (300..400).contains(&status) => HaloError::Redirected { status, location: "another address".into() },
                 RequestTokenError::ServerResponse(resp) => match resp.error() {
                     BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
                         HaloError::InvalidCredentials { code: resp.error().to_string(), description: resp.error_description().cloned() }
@@ -175,12 +215,7 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
                     }
                     _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
                 },
-                _ if status == 404 => HaloError::Unreachable {
-                    server: Server::Auth,
-                    url: cfg.authorization_server.clone(),
-                    message: "the token endpoint does not exist there (HTTP 404)".into(),
-                },
-                _ if status >= 500 => HaloError::ServerError { status, message, write: false },
+                _ if status == 404 => HaloError::NoTokenEndpoint { url: cfg.authorization_server.clone() },
                 _ if status == 200 => HaloError::Unexpected { status, message: "the token response has no usable access_token".into() },
                 _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
             })

@@ -138,13 +138,18 @@ impl ConnectionConfig {
 fn normalise_url(field: &str, raw: &str) -> Result<String, HaloError> {
     let trimmed = raw.trim().trim_end_matches('/');
     let bad = |reason: String| HaloError::InvalidConfig { field: field.into(), reason };
+    // A value with an `@` may carry a password: describe it without echoing it.
+    let shown = if trimmed.contains('@') { "the value".to_string() } else { format!("`{trimmed}`") };
     let url = reqwest::Url::parse(trimmed)
-        .map_err(|e| bad(format!("`{trimmed}` is not a URL ({e}); expected e.g. https://example.haloitsm.com/api")))?;
+        .map_err(|e| bad(format!("{shown} is not a URL ({e}); expected e.g. https://example.haloitsm.com/api")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad(format!("`{trimmed}` must be an http or https URL with a host")));
+        return Err(bad(format!("{shown} must be an http or https URL with a host")));
     }
-    if url.query().is_some() {
-        return Err(bad(format!("`{trimmed}` must not contain a query string")));
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain a user name or password; put the credentials in Client ID and Client Secret".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(format!("{shown} must not contain a query string or fragment")));
     }
     Ok(trimmed.to_string())
 }
@@ -188,6 +193,13 @@ mod tests {
         let mut v = base();
         v["authorization_server"] = json!("ftp://x/auth");
         assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "authorization_server"));
+        let mut v = base();
+        v["authorization_server"] = json!("https://admin:P4ssw0rd@halo.example.com/auth");
+        let err = ConnectionConfig::from_value(&v).unwrap_err().to_string();
+        assert!(err.contains("user name or password") && !err.contains("P4ssw0rd"), "{err}");
+        let mut v = base();
+        v["resource_server"] = json!("https://halo.example.com/api#frag");
+        assert!(ConnectionConfig::from_value(&v).is_err());
         let mut v = base();
         v["timeout_seconds"] = json!(0);
         assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "timeout_seconds"));

@@ -49,8 +49,14 @@ pub enum HaloError {
     Timeout { server: Server, seconds: u64, write: bool },
     #[error("Could not connect to the HaloITSM {} at {url}: {message}", server.field())]
     Unreachable { server: Server, url: String, message: String },
+    #[error("The TLS certificate of the HaloITSM {} was not accepted: {message}", server.field())]
+    Tls { server: Server, message: String },
+    #[error("There is no HaloITSM token endpoint at {url}/token (HTTP 404)")]
+    NoTokenEndpoint { url: String },
     #[error("The connection to HaloITSM failed while the request was in flight: {message}")]
     Transport { message: String, write: bool },
+    #[error("HaloITSM redirected the request (HTTP {status} to {location})")]
+    Redirected { status: u16, location: String },
     #[error("HaloITSM sent an unexpected response (HTTP {status}): {message}")]
     Unexpected { status: u16, message: String },
     #[error("The connection setting `{field}` is invalid: {reason}")]
@@ -74,6 +80,31 @@ impl HaloError {
             self,
             HaloError::ServerError { write: true, .. } | HaloError::Timeout { write: true, .. } | HaloError::Transport { write: true, .. }
         )
+    }
+
+    /// Worth trying again as it is (the token request and reads): rate limits, server errors,
+    /// timeouts and network failures, but not certificate or configuration problems.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HaloError::RateLimited { .. } | HaloError::Unreachable { .. } => true,
+            HaloError::ServerError { write, .. } | HaloError::Timeout { write, .. } | HaloError::Transport { write, .. } => !write,
+            _ => false,
+        }
+    }
+
+    /// Map a reqwest failure; `url` is the configured server URL (never carries credentials).
+    pub fn from_reqwest(e: &reqwest::Error, server: Server, url: &str, seconds: u64, write: bool) -> HaloError {
+        let message = super::auth::describe_reqwest(e);
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("tls handshake") || lower.contains("unknownissuer") {
+            HaloError::Tls { server, message }
+        } else if e.is_connect() {
+            HaloError::Unreachable { server, url: url.to_string(), message }
+        } else if e.is_timeout() {
+            HaloError::Timeout { server, seconds, write }
+        } else {
+            HaloError::Transport { message, write }
+        }
     }
 
     /// The user-facing error, with a cause that says what failed and an assistance that says
@@ -144,10 +175,28 @@ impl HaloError {
                     server.field()
                 ),
             ),
+            HaloError::Tls { server, .. } => PluginError::plugin(
+                Preset::ConnectionError,
+                cause,
+                format!(
+                    "If the {} uses a self-signed or private certificate, set SSL Verify to false in the connection (or add its CA to the container); otherwise check that the URL's host matches its certificate.",
+                    server.field()
+                ),
+            ),
+            HaloError::NoTokenEndpoint { .. } => PluginError::plugin(
+                Preset::NotFound,
+                cause,
+                "Set Authorization Server to your instance's authorisation URL, usually https://<instance>/auth (hosted instances may use https://auth.haloservicedesk.com).",
+            ),
             HaloError::Transport { write, .. } => PluginError::plugin(
                 Preset::ConnectionError,
                 cause,
                 if *write { MAYBE_APPLIED } else { "Check the network path to HaloITSM and try again." },
+            ),
+            HaloError::Redirected { .. } => PluginError::plugin(
+                Preset::RedirectError,
+                cause,
+                "Use the exact URLs of your instance in the connection: https rather than http, and the host the redirect points to.",
             ),
             HaloError::Unexpected { .. } => PluginError::plugin(
                 Preset::InvalidJson,

@@ -52,6 +52,22 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The wait before the next attempt, or None when the policy says to give up: attempts
+    /// exhausted, a `Retry-After` longer than `max_delay`, or the time budget spent.
+    pub fn next_delay(&self, attempt: u32, started: Instant, retry_after: Option<Duration>) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let delay = match retry_after {
+            Some(d) if d > self.max_delay => return None,
+            Some(d) => d,
+            None => self.backoff(attempt),
+        };
+        (started.elapsed() + delay <= self.max_elapsed).then_some(delay)
+    }
+}
+
 /// The outcome of one attempt that may be retried.
 struct Retryable {
     error: HaloError,
@@ -96,7 +112,7 @@ impl HaloClient {
 
     /// A valid access token (fetched once and shared).
     pub async fn token(&self) -> Result<Arc<str>, HaloError> {
-        self.tokens.get(&self.http, &self.cfg).await
+        self.tokens.get(&self.http, &self.cfg, &self.retry).await
     }
 
     /// The agent-portal link of a ticket.
@@ -147,31 +163,28 @@ impl HaloClient {
                 Ok(resp) => {
                     let status = resp.status();
                     if status.is_success() {
-                        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e, write))?;
-                        return parse_json(status, &bytes);
-                    }
-                    let retry_after = parse_retry_after(resp.headers());
-                    let bytes = resp.bytes().await.unwrap_or_default();
-                    let message = extract_message(&bytes);
-                    match status.as_u16() {
-                        401 if !refreshed_token => {
-                            tracing::info!("HaloITSM rejected the access token; fetching a new one and trying again");
-                            refreshed_token = true;
-                            self.tokens.invalidate(&token);
-                            attempt -= 1;
-                            continue;
+                        match resp.bytes().await {
+                            Ok(bytes) => return parse_json(status, &bytes),
+                            // The answer was cut off: a read can simply be asked again.
+                            Err(e) if !write => Retryable { error: self.transport_error(&e, write), retry_after: None },
+                            Err(e) => return Err(self.transport_error(&e, write)),
                         }
-                        401 => return Err(HaloError::Unauthorized { message }),
-                        403 => return Err(HaloError::Forbidden { what: describe_path(path), message }),
-                        404 => return Err(HaloError::NotFound { what: describe_path(path), message }),
-                        429 => Retryable { error: HaloError::RateLimited { retry_after }, retry_after },
-                        s if s >= 500 && !write => Retryable { error: HaloError::ServerError { status: s, message, write }, retry_after },
-                        s if s >= 500 => return Err(HaloError::ServerError { status: s, message, write }),
-                        s => return Err(HaloError::Validation { status: s, message }),
+                    } else {
+                        match self.failed_status(resp, path, write, &token, &mut refreshed_token).await? {
+                            Some(r) => r,
+                            None => {
+                                // A fresh token was fetched after a 401: try again at once.
+                                attempt -= 1;
+                                continue;
+                            }
+                        }
                     }
                 }
                 Err(e) => {
                     let error = self.transport_error(&e, write);
+                    if matches!(error, HaloError::Tls { .. }) {
+                        return Err(error);
+                    }
                     // A connection that was never established carried nothing: safe for writes too.
                     if e.is_connect() || !write {
                         Retryable { error, retry_after: None }
@@ -180,17 +193,9 @@ impl HaloClient {
                     }
                 }
             };
-            if attempt >= self.retry.max_attempts {
+            let Some(delay) = self.retry.next_delay(attempt, started, retryable.retry_after) else {
                 return Err(retryable.error);
-            }
-            let delay = match retryable.retry_after {
-                Some(d) if d > self.retry.max_delay => return Err(retryable.error),
-                Some(d) => d,
-                None => self.retry.backoff(attempt),
             };
-            if started.elapsed() + delay > self.retry.max_elapsed {
-                return Err(retryable.error);
-            }
             tracing::warn!(
                 "{} {} failed ({}); retrying in {} ms (attempt {} of {})",
                 method,
@@ -204,14 +209,41 @@ impl HaloClient {
         }
     }
 
-    fn transport_error(&self, e: &reqwest::Error, write: bool) -> HaloError {
-        if e.is_connect() {
-            HaloError::Unreachable { server: Server::Api, url: self.cfg.resource_server.clone(), message: auth::describe_reqwest(e) }
-        } else if e.is_timeout() {
-            HaloError::Timeout { server: Server::Api, seconds: self.cfg.timeout_seconds, write }
-        } else {
-            HaloError::Transport { message: auth::describe_reqwest(e), write }
+    /// Classify a non-2xx answer: an error to report, a retry to make, or (None) a 401 after
+    /// which the token was dropped and the request should be sent again once.
+    async fn failed_status(
+        &self,
+        resp: reqwest::Response,
+        path: &str,
+        write: bool,
+        token: &str,
+        refreshed_token: &mut bool,
+    ) -> Result<Option<Retryable>, HaloError> {
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let bytes = resp.bytes().await.unwrap_or_default();
+        let message = extract_message(&bytes);
+        match status {
+            401 if !*refreshed_token => {
+                tracing::info!("HaloITSM rejected the access token; fetching a new one and trying again");
+                *refreshed_token = true;
+                self.tokens.invalidate(token);
+                Ok(None)
+            }
+            401 => Err(HaloError::Unauthorized { message }),
+            403 => Err(HaloError::Forbidden { what: describe_path(path), message }),
+            404 => Err(HaloError::NotFound { what: describe_path(path), message }),
+            429 => Ok(Some(Retryable { error: HaloError::RateLimited { retry_after }, retry_after })),
+            300..=399 => Err(HaloError::Redirected { status, location: location.unwrap_or_else(|| "nowhere".into()) }),
+            s if s >= 500 && !write => Ok(Some(Retryable { error: HaloError::ServerError { status: s, message, write }, retry_after })),
+            s if s >= 500 => Err(HaloError::ServerError { status: s, message, write }),
+            s => Err(HaloError::Validation { status: s, message }),
         }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error, write: bool) -> HaloError {
+        HaloError::from_reqwest(e, Server::Api, &self.cfg.resource_server, self.cfg.timeout_seconds, write)
     }
 
     // ----- typed helpers ------------------------------------------------------------------------

@@ -193,7 +193,7 @@ pub fn parse_halo_date(s: &str) -> Option<DateTime<Utc>> {
         .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc()))
         .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").ok().map(|n| n.and_utc()))?;
     use chrono::Datelike;
-    (parsed.year() > 1900).then_some(parsed)
+    (parsed.year() > 1900 && parsed.year() <= 9999).then_some(parsed)
 }
 
 /// A copy without null members (recursively), so free-form objects validate as output.
@@ -267,5 +267,6 @@ mod tests {
         assert!(parse_halo_date("2026-09-25 06:41:08").is_some());
         assert!(parse_halo_date("1900-01-01T00:00:00").is_none());
         assert!(parse_halo_date("not a date").is_none());
+        assert!(parse_halo_date("+10000-01-01T00:00:00Z").is_none(), "years RFC 3339 cannot write are dropped");
     }
 }
