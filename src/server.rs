@@ -12,7 +12,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -100,19 +100,19 @@ type St = State<Arc<AppState>>;
 /// The router: every route of PROTOCOL.md, legacy and `/api/v1`.
 pub fn router(state: Arc<AppState>, opts: &ServerOptions) -> Router {
     let steps = Router::new()
-        .route("/actions/{name}", post(action_run))
-        .route("/actions/{name}/test", post(action_test))
-        .route("/triggers/{name}/test", post(trigger_test))
-        .route("/tasks/{name}", post(task_run))
-        .route("/tasks/{name}/test", post(task_test));
+        .route("/actions/{name}", step_route(StepKind::Action, Mode::Run))
+        .route("/actions/{name}/test", step_route(StepKind::Action, Mode::Test))
+        .route("/triggers/{name}/test", step_route(StepKind::Trigger, Mode::Test))
+        .route("/tasks/{name}", step_route(StepKind::Task, Mode::Run))
+        .route("/tasks/{name}/test", step_route(StepKind::Task, Mode::Test));
     let v1 = Router::new()
         .route("/info", get(info))
         .route("/actions", get(list_actions))
-        .route("/actions/{name}", get(action_details).post(action_run))
+        .route("/actions/{name}", step_route(StepKind::Action, Mode::Run).get(action_details))
         .route("/triggers", get(list_triggers))
         .route("/triggers/{name}", get(trigger_details))
         .route("/tasks", get(list_tasks))
-        .route("/tasks/{name}", get(task_details).post(task_run))
+        .route("/tasks/{name}", step_route(StepKind::Task, Mode::Run).get(task_details))
         .route("/definitions/actions", get(action_definitions))
         .route("/spec", get(plugin_spec))
         .route("/api", get(api_description))
@@ -122,9 +122,9 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions) -> Router {
         .route("/workers", get(|| async { axum::Json(json!({"num_workers": 1})) }))
         .route("/admin/shutdown", post(admin_shutdown))
         .route("/admin/status", get(admin_status))
-        .route("/actions/{name}/test", post(action_test))
-        .route("/triggers/{name}/test", post(trigger_test))
-        .route("/tasks/{name}/test", post(task_test));
+        .route("/actions/{name}/test", step_route(StepKind::Action, Mode::Test))
+        .route("/triggers/{name}/test", step_route(StepKind::Trigger, Mode::Test))
+        .route("/tasks/{name}/test", step_route(StepKind::Task, Mode::Test));
     steps
         .nest("/api/v1", v1)
         .fallback(not_found)
@@ -332,54 +332,15 @@ async fn run_step(
     }
 }
 
-async fn action_run(
-    State(s): St,
-    name: Result<Path<String>, PathRejection>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    run_step(s, StepKind::Action, name, Mode::Run, body, uri, method).await
-}
-
-async fn action_test(
-    State(s): St,
-    name: Result<Path<String>, PathRejection>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    run_step(s, StepKind::Action, name, Mode::Test, body, uri, method).await
-}
-
-async fn trigger_test(
-    State(s): St,
-    name: Result<Path<String>, PathRejection>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    run_step(s, StepKind::Trigger, name, Mode::Test, body, uri, method).await
-}
-
-async fn task_run(
-    State(s): St,
-    name: Result<Path<String>, PathRejection>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    run_step(s, StepKind::Task, name, Mode::Run, body, uri, method).await
-}
-
-async fn task_test(
-    State(s): St,
-    name: Result<Path<String>, PathRejection>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    run_step(s, StepKind::Task, name, Mode::Test, body, uri, method).await
+/// The POST route of a step kind in a mode (`/actions/{name}`, `/actions/{name}/test`, ...).
+fn step_route(kind: StepKind, mode: Mode) -> MethodRouter<Arc<AppState>> {
+    post(
+        move |State(s): St,
+              name: Result<Path<String>, PathRejection>,
+              OriginalUri(uri): OriginalUri,
+              method: Method,
+              body: Result<Bytes, BytesRejection>| async move { run_step(s, kind, name, mode, body, uri, method).await },
+    )
 }
 
 async fn connection_test(
