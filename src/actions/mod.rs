@@ -13,7 +13,19 @@ use serde_json::Value;
 use crate::halo::HaloClient;
 use crate::protocol::PluginError;
 
+mod add_attachment;
+mod add_comment;
+mod assign_ticket;
+mod close_ticket;
+pub mod common;
+mod create_ticket;
+mod delete_ticket;
 mod get_ticket;
+pub mod list_comments;
+mod lookups;
+mod people;
+pub mod search_tickets;
+mod update_ticket;
 
 /// What a running action can use.
 #[derive(Clone)]
@@ -59,5 +71,23 @@ fn handler<A: Action>() -> Handler {
 
 /// Every action of the plugin.
 pub fn registry() -> Vec<Handler> {
-    vec![handler::<get_ticket::GetTicket>()]
+    vec![
+        handler::<get_ticket::GetTicket>(),
+        handler::<create_ticket::CreateTicket>(),
+        handler::<update_ticket::UpdateTicket>(),
+        handler::<search_tickets::SearchTickets>(),
+        handler::<close_ticket::CloseTicket>(),
+        handler::<add_comment::AddComment>(),
+        handler::<assign_ticket::AssignTicket>(),
+        handler::<people::GetUser>(),
+        handler::<people::GetAgent>(),
+        handler::<list_comments::ListComments>(),
+        handler::<add_attachment::AddAttachment>(),
+        handler::<delete_ticket::DeleteTicket>(),
+        handler::<lookups::ListStatuses>(),
+        handler::<lookups::ListTicketTypes>(),
+        handler::<lookups::ListPriorities>(),
+        handler::<lookups::ListAgents>(),
+        handler::<lookups::ListTeams>(),
+    ]
 }

@@ -259,6 +259,37 @@ impl HaloClient {
         }
     }
 
+    /// GET something that may not exist: None on 404.
+    pub async fn get_optional(&self, path: &str, query: &[(&str, String)]) -> Result<Option<Value>, HaloError> {
+        match self.get(path, query).await {
+            Ok(v) if v.is_object() => Ok(Some(v)),
+            Ok(v) => Err(HaloError::Unexpected { status: 200, message: format!("expected an object from /{path}, got {}", kind_of(&v)) }),
+            Err(HaloError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// POST one record the HaloITSM way (a one-element array) and return the saved record.
+    pub async fn post_one(&self, path: &str, record: Value) -> Result<Value, HaloError> {
+        let saved = self.post(path, &[], &Value::Array(vec![record])).await?;
+        match saved {
+            Value::Object(_) => Ok(saved),
+            // Some builds answer with an array: the saved record is its last element.
+            Value::Array(mut items) if items.last().is_some_and(Value::is_object) => Ok(items.pop().unwrap_or_default()),
+            other => Err(HaloError::Unexpected {
+                status: 200,
+                message: format!("expected the saved record from /{path}, got {}", kind_of(&other)),
+            }),
+        }
+    }
+
+    /// A list endpoint's rows, whether HaloITSM answers with a plain array or with a
+    /// `{record_count, <key>: [...]}` wrapper; also the record count when it is given.
+    pub async fn list(&self, path: &str, query: &[(&str, String)], key: &str) -> Result<(Vec<Value>, Option<u64>), HaloError> {
+        let v = self.get(path, query).await?;
+        rows_of(v, key).map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a list from /{path}, got {got}") })
+    }
+
     /// The connection test: a token, then one cheap authenticated call that needs ticket access.
     pub async fn test_connection(&self) -> Result<(), HaloError> {
         self.token().await?;
@@ -275,6 +306,26 @@ fn parse_json(status: StatusCode, bytes: &[u8]) -> Result<Value, HaloError> {
         status: status.as_u16(),
         message: format!("the body is not JSON: {}", extract_message(bytes)),
     })
+}
+
+/// Rows and record count of a list answer (plain array, or wrapper with the rows under `key` or,
+/// failing that, under its only array field). Err names what came instead.
+pub fn rows_of(v: Value, key: &str) -> Result<(Vec<Value>, Option<u64>), &'static str> {
+    match v {
+        Value::Array(rows) => Ok((rows, None)),
+        Value::Object(mut m) => {
+            let count = m.get("record_count").and_then(Value::as_u64);
+            if let Some(Value::Array(rows)) = m.remove(key) {
+                return Ok((rows, count));
+            }
+            let mut arrays = m.into_iter().filter_map(|(_, v)| if let Value::Array(a) = v { Some(a) } else { None });
+            match (arrays.next(), arrays.next()) {
+                (Some(rows), None) => Ok((rows, count)),
+                _ => Err("an object without a list"),
+            }
+        }
+        other => Err(kind_of(&other)),
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -314,6 +365,16 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_answers_in_every_shape() {
+        use serde_json::json;
+        assert_eq!(rows_of(json!([{"id": 1}]), "users").unwrap(), (vec![json!({"id": 1})], None));
+        assert_eq!(rows_of(json!({"record_count": 9, "users": [{"id": 1}]}), "users").unwrap(), (vec![json!({"id": 1})], Some(9)));
+        assert_eq!(rows_of(json!({"record_count": 1, "items": [{"id": 2}]}), "users").unwrap().0, vec![json!({"id": 2})]);
+        assert!(rows_of(json!({"a": [], "b": []}), "users").is_err());
+        assert!(rows_of(json!("x"), "users").is_err());
+    }
 
     #[test]
     fn describes_paths_for_errors() {

@@ -154,6 +154,9 @@ impl Lookups {
         let name = name.trim();
         self.custom_fields.iter().find(|c| c.name.eq_ignore_ascii_case(name) || c.label.eq_ignore_ascii_case(name))
     }
+    pub(crate) fn category_name(&self, id: i64) -> Option<String> {
+        self.categories.iter().find(|c| c.id == id).map(|c| c.name.clone())
+    }
     pub(crate) fn category_id(&self, name: &str) -> i64 {
         let name = name.trim();
         self.categories.iter().find(|c| c.name.eq_ignore_ascii_case(name)).map_or(0, |c| c.id)
@@ -607,6 +610,18 @@ impl Store {
         }
         for n in 1..=4 {
             ch.categories[n - 1] = string(&format!("category_{n}"))?;
+            // A category may also be given by id (`categoryid_N`); 0 clears it.
+            if ch.categories[n - 1].is_none()
+                && let Some(id) = int(&format!("categoryid_{n}"))?
+            {
+                ch.categories[n - 1] = match id {
+                    0 => Some(String::new()),
+                    id => match lk.category_name(id) {
+                        Some(name) => Some(name),
+                        None => return Err(ApiError::invalid_value(&format!("categoryid_{n}"), id)),
+                    },
+                };
+            }
         }
         if let Some(v) = obj.get("dateoccurred") {
             match json_string(v) {

@@ -1,0 +1,63 @@
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Action, ActionContext};
+use crate::halo::ticket::int;
+use crate::protocol::PluginError;
+
+pub struct AddComment;
+
+const NAME: &str = "add_comment";
+
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub ticket_id: i64,
+    pub comment: String,
+    #[serde(default)]
+    pub is_private: bool,
+    #[serde(default = "note")]
+    pub outcome: String,
+    #[serde(default)]
+    pub send_email: bool,
+}
+
+fn note() -> String {
+    "Note".into()
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment_id: Option<i64>,
+}
+
+impl Action for AddComment {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
+        ctx.require_ticket(NAME, input.ticket_id).await?;
+        let outcome = match input.outcome.trim() {
+            "" => note(),
+            o => o.to_string(),
+        };
+        let action = json!({
+            "ticket_id": input.ticket_id,
+            "outcome": outcome,
+            "note": input.comment,
+            "hiddenfromuser": input.is_private,
+            "sendemail": input.send_email,
+        });
+        let saved = ctx.client.post_one("Actions", action).await.map_err(|e| e.to_plugin_error())?;
+        let comment_id = int(&saved, "id").filter(|i| *i > 0);
+        tracing::info!(
+            "Added a {} note to ticket {}{}",
+            if input.is_private { "private" } else { "public" },
+            input.ticket_id,
+            comment_id.map(|c| format!(" (action {c})")).unwrap_or_default()
+        );
+        Ok(Output { success: true, comment_id })
+    }
+}

@@ -1,0 +1,112 @@
+//! What several actions need, written once: input checks, the existence check that keeps an
+//! update from becoming a create, custom fields, ticket output.
+
+use serde_json::{Map, Value};
+
+use super::ActionContext;
+use crate::halo::ticket::{Ticket, strip_nulls};
+use crate::protocol::PluginError;
+
+/// An input ID that must name a record: a positive integer.
+pub fn positive(action: &str, field: &str, value: i64) -> Result<i64, PluginError> {
+    if value > 0 {
+        return Ok(value);
+    }
+    Err(PluginError::client(
+        format!("Invalid input for action `{action}`: input `{field}` must be a positive ID, got {value}."),
+        format!("Give the numeric HaloITSM ID in `{field}` (the list actions show valid IDs)."),
+    ))
+}
+
+/// An optional ID input: absent stays absent, present must be positive.
+pub fn positive_opt(action: &str, field: &str, value: Option<i64>) -> Result<Option<i64>, PluginError> {
+    value.map(|v| positive(action, field, v)).transpose()
+}
+
+impl ActionContext {
+    /// The raw ticket, or a clear 400 naming the ID when HaloITSM has no such ticket. Every
+    /// action that changes a ticket calls this first: HaloITSM's POST is an upsert, so an update
+    /// of a missing ticket would silently create a new one.
+    pub async fn require_ticket(&self, action: &str, id: i64) -> Result<Value, PluginError> {
+        positive(action, "ticket_id", id)?;
+        match self.client.get_ticket(id, true).await.map_err(|e| e.to_plugin_error())? {
+            Some(t) => Ok(t),
+            None => Err(PluginError::client(
+                format!("Ticket {id} does not exist in HaloITSM (action `{action}`)."),
+                "Check the ticket ID: the ticket may have been deleted or merged. Nothing was changed.",
+            )),
+        }
+    }
+
+    /// A HaloITSM ticket as the plugin's `ticket` output.
+    pub fn ticket(&self, raw: &Value) -> Ticket {
+        Ticket::from_halo(raw, |id| self.client.ticket_url(id))
+    }
+}
+
+/// Check custom field values (`[{id, value}]`, or `{name, value}`) and keep them as given, minus
+/// nulls. Each needs a positive integer `id` or a non-empty `name`, and a `value` key.
+pub fn custom_fields(action: &str, fields: &[Value]) -> Result<Vec<Value>, PluginError> {
+    let bad = |i: usize, problem: &str| {
+        PluginError::client(
+            format!("Invalid input for action `{action}`: input `customfields[{i}]` {problem}."),
+            "Give each custom field as an object with the field's numeric ID (or its name) and a value, for example {\"id\": 101, \"value\": \"abc\"}.",
+        )
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for (i, f) in fields.iter().enumerate() {
+        let Some(obj) = f.as_object() else { return Err(bad(i, "must be an object")) };
+        let id_ok = match obj.get("id") {
+            None | Some(Value::Null) => false,
+            Some(v) => match v.as_i64() {
+                Some(id) if id > 0 => true,
+                _ => return Err(bad(i, "has an `id` that is not a positive integer")),
+            },
+        };
+        let name_ok = obj.get("name").and_then(Value::as_str).is_some_and(|n| !n.trim().is_empty());
+        if !id_ok && !name_ok {
+            return Err(bad(i, "needs an `id` (or a `name`)"));
+        }
+        if !obj.contains_key("value") {
+            return Err(bad(i, "needs a `value`"));
+        }
+        out.push(strip_nulls(f));
+    }
+    Ok(out)
+}
+
+/// A JSON object from optional fields, leaving out the absent ones.
+pub fn object(fields: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Map<String, Value> {
+    fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn custom_fields_need_an_id_or_name_and_a_value() {
+        assert_eq!(
+            custom_fields("a", &[json!({"id": 101, "value": "x", "display": null})]).unwrap(),
+            vec![json!({"id": 101, "value": "x"})]
+        );
+        assert!(custom_fields("a", &[json!({"name": "CFRef", "value": 1})]).is_ok());
+        let e = custom_fields("a", &[json!({"id": 101, "value": 1}), json!({"value": 1})]).unwrap_err();
+        assert!(e.cause.contains("`customfields[1]` needs an `id`"), "{}", e.cause);
+        assert!(custom_fields("a", &[json!({"id": "101", "value": 1})]).unwrap_err().cause.contains("not a positive integer"));
+        assert!(custom_fields("a", &[json!({"id": 5})]).unwrap_err().cause.contains("needs a `value`"));
+        assert!(custom_fields("a", &[json!(5)]).unwrap_err().cause.contains("must be an object"));
+    }
+
+    #[test]
+    fn object_leaves_out_absent_fields() {
+        assert_eq!(Value::Object(object([("a", Some(json!(1))), ("b", None)])), json!({"a": 1}));
+    }
+
+    #[test]
+    fn ids_must_be_positive() {
+        assert!(positive("a", "ticket_id", 0).unwrap_err().cause.contains("`ticket_id` must be a positive ID, got 0"));
+        assert_eq!(positive_opt("a", "agent_id", None).unwrap(), None);
+    }
+}

@@ -1,0 +1,89 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::common::{custom_fields, object, positive, positive_opt};
+use super::{Action, ActionContext};
+use crate::halo::ticket::{Ticket, int};
+use crate::protocol::{PluginError, Preset};
+
+pub struct UpdateTicket;
+
+const NAME: &str = "update_ticket";
+
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub ticket_id: i64,
+    pub summary: Option<String>,
+    pub details: Option<String>,
+    pub status_id: Option<i64>,
+    pub priority_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    #[serde(default)]
+    pub customfields: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub ticket: Ticket,
+    pub success: bool,
+}
+
+impl Action for UpdateTicket {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
+        let id = positive(NAME, "ticket_id", input.ticket_id)?;
+        let opt = |field: &str, v: Option<i64>| positive_opt(NAME, field, v).map(|v| v.map(Value::from));
+        let fields = custom_fields(NAME, &input.customfields)?;
+        let mut record = object([
+            ("summary", input.summary.map(Value::from)),
+            ("details", input.details.map(Value::from)),
+            ("status_id", opt("status_id", input.status_id)?),
+            ("priority_id", opt("priority_id", input.priority_id)?),
+            // 0 unassigns in HaloITSM; anything else must be an agent ID.
+            (
+                "agent_id",
+                input.agent_id.map(|a| if a == 0 { Ok(json!(0)) } else { positive(NAME, "agent_id", a).map(Value::from) }).transpose()?,
+            ),
+            ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
+        ]);
+        let current = ctx.require_ticket(NAME, id).await?;
+        if record.is_empty() {
+            tracing::info!("Nothing to change on ticket {id}: no field was given");
+            return Ok(Output { ticket: ctx.ticket(&current), success: true });
+        }
+        record.insert("id".into(), json!(id));
+        let saved = ctx.client.post_one("Tickets", Value::Object(record)).await.map_err(|e| e.to_plugin_error())?;
+        let saved_id = int(&saved, "id");
+        if saved_id != Some(id) {
+            // The ticket vanished between the check and the write, and HaloITSM's upsert created a
+            // new one instead: remove it again rather than leave a stray ticket behind.
+            if let Some(stray) = saved_id.filter(|s| *s > 0) {
+                let reason = format!("Created by accident while updating ticket {id}, which no longer exists");
+                if let Err(e) = ctx.client.delete(&format!("Tickets/{stray}"), &[("reason", reason)]).await {
+                    tracing::error!("Could not delete the stray ticket {stray}: {e}");
+                }
+            }
+            return Err(PluginError::plugin(
+                Preset::NotFound,
+                format!(
+                    "Ticket {id} was deleted while it was being updated; HaloITSM's answer was for ticket {}.",
+                    saved_id.unwrap_or_default()
+                ),
+                format!("Check ticket {id} in HaloITSM. Any ticket HaloITSM created instead was deleted again."),
+            ));
+        }
+        tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
+        Ok(Output { ticket: ctx.ticket(&saved), success: true })
+    }
+}
+
+/// Which of the plugin's ticket fields differ between two records (for the step log).
+fn changed_keys(after: &Value, before: &Value) -> Vec<&'static str> {
+    ["summary", "details", "status_id", "priority_id", "agent_id", "customfields"]
+        .into_iter()
+        .filter(|k| after.get(k).is_some() && after.get(k) != before.get(k))
+        .collect()
+}
