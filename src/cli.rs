@@ -110,7 +110,7 @@ pub fn init_logging(debug: bool, quiet: bool) {
     use tracing_subscriber::util::SubscriberInitExt;
     let default = match (debug, quiet) {
         (true, _) => "debug,hyper=info,reqwest=info,h2=info,rustls=info",
-        (false, true) => "warn",
+        (false, true) => "error",
         (false, false) => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -66,6 +66,15 @@ fn ticket_lines(t: &Value) -> Vec<String> {
     out
 }
 
+/// A step that must succeed; `describe` turns its output into report lines.
+fn expect_ok(result: Result<(u16, Value), String>, describe: impl Fn(&Value) -> Vec<String>) -> Report {
+    match result {
+        Ok((200, b)) => Report { ok: true, lines: describe(&b["body"]["output"]) },
+        Ok((s, b)) => failure(s, &b),
+        Err(e) => Report { ok: false, lines: vec![e] },
+    }
+}
+
 fn failure(status: u16, body: &Value) -> Report {
     let err = body.pointer("/body/error").and_then(Value::as_str).unwrap_or("no error message");
     Report { ok: false, lines: vec![format!("HTTP {status}: {err}")] }
@@ -126,32 +135,73 @@ pub async fn run() -> bool {
     };
     demo.record("Connection test", report);
 
-    // 2. Look up an existing ticket (the first one the simulator holds).
-    let existing = halo.sim.tickets().first().and_then(|t| t.get("id").and_then(Value::as_i64)).unwrap_or(1);
-    let report = match demo.action("get_ticket", json!({"ticket_id": existing})).await {
-        Ok((200, b)) if b.pointer("/body/output/found") == Some(&json!(true)) => {
-            Report { ok: true, lines: ticket_lines(&b["body"]["output"]["ticket"]) }
+    // 2. An InsightIDR alert becomes a ticket, its investigation reference in a custom field.
+    let alert = json!({
+        "summary": "InsightIDR: Suspicious Authentication - jsmith from 203.0.113.9",
+        "details": "<p>InsightIDR raised <b>Suspicious Authentication</b> for jsmith@example.com: a successful login from 203.0.113.9 (first seen, new country) after 14 failures.</p>",
+        "priority_id": 2,
+        "customfields": [{"id": 101, "value": "rrn:investigation:us:demo-4242"}],
+    });
+    let mut ticket_id = None;
+    let report = match demo.action("create_ticket", alert).await {
+        Ok((200, b)) => {
+            let t = &b["body"]["output"]["ticket"];
+            ticket_id = t["id"].as_i64();
+            let mut lines = ticket_lines(t);
+            lines.push("investigation reference stored in custom field 101".into());
+            Report { ok: ticket_id.is_some(), lines }
         }
         Ok((s, b)) => failure(s, &b),
         Err(e) => Report { ok: false, lines: vec![e] },
     };
-    demo.record(&format!("Get ticket {existing}"), report);
+    demo.record("Create a ticket from an InsightIDR alert", report);
+    let id = ticket_id.unwrap_or(0);
 
-    // 3. A ticket that does not exist is an answer, not an error.
-    let report = match demo.action("get_ticket", json!({"ticket_id": 999_999})).await {
-        Ok((200, b)) if b.pointer("/body/output/found") == Some(&json!(false)) => {
-            Report { ok: true, lines: vec!["found: false, ticket: {} (the workflow can branch on it)".into()] }
+    // 3. A private note for the analysts.
+    let report = expect_ok(demo.action("add_comment", json!({"ticket_id": id, "comment": "Sessions revoked and password reset forced for jsmith.", "is_private": true})).await, |o| {
+        vec![format!("private note {} added", o["comment_id"])]
+    });
+    demo.record("Add a private comment", report);
+
+    // 4. Route it to the security team and an analyst.
+    let report = expect_ok(demo.action("assign_ticket", json!({"ticket_id": id, "agent_id": 3, "team_id": 2})).await, |o| {
+        vec![format!("now with {} ({})", o["ticket"]["agent_name"].as_str().unwrap_or("-"), o["ticket"]["team_name"].as_str().unwrap_or("-"))]
+    });
+    demo.record("Assign to an analyst and the security team", report);
+
+    // 5. What is open for the security team?
+    let report = expect_ok(demo.action("search_tickets", json!({"team_id": 2, "open_only": true, "max_results": 10})).await, |o| {
+        let mut lines = vec![format!("{} open ticket(s) for Security Operations (of {} matching)", o["count"], o["total"])];
+        for t in o["tickets"].as_array().into_iter().flatten().take(3) {
+            lines.push(format!("#{} {}", t["id"], t["summary"].as_str().unwrap_or_default()));
         }
-        Ok((s, b)) => failure(s, &b),
-        Err(e) => Report { ok: false, lines: vec![e] },
-    };
-    demo.record("Get ticket 999999 (does not exist)", report);
+        lines
+    });
+    demo.record("Search the team's open tickets", report);
 
-    // 4. Bad input is refused before anything is sent to HaloITSM.
+    // 6. Close it with a resolution; the details stay as they were.
+    let report = expect_ok(demo.action("close_ticket", json!({"ticket_id": id, "resolution": "Confirmed account compromise; credentials reset, MFA re-enrolled, source IP blocked."})).await, |o| {
+        vec![format!("status: {} (closed: {})", o["ticket"]["status_name"].as_str().unwrap_or("-"), o["ticket"]["closed"])]
+    });
+    demo.record("Close with a resolution", report);
+
+    // 7. The ticket's history, newest first.
+    let report = expect_ok(demo.action("list_comments", json!({"ticket_id": id})).await, |o| {
+        o["comments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let private = if c["private"] == json!(true) { " (private)" } else { "" };
+                format!("{} {}{private}: {}", c["datetime"].as_str().unwrap_or("-"), c["author"].as_str().unwrap_or("-"), c["text"].as_str().unwrap_or_default())
+            })
+            .collect()
+    });
+    demo.record("List the ticket's comments", report);
+
+    // 8. Bad input is refused before anything is sent to HaloITSM.
     let report = match demo.action("get_ticket", json!({"ticket_id": "INC-42"})).await {
-        Ok((400, b)) => {
-            Report { ok: true, lines: vec![format!("HTTP 400: {}", b.pointer("/body/error").and_then(Value::as_str).unwrap_or_default())] }
-        }
+        Ok((400, b)) => Report { ok: true, lines: vec![format!("HTTP 400: {}", b.pointer("/body/error").and_then(Value::as_str).unwrap_or_default())] },
         Ok((s, b)) => Report { ok: false, lines: vec![format!("expected HTTP 400, got {s}: {b}")] },
         Err(e) => Report { ok: false, lines: vec![e] },
     };

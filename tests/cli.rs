@@ -151,7 +151,10 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("✔ Connection test"), "{text}");
-    assert!(text.contains("✔ Get ticket"), "{text}");
+    for step in ["Create a ticket from an InsightIDR alert", "Add a private comment", "Assign to an analyst", "Search the team's open tickets", "Close with a resolution", "List the ticket's comments"] {
+        assert!(text.contains(&format!("✔ {step}")), "{step} missing:\n{text}");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty(), "the demo's account is not interleaved with logs");
     assert!(!text.contains('✘'), "{text}");
     assert!(text.contains("1 token request"), "{text}");
 }
