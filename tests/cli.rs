@@ -151,7 +151,14 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("✔ Connection test"), "{text}");
-    for step in ["Create a ticket from an InsightIDR alert", "Add a private comment", "Assign to an analyst", "Search the team's open tickets", "Close with a resolution", "List the ticket's comments"] {
+    for step in [
+        "Create a ticket from an InsightIDR alert",
+        "Add a private comment",
+        "Assign to an analyst",
+        "Search the team's open tickets",
+        "Close with a resolution",
+        "List the ticket's comments",
+    ] {
         assert!(text.contains(&format!("✔ {step}")), "{step} missing:\n{text}");
     }
     assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty(), "the demo's account is not interleaved with logs");
@@ -180,6 +187,30 @@ async fn simulate_serves_a_halo_the_plugin_can_use() {
     let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout_json(&out)["body"]["output"]["found"], true);
+
+    // Every action's `sample` message, pointed at the simulator, is accepted by `run`.
+    for name in icon_haloitsm::spec::spec().actions.keys() {
+        let sample = Command::new(BIN).args(["sample", name]).output().unwrap();
+        let mut msg = stdout_json(&sample);
+        msg["body"]["connection"] = json!({"client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
+            "authorization_server": format!("{base}/auth"), "resource_server": format!("{base}/api"), "default_ticket_type_id": 4});
+        for (k, v) in msg["body"]["input"].as_object_mut().unwrap().iter_mut() {
+            // The samples' IDs are a real instance's; use the simulator's seed records.
+            let seeded = match k.as_str() {
+                "ticket_id" if name == "delete_ticket" => json!(107),
+                "ticket_id" => json!(101),
+                "agent_id" => json!(3),
+                "team_id" => json!(2),
+                "user_id" | "site_id" | "category_id" => json!(1),
+                "status_id" => json!(2),
+                "tickettype_id" => json!(4),
+                _ => continue,
+            };
+            *v = seeded;
+        }
+        let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stdout));
+    }
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&output.stdout);
