@@ -158,14 +158,23 @@ pub async fn run() -> bool {
     let id = ticket_id.unwrap_or(0);
 
     // 3. A private note for the analysts.
-    let report = expect_ok(demo.action("add_comment", json!({"ticket_id": id, "comment": "Sessions revoked and password reset forced for jsmith.", "is_private": true})).await, |o| {
-        vec![format!("private note {} added", o["comment_id"])]
-    });
+    let report = expect_ok(
+        demo.action(
+            "add_comment",
+            json!({"ticket_id": id, "comment": "Sessions revoked and password reset forced for jsmith.", "is_private": true}),
+        )
+        .await,
+        |o| vec![format!("private note {} added", o["comment_id"])],
+    );
     demo.record("Add a private comment", report);
 
     // 4. Route it to the security team and an analyst.
     let report = expect_ok(demo.action("assign_ticket", json!({"ticket_id": id, "agent_id": 3, "team_id": 2})).await, |o| {
-        vec![format!("now with {} ({})", o["ticket"]["agent_name"].as_str().unwrap_or("-"), o["ticket"]["team_name"].as_str().unwrap_or("-"))]
+        vec![format!(
+            "now with {} ({})",
+            o["ticket"]["agent_name"].as_str().unwrap_or("-"),
+            o["ticket"]["team_name"].as_str().unwrap_or("-")
+        )]
     });
     demo.record("Assign to an analyst and the security team", report);
 
@@ -180,9 +189,14 @@ pub async fn run() -> bool {
     demo.record("Search the team's open tickets", report);
 
     // 6. Close it with a resolution; the details stay as they were.
-    let report = expect_ok(demo.action("close_ticket", json!({"ticket_id": id, "resolution": "Confirmed account compromise; credentials reset, MFA re-enrolled, source IP blocked."})).await, |o| {
-        vec![format!("status: {} (closed: {})", o["ticket"]["status_name"].as_str().unwrap_or("-"), o["ticket"]["closed"])]
-    });
+    let report = expect_ok(
+        demo.action(
+            "close_ticket",
+            json!({"ticket_id": id, "resolution": "Confirmed account compromise; credentials reset, MFA re-enrolled, source IP blocked."}),
+        )
+        .await,
+        |o| vec![format!("status: {} (closed: {})", o["ticket"]["status_name"].as_str().unwrap_or("-"), o["ticket"]["closed"])],
+    );
     demo.record("Close with a resolution", report);
 
     // 7. The ticket's history, newest first.
@@ -193,7 +207,12 @@ pub async fn run() -> bool {
             .flatten()
             .map(|c| {
                 let private = if c["private"] == json!(true) { " (private)" } else { "" };
-                format!("{} {}{private}: {}", c["datetime"].as_str().unwrap_or("-"), c["author"].as_str().unwrap_or("-"), c["text"].as_str().unwrap_or_default())
+                format!(
+                    "{} {}{private}: {}",
+                    c["datetime"].as_str().unwrap_or("-"),
+                    c["author"].as_str().unwrap_or("-"),
+                    c["text"].as_str().unwrap_or_default()
+                )
             })
             .collect()
     });
@@ -201,7 +220,9 @@ pub async fn run() -> bool {
 
     // 8. Bad input is refused before anything is sent to HaloITSM.
     let report = match demo.action("get_ticket", json!({"ticket_id": "INC-42"})).await {
-        Ok((400, b)) => Report { ok: true, lines: vec![format!("HTTP 400: {}", b.pointer("/body/error").and_then(Value::as_str).unwrap_or_default())] },
+        Ok((400, b)) => {
+            Report { ok: true, lines: vec![format!("HTTP 400: {}", b.pointer("/body/error").and_then(Value::as_str).unwrap_or_default())] }
+        }
         Ok((s, b)) => Report { ok: false, lines: vec![format!("expected HTTP 400, got {s}: {b}")] },
         Err(e) => Report { ok: false, lines: vec![e] },
     };

@@ -38,6 +38,13 @@ impl Action for AddComment {
     type Output = Output;
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
+        if input.is_private && input.send_email {
+            // HaloITSM would email the internal note to the end user.
+            return Err(PluginError::client(
+                "Invalid input for action `add_comment`: `send_email` cannot be used with `is_private`.",
+                "A private note is for agents only; send it without email, or make it public to email the end user. Nothing was sent.",
+            ));
+        }
         ctx.require_ticket(NAME, input.ticket_id).await?;
         let outcome = match input.outcome.trim() {
             "" => note(),

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use super::common::positive;
 use super::{Action, ActionContext};
-use crate::halo::ticket::{Ticket, int};
+use crate::halo::ticket::Ticket;
 use crate::protocol::PluginError;
 
 pub struct CloseTicket;
@@ -37,9 +37,12 @@ impl Action for CloseTicket {
         let status = positive(NAME, "closed_status_id", input.closed_status_id)?;
         let current = ctx.require_ticket(NAME, input.ticket_id).await?;
         let id = input.ticket_id;
-        if int(&current, "status_id") == Some(status) {
-            tracing::info!("Ticket {id} is already in status {status}; nothing was written");
-            return Ok(Output { ticket: ctx.ticket(&current), success: true });
+        let ticket = ctx.ticket(&current);
+        if ticket.status_id == Some(status) || ticket.closed == Some(true) {
+            // Running the step twice (or on a ticket HaloITSM already counts as closed) must not
+            // add a second resolution note or move the ticket between closed statuses.
+            tracing::info!("Ticket {id} is already closed (status {}); nothing was written", ticket.status_id.unwrap_or_default());
+            return Ok(Output { ticket, success: true });
         }
         // One action sets the status and records the resolution, so the history shows both
         // together and the ticket's details stay as they are.

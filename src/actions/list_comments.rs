@@ -114,7 +114,9 @@ impl Action for ListComments {
         let (rows, _) = ctx.client.list("Actions", &q, "actions").await.map_err(|e| e.to_plugin_error())?;
         let mut comments: Vec<(Option<chrono::DateTime<chrono::Utc>>, Comment)> = rows
             .iter()
-            .map(|r| (r.get("datetime").and_then(Value::as_str).and_then(parse_halo_date), Comment::from_halo(r)))
+            .map(Comment::from_halo)
+            // Sorted by the same time the output shows.
+            .map(|c| (c.datetime.as_deref().and_then(parse_halo_date), c))
             // Whatever the server-side filter did, never show a private note when asked not to.
             .filter(|(_, c)| input.include_private || c.private != Some(true))
             .collect();
