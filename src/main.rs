@@ -81,6 +81,32 @@ enum Command {
         /// Start without the seed data.
         #[arg(long)]
         empty: bool,
+        /// POST Halo-style webhooks for every ticket change to this URL.
+        #[arg(long = "webhook-url")]
+        webhook_url: Option<String>,
+        /// HTTP Basic user for the webhook deliveries (with --webhook-password).
+        #[arg(long = "webhook-user", requires_all = ["webhook_url", "webhook_password"])]
+        webhook_user: Option<String>,
+        #[arg(long = "webhook-password", requires_all = ["webhook_url", "webhook_user"])]
+        webhook_password: Option<String>,
+        /// Send JSON arrays of up to this many events (gathered for 50 ms).
+        #[arg(long = "webhook-batch", requires = "webhook_url", default_value_t = 0)]
+        webhook_batch: usize,
+        /// Halo's "event only" payloads: ids, no ticket or action objects.
+        #[arg(long = "webhook-event-only", requires = "webhook_url")]
+        webhook_event_only: bool,
+        /// Share (0 to 1) of deliveries never sent.
+        #[arg(long = "webhook-drop", requires = "webhook_url", default_value_t = 0.0)]
+        webhook_drop: f64,
+        /// Share (0 to 1) of deliveries sent twice.
+        #[arg(long = "webhook-duplicate", requires = "webhook_url", default_value_t = 0.0)]
+        webhook_duplicate: f64,
+        /// Delay half of the deliveries by a random 0 to this many milliseconds (reorders them).
+        #[arg(long = "webhook-delay-ms", requires = "webhook_url")]
+        webhook_delay_ms: Option<u64>,
+        /// Seed for the drop, duplicate and delay choices (repeatable runs).
+        #[arg(long = "webhook-seed", requires = "webhook_url")]
+        webhook_seed: Option<u64>,
     },
 }
 
@@ -142,10 +168,36 @@ fn main() -> ExitCode {
             rate_limit_every,
             server_error_every,
             empty,
+            webhook_url,
+            webhook_user,
+            webhook_password,
+            webhook_batch,
+            webhook_event_only,
+            webhook_drop,
+            webhook_duplicate,
+            webhook_delay_ms,
+            webhook_seed,
         } => {
             let config = sim::SimConfig { client_id, client_secret, tenant, token_lifetime_secs: token_lifetime, seed: !empty };
             let faults = sim::Faults { latency_ms, rate_limit_every, server_error_every, retry_after_secs: Some(1), ..Default::default() };
-            match runtime(true).block_on(sim::run_cli(config, SocketAddr::new(bind, port), faults)) {
+            let webhook = webhook_url.map(|url| sim::WebhookConfig {
+                url,
+                username: webhook_user,
+                password: webhook_password,
+                batch_size: webhook_batch,
+                batch_window_ms: if webhook_batch > 1 { 50 } else { 0 },
+                event_only: webhook_event_only,
+                drop_ratio: webhook_drop,
+                duplicate_ratio: webhook_duplicate,
+                delay_ratio: if webhook_delay_ms.is_some() { 0.5 } else { 0.0 },
+                delay_ms: webhook_delay_ms.unwrap_or(0),
+                seed: webhook_seed,
+            });
+            if let Some(Err(e)) = webhook.as_ref().map(sim::WebhookConfig::validate) {
+                eprintln!("invalid webhook settings: {e}");
+                return ExitCode::from(2);
+            }
+            match runtime(true).block_on(sim::run_cli(config, SocketAddr::new(bind, port), faults, webhook)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("simulator failed: {e}");

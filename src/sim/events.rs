@@ -1,6 +1,6 @@
-//! Change events: every write to a ticket is reported here. This is the extension point for
-//! outbound Halo-style webhooks: today the events go to a bounded in-memory log that tests and
-//! the `/_sim/events` control route read; a webhook sender can subscribe at `Simulator::emit`.
+//! Change events: every write to a ticket is reported here. `Simulator::emit` puts them in a
+//! bounded in-memory log that tests and the `/_sim/events` control route read, and offers them to
+//! the outbound Halo-style webhooks (`webhooks.rs`) when those are configured.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

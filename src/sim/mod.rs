@@ -5,14 +5,15 @@
 //! - `POST /auth/token` (OAuth2 client credentials, form or HTTP Basic),
 //! - `/api/*` (Bearer token): Tickets, Actions, Attachment and the lookups,
 //! - `/_sim/*` control routes (unauthenticated, not Halo): stats, faults, token revocation,
-//!   raw tickets and change events, for the `simulate` command and benchmark harnesses.
+//!   raw tickets, change events and outbound webhooks, for the `simulate` command and benchmark
+//!   harnesses.
 //!
 //! Every `/api/*` request goes through one pipeline (see `faults.rs`): count it in the stats,
 //! add the configured latency, check the Bearer token (401), then the every-Nth 429 and 500
 //! faults, then the handler. State sits behind one `RwLock`, never held across an `.await`.
 //!
-//! Ticket changes are reported through `Simulator::emit` (see `events.rs`): the place to hang
-//! outbound webhooks.
+//! Ticket changes are reported through `Simulator::emit` (see `events.rs`) into the event log and,
+//! when configured, to Halo-style outbound webhooks (see `webhooks.rs`).
 //!
 //! Choices where HALO_API.md leaves room (a client must not depend on the lenient ones):
 //! - Query parameter names are case-insensitive (ASP.NET binding); `key[]=` counts as `key=`.
@@ -40,6 +41,7 @@ mod seed;
 mod state;
 mod tickets;
 mod util;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -52,6 +54,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use events::{ChangeEvent, ChangeKind};
+pub use webhooks::{WebhookConfig, WebhookStats};
 
 use state::Store;
 
@@ -128,6 +131,10 @@ pub struct Simulator {
     fault_counter: AtomicU64,
     stats: Mutex<SimStats>,
     events: events::EventLog,
+    /// Held from the end of a store write until its events are emitted, so concurrent writers
+    /// report their changes in the order they made them.
+    emit_order: Mutex<()>,
+    webhooks: webhooks::Webhooks,
 }
 
 impl Simulator {
@@ -141,6 +148,8 @@ impl Simulator {
             fault_counter: AtomicU64::new(0),
             stats: Mutex::new(SimStats::default()),
             events: events::EventLog::default(),
+            emit_order: Mutex::new(()),
+            webhooks: webhooks::Webhooks::default(),
         })
     }
 
@@ -209,10 +218,26 @@ impl Simulator {
         self.events.clear();
     }
 
+    /// Send Halo-style webhooks for every ticket change from now on (`None` = stop sending).
+    /// Call it inside a tokio runtime: the first call starts the background sender there.
+    /// Changes already queued are still delivered with the settings they were queued under.
+    pub fn set_webhook(&self, cfg: Option<WebhookConfig>) {
+        self.webhooks.set(cfg);
+    }
+
+    pub fn webhook(&self) -> Option<WebhookConfig> {
+        self.webhooks.get()
+    }
+
+    pub fn webhook_stats(&self) -> WebhookStats {
+        self.webhooks.stats()
+    }
+
     /// Report a ticket change. Called for every change, after the state lock is released, in
-    /// the order the changes were made. Outbound webhooks hook in here.
+    /// the order the changes were made: to the event log and the webhook queue (which never waits).
     pub(crate) fn emit(&self, event: ChangeEvent) {
         tracing::debug!(ticket_id = event.ticket_id, kind = ?event.kind, "sim ticket change");
+        self.webhooks.offer(&event);
         self.events.push(event);
     }
 
@@ -222,10 +247,13 @@ impl Simulator {
 
     /// Run a write against the store, then emit the events it produced (outside the lock).
     pub(crate) fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let (r, events) = {
+        let (r, events, _order) = {
             let mut g = self.store.write().unwrap_or_else(|e| e.into_inner());
             let r = f(&mut g);
-            (r, std::mem::take(&mut g.pending))
+            let events = std::mem::take(&mut g.pending);
+            // Taken before the store lock is released: the next writer emits after this one.
+            let order = (!events.is_empty()).then(|| self.emit_order.lock().unwrap_or_else(|e| e.into_inner()));
+            (r, events, order)
         };
         for e in events {
             self.emit(e);
@@ -308,11 +336,12 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHa
     Ok(SimHandle { addr, sim, shutdown: Some(tx), join: Some(join) })
 }
 
-/// Start the simulator with `faults`, print where it listens and the credentials, and serve
-/// until Ctrl-C or SIGTERM.
-pub async fn run_cli(config: SimConfig, addr: SocketAddr, faults: Faults) -> std::io::Result<()> {
+/// Start the simulator with `faults` (and outbound webhooks, if given), print where it listens and
+/// the credentials, and serve until Ctrl-C or SIGTERM.
+pub async fn run_cli(config: SimConfig, addr: SocketAddr, faults: Faults, webhook: Option<WebhookConfig>) -> std::io::Result<()> {
     let handle = start(config, addr).await?;
     handle.sim.set_faults(faults);
+    handle.sim.set_webhook(webhook);
     println!("{}", banner(&handle));
     wait_for_signal().await;
     println!("HaloITSM simulator stopping");
@@ -328,6 +357,10 @@ fn banner(h: &SimHandle) -> String {
     };
     let f = h.sim.faults();
     let faults = serde_json::to_string(&f).unwrap_or_default();
+    let webhook = match h.sim.webhook() {
+        Some(w) => serde_json::to_string(&w.masked()).unwrap_or_default(),
+        None => "(none)".to_string(),
+    };
     let base = h.base_url();
     format!(
         "HaloITSM simulator listening on {base}\n\
@@ -341,7 +374,8 @@ fn banner(h: &SimHandle) -> String {
          \x20 Token lifetime: {life} s\n\
          \x20 Seed data:      {seed}\n\
          \x20 Faults:         {faults}\n\
-         \x20 Control:        {base}/_sim/stats, {base}/_sim/faults, {base}/_sim/revoke_tokens\n\
+         \x20 Webhook:        {webhook}\n\
+         \x20 Control:        {base}/_sim/stats, {base}/_sim/faults, {base}/_sim/revoke_tokens, {base}/_sim/webhook\n\
          Press Ctrl-C to stop.",
         auth = h.auth_url(),
         api = h.api_url(),

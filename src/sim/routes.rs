@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::errors::{ApiError, ApiResult, EXCEPTION_CLASS, json_bytes_response, json_response};
 use super::util::{Params, now};
-use super::{Faults, Simulator, actions, attachments, auth, faults, lookups, tickets};
+use super::{Faults, Simulator, WebhookConfig, actions, attachments, auth, faults, lookups, tickets};
 
 type Sim = State<Arc<Simulator>>;
 type Body = Result<Bytes, BytesRejection>;
@@ -53,6 +53,8 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/_sim/revoke_tokens", post(ctl_revoke_tokens))
         .route("/_sim/tickets/{id}", get(ctl_ticket))
         .route("/_sim/events", get(ctl_events))
+        .route("/_sim/webhook", get(ctl_webhook).post(ctl_set_webhook))
+        .route("/_sim/webhook/stats", get(ctl_webhook_stats))
         .nest("/api", api)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -326,4 +328,30 @@ async fn ctl_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> 
 
 async fn ctl_events(State(sim): Sim) -> Response {
     done(ok(&json!(sim.events())))
+}
+
+/// The webhook settings (password masked), or `null` when none are configured.
+async fn ctl_webhook(State(sim): Sim) -> Response {
+    done(ok(&json!(sim.webhook().map(|w| w.masked()))))
+}
+
+/// Body: a `WebhookConfig`, or `null` (or nothing) to stop sending. Answers as `GET` does.
+async fn ctl_set_webhook(State(sim): Sim, body: Body) -> Response {
+    done((|| {
+        let body = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let cfg: Option<WebhookConfig> = if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid webhook settings: {e}")))?
+        };
+        if let Some(c) = &cfg {
+            c.validate().map_err(ApiError::bad_request)?;
+        }
+        sim.set_webhook(cfg);
+        ok(&json!(sim.webhook().map(|w| w.masked())))
+    })())
+}
+
+async fn ctl_webhook_stats(State(sim): Sim) -> Response {
+    done(ok(&json!(sim.webhook_stats())))
 }

@@ -1,0 +1,554 @@
+//! Halo-style outbound webhooks: every ticket change the simulator reports (except deletions) is
+//! POSTed as JSON to a configured URL, the way Halo's "Integrations > Webhooks" does it, with
+//! fault injection (dropped, duplicated and delayed deliveries) for testing receivers.
+//!
+//! `Simulator::emit` hands each change to [`Webhooks::offer`], which only does a `try_send` on a
+//! bounded channel: request handling never waits for a receiver. One background task (spawned
+//! lazily by `set_webhook`) turns changes into payloads, gathers batches, takes the fault
+//! decisions and hands deliveries to a few sending lanes; a ticket always maps to the same lane and
+//! a lane sends one delivery at a time, so deliveries for one ticket keep their order unless the
+//! delay fault moves one. Like Halo, a failed delivery (receiver down, timeout, non-2xx) is counted
+//! and logged, never retried.
+//!
+//! The configuration in force when a change happens decides how it is delivered: changes queued
+//! before `set_webhook(None)` are still sent, changes made afterwards are not.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use chrono::{DateTime, Timelike, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
+
+use super::events::{ChangeEvent, ChangeKind};
+
+/// Where and how webhook deliveries are sent. Missing keys take their defaults; unknown keys are
+/// rejected so a typo in a harness's settings fails loudly.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where deliveries are POSTed (`application/json`).
+    pub url: String,
+    /// HTTP Basic auth when both `username` and `password` are set.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// 0 or 1: one JSON object per delivery; N > 1: JSON arrays of up to N events.
+    pub batch_size: usize,
+    /// How long to gather a batch before sending it; 0 sends whatever is already queued.
+    pub batch_window_ms: u64,
+    /// Halo's "event only" payloads: no `ticket`/`action` objects, ids only.
+    pub event_only: bool,
+    /// Share (0..=1) of deliveries silently never sent.
+    pub drop_ratio: f64,
+    /// Share of deliveries sent twice (same delivery `id`).
+    pub duplicate_ratio: f64,
+    /// Share of deliveries delayed by a random 0..=`delay_ms` (which may reorder them).
+    pub delay_ratio: f64,
+    pub delay_ms: u64,
+    /// Deterministic fault choices when set.
+    pub seed: Option<u64>,
+}
+
+/// Largest accepted `batch_size`, `batch_window_ms` and `delay_ms`: beyond them a harness has a typo.
+const MAX_BATCH_SIZE: usize = 10_000;
+const MAX_WAIT_MS: u64 = 600_000;
+
+impl WebhookConfig {
+    /// Check the settings a sender cannot work with: the URL must be absolute http(s), ratios
+    /// within 0..=1, sizes and waits within sane bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = reqwest::Url::parse(self.url.trim()).map_err(|e| format!("Invalid webhook url: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("Invalid webhook url: scheme '{}' is not http or https", url.scheme()));
+        }
+        for (name, r) in [("drop_ratio", self.drop_ratio), ("duplicate_ratio", self.duplicate_ratio), ("delay_ratio", self.delay_ratio)] {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(format!("Invalid {name} {r}: must be between 0 and 1"));
+            }
+        }
+        if self.batch_size > MAX_BATCH_SIZE {
+            return Err(format!("Invalid batch_size {}: at most {MAX_BATCH_SIZE}", self.batch_size));
+        }
+        for (name, ms) in [("batch_window_ms", self.batch_window_ms), ("delay_ms", self.delay_ms)] {
+            if ms > MAX_WAIT_MS {
+                return Err(format!("Invalid {name} {ms}: at most {MAX_WAIT_MS}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings with the password hidden, for control routes and banners.
+    pub(crate) fn masked(&self) -> WebhookConfig {
+        WebhookConfig { password: self.password.as_ref().map(|_| "********".to_string()), ..self.clone() }
+    }
+}
+
+/// Counters since the simulator started. A delivery is one POST (a batch counts once).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct WebhookStats {
+    /// Changes offered while a webhook was configured.
+    pub events: u64,
+    /// POSTs the receiver answered with 2xx (each copy of a duplicated delivery counts).
+    pub deliveries_sent: u64,
+    /// Deliveries the drop fault discarded.
+    pub dropped: u64,
+    /// Deliveries the duplicate fault sent a second time.
+    pub duplicated: u64,
+    /// Deliveries the delay fault held back.
+    pub delayed: u64,
+    /// POSTs that failed (connection error, timeout, non-2xx), and changes that could not be
+    /// queued (queue full, no runtime). Never retried.
+    pub failed: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payloads
+
+/// Halo's notification event names and the ids this simulator gives them.
+const EVENT_NEW_TICKET: (&str, i64, &str) = ("new ticket logged", 1, "A new ticket has been logged");
+const EVENT_CLOSED: (&str, i64, &str) = ("ticket closed", 2, "The ticket has been closed");
+const EVENT_UPDATED: (&str, i64, &str) = ("ticket updated", 3, "The ticket has been updated");
+const EVENT_STATUS_CHANGED: (&str, i64, &str) = ("ticket status changed", 41, "The status has been changed");
+
+/// A random GUID in the usual 8-4-4-4-12 lower-case hex form (version 4, RFC 4122 variant).
+pub(crate) fn guid() -> String {
+    let mut x = fastrand::u128(..);
+    x = (x & !(0xf << 76)) | (0x4 << 76);
+    x = (x & !(0x3 << 62)) | (0x2 << 62);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        x >> 96,
+        (x >> 80) & 0xffff,
+        (x >> 64) & 0xffff,
+        (x >> 48) & 0xffff,
+        x & 0xffff_ffff_ffff
+    )
+}
+
+/// UTC with seven fraction digits and `Z`, as Halo stamps its webhook deliveries.
+pub(crate) fn halo_timestamp(at: DateTime<Utc>) -> String {
+    format!("{}.{:07}Z", at.format("%Y-%m-%dT%H:%M:%S"), (at.nanosecond() % 1_000_000_000) / 100)
+}
+
+/// The delivery object for one change; `None` for changes Halo sends no webhook for (deletion).
+pub(crate) fn payload(ev: ChangeEvent, webhook_id: &str, event_only: bool, at: DateTime<Utc>) -> Option<Value> {
+    let closed = ev.ticket.get("hasbeenclosed").and_then(Value::as_bool) == Some(true);
+    let (event, notification_id, message) = match ev.kind {
+        ChangeKind::Created => EVENT_NEW_TICKET,
+        ChangeKind::StatusChanged if closed => EVENT_CLOSED,
+        ChangeKind::StatusChanged => EVENT_STATUS_CHANGED,
+        ChangeKind::Updated | ChangeKind::ActionAdded => EVENT_UPDATED,
+        ChangeKind::Deleted => return None,
+    };
+    let mut m = Map::new();
+    m.insert("id".into(), json!(guid()));
+    m.insert("webhook_id".into(), json!(webhook_id));
+    m.insert("notification_id".into(), json!(notification_id));
+    m.insert("escmsg_id".into(), json!(guid()));
+    m.insert("event".into(), json!(event));
+    m.insert("message".into(), json!(format!("{message} for Ticket ID: {:07}.", ev.ticket_id)));
+    m.insert("object_id".into(), json!(ev.ticket_id));
+    m.insert("agent_id".into(), json!(ev.agent_id));
+    m.insert("timestamp".into(), json!(halo_timestamp(at)));
+    if !event_only {
+        m.insert("ticket".into(), ev.ticket);
+        if let Some(a) = ev.action {
+            m.insert("action".into(), a);
+        }
+    }
+    Some(Value::Object(m))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulator's side: configuration, queueing, counters
+
+/// Changes waiting for the background task; past this, new changes count as failed.
+const QUEUE_CAPACITY: usize = 50_000;
+/// Deliveries waiting per lane before the background task waits for the lane.
+const LANE_CAPACITY: usize = 1_024;
+/// Sending lanes: deliveries of one ticket always use the same lane; batches use lane 0.
+const LANES: usize = 4;
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A change on its way to the background task, with the configuration in force when it happened.
+struct Queued {
+    cfg: Arc<WebhookConfig>,
+    event: ChangeEvent,
+    at: DateTime<Utc>,
+}
+
+struct Shared {
+    webhook_id: String,
+    stats: Mutex<WebhookStats>,
+    /// The last POST failed: log the next success, and only the first failure of a run.
+    failing: AtomicBool,
+}
+
+impl Shared {
+    fn count(&self, f: impl FnOnce(&mut WebhookStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+#[derive(Default)]
+struct State {
+    cfg: Option<Arc<WebhookConfig>>,
+    tx: Option<mpsc::Sender<Queued>>,
+}
+
+/// The simulator's webhook sender.
+pub(crate) struct Webhooks {
+    shared: Arc<Shared>,
+    state: Mutex<State>,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            shared: Arc::new(Shared { webhook_id: guid(), stats: Mutex::default(), failing: AtomicBool::new(false) }),
+            state: Mutex::default(),
+        }
+    }
+}
+
+impl Webhooks {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replace the configuration (`None` stops sending). Starts the background task on the
+    /// current tokio runtime if none is running; without a runtime, changes count as failed.
+    pub(crate) fn set(&self, cfg: Option<WebhookConfig>) {
+        let mut g = self.state();
+        g.cfg = cfg.map(Arc::new);
+        if g.cfg.is_some() && g.tx.as_ref().is_none_or(mpsc::Sender::is_closed) {
+            g.tx = match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+                    let shared = self.shared.clone();
+                    rt.spawn(async move { Dispatcher::new(shared).run(rx).await });
+                    Some(tx)
+                }
+                Err(_) => {
+                    tracing::warn!("simulator webhooks configured outside a tokio runtime: nothing will be sent");
+                    None
+                }
+            };
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<WebhookConfig> {
+        self.state().cfg.as_deref().cloned()
+    }
+
+    pub(crate) fn stats(&self) -> WebhookStats {
+        self.shared.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Queue a change for delivery if a webhook is configured. Never waits.
+    pub(crate) fn offer(&self, event: &ChangeEvent) {
+        if event.kind == ChangeKind::Deleted {
+            return;
+        }
+        let g = self.state();
+        let Some(cfg) = g.cfg.clone() else {
+            return;
+        };
+        let full = match &g.tx {
+            Some(tx) => match tx.try_send(Queued { cfg, event: event.clone(), at: Utc::now() }) {
+                Ok(()) => None,
+                Err(TrySendError::Full(_)) => Some(true),
+                Err(TrySendError::Closed(_)) => Some(false),
+            },
+            None => Some(false),
+        };
+        drop(g);
+        if full == Some(true) {
+            tracing::warn!(ticket_id = event.ticket_id, "simulator webhook queue full: change not delivered");
+        }
+        let failed = full.is_some();
+        self.shared.count(|s| {
+            s.events += 1;
+            if failed {
+                s.failed += 1;
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The background task
+
+/// One POST body (an object, or an array when batching) and how many times to send it.
+struct Delivery {
+    cfg: Arc<WebhookConfig>,
+    body: Bytes,
+    copies: u8,
+}
+
+struct Dispatcher {
+    shared: Arc<Shared>,
+    client: reqwest::Client,
+    lanes: Vec<mpsc::Sender<Delivery>>,
+    /// Fault decisions: one generator per configuration, seeded when the configuration says so.
+    rng: Option<(Arc<WebhookConfig>, fastrand::Rng)>,
+    batch: Vec<Value>,
+    batch_cfg: Option<Arc<WebhookConfig>>,
+    deadline: Option<Instant>,
+}
+
+impl Dispatcher {
+    fn new(shared: Arc<Shared>) -> Dispatcher {
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let lanes = (0..LANES)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(LANE_CAPACITY);
+                tokio::spawn(lane(rx, client.clone(), shared.clone()));
+                tx
+            })
+            .collect();
+        Dispatcher { shared, client, lanes, rng: None, batch: Vec::new(), batch_cfg: None, deadline: None }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Queued>) {
+        loop {
+            let next = match self.deadline {
+                Some(deadline) => tokio::select! {
+                    biased;
+                    q = rx.recv() => q,
+                    () = tokio::time::sleep_until(deadline) => {
+                        self.flush().await;
+                        continue;
+                    }
+                },
+                None => rx.recv().await,
+            };
+            let Some(q) = next else {
+                self.flush().await;
+                return;
+            };
+            self.accept(q).await;
+        }
+    }
+
+    async fn accept(&mut self, q: Queued) {
+        let Queued { cfg, event, at } = q;
+        let ticket_id = event.ticket_id;
+        let Some(obj) = payload(event, &self.shared.webhook_id, cfg.event_only, at) else {
+            return;
+        };
+        let same_cfg = self.batch_cfg.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cfg));
+        if !same_cfg {
+            self.flush().await;
+        }
+        if cfg.batch_size <= 1 {
+            let lane = usize::try_from(ticket_id.rem_euclid(LANES as i64)).unwrap_or(0);
+            self.deliver(cfg, &obj, lane).await;
+            return;
+        }
+        self.batch.push(obj);
+        if self.batch.len() >= cfg.batch_size {
+            self.batch_cfg = Some(cfg);
+            self.flush().await;
+        } else {
+            if self.deadline.is_none() {
+                self.deadline = Some(Instant::now() + Duration::from_millis(cfg.batch_window_ms));
+            }
+            self.batch_cfg = Some(cfg);
+        }
+    }
+
+    async fn flush(&mut self) {
+        self.deadline = None;
+        let Some(cfg) = self.batch_cfg.take() else {
+            return;
+        };
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = Value::Array(std::mem::take(&mut self.batch));
+        self.deliver(cfg, &batch, 0).await;
+    }
+
+    fn rng_for(&mut self, cfg: &Arc<WebhookConfig>) -> &mut fastrand::Rng {
+        let stale = self.rng.as_ref().is_none_or(|(c, _)| !Arc::ptr_eq(c, cfg));
+        if stale {
+            let rng = cfg.seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+            self.rng = Some((cfg.clone(), rng));
+        }
+        match &mut self.rng {
+            Some((_, rng)) => rng,
+            None => unreachable!("set just above"),
+        }
+    }
+
+    /// Take the fault decisions for one delivery, then send it on `lane` (or after its delay).
+    async fn deliver(&mut self, cfg: Arc<WebhookConfig>, body: &Value, lane: usize) {
+        let rng = self.rng_for(&cfg);
+        if cfg.drop_ratio > 0.0 && rng.f64() < cfg.drop_ratio {
+            self.shared.count(|s| s.dropped += 1);
+            return;
+        }
+        let duplicate = cfg.duplicate_ratio > 0.0 && rng.f64() < cfg.duplicate_ratio;
+        let delay = (cfg.delay_ratio > 0.0 && rng.f64() < cfg.delay_ratio).then(|| rng.u64(0..=cfg.delay_ms));
+        self.shared.count(|s| {
+            s.duplicated += u64::from(duplicate);
+            s.delayed += u64::from(delay.is_some());
+        });
+        let body = match serde_json::to_vec(body) {
+            Ok(b) => Bytes::from(b),
+            Err(_) => {
+                self.shared.count(|s| s.failed += 1);
+                return;
+            }
+        };
+        let d = Delivery { cfg, body, copies: if duplicate { 2 } else { 1 } };
+        if let Some(ms) = delay {
+            let (client, shared) = (self.client.clone(), self.shared.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                send(&client, &shared, &d).await;
+            });
+            return;
+        }
+        if let Some(tx) = self.lanes.get(lane)
+            && let Err(e) = tx.send(d).await
+        {
+            // The lane is gone only when the runtime is shutting down.
+            self.shared.count(|s| s.failed += u64::from(e.0.copies));
+        }
+    }
+}
+
+async fn lane(mut rx: mpsc::Receiver<Delivery>, client: reqwest::Client, shared: Arc<Shared>) {
+    while let Some(d) = rx.recv().await {
+        send(&client, &shared, &d).await;
+    }
+}
+
+/// POST a delivery (each copy), counting the outcome. Never retried.
+async fn send(client: &reqwest::Client, shared: &Shared, d: &Delivery) {
+    for _ in 0..d.copies {
+        let mut req = client.post(d.cfg.url.trim()).header(reqwest::header::CONTENT_TYPE, "application/json").body(d.body.clone());
+        if let (Some(user), Some(pass)) = (&d.cfg.username, &d.cfg.password) {
+            req = req.basic_auth(user, Some(pass));
+        }
+        // The URL may carry a secret path: log the outcome, never the URL.
+        let failure = match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                let _ = r.bytes().await;
+                None
+            }
+            Ok(r) => Some(format!("receiver answered HTTP {}", r.status().as_u16())),
+            Err(e) => Some(if e.is_timeout() { "timed out".to_string() } else { e.without_url().to_string() }),
+        };
+        match failure {
+            None => {
+                shared.count(|s| s.deliveries_sent += 1);
+                if shared.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("simulator webhook deliveries succeed again");
+                }
+            }
+            Some(why) => {
+                shared.count(|s| s.failed += 1);
+                if !shared.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %why, "simulator webhook delivery failed (not retried; further failures are counted in /_sim/webhook/stats)");
+                } else {
+                    tracing::debug!(error = %why, "simulator webhook delivery failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: ChangeKind, closed: bool) -> ChangeEvent {
+        ChangeEvent {
+            seq: 0,
+            kind,
+            ticket_id: 1042,
+            old_status: Some(1),
+            new_status: Some(if closed { 9 } else { 2 }),
+            agent_id: 3,
+            timestamp: String::new(),
+            ticket: json!({"id": 1042, "hasbeenclosed": closed}),
+            action: Some(json!({"id": 7})),
+        }
+    }
+
+    #[test]
+    fn guids_have_the_usual_shape() {
+        let g = guid();
+        let parts: Vec<_> = g.split('-').map(str::len).collect();
+        assert_eq!(parts, vec![8, 4, 4, 4, 12], "{g}");
+        assert!(g.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{g}");
+        assert_eq!(&g[14..15], "4");
+        assert!(matches!(&g[19..20], "8" | "9" | "a" | "b"), "{g}");
+        assert_ne!(guid(), guid());
+    }
+
+    #[test]
+    fn timestamps_are_utc_with_seven_fraction_digits() {
+        let at = DateTime::parse_from_rfc3339("2026-09-25T06:41:08.789591512Z").map(|d| d.with_timezone(&Utc));
+        assert_eq!(at.map(halo_timestamp).ok().as_deref(), Some("2026-09-25T06:41:08.7895915Z"));
+    }
+
+    #[test]
+    fn payloads_map_kinds_to_halo_events() {
+        let at = Utc::now();
+        let name = |kind, closed| payload(ev(kind, closed), "w", false, at).map(|p| p["event"].clone());
+        assert_eq!(name(ChangeKind::Created, false), Some(json!("new ticket logged")));
+        assert_eq!(name(ChangeKind::Updated, false), Some(json!("ticket updated")));
+        assert_eq!(name(ChangeKind::ActionAdded, false), Some(json!("ticket updated")));
+        assert_eq!(name(ChangeKind::StatusChanged, false), Some(json!("ticket status changed")));
+        assert_eq!(name(ChangeKind::StatusChanged, true), Some(json!("ticket closed")));
+        assert_eq!(name(ChangeKind::Deleted, false), None);
+
+        let p = payload(ev(ChangeKind::StatusChanged, false), "w", false, at).unwrap_or_default();
+        assert_eq!(p["message"], json!("The status has been changed for Ticket ID: 0001042."));
+        assert_eq!((p["object_id"].as_i64(), p["agent_id"].as_i64(), p["notification_id"].as_i64()), (Some(1042), Some(3), Some(41)));
+        assert_eq!(p["webhook_id"], json!("w"));
+        assert_eq!(p["ticket"]["id"], json!(1042));
+        assert_eq!(p["action"]["id"], json!(7));
+        let only = payload(ev(ChangeKind::Updated, false), "w", true, at).unwrap_or_default();
+        assert!(only.get("ticket").is_none() && only.get("action").is_none() && only.get("object_id").is_some());
+    }
+
+    #[test]
+    fn config_validation_and_masking() {
+        let ok = WebhookConfig { url: "http://127.0.0.1:9/hook".into(), password: Some("s3cret".into()), ..WebhookConfig::default() };
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(ok.masked().password.as_deref(), Some("********"));
+        assert!(WebhookConfig::default().validate().is_err());
+        assert!(WebhookConfig { url: "ftp://x/".into(), ..WebhookConfig::default() }.validate().is_err());
+        assert!(WebhookConfig { drop_ratio: 1.5, ..ok.clone() }.validate().is_err());
+        assert!(WebhookConfig { delay_ratio: f64::NAN, ..ok.clone() }.validate().is_err());
+        assert!(WebhookConfig { batch_size: MAX_BATCH_SIZE + 1, ..ok.clone() }.validate().is_err());
+        assert!(serde_json::from_str::<WebhookConfig>(r#"{"url": "http://x/", "drop": 1}"#).is_err());
+    }
+
+    #[test]
+    fn without_a_runtime_changes_count_as_failed() {
+        let w = Webhooks::default();
+        w.offer(&ev(ChangeKind::Created, false));
+        assert_eq!(w.stats().events, 0);
+        w.set(Some(WebhookConfig { url: "http://127.0.0.1:9/".into(), ..WebhookConfig::default() }));
+        w.offer(&ev(ChangeKind::Created, false));
+        w.offer(&ev(ChangeKind::Deleted, false));
+        let s = w.stats();
+        assert_eq!((s.events, s.failed), (1, 1));
+        w.set(None);
+        assert!(w.get().is_none());
+    }
+}
