@@ -61,7 +61,7 @@ pub fn sample(name: &str) -> Result<Value, String> {
 
 /// `run` / `test`: one start message on stdin, the output message on stdout. Returns the exit
 /// status (0 on success).
-pub async fn run_stdin(plugin: &Plugin, mode: Mode) -> i32 {
+pub async fn run_stdin(plugin: Arc<Plugin>, mode: Mode) -> i32 {
     let mut input = Vec::new();
     let parsed: Result<Value, PluginError> = match std::io::stdin().read_to_end(&mut input) {
         Err(e) => Err(PluginError::client(
@@ -76,6 +76,13 @@ pub async fn run_stdin(plugin: &Plugin, mode: Mode) -> i32 {
         }),
     };
     let (message, ok) = match parsed {
+        // A trigger runs until it is stopped; it prints only if it cannot start or fails.
+        Ok(msg) if mode == Mode::Run && msg.get("type").and_then(Value::as_str) == Some("trigger_start") => {
+            match crate::triggers::run(plugin.clone(), msg, plugin.debug(), std::future::pending()).await {
+                Ok(()) => return 0,
+                Err(message) => (message, false),
+            }
+        }
         Ok(msg) => {
             let outcome = plugin.handle(msg, mode).await;
             let ok = outcome.is_ok();

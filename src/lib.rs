@@ -9,3 +9,4 @@ pub mod protocol;
 pub mod server;
 pub mod sim;
 pub mod spec;
+pub mod triggers;

@@ -139,8 +139,9 @@ fn main() -> ExitCode {
         },
         Command::Run | Command::Test => {
             let mode = if matches!(args.command, Command::Run) { Mode::Run } else { Mode::Test };
-            let plugin = Plugin::new(args.debug);
-            let code = runtime(false).block_on(cli::run_stdin(&plugin, mode));
+            let plugin = std::sync::Arc::new(Plugin::new(args.debug));
+            // A trigger serves its webhook listener and dispatches concurrently: give it threads.
+            let code = runtime(true).block_on(cli::run_stdin(plugin, mode));
             ExitCode::from(code as u8)
         }
         Command::Http { port, bind, graceful_timeout, body_limit, .. } => {

@@ -19,6 +19,11 @@ pub use auth::TokenCache;
 pub use config::{ConnectionConfig, Secret};
 pub use error::{HaloError, Server, extract_message};
 
+/// A transport failure described without its URL.
+pub fn describe_transport(e: &reqwest::Error) -> String {
+    auth::describe_reqwest(e)
+}
+
 /// How requests are retried.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {

@@ -1,0 +1,285 @@
+//! What a trigger remembers between restarts: where polling got to, the last status and change
+//! marker of each ticket it has seen, recent webhook delivery IDs, and how far the webhook inbox
+//! has been processed.
+//!
+//! Stored as `<dir>/<trigger id>.json` (rewritten atomically: temp file + rename) plus an
+//! append-only journal `<dir>/<trigger id>.journal` that records each step as it happens, so a
+//! kill at any moment loses at most the step in flight. The journal is folded into the JSON file
+//! on start, every few thousand entries and on shutdown. Sizes are bounded.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Most tickets remembered; the ones changed longest ago are forgotten first.
+pub const MAX_TICKETS: usize = 50_000;
+/// Most webhook delivery IDs remembered for de-duplication.
+pub const MAX_DELIVERIES: usize = 20_000;
+/// Journal entries before it is folded into the state file.
+const COMPACT_EVERY: usize = 5_000;
+
+/// The last known state of one ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Status ID.
+    pub s: i64,
+    /// Change marker: HaloITSM's last action date of the ticket.
+    pub m: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TriggerState {
+    /// Changes before this moment are not reported (first start, or lookback).
+    pub since: Option<DateTime<Utc>>,
+    /// Polling has reported every change up to here.
+    pub cursor: Option<DateTime<Utc>>,
+    pub tickets: BTreeMap<i64, Mark>,
+    pub deliveries: VecDeque<String>,
+    /// Bytes of the webhook inbox already processed.
+    pub inbox_offset: u64,
+    #[serde(skip)]
+    delivery_set: HashSet<String>,
+}
+
+/// One journal line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "k")]
+enum Entry {
+    #[serde(rename = "t")]
+    Ticket { id: i64, s: i64, m: DateTime<Utc> },
+    #[serde(rename = "c")]
+    Cursor { v: DateTime<Utc> },
+    #[serde(rename = "d")]
+    Delivery { v: String },
+    #[serde(rename = "o")]
+    Inbox { v: u64 },
+}
+
+impl TriggerState {
+    pub fn seen_delivery(&self, id: &str) -> bool {
+        self.delivery_set.contains(id)
+    }
+
+    fn apply(&mut self, e: Entry) {
+        match e {
+            Entry::Ticket { id, s, m } => {
+                self.tickets.insert(id, Mark { s, m });
+                if self.tickets.len() > MAX_TICKETS {
+                    self.evict();
+                }
+            }
+            Entry::Cursor { v } => {
+                if self.cursor.is_none_or(|c| v > c) {
+                    self.cursor = Some(v);
+                }
+            }
+            Entry::Delivery { v } => {
+                if self.delivery_set.insert(v.clone()) {
+                    self.deliveries.push_back(v);
+                    while self.deliveries.len() > MAX_DELIVERIES {
+                        if let Some(old) = self.deliveries.pop_front() {
+                            self.delivery_set.remove(&old);
+                        }
+                    }
+                }
+            }
+            Entry::Inbox { v } => self.inbox_offset = v,
+        }
+    }
+
+    /// Forget the tenth of tickets whose last change is oldest.
+    fn evict(&mut self) {
+        let mut by_age: Vec<(DateTime<Utc>, i64)> = self.tickets.iter().map(|(id, m)| (m.m, *id)).collect();
+        by_age.sort_unstable();
+        for (_, id) in by_age.into_iter().take(MAX_TICKETS / 10) {
+            self.tickets.remove(&id);
+        }
+    }
+
+    fn rebuild_index(&mut self) {
+        self.delivery_set = self.deliveries.iter().cloned().collect();
+    }
+}
+
+/// A trigger's state on disk, kept in step with the in-memory copy.
+pub struct Store {
+    path: PathBuf,
+    journal_path: PathBuf,
+    journal: Option<File>,
+    pending: usize,
+    pub state: TriggerState,
+}
+
+impl Store {
+    /// Load (or start) the state of `name` in `dir`, folding any journal left by a previous run.
+    pub fn open(dir: &Path, name: &str) -> std::io::Result<Store> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{name}.json"));
+        let journal_path = dir.join(format!("{name}.journal"));
+        let mut state: TriggerState = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the trigger state file {} is not valid: {e}", path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TriggerState::default(),
+            Err(e) => return Err(e),
+        };
+        state.rebuild_index();
+        if let Ok(f) = File::open(&journal_path) {
+            for line in BufReader::new(f).lines() {
+                let Ok(line) = line else { break };
+                // A line cut short by a kill is the last one; it is skipped.
+                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
+                    state.apply(e);
+                }
+            }
+        }
+        let mut store = Store { path, journal_path, journal: None, pending: 0, state };
+        store.compact()?;
+        Ok(store)
+    }
+
+    pub fn is_new(&self) -> bool {
+        self.state.since.is_none()
+    }
+
+    /// Set where reporting starts (first start only); written at once.
+    pub fn set_since(&mut self, since: DateTime<Utc>) -> std::io::Result<()> {
+        self.state.since = Some(since);
+        self.state.cursor = Some(since);
+        self.compact()
+    }
+
+    pub fn record_ticket(&mut self, id: i64, mark: Mark) -> std::io::Result<()> {
+        self.write(Entry::Ticket { id, s: mark.s, m: mark.m })
+    }
+
+    pub fn advance_cursor(&mut self, to: DateTime<Utc>) -> std::io::Result<()> {
+        if self.state.cursor.is_some_and(|c| c >= to) {
+            return Ok(());
+        }
+        self.write(Entry::Cursor { v: to })
+    }
+
+    pub fn record_delivery(&mut self, id: &str) -> std::io::Result<()> {
+        if self.state.seen_delivery(id) {
+            return Ok(());
+        }
+        self.write(Entry::Delivery { v: id.to_string() })
+    }
+
+    pub fn set_inbox_offset(&mut self, offset: u64) -> std::io::Result<()> {
+        if self.state.inbox_offset == offset {
+            return Ok(());
+        }
+        self.write(Entry::Inbox { v: offset })
+    }
+
+    fn write(&mut self, e: Entry) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(&e).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        if self.journal.is_none() {
+            self.journal = Some(OpenOptions::new().create(true).append(true).open(&self.journal_path)?);
+        }
+        if let Some(f) = self.journal.as_mut() {
+            // One write per entry: a process killed right after still has it in the file.
+            f.write_all(&line)?;
+        }
+        self.state.apply(e);
+        self.pending += 1;
+        if self.pending >= COMPACT_EVERY {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Write the whole state atomically and empty the journal.
+    pub fn compact(&mut self) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&serde_json::to_vec(&self.state).map_err(std::io::Error::other)?)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &self.path)?;
+        self.journal = None;
+        match fs::remove_file(&self.journal_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.pending = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn survives_a_restart_with_and_without_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Store::open(dir.path(), "trig").unwrap();
+            assert!(s.is_new());
+            s.set_since(t("2026-09-01T00:00:00Z")).unwrap();
+            s.record_ticket(5, Mark { s: 2, m: t("2026-09-01T01:00:00Z") }).unwrap();
+            s.advance_cursor(t("2026-09-01T01:00:00Z")).unwrap();
+            s.record_delivery("guid-1").unwrap();
+            s.set_inbox_offset(120).unwrap();
+            // Dropped without compaction, like a killed process: the journal holds the steps.
+        }
+        assert!(dir.path().join("trig.journal").exists());
+        let s = Store::open(dir.path(), "trig").unwrap();
+        assert!(!s.is_new());
+        assert_eq!(s.state.tickets[&5], Mark { s: 2, m: t("2026-09-01T01:00:00Z") });
+        assert_eq!(s.state.cursor, Some(t("2026-09-01T01:00:00Z")));
+        assert!(s.state.seen_delivery("guid-1"));
+        assert_eq!(s.state.inbox_offset, 120);
+        assert!(!dir.path().join("trig.journal").exists(), "folded into the state file on open");
+    }
+
+    #[test]
+    fn a_torn_last_journal_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Store::open(dir.path(), "x").unwrap();
+            s.record_ticket(1, Mark { s: 1, m: t("2026-09-01T00:00:00Z") }).unwrap();
+        }
+        let mut f = OpenOptions::new().append(true).open(dir.path().join("x.journal")).unwrap();
+        f.write_all(b"{\"k\":\"t\",\"id\":2,\"s\"").unwrap();
+        let s = Store::open(dir.path(), "x").unwrap();
+        assert_eq!(s.state.tickets.len(), 1);
+    }
+
+    #[test]
+    fn cursor_only_moves_forward_and_sizes_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "b").unwrap();
+        s.advance_cursor(t("2026-09-02T00:00:00Z")).unwrap();
+        s.advance_cursor(t("2026-09-01T00:00:00Z")).unwrap();
+        assert_eq!(s.state.cursor, Some(t("2026-09-02T00:00:00Z")));
+        for i in 0..(MAX_DELIVERIES + 10) {
+            s.record_delivery(&format!("d{i}")).unwrap();
+        }
+        assert_eq!(s.state.deliveries.len(), MAX_DELIVERIES);
+        assert!(!s.state.seen_delivery("d0"));
+        assert!(s.state.seen_delivery(&format!("d{}", MAX_DELIVERIES + 9)));
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_reported_not_silently_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("c.json"), b"{not json").unwrap();
+        let e = Store::open(dir.path(), "c").err().unwrap();
+        assert!(e.to_string().contains("not valid"), "{e}");
+    }
+}

@@ -1,0 +1,478 @@
+//! The triggers end to end: the real binary in `run` mode with a trigger_start message, the
+//! simulator sending Halo-style webhooks (with drops, duplicates and delays), and a local
+//! dispatcher sink. Every change must reach the sink exactly once.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use icon_haloitsm::halo::{ConnectionConfig, HaloClient};
+use icon_haloitsm::plugin::Plugin;
+use icon_haloitsm::sim::{self, SimConfig, SimHandle, WebhookConfig};
+use icon_haloitsm::spec::StepKind;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_icon_haloitsm");
+const HOOK_USER: &str = "halo-hook";
+const HOOK_PASS: &str = "hook-password-123";
+
+/// A dispatcher that records trigger events, and can be made to fail.
+#[derive(Clone)]
+struct Sink {
+    url: String,
+    events: Arc<Mutex<Vec<Value>>>,
+    failing: Arc<AtomicBool>,
+}
+
+async fn sink() -> Sink {
+    let events: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let failing: Arc<AtomicBool> = Arc::default();
+    let state = (events.clone(), failing.clone());
+    let app = Router::new()
+        .route(
+            "/events",
+            post(|State((events, failing)): State<(Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>)>, body: axum::Json<Value>| async move {
+                if failing.load(Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                events.lock().unwrap().push(body.0);
+                StatusCode::OK
+            }),
+        )
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Sink { url, events, failing }
+}
+
+impl Sink {
+    fn outputs(&self) -> Vec<Value> {
+        self.events.lock().unwrap().iter().map(|e| e["body"]["output"].clone()).collect()
+    }
+
+    /// Wait until at least `n` events arrived (or the timeout passed); returns the outputs.
+    async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let start = Instant::now();
+        while self.events.lock().unwrap().len() < n && start.elapsed() < timeout {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.outputs()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Setup {
+    halo: SimHandle,
+    sink: Sink,
+    dir: tempfile::TempDir,
+    port: u16,
+    api: HaloClient,
+}
+
+async fn setup() -> Setup {
+    let halo = sim::start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let api = HaloClient::new(ConnectionConfig::from_value(&connection(&halo)).unwrap()).unwrap();
+    Setup { halo, sink: sink().await, dir: tempfile::tempdir().unwrap(), port: free_port(), api }
+}
+
+fn connection(halo: &SimHandle) -> Value {
+    json!({"client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
+           "authorization_server": halo.auth_url(), "resource_server": halo.api_url(),
+           "webhook_credentials": {"username": HOOK_USER, "password": HOOK_PASS}})
+}
+
+impl Setup {
+    fn hook_url(&self) -> String {
+        format!("http://127.0.0.1:{}/webhooks/haloitsm", self.port)
+    }
+
+    /// The simulator's webhooks, pointed at the trigger.
+    fn webhooks(&self, extra: Value) {
+        let mut cfg = json!({"url": self.hook_url(), "username": HOOK_USER, "password": HOOK_PASS});
+        for (k, v) in extra.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        self.halo.sim.set_webhook(Some(serde_json::from_value::<WebhookConfig>(cfg).unwrap()));
+    }
+
+    fn start(&self, trigger: &str, input: Value) -> Child {
+        let mut input = input;
+        input["webhook_port"] = json!(self.port);
+        input["webhook_bind"] = json!("127.0.0.1");
+        let msg = json!({"version": "v1", "type": "trigger_start", "body": {
+            "trigger": trigger, "meta": {"triggerId": "trig-1", "workflowId": "wf"},
+            "connection": connection(&self.halo), "input": input,
+            "dispatcher": {"url": self.sink.url, "webhook_url": ""}}});
+        let log = std::fs::File::create(self.dir.path().join("trigger.log")).unwrap();
+        let mut child = Command::new(BIN)
+            .arg("run")
+            .env("ICON_HALOITSM_CACHE_DIR", self.dir.path())
+            .env("ICON_HALOITSM_FLAG_DIR", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(msg.to_string().as_bytes()).unwrap();
+        child
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("trigger.log")).unwrap_or_default()
+    }
+
+    /// Wait until the trigger's webhook listener answers.
+    async fn listening(&self) {
+        let start = Instant::now();
+        while reqwest::get(format!("http://127.0.0.1:{}/healthz", self.port)).await.is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the listener did not start:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Wait until the trigger's first poll has happened (its state file exists).
+    async fn started(&self) {
+        let start = Instant::now();
+        while !self.dir.path().join("trig-1.json").exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the trigger did not start:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    /// Create a ticket through the API (as this plugin's API application would).
+    async fn create(&self, summary: &str, tickettype: i64) -> i64 {
+        let t = self.api.post_one("Tickets", json!({"summary": summary, "details": "d", "tickettype_id": tickettype})).await.unwrap();
+        t["id"].as_i64().unwrap()
+    }
+}
+
+fn stop(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the trigger did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every event is valid output of its trigger.
+fn assert_valid(trigger: &str, outputs: &[Value]) {
+    let plugin = Plugin::new(false);
+    for o in outputs {
+        plugin.check_output(StepKind::Trigger, trigger, o).unwrap_or_else(|e| panic!("{e}: {o}"));
+    }
+}
+
+/// (ticket id, changed_at) of each event, asserting none repeats.
+fn assert_once(outputs: &[Value]) -> Vec<(i64, String)> {
+    let mut seen = HashMap::new();
+    for o in outputs {
+        let key = (o["ticket"]["id"].as_i64().unwrap(), format!("{}/{}", o["changed_at"], o["new_status_id"]));
+        *seen.entry(key).or_insert(0) += 1;
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "repeated events: {dupes:?}");
+    seen.into_keys().collect()
+}
+
+#[tokio::test]
+async fn ticket_created_fires_once_per_new_ticket_from_webhooks_with_filters() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_created", json!({"source": "webhook", "tickettype_id": 4}));
+    s.listening().await;
+    let a = s.create("Phish reported by finance", 4).await;
+    let _other_type = s.create("Printer jam", 1).await;
+    let b = s.create("EDR: credential dumping", 4).await;
+    s.halo.sim.agent_edit(101, json!({"priority_id": 1}), Some("bump")).unwrap();
+    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out2 = s.sink.outputs();
+    assert_eq!(out.len(), out2.len(), "no late extra events");
+    let ids: Vec<i64> = out2.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![a, b], "{out2:#?}\n{}", s.log());
+    assert_valid("ticket_created", &out2);
+    for o in &out2 {
+        assert_eq!(o["event"], "created");
+        assert_eq!(o["source"], "webhook");
+        assert_eq!(o["changed_by_integration"], true, "created through the API application");
+        assert_eq!(o["ticket"]["tickettype_id"], 4);
+    }
+    assert!(stop(&mut t).success());
+    let ev = s.sink.events.lock().unwrap()[0].clone();
+    assert_eq!(ev["type"], "trigger_event");
+    assert_eq!(ev["body"]["meta"]["workflowId"], "wf");
+}
+
+#[tokio::test]
+async fn status_changes_fire_once_per_transition_with_old_and_new_status() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_status_changed", json!({"source": "webhook"}));
+    s.listening().await;
+    s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
+    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    s.halo.sim.agent_edit(101, json!({"summary": "no status change"}), None).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(101, json!({"status_id": 4}), Some("resolved")).unwrap();
+    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    assert_eq!(out.len(), 2, "{out:#?}\n{}", s.log());
+    assert_valid("ticket_status_changed", &out);
+    assert_eq!((out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()), (Some(2), Some(6)));
+    assert_eq!((out[1]["old_status_id"].as_i64(), out[1]["new_status_id"].as_i64()), (Some(6), Some(4)));
+    assert_eq!(out[1]["ticket"]["status_id"], 4);
+    assert_eq!(out[1]["changed_by_integration"], false, "an agent made the change");
+    assert_eq!(out[1]["event"], "status_changed");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn ticket_updated_reports_every_change_and_the_previous_status() {
+    let s = setup().await;
+    s.webhooks(json!({"event_only": true}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook", "ticket_id": 102}));
+    s.listening().await;
+    s.halo.sim.agent_edit(103, json!({"summary": "other ticket"}), None).unwrap();
+    s.halo.sim.agent_edit(102, json!({"summary": "Emotet loader - contained"}), None).unwrap();
+    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(102, json!({"status_id": 2}), None).unwrap();
+    let _ = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = s.sink.outputs();
+    assert_eq!(out.len(), 2, "{out:#?}\n{}", s.log());
+    assert_valid("ticket_updated", &out);
+    assert_eq!(out[0]["event"], "updated");
+    assert_eq!(out[0]["previous_status_id"], 1);
+    assert_eq!(out[0]["ticket"]["summary"], "Emotet loader - contained", "event-only deliveries: the ticket was read from HaloITSM");
+    assert_eq!(out[1]["event"], "status_changed");
+    assert_eq!(out[1]["previous_status_id"], 1);
+    assert_eq!(out[1]["ticket"]["status_id"], 2);
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn dropped_webhooks_are_caught_by_polling_and_duplicates_fire_once() {
+    let s = setup().await;
+    s.webhooks(json!({"drop_ratio": 0.3, "duplicate_ratio": 0.3, "delay_ratio": 0.3, "delay_ms": 300, "seed": 7}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
+    s.listening().await;
+    s.started().await;
+    let ids: Vec<i64> = s.halo.sim.tickets().iter().filter_map(|t| t["id"].as_i64()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        s.halo.sim.agent_edit(*id, json!({"summary": format!("edited {i}")}), None).unwrap();
+    }
+    let out = s.sink.wait_for(ids.len(), Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    let keys = assert_once(&out);
+    let mut got: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
+    got.sort_unstable();
+    assert_eq!(got, ids, "every change exactly once\n{}", s.log());
+    let stats = s.halo.sim.webhook_stats();
+    assert!(stats.dropped > 0 && stats.duplicated > 0, "{stats:?}");
+    assert!(out.iter().any(|o| o["source"] == "poll"), "the poller delivered what webhooks dropped");
+    assert_valid("ticket_updated", &out);
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn killed_and_restarted_it_loses_nothing_and_repeats_nothing() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
+    s.listening().await;
+    s.started().await;
+    let ids: Vec<i64> = s.halo.sim.tickets().iter().filter_map(|t| t["id"].as_i64()).collect();
+    for id in &ids[..4] {
+        s.halo.sim.agent_edit(*id, json!({"summary": "before the kill"}), None).unwrap();
+    }
+    s.sink.wait_for(2, Duration::from_secs(10)).await;
+    t.kill().unwrap(); // SIGKILL: no chance to save anything
+    t.wait().unwrap();
+    for id in &ids[4..] {
+        s.halo.sim.agent_edit(*id, json!({"summary": "while it was down"}), None).unwrap();
+    }
+    let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
+    s.listening().await;
+    let out = s.sink.wait_for(ids.len(), Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    let keys = assert_once(&out);
+    let mut got: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
+    got.sort_unstable();
+    assert_eq!(got, ids, "{out:#?}\n{}", s.log());
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_dispatcher_outage_is_ridden_out() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    s.sink.failing.store(true, Ordering::SeqCst);
+    let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+    s.listening().await;
+    let a = s.create("first", 4).await;
+    let b = s.create("second", 4).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(s.sink.outputs().is_empty());
+    s.sink.failing.store(false, Ordering::SeqCst);
+    let out = s.sink.wait_for(2, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![a, b], "each once\n{out:#?}\n{}", s.log());
+    assert!(s.log().contains("did not accept the event"), "the outage is logged");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn the_listener_refuses_bad_deliveries_and_keeps_running() {
+    let s = setup().await;
+    let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+    s.listening().await;
+    let http = reqwest::Client::new();
+    let url = s.hook_url();
+    let good = json!({"id": "d-1", "event": "new ticket logged", "object_id": 101});
+    let r = http.post(&url).json(&good).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no credentials");
+    let r = http.post(&url).basic_auth(HOOK_USER, Some("wrong")).json(&good).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).header("content-type", "text/plain").body("x").send().await.unwrap();
+    assert_eq!(r.status(), 415);
+    let r = http
+        .post(&url)
+        .basic_auth(HOOK_USER, Some(HOOK_PASS))
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&json!({"event": "x"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("no ticket ID"));
+    let huge = json!({"object_id": 1, "pad": "x".repeat(2 * 1024 * 1024)});
+    let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&huge).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    // The refused upload leaves that connection unusable; carry on with a new one.
+    let http = reqwest::Client::new();
+    let r = http.get(format!("http://127.0.0.1:{}/healthz", s.port)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Still working: a batched array of real deliveries.
+    let id = s.create("after the bad ones", 4).await;
+    let batch = json!([{"id": "d-2", "event": "new ticket logged", "object_id": id, "agent_id": 1}, {"id": "d-2", "event": "new ticket logged", "object_id": id}]);
+    let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&batch).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
+    assert_eq!(out[0]["ticket"]["id"], id);
+    assert!(!s.log().contains(HOOK_PASS), "the password never reaches the logs");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn polling_alone_starts_from_now_and_the_flag_file_stops_it() {
+    let s = setup().await;
+    s.halo.sim.agent_edit(104, json!({"summary": "changed before the trigger started"}), None).unwrap();
+    // HaloITSM dates have whole seconds: a change in the start's own second counts as after it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    s.halo.sim.agent_edit(105, json!({"summary": "changed after"}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(out[0]["ticket"]["id"], 105);
+    assert_eq!(out[0]["source"], "poll");
+    std::fs::write(s.dir.path().join("terminate_trigger.flag"), b"").unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = t.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the flag file did not stop the trigger");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(!s.dir.path().join("terminate_trigger.flag").exists(), "the flag is consumed");
+    let state: Value = serde_json::from_slice(&std::fs::read(s.dir.path().join("trig-1.json")).unwrap()).unwrap();
+    assert!(state["tickets"]["105"].is_object(), "{state}");
+}
+
+#[tokio::test]
+async fn lookback_reports_recent_changes_on_first_start() {
+    let s = setup().await;
+    s.halo.sim.agent_edit(104, json!({"status_id": 2}), None).unwrap();
+    let mut t = s.start("ticket_status_changed", json!({"source": "poll", "interval_seconds": 5, "lookback_minutes": 10}));
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(
+        (out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
+        (Some(5), Some(2)),
+        "the old status from the ticket's history"
+    );
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn bad_trigger_input_is_reported_at_start() {
+    let s = setup().await;
+    let mut t = s.start("ticket_updated", json!({"interval_seconds": 1}));
+    let out = t.wait_with_output_timeout();
+    assert!(!out.0.success());
+    let msg: Value = serde_json::from_slice(&out.1).unwrap();
+    assert_eq!(msg["type"], "trigger_event");
+    assert!(msg["body"]["error"].as_str().unwrap().contains("`interval_seconds` must be at least 5"), "{msg}");
+}
+
+trait WaitTimeout {
+    fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>);
+}
+
+impl WaitTimeout for Child {
+    fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>) {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.try_wait().unwrap() {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(self.stdout.as_mut().unwrap(), &mut out).unwrap();
+                return (s, out);
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
