@@ -24,6 +24,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_icon_haloitsm");
 const HOOK_USER: &str = "halo-hook";
 const HOOK_PASS: &str = "hook-password-123";
 
+/// What the sink records, and whether it currently fails.
+type SinkState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>);
+
 /// A dispatcher that records trigger events, and can be made to fail.
 #[derive(Clone)]
 struct Sink {
@@ -39,7 +42,7 @@ async fn sink() -> Sink {
     let app = Router::new()
         .route(
             "/events",
-            post(|State((events, failing)): State<(Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>)>, body: axum::Json<Value>| async move {
+            post(|State((events, failing)): State<SinkState>, body: axum::Json<Value>| async move {
                 if failing.load(Ordering::SeqCst) {
                     return StatusCode::SERVICE_UNAVAILABLE;
                 }
