@@ -78,7 +78,9 @@ pub async fn run_stdin(plugin: Arc<Plugin>, mode: Mode) -> i32 {
     let (message, ok) = match parsed {
         // A trigger runs until it is stopped; it prints only if it cannot start or fails.
         Ok(msg) if mode == Mode::Run && msg.get("type").and_then(Value::as_str) == Some("trigger_start") => {
-            match crate::triggers::run(plugin.clone(), msg, plugin.debug(), std::future::pending()).await {
+            match crate::triggers::run(plugin.clone(), msg, crate::triggers::Options::from_env(plugin.debug()), std::future::pending())
+                .await
+            {
                 Ok(()) => return 0,
                 Err(message) => (message, false),
             }

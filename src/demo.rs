@@ -80,6 +80,74 @@ fn failure(status: u16, body: &Value) -> Report {
     Report { ok: false, lines: vec![format!("HTTP {status}: {err}")] }
 }
 
+/// Start the `ticket_status_changed` trigger on webhooks, change a ticket the way an analyst
+/// would in HaloITSM, and wait for the event at a local dispatcher.
+async fn trigger_fires(plugin: Arc<Plugin>, halo: &sim::SimHandle, connection: &Value) -> Result<Vec<String>, String> {
+    use axum::routing::post;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(16);
+    let sink = axum::Router::new().route(
+        "/events",
+        post(move |body: axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body.0).await;
+                "ok"
+            }
+        }),
+    );
+    let sink_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| e.to_string())?;
+    let sink_url = format!("http://{}/events", sink_listener.local_addr().map_err(|e| e.to_string())?);
+    let sink_task = tokio::spawn(async move { axum::serve(sink_listener, sink).await });
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let dir = std::env::temp_dir().join(format!("icon_haloitsm-demo-{}-{port}", std::process::id()));
+    let (user, password) = ("halo-webhook", "demo-webhook-password");
+    let mut conn = connection.clone();
+    conn["webhook_credentials"] = json!({"username": user, "password": password});
+    let msg = json!({"version": "v1", "type": "trigger_start", "body": {
+        "trigger": "ticket_status_changed", "meta": {"triggerId": "demo-trigger"}, "connection": conn,
+        "input": {"source": "webhook", "webhook_port": port, "webhook_bind": "127.0.0.1"},
+        "dispatcher": {"url": sink_url, "webhook_url": ""}}});
+    let opts = crate::triggers::Options { debug: false, state_dir: dir.clone(), flag_file: dir.join("terminate_trigger.flag") };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let trigger = tokio::spawn(crate::triggers::run(plugin, msg, opts, async {
+        let _ = stop_rx.await;
+    }));
+    halo.sim.set_webhook(Some(sim::WebhookConfig {
+        url: format!("http://127.0.0.1:{port}/webhooks/haloitsm"),
+        username: Some(user.into()),
+        password: Some(password.into()),
+        ..Default::default()
+    }));
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let started = Instant::now();
+    while reqwest::get(&health).await.is_err() {
+        if started.elapsed().as_secs() > 10 {
+            return Err("the trigger's webhook listener did not start".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    halo.sim.agent_edit(102, json!({"status_id": 2}), Some("Picked up by the SOC")).ok_or("ticket 102 is not in the simulator")?;
+    let event =
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.map_err(|_| "no event within 10 s".to_string())?;
+    let _ = stop_tx.send(());
+    let _ = trigger.await;
+    halo.sim.set_webhook(None);
+    sink_task.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = event.map(|e| e["body"]["output"].clone()).ok_or("the dispatcher closed")?;
+    Ok(vec![
+        "an analyst moved ticket 102 to In Progress in HaloITSM".into(),
+        format!(
+            "ticket_status_changed fired: #{} status {} -> {} (via {}, changed by this integration: {})",
+            out["ticket"]["id"],
+            out["old_status_id"],
+            out["new_status_id"],
+            out["source"].as_str().unwrap_or("-"),
+            out["changed_by_integration"]
+        ),
+    ])
+}
+
 /// Run the demo; true when every step behaved as expected.
 pub async fn run() -> bool {
     crate::protocol::ensure_log_capture();
@@ -102,7 +170,8 @@ pub async fn run() -> bool {
         }
     };
     let plugin_addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let state = AppState::new(Arc::new(Plugin::new(false)));
+    let plugin = Arc::new(Plugin::new(false));
+    let state = AppState::new(plugin.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(state, listener, ServerOptions::default(), async {
         let _ = stop_rx.await;
@@ -218,7 +287,14 @@ pub async fn run() -> bool {
     });
     demo.record("List the ticket's comments", report);
 
-    // 8. Bad input is refused before anything is sent to HaloITSM.
+    // 8. A trigger: an analyst changes a ticket in HaloITSM; the workflow starts from its webhook.
+    let report = match trigger_fires(plugin.clone(), &halo, &demo.connection).await {
+        Ok(lines) => Report { ok: true, lines },
+        Err(e) => Report { ok: false, lines: vec![e] },
+    };
+    demo.record("Trigger: a status change in HaloITSM starts a workflow", report);
+
+    // 9. Bad input is refused before anything is sent to HaloITSM.
     let report = match demo.action("get_ticket", json!({"ticket_id": "INC-42"})).await {
         Ok((400, b)) => {
             Report { ok: true, lines: vec![format!("HTTP 400: {}", b.pointer("/body/error").and_then(Value::as_str).unwrap_or_default())] }

@@ -566,6 +566,11 @@ fn last_actor(history: &[Value]) -> Option<i64> {
     history.last().and_then(|a| int(a, "actionby_agent_id").or_else(|| int(a, "agent_id")))
 }
 
+/// Resolves once the stop flag is set.
+async fn until_stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// Resolves when the orchestrator asks the trigger to stop: SIGTERM/SIGINT or the flag file
 /// (which is removed).
 async fn stop_requested(flag: PathBuf) {
@@ -585,18 +590,35 @@ async fn stop_requested(flag: PathBuf) {
     }
 }
 
+/// Deployment settings of a trigger run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Events go to stdout instead of the dispatcher URL.
+    pub debug: bool,
+    pub state_dir: PathBuf,
+    pub flag_file: PathBuf,
+}
+
+impl Options {
+    /// From the environment (`ICON_HALOITSM_CACHE_DIR`, `ICON_HALOITSM_FLAG_DIR`).
+    pub fn from_env(debug: bool) -> Options {
+        Options { debug, state_dir: cache_dir(), flag_file: flag_file() }
+    }
+}
+
 /// Run a trigger from its start message until stopped (SIGTERM, SIGINT, the terminate flag, or
-/// `extra_stop`). Returns the output message to print when the trigger cannot start, or None
-/// after a clean stop.
+/// `extra_stop`). Ok after a clean stop; Err carries the output message to print when the
+/// trigger could not start or had to give up.
 pub async fn run(
     plugin: Arc<Plugin>,
     msg: Value,
-    debug: bool,
+    opts: Options,
     extra_stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Value> {
+    let debug = opts.debug;
     let secrets = StartMessage::secrets_of(&msg, plugin.spec());
     let log = StepLog::new(debug, secrets.clone());
-    let started = log.scope(prepare(plugin.clone(), &msg, debug)).await;
+    let started = log.scope(prepare(plugin.clone(), &msg, &opts)).await;
     let (cfg, client) = match started {
         Ok(x) => x,
         Err(e) => {
@@ -629,7 +651,8 @@ pub async fn run(
     }
 }
 
-async fn prepare(plugin: Arc<Plugin>, msg: &Value, debug: bool) -> Result<(Config, Arc<HaloClient>), PluginError> {
+async fn prepare(plugin: Arc<Plugin>, msg: &Value, opts: &Options) -> Result<(Config, Arc<HaloClient>), PluginError> {
+    let debug = opts.debug;
     let m = StartMessage::parse(msg)?;
     let name = m.name.clone().unwrap_or_default();
     let step = plugin.spec().triggers.get(&name).ok_or_else(|| {
@@ -643,6 +666,8 @@ async fn prepare(plugin: Arc<Plugin>, msg: &Value, debug: bool) -> Result<(Confi
     let mut connection = m.connection.clone();
     let _ = plugin.spec().validate_input(&plugin.spec().connection, &mut connection, Section::Connection);
     let mut cfg = Config::from_message(&m, &input, &connection)?;
+    cfg.state_dir = opts.state_dir.clone();
+    cfg.flag_file = opts.flag_file.clone();
     if cfg.webhook && cfg.auth.is_none() {
         tracing::warn!("The connection has no Webhook Credentials: the webhook listener accepts deliveries without authentication");
     }
@@ -653,6 +678,10 @@ async fn prepare(plugin: Arc<Plugin>, msg: &Value, debug: bool) -> Result<(Confi
         ));
     }
     cfg.meta = m.meta.clone();
+    if debug {
+        // Debug mode writes events to stdout, as the Python runtime does.
+        cfg.dispatcher_url = None;
+    }
     tracing::info!("{}/{}:{}. Step name: {name}", plugin.spec().vendor, plugin.spec().name, plugin.spec().version);
     Ok((cfg, client))
 }
@@ -665,8 +694,8 @@ async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let dispatcher = match &cfg.dispatcher_url {
-        Some(url) if !plugin.debug() => Dispatcher::http(url),
-        _ => Dispatcher::Stdout,
+        Some(url) => Dispatcher::http(url),
+        None => Dispatcher::Stdout,
     };
     let dir = cfg.state_dir.clone();
     let mut store = Store::open(&dir, &cfg.state_name).map_err(|e| format!("cannot open the trigger state in {}: {e}", dir.display()))?;
@@ -717,11 +746,7 @@ async fn serve(
             let app = webhook::router(inbox.clone(), queue_tx.clone(), engine.cfg.auth.clone());
             let mut listener_stop = stop.clone();
             tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = listener_stop.wait_for(|s| *s).await;
-                    })
-                    .await;
+                let _ = axum::serve(listener, app).with_graceful_shutdown(async move { until_stopped(&mut listener_stop).await }).await;
             });
         }
         let mut ticker = tokio::time::interval(engine.cfg.interval);
@@ -729,7 +754,7 @@ async fn serve(
         loop {
             tokio::select! {
                 biased;
-                _ = stop.wait_for(|s| *s) => return Err(Halt::Stopped),
+                _ = until_stopped(&mut stop) => return Err(Halt::Stopped),
                 Some(batch) = queue_rx.recv() => engine.on_batch(batch).await?,
                 _ = ticker.tick(), if engine.cfg.poll => engine.poll().await?,
             }
