@@ -110,7 +110,7 @@ impl Setup {
         self.halo.sim.set_webhook(Some(serde_json::from_value::<WebhookConfig>(cfg).unwrap()));
     }
 
-    fn start(&self, trigger: &str, input: Value) -> Child {
+    fn start(&self, trigger: &str, input: Value) -> Proc {
         let mut input = input;
         input["webhook_port"] = json!(self.port);
         input["webhook_bind"] = json!("127.0.0.1");
@@ -129,7 +129,7 @@ impl Setup {
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(msg.to_string().as_bytes()).unwrap();
-        child
+        Proc(child)
     }
 
     fn log(&self) -> String {
@@ -159,6 +159,31 @@ impl Setup {
     async fn create(&self, summary: &str, tickettype: i64) -> i64 {
         let t = self.api.post_one("Tickets", json!({"summary": summary, "details": "d", "tickettype_id": tickettype})).await.unwrap();
         t["id"].as_i64().unwrap()
+    }
+}
+
+/// A trigger process, killed if a test ends (or panics) without stopping it.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
     }
 }
 
@@ -465,17 +490,204 @@ trait WaitTimeout {
     fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>);
 }
 
-impl WaitTimeout for Child {
+impl WaitTimeout for Proc {
     fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>) {
         let start = Instant::now();
         loop {
             if let Some(s) = self.try_wait().unwrap() {
                 let mut out = Vec::new();
-                std::io::Read::read_to_end(self.stdout.as_mut().unwrap(), &mut out).unwrap();
+                std::io::Read::read_to_end(self.0.stdout.as_mut().unwrap(), &mut out).unwrap();
                 return (s, out);
             }
             assert!(start.elapsed() < Duration::from_secs(10), "did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+#[tokio::test]
+async fn a_ticket_created_and_changed_between_polls_reports_both() {
+    let s = setup().await;
+    let mut t = s.start("ticket_status_changed", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    let id = s.create("created and moved before the next poll", 4).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(id, json!({"status_id": 6}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(
+        (out[0]["ticket"]["id"].as_i64(), out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
+        (Some(id), Some(1), Some(6))
+    );
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn every_transition_arrives_once_in_order_despite_lost_reordered_and_same_second_deliveries() {
+    let s = setup().await;
+    s.webhooks(json!({"drop_ratio": 0.4, "delay_ratio": 0.5, "delay_ms": 400, "duplicate_ratio": 0.3, "seed": 11}));
+    let mut t = s.start("ticket_status_changed", json!({"source": "webhook+poll", "interval_seconds": 5}));
+    s.listening().await;
+    s.started().await;
+    // Two transitions within one second, then two more later.
+    s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
+    s.halo.sim.agent_edit(101, json!({"status_id": 3}), None).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(101, json!({"summary": "note only"}), None).unwrap();
+    s.halo.sim.agent_edit(101, json!({"status_id": 4}), None).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(101, json!({"status_id": 5}), None).unwrap();
+    s.sink.wait_for(4, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let out = s.sink.outputs();
+    let transitions: Vec<(i64, i64)> =
+        out.iter().map(|o| (o["old_status_id"].as_i64().unwrap(), o["new_status_id"].as_i64().unwrap())).collect();
+    assert_eq!(transitions, vec![(2, 6), (6, 3), (3, 4), (4, 5)], "{out:#?}\n{}", s.log());
+    let ids: std::collections::HashSet<&str> = out.iter().map(|o| o["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), out.len(), "event IDs are unique");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_flaky_halo_delays_events_but_loses_none() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
+    s.listening().await;
+    s.started().await;
+    s.halo.sim.set_faults(icon_haloitsm::sim::Faults {
+        server_error_every: 3,
+        rate_limit_every: 5,
+        retry_after_secs: Some(0),
+        ..Default::default()
+    });
+    let ids: Vec<i64> = s.halo.sim.tickets().iter().filter_map(|t| t["id"].as_i64()).collect();
+    for id in &ids {
+        s.halo.sim.agent_edit(*id, json!({"summary": "edited while HaloITSM is flaky"}), None).unwrap();
+    }
+    s.sink.wait_for(ids.len(), Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let out = s.sink.outputs();
+    let keys = assert_once(&out);
+    let mut got: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
+    got.sort_unstable();
+    assert_eq!(got, ids, "{}", s.log());
+    assert!(out.iter().all(|o| o["previous_status_id"].is_i64()), "the history was read despite the failures");
+    assert!(s.halo.sim.stats().injected_500 > 0);
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn deliveries_accepted_during_an_outage_survive_a_kill() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    s.sink.failing.store(true, Ordering::SeqCst);
+    let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+    s.listening().await;
+    let a = s.create("accepted while the dispatcher is down", 4).await;
+    let b = s.create("also accepted", 4).await;
+    let start = Instant::now();
+    while s.halo.sim.webhook_stats().deliveries_sent < 2 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    t.kill().unwrap();
+    t.wait().unwrap();
+    // Restarted while the dispatcher is still down: the listener must come up anyway.
+    let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+    s.listening().await;
+    let c = s.create("accepted after the restart", 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.sink.failing.store(false, Ordering::SeqCst);
+    s.sink.wait_for(3, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![a, b, c], "{}", s.log());
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn webhook_only_catches_up_on_changes_made_while_stopped() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    s.listening().await;
+    s.halo.sim.agent_edit(103, json!({"summary": "while running"}), None).unwrap();
+    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert!(stop(&mut t).success());
+    s.halo.sim.agent_edit(104, json!({"summary": "while stopped"}), None).unwrap();
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![103, 104], "{}", s.log());
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn filters_on_priority_status_change_and_new_status() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut created = s.start("ticket_created", json!({"source": "webhook", "priority_id": 1}));
+    s.listening().await;
+    let hi = s.api.post_one("Tickets", json!({"summary": "critical", "details": "d", "tickettype_id": 4, "priority_id": 1})).await.unwrap();
+    s.create("medium", 4).await;
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
+    assert_eq!(out[0]["ticket"]["id"], hi["id"]);
+    assert!(stop(&mut created).success());
+
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut updated = s.start("ticket_updated", json!({"source": "webhook", "status_changed": true}));
+    s.listening().await;
+    s.halo.sim.agent_edit(102, json!({"summary": "no status change"}), None).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(102, json!({"status_id": 2}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
+    assert_eq!(out[0]["event"], "status_changed");
+    assert!(stop(&mut updated).success());
+
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut status = s.start("ticket_status_changed", json!({"source": "webhook", "new_status_id": 5, "ticket_id": 101}));
+    s.listening().await;
+    s.halo.sim.agent_edit(102, json!({"status_id": 5}), None).unwrap();
+    s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(101, json!({"status_id": 5}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
+    assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["new_status_id"].as_i64()), (Some(101), Some(5)));
+    assert!(!s.log().contains("sim-secret"), "the client secret never reaches the log");
+    assert!(!s.sink.events.lock().unwrap().iter().any(|e| e.to_string().contains("sim-secret")));
+    assert!(stop(&mut status).success());
+}
+
+#[tokio::test]
+async fn a_delivery_for_a_missing_ticket_is_skipped_and_later_changes_flow() {
+    let s = setup().await;
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    s.listening().await;
+    let http = reqwest::Client::new();
+    let bogus = json!({"id": "gone-1", "event": "ticket updated", "object_id": 999_999});
+    let r = http.post(s.hook_url()).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&bogus).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.webhooks(json!({}));
+    s.halo.sim.agent_edit(105, json!({"summary": "real change"}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(out.len(), 1, "{}", s.log());
+    assert_eq!(out[0]["ticket"]["id"], 105);
+    let big: Vec<Value> = (0..1001).map(|i| json!({"object_id": i + 1})).collect();
+    let r = http.post(s.hook_url()).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&big).send().await.unwrap();
+    assert_eq!(r.status(), 400, "batches are capped");
+    assert!(stop(&mut t).success());
 }

@@ -8,6 +8,7 @@
 //! after the dispatcher accepted the event, and is journalled at once (see `state`).
 
 mod dispatch;
+mod plan;
 pub mod state;
 pub mod webhook;
 
@@ -18,15 +19,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 pub use dispatch::Dispatcher;
 use dispatch::Stopped;
+use plan::{Act, Now, Planned};
 use state::{Mark, Store};
-use webhook::{Batch, Credentials, Inbox};
+use webhook::{Credentials, Inbox};
 
-use crate::halo::ticket::{Ticket, int, parse_halo_date};
-use crate::halo::{HaloClient, rows_of};
+use crate::halo::ticket::{Ticket, int};
+use crate::halo::{HaloClient, HaloError, rows_of};
 use crate::plugin::Plugin;
 use crate::protocol::{PluginError, StartMessage, StepLog};
 use crate::spec::{Section, StepKind};
@@ -190,63 +192,43 @@ impl Config {
     }
 }
 
-/// A ticket as one source saw it.
+/// A ticket as a source reported it: enough to skip duplicates cheaply before asking HaloITSM.
 #[derive(Debug, Clone)]
-struct Observation {
+struct Sighting {
     id: i64,
-    status: i64,
-    marker: DateTime<Utc>,
-    created: Option<DateTime<Utc>>,
-    /// The ticket record, complete when `full`.
-    ticket: Value,
-    full: bool,
-    /// The agent who made the change, when the source says (webhooks do).
-    agent_id: Option<i64>,
+    /// Status and change marker, when the source gave them.
+    seen: Option<(i64, DateTime<Utc>)>,
     /// The source says this is a new ticket.
     new: bool,
+    /// The agent the source names (webhooks), used only when the history cannot tell.
+    agent_id: Option<i64>,
 }
 
-impl Observation {
-    fn from_ticket(t: &Value, full: bool) -> Option<Observation> {
-        let id = int(t, "id").filter(|i| *i > 0)?;
-        let status = int(t, "status_id")?;
-        let date = |k: &str| t.get(k).and_then(Value::as_str).and_then(parse_halo_date);
-        let marker = date("lastactiondate").or_else(|| date("last_update"))?;
-        Some(Observation { id, status, marker, created: date("datecreated"), ticket: t.clone(), full, agent_id: None, new: false })
+impl Sighting {
+    fn of(t: &Value) -> Option<Sighting> {
+        let now = Now::of(t)?;
+        Some(Sighting { id: now.id, seen: Some((now.status, now.marker)), new: false, agent_id: None })
     }
 }
 
-/// What an observation means for the trigger's record of the ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    /// Already known (a duplicate, or older than what is known).
-    Nothing,
-    Created,
-    /// A change; the old status when known.
-    Changed {
-        old: Option<i64>,
-    },
-}
-
-fn decide(prev: Option<&Mark>, obs: &Observation, since: DateTime<Utc>) -> Decision {
-    match prev {
-        None if obs.new || obs.created.is_some_and(|c| c >= since) => Decision::Created,
-        None => Decision::Changed { old: None },
-        Some(p) if obs.marker < p.m => Decision::Nothing,
-        Some(p) if obs.marker == p.m && obs.status == p.s => Decision::Nothing,
-        Some(p) => Decision::Changed { old: Some(p.s) },
-    }
+/// The result of asking HaloITSM for something the event needs.
+enum Fetched<T> {
+    Got(T),
+    /// The ticket no longer exists.
+    Gone,
+    /// HaloITSM refuses for good (permission, bad request): skipped, and logged.
+    Refused,
 }
 
 struct Engine {
     cfg: Config,
     client: Arc<HaloClient>,
     store: Store,
-    inbox: Option<Arc<Inbox>>,
     dispatcher: Dispatcher,
     log: StepLog,
     plugin: Arc<Plugin>,
     our_agent: Option<i64>,
+    agent_checked: Option<std::time::Instant>,
     stop: watch::Receiver<bool>,
     dispatched: u64,
 }
@@ -271,158 +253,211 @@ impl From<std::io::Error> for Halt {
 
 impl Engine {
     /// Changes at or after this moment are reported. HaloITSM dates have whole seconds, so the
-    /// start is rounded down to its second: a change in the same second counts as after it.
-    fn since(&self) -> DateTime<Utc> {
+    /// moment is rounded down to its second: a change in the same second counts as after it.
+    fn floor(&self) -> DateTime<Utc> {
         use chrono::SubsecRound;
-        self.store.state.since.unwrap_or_else(Utc::now).trunc_subsecs(0)
+        self.store.floor().unwrap_or_else(Utc::now).trunc_subsecs(0)
     }
 
-    /// Handle one observation: decide, fetch what the event needs, dispatch, then record.
-    async fn observe(&mut self, mut obs: Observation, source: Source) -> Result<(), Halt> {
-        let prev = self.store.state.tickets.get(&obs.id).copied();
-        let decision = decide(prev.as_ref(), &obs, self.since());
-        let mark = Mark { s: obs.status, m: obs.marker };
-        if decision == Decision::Nothing {
-            return Ok(());
+    /// Which agent this API application acts as (to recognise its own changes); asked again at
+    /// most every 30 seconds while unknown.
+    async fn our_agent(&mut self) -> Option<i64> {
+        if self.our_agent.is_none() && self.agent_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+            self.agent_checked = Some(std::time::Instant::now());
+            match self.client.get_optional("Agent/me", &[]).await {
+                Ok(Some(me)) => self.our_agent = int(&me, "id"),
+                Ok(None) | Err(_) => {
+                    tracing::warn!("Could not read /Agent/me; changes by this integration cannot be recognised until it can")
+                }
+            }
         }
-        if prev.is_none() && obs.marker < self.since() {
-            // Last changed before the trigger started (e.g. re-read in the poll overlap): only
-            // remember it, so its next change is compared against this state.
-            self.store.record_ticket(obs.id, mark)?;
-            return Ok(());
-        }
-        if let Some(output) = self.event_for(decision, &mut obs, source).await? {
-            self.dispatch(output).await?;
-        }
-        self.store.record_ticket(obs.id, mark)?;
-        Ok(())
+        self.our_agent
     }
 
-    /// The event this trigger sends for a decision, if any (filters applied).
-    async fn event_for(&mut self, decision: Decision, obs: &mut Observation, source: Source) -> Result<Option<Value>, Halt> {
-        let (kind, ticket_filter, new_status_filter, status_changed_only) =
-            (self.cfg.kind, self.cfg.ticket_id, self.cfg.new_status_id, self.cfg.status_changed);
-        let (type_filter, priority_filter) = (self.cfg.tickettype_id, self.cfg.priority_id);
-        let wanted = matches!(
-            (kind, decision),
-            (Kind::Created, Decision::Created) | (Kind::Updated | Kind::StatusChanged, Decision::Changed { .. })
-        );
-        if !wanted || ticket_filter.is_some_and(|t| t != obs.id) {
-            return Ok(None);
-        }
-        if kind == Kind::StatusChanged && new_status_filter.is_some_and(|s| s != obs.status) {
-            return Ok(None);
-        }
-        if kind == Kind::StatusChanged && matches!(decision, Decision::Changed { old: Some(o) } if o == obs.status) {
-            return Ok(None);
-        }
-        // The history tells who made the change and, for a ticket not seen before, the
-        // status it came from (never guessed).
-        let needs_history = (obs.agent_id.is_none() && self.our_agent.is_some()) || matches!(decision, Decision::Changed { old: None });
-        let history = if needs_history { self.history(obs.id).await } else { Vec::new() };
-        let old = match decision {
-            Decision::Changed { old: Some(o) } => Some(o),
-            Decision::Changed { old: None } => previous_status(&history, obs.status, self.since()),
-            _ => None,
-        };
-        let status_changed = old.map(|o| o != obs.status);
-        match kind {
-            Kind::Updated if status_changed_only && status_changed != Some(true) => return Ok(None),
-            Kind::StatusChanged if status_changed != Some(true) => {
-                if old.is_none() {
-                    tracing::info!("Ticket {} changed, but its earlier status is not known; no status event is sent", obs.id);
-                }
-                return Ok(None);
-            }
-            _ => {}
-        }
-        if !obs.full {
-            match self.ticket_patiently(obs.id).await? {
-                Some(t) => {
-                    obs.ticket = t;
-                    obs.full = true;
-                }
-                None => {
-                    tracing::info!("Ticket {} was deleted before its event could be sent", obs.id);
-                    return Ok(None);
-                }
-            }
-        }
-        let ticket = Ticket::from_halo(&obs.ticket, |id| self.client.ticket_url(id));
-        if kind == Kind::Created
-            && (type_filter.is_some_and(|t| ticket.tickettype_id != Some(t))
-                || priority_filter.is_some_and(|p| ticket.priority_id != Some(p)))
-        {
-            return Ok(None);
-        }
-        let actor = obs.agent_id.or_else(|| last_actor(&history));
-        let by_us = matches!((actor, self.our_agent), (Some(a), Some(us)) if a == us);
-        let event = match (decision, status_changed) {
-            (Decision::Created, _) => "created",
-            (_, Some(true)) => "status_changed",
-            _ => "updated",
-        };
-        let changed_at = if decision == Decision::Created { obs.created.unwrap_or(obs.marker) } else { obs.marker };
-        let mut out = json!({
-            "ticket": ticket,
-            "event": event,
-            "source": source.as_str(),
-            "changed_at": changed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "changed_by_integration": by_us,
-        });
-        match kind {
-            Kind::Updated => {
-                if let Some(o) = old {
-                    out["previous_status_id"] = json!(o);
-                }
-            }
-            Kind::StatusChanged => {
-                out["old_status_id"] = json!(old);
-                out["new_status_id"] = json!(obs.status);
-            }
-            Kind::Created => {}
-        }
-        Ok(Some(out))
-    }
-
-    /// A ticket, waiting out HaloITSM failures (the event must not be lost); None when deleted.
-    async fn ticket_patiently(&mut self, id: i64) -> Result<Option<Value>, Halt> {
+    /// Wait out HaloITSM failures that may pass (the event must not be lost): retried with
+    /// backoff until they succeed or the trigger stops. Permanent refusals are returned.
+    async fn patiently<T, F, Fut>(&mut self, what: &str, mut call: F) -> Result<Result<T, HaloError>, Halt>
+    where
+        F: FnMut(Arc<HaloClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, HaloError>>,
+    {
         let mut delay = Duration::from_millis(500);
         loop {
-            match self.client.get_ticket(id, true).await {
-                Ok(t) => return Ok(t),
-                Err(e) => tracing::warn!("Could not read ticket {id} ({e}); trying again in {} s", delay.as_secs_f32()),
+            match call(self.client.clone()).await {
+                Ok(v) => return Ok(Ok(v)),
+                Err(e)
+                    if e.is_transient()
+                        || matches!(
+                            e,
+                            HaloError::InvalidCredentials { .. } | HaloError::Unauthorized { .. } | HaloError::TokenRejected { .. }
+                        ) =>
+                {
+                    tracing::warn!("Could not read {what} ({e}); trying again in {:.1} s", delay.as_secs_f32());
+                }
+                Err(e) => return Ok(Err(e)),
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.stop.changed() => return Err(Halt::Stopped),
-            }
-            if *self.stop.borrow() {
-                return Err(Halt::Stopped);
+                _ = until_stopped(&mut self.stop) => return Err(Halt::Stopped),
             }
             delay = (delay * 2).min(Duration::from_secs(30));
         }
     }
 
-    /// The ticket's actions, newest last (empty when they cannot be read).
-    async fn history(&self, id: i64) -> Vec<Value> {
-        match self.client.list("Actions", &[("ticket_id", id.to_string())], "actions").await {
-            Ok((mut rows, _)) => {
-                rows.sort_by_key(|a| int(a, "id").unwrap_or_default());
-                rows
-            }
+    async fn ticket(&mut self, id: i64) -> Result<Fetched<Value>, Halt> {
+        match self.patiently(&format!("ticket {id}"), |c| async move { c.get_ticket(id, true).await }).await? {
+            Ok(Some(t)) => Ok(Fetched::Got(t)),
+            Ok(None) => Ok(Fetched::Gone),
             Err(e) => {
-                tracing::warn!("Could not read the history of ticket {id}: {e}");
-                Vec::new()
+                tracing::error!("Skipping a change to ticket {id}: HaloITSM refuses to show it ({e})");
+                Ok(Fetched::Refused)
             }
         }
+    }
+
+    /// The ticket's history; None when HaloITSM refuses it for good (then only what the record
+    /// proves is reported).
+    async fn history(&mut self, id: i64) -> Result<Option<Vec<Act>>, Halt> {
+        let q = [("ticket_id", id.to_string())];
+        match self
+            .patiently(&format!("the history of ticket {id}"), |c| {
+                let q = q.clone();
+                async move { c.list("Actions", &q, "actions").await }
+            })
+            .await?
+        {
+            Ok((rows, _)) => Ok(Some(rows.iter().filter_map(Act::of).collect())),
+            Err(e) => {
+                tracing::warn!("HaloITSM refuses the history of ticket {id} ({e}); reporting only what the trigger itself saw");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Handle one sighting of a ticket: skip what is already known, otherwise read the ticket
+    /// and its history, send the events this trigger wants (each once), then record.
+    async fn observe(&mut self, s: Sighting, source: Source) -> Result<(), Halt> {
+        let prev = self.store.state.tickets.get(&s.id).copied();
+        let floor = self.floor();
+        if let Some((status, marker)) = s.seen {
+            if let Some(p) = prev {
+                if marker < p.m || (marker == p.m && status == p.s) {
+                    return Ok(());
+                }
+            } else if !s.new && marker < floor {
+                // Last changed before the trigger's floor (e.g. re-read in the poll overlap):
+                // remembered, not reported.
+                self.store.record_ticket(s.id, Mark { s: status, m: marker, a: 0 })?;
+                return Ok(());
+            }
+        }
+        let raw = match self.ticket(s.id).await? {
+            Fetched::Got(t) => t,
+            Fetched::Gone => {
+                tracing::info!("Ticket {} no longer exists; nothing to report", s.id);
+                return Ok(());
+            }
+            Fetched::Refused => return Ok(()),
+        };
+        let Some(now) = Now::of(&raw) else {
+            tracing::warn!("Ticket {} has no status or last action date; it is skipped", s.id);
+            return Ok(());
+        };
+        if let Some(p) = prev {
+            if now.marker <= p.m && now.status == p.s {
+                return Ok(());
+            }
+        } else if !s.new && now.marker < floor {
+            self.store.record_ticket(s.id, Mark { s: now.status, m: now.marker, a: 0 })?;
+            return Ok(());
+        }
+        let history = self.history(s.id).await?;
+        let plan = plan::plan(prev, now, history.as_deref(), floor, s.new);
+        let ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
+        let us = self.our_agent().await;
+        let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
+        for planned in &plan.events {
+            if let Some(output) = self.event(planned, &ticket, now, source, s.agent_id, us) {
+                self.dispatch(output).await?;
+            }
+            // A transition sent is recorded at once: a kill between two transitions of one
+            // change must not send the first again.
+            if let Planned::Transition { new, act: Some(act), .. } = planned {
+                progress = Mark { s: *new, m: progress.m, a: *act };
+                self.store.record_ticket(s.id, progress)?;
+            }
+        }
+        self.store.record_ticket(s.id, plan.record)?;
+        if !self.cfg.poll {
+            // Without polling, the webhook's changes are the cursor a restart catches up from.
+            self.store.advance_cursor(now.marker)?;
+        }
+        Ok(())
+    }
+
+    /// The output for a planned event, when this trigger wants it (filters applied).
+    fn event(
+        &self,
+        planned: &Planned,
+        ticket: &Ticket,
+        now: Now,
+        source: Source,
+        hinted_actor: Option<i64>,
+        us: Option<i64>,
+    ) -> Option<Value> {
+        let cfg = &self.cfg;
+        if cfg.ticket_id.is_some_and(|t| t != now.id) {
+            return None;
+        }
+        let by_us = |actor: Option<i64>| matches!((actor.or(hinted_actor), us), (Some(a), Some(u)) if a == u);
+        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (event, changed_at, actor, extra, key) = match (cfg.kind, planned) {
+            (Kind::Created, Planned::Created { at: when, actor }) => {
+                if cfg.tickettype_id.is_some_and(|t| ticket.tickettype_id != Some(t))
+                    || cfg.priority_id.is_some_and(|p| ticket.priority_id != Some(p))
+                {
+                    return None;
+                }
+                ("created", *when, *actor, json!({}), format!("created:{}", now.id))
+            }
+            (Kind::Updated, Planned::Updated { previous, status_changed, at: when, actor }) => {
+                if cfg.status_changed && !status_changed {
+                    return None;
+                }
+                let extra = previous.map_or(json!({}), |p| json!({"previous_status_id": p}));
+                let event = if *status_changed { "status_changed" } else { "updated" };
+                (event, *when, *actor, extra, format!("updated:{}:{}:{}", now.id, at(*when), now.status))
+            }
+            (Kind::StatusChanged, Planned::Transition { old, new, at: when, actor, act }) => {
+                if cfg.new_status_id.is_some_and(|s| s != *new) {
+                    return None;
+                }
+                let key = match act {
+                    Some(a) => format!("status:{}:action-{a}", now.id),
+                    None => format!("status:{}:{}:{old}-{new}", now.id, at(*when)),
+                };
+                ("status_changed", *when, *actor, json!({"old_status_id": old, "new_status_id": new}), key)
+            }
+            _ => return None,
+        };
+        let mut out = json!({
+            "ticket": ticket,
+            "event": event,
+            "source": source.as_str(),
+            "changed_at": at(changed_at),
+            "changed_by_integration": by_us(actor),
+            "event_id": format!("{}:{key}", cfg.state_name),
+        });
+        if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        Some(out)
     }
 
     /// Validate and send one event; retried until accepted or stopped.
     async fn dispatch(&mut self, output: Value) -> Result<(), Halt> {
         self.plugin.check_output(StepKind::Trigger, &self.cfg.name, &output).map_err(|e| Halt::Failed(e.to_string()))?;
-        let ticket_id = output["ticket"]["id"].clone();
-        tracing::info!("Sending a {} event for ticket {ticket_id}", output["event"].as_str().unwrap_or("ticket"));
+        tracing::info!("Sending a {} event for ticket {}", output["event"].as_str().unwrap_or("ticket"), output["ticket"]["id"]);
         let msg =
             json!({"version": "v1", "type": "trigger_event", "body": {"meta": self.cfg.meta, "output": output, "log": self.log.take()}});
         self.dispatcher.send(&msg, &mut self.stop).await?;
@@ -430,62 +465,64 @@ impl Engine {
         Ok(())
     }
 
-    /// Handle deliveries from the webhook inbox.
-    async fn on_batch(&mut self, batch: Batch) -> Result<(), Halt> {
-        for d in &batch.deliveries {
-            let delivery_id = d.get("id").and_then(Value::as_str).map(str::to_string);
+    /// Handle one batch of webhook deliveries.
+    async fn on_deliveries(&mut self, deliveries: &[Value]) -> Result<(), Halt> {
+        for d in deliveries {
+            let delivery_id = d.get("id").and_then(Value::as_str).map(delivery_key);
             if delivery_id.as_deref().is_some_and(|id| self.store.state.seen_delivery(id)) {
                 tracing::debug!("Skipping a webhook delivery already handled");
                 continue;
             }
-            if let Some(obs) = self.observation_from_delivery(d).await? {
-                self.observe(obs, Source::Webhook).await?;
+            let id = d.get("object_id").and_then(Value::as_i64).or_else(|| d.get("ticket").and_then(|t| int(t, "id")));
+            if let Some(id) = id.filter(|i| *i > 0) {
+                let event = d.get("event").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+                let mut s = d.get("ticket").and_then(Sighting::of).filter(|s| s.id == id).unwrap_or(Sighting {
+                    id,
+                    seen: None,
+                    new: false,
+                    agent_id: None,
+                });
+                s.new = event.contains("new ticket") || event.contains("logged");
+                s.agent_id = d.get("agent_id").and_then(Value::as_i64);
+                self.observe(s, Source::Webhook).await?;
             }
             if let Some(id) = delivery_id {
                 self.store.record_delivery(&id)?;
             }
         }
-        self.store.set_inbox_offset(batch.inbox_end)?;
-        if let Some(inbox) = &self.inbox {
-            if let Some(new_offset) = inbox.truncate_if_done(batch.inbox_end)? {
-                self.store.set_inbox_offset(new_offset)?;
+        Ok(())
+    }
+
+    /// Process what the inbox holds beyond the recorded offset.
+    async fn drain_inbox(&mut self, inbox: &Inbox) -> Result<(), Halt> {
+        loop {
+            let batches = inbox.read_from(self.store.state.inbox_offset, 64)?;
+            if batches.is_empty() {
+                break;
             }
+            for (deliveries, end) in batches {
+                self.on_deliveries(&deliveries).await?;
+                self.store.set_inbox_offset(end)?;
+            }
+        }
+        let processed = self.store.state.inbox_offset;
+        let store = &mut self.store;
+        if inbox.compact(processed, || store.set_inbox_offset(0))?.is_some() {
+            tracing::debug!("Compacted the webhook inbox");
         }
         Ok(())
     }
 
-    async fn observation_from_delivery(&mut self, d: &Value) -> Result<Option<Observation>, Halt> {
-        let id = d.get("object_id").and_then(Value::as_i64).or_else(|| d.get("ticket").and_then(|t| int(t, "id")));
-        let Some(id) = id.filter(|i| *i > 0) else { return Ok(None) };
-        let event = d.get("event").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-        // A payload carrying the ticket with its change marker is enough; otherwise ("event
-        // only" deliveries, partial tickets) the ticket is read from HaloITSM.
-        let mut obs = match d.get("ticket").and_then(|t| Observation::from_ticket(t, true)) {
-            Some(o) => o,
-            None => match self.ticket_patiently(id).await? {
-                Some(t) => match Observation::from_ticket(&t, true) {
-                    Some(o) => o,
-                    None => return Ok(None),
-                },
-                None => {
-                    tracing::info!("A webhook named ticket {id}, which no longer exists");
-                    return Ok(None);
-                }
-            },
-        };
-        obs.agent_id = d.get("agent_id").and_then(Value::as_i64);
-        obs.new = event.contains("new ticket") || event.contains("logged");
-        Ok(Some(obs))
-    }
-
     /// One poll: every ticket whose last action date is at or after the cursor (minus the
-    /// overlap), oldest change first, paged by date so changes made meanwhile cannot shift a
-    /// ticket past a page boundary.
+    /// overlap), oldest change first, paged by date so that changes made meanwhile cannot
+    /// shift a ticket past a page boundary. The cursor moves at the end of a complete cycle.
     async fn poll(&mut self) -> Result<(), Halt> {
-        let cursor = self.store.state.cursor.unwrap_or_else(|| self.since());
-        let mut from = cursor - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
+        let start = self.store.state.cursor.unwrap_or_else(|| self.floor());
+        let mut from = start - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
         let mut page_no = 1u64;
-        let mut last_page_first: Option<DateTime<Utc>> = None;
+        let mut newest: Option<DateTime<Utc>> = None;
+        // A date shared by a whole page is read page by page; the cursor must not pass it.
+        let mut crowded: Option<DateTime<Utc>> = None;
         loop {
             let q = vec![
                 ("datesearch", "lastactiondate".to_string()),
@@ -509,61 +546,49 @@ impl Engine {
                     return Ok(());
                 }
             };
-            let mut observations: Vec<Observation> = rows.iter().filter_map(|r| Observation::from_ticket(r, false)).collect();
-            observations.sort_by_key(|o| (o.marker, o.id));
             let full_page = rows.len() >= PAGE;
-            let first = observations.first().map(|o| o.marker);
-            let last = observations.last().map(|o| o.marker);
-            for obs in observations {
-                let marker = obs.marker;
-                self.observe(obs, Source::Poll).await?;
-                self.store.advance_cursor(marker)?;
+            let mut sightings: Vec<Sighting> = rows.iter().filter_map(Sighting::of).collect();
+            sightings.sort_by_key(|s| s.seen.map(|(_, m)| (m, s.id)));
+            let first = sightings.first().and_then(|s| s.seen.map(|x| x.1));
+            let last = sightings.last().and_then(|s| s.seen.map(|x| x.1));
+            for s in sightings {
+                self.observe(s, Source::Poll).await?;
             }
+            newest = newest.max(last);
             if !full_page {
-                return Ok(());
+                break;
             }
-            // Next page: from the last date seen; if a whole page shares one date, step by page.
             match (first, last) {
-                (Some(f), Some(l)) if f == l && last_page_first == Some(f) => page_no += 1,
                 (Some(f), Some(l)) if f == l => {
-                    last_page_first = Some(f);
-                    page_no = 2;
+                    crowded = Some(crowded.map_or(f, |c| c.min(f)));
+                    page_no += 1;
                 }
                 (_, Some(l)) => {
                     from = l;
                     page_no = 1;
-                    last_page_first = None;
                 }
-                _ => return Ok(()),
+                _ => break,
             }
         }
+        if let Some(to) = match (newest, crowded) {
+            (Some(n), Some(c)) => Some(n.min(c)),
+            (n, _) => n,
+        } {
+            self.store.advance_cursor(to)?;
+        }
+        Ok(())
     }
 }
 
-/// The status a ticket had before its latest change, from its history: the old status of its
-/// latest status change after `since` when that led to the current status; the current status
-/// when the history shows no status change since then; None when the history cannot tell.
-fn previous_status(history: &[Value], current: i64, since: DateTime<Utc>) -> Option<i64> {
-    if history.is_empty() {
-        return None;
+/// A delivery ID as stored: HaloITSM's GUIDs as they are, anything long as a hash.
+fn delivery_key(id: &str) -> String {
+    if id.len() <= 64 {
+        return id.to_string();
     }
-    for a in history.iter().rev() {
-        let at = a.get("datetime").and_then(Value::as_str).and_then(parse_halo_date)?;
-        if at < since {
-            break;
-        }
-        if let (Some(new), Some(old)) = (int(a, "new_status"), int(a, "old_status")) {
-            if new != old && old > 0 {
-                return (new == current).then_some(old);
-            }
-        }
-    }
-    Some(current)
-}
-
-/// The agent behind the latest action.
-fn last_actor(history: &[Value]) -> Option<i64> {
-    history.last().and_then(|a| int(a, "actionby_agent_id").or_else(|| int(a, "agent_id")))
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    format!("h{:016x}", h.finish())
 }
 
 /// Resolves once the stop flag is set.
@@ -705,57 +730,52 @@ async fn serve(
         tracing::info!("First start: reporting changes from {}", store.state.since.map(|s| s.to_rfc3339()).unwrap_or_default());
     } else {
         tracing::info!(
-            "Resuming: {} ticket(s) known, polled up to {}",
+            "Resuming: {} ticket(s) known, changes seen up to {}",
             store.state.tickets.len(),
             store.state.cursor.map(|c| c.to_rfc3339()).unwrap_or_else(|| "-".into())
         );
     }
-    // Which HaloITSM agent this API application acts as, to recognise its own changes.
-    let our_agent = match client.get_optional("Agent/me", &[]).await {
-        Ok(Some(me)) => int(&me, "id"),
-        Ok(None) | Err(_) => {
-            tracing::warn!("Could not read /Agent/me; changed_by_integration will be false");
-            None
-        }
-    };
     let inbox = match cfg.webhook {
         true => Some(Arc::new(
             Inbox::open(&dir, &cfg.state_name).map_err(|e| format!("cannot open the webhook inbox in {}: {e}", dir.display()))?,
         )),
         false => None,
     };
-    let (queue_tx, mut queue_rx) = mpsc::channel::<Batch>(4096);
+    // The listener comes up first, so deliveries are stored even while older ones are replayed
+    // or the dispatcher is down.
+    if let Some(inbox) = &inbox {
+        let listener = tokio::net::TcpListener::bind(cfg.webhook_addr)
+            .await
+            .map_err(|e| format!("cannot listen for webhooks on {}: {e}", cfg.webhook_addr))?;
+        tracing::info!("Listening for HaloITSM webhooks on http://{}{}", cfg.webhook_addr, webhook::PATH);
+        let app = webhook::router(inbox.clone(), cfg.auth.clone());
+        let mut listener_stop = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { until_stopped(&mut listener_stop).await }).await;
+        });
+    }
     let mut engine =
-        Engine { cfg, client, store, inbox: inbox.clone(), dispatcher, log, plugin, our_agent, stop: stop.clone(), dispatched: 0 };
+        Engine { cfg, client, store, dispatcher, log, plugin, our_agent: None, agent_checked: None, stop: stop.clone(), dispatched: 0 };
     let outcome: Result<(), Halt> = async {
-        // Deliveries accepted before the last stop but not yet handled come first.
-        if let Some(inbox) = &inbox {
-            let pending = inbox.unprocessed(engine.store.state.inbox_offset)?;
-            if !pending.is_empty() {
-                tracing::info!("Replaying {} webhook batch(es) accepted before the last stop", pending.len());
-            }
-            for batch in pending {
-                engine.on_batch(batch).await?;
-            }
-        }
-        if let Some(inbox) = &inbox {
-            let listener = webhook::bind(engine.cfg.webhook_addr)
-                .await
-                .map_err(|e| Halt::Failed(format!("cannot listen for webhooks on {}: {e}", engine.cfg.webhook_addr)))?;
-            tracing::info!("Listening for HaloITSM webhooks on http://{}{}", engine.cfg.webhook_addr, webhook::PATH);
-            let app = webhook::router(inbox.clone(), queue_tx.clone(), engine.cfg.auth.clone());
-            let mut listener_stop = stop.clone();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).with_graceful_shutdown(async move { until_stopped(&mut listener_stop).await }).await;
-            });
-        }
+        // Catch up on what changed while the trigger was not running, whatever the source.
+        engine.poll().await?;
         let mut ticker = tokio::time::interval(engine.cfg.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
         loop {
+            if let Some(inbox) = &inbox {
+                engine.drain_inbox(inbox).await?;
+            }
+            let arrived = async {
+                match &inbox {
+                    Some(i) => i.arrived.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = until_stopped(&mut stop) => return Err(Halt::Stopped),
-                Some(batch) = queue_rx.recv() => engine.on_batch(batch).await?,
+                _ = arrived => {}
                 _ = ticker.tick(), if engine.cfg.poll => engine.poll().await?,
             }
         }
@@ -774,60 +794,13 @@ async fn serve(
 mod tests {
     use super::*;
 
-    fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    fn obs(status: i64, marker: &str, created: &str) -> Observation {
-        Observation {
-            id: 1,
-            status,
-            marker: t(marker),
-            created: Some(t(created)),
-            ticket: json!({}),
-            full: false,
-            agent_id: None,
-            new: false,
-        }
-    }
-
     #[test]
-    fn decisions() {
-        let since = t("2026-09-01T00:00:00Z");
-        // Unknown tickets: new since the start, or an older ticket that changed.
-        assert_eq!(decide(None, &obs(1, "2026-09-01T01:00:00Z", "2026-09-01T01:00:00Z"), since), Decision::Created);
-        assert_eq!(decide(None, &obs(2, "2026-09-01T01:00:00Z", "2026-08-01T00:00:00Z"), since), Decision::Changed { old: None });
-        let mut o = obs(2, "2026-09-01T01:00:00Z", "2026-08-01T00:00:00Z");
-        o.new = true;
-        assert_eq!(decide(None, &o, since), Decision::Created, "the webhook says it is new");
-        // Known tickets: same marker and status is a duplicate; older is stale; else a change.
-        let known = Mark { s: 1, m: t("2026-09-01T01:00:00Z") };
-        assert_eq!(decide(Some(&known), &obs(1, "2026-09-01T01:00:00Z", "2026-09-01T01:00:00Z"), since), Decision::Nothing);
-        assert_eq!(decide(Some(&known), &obs(2, "2026-09-01T00:30:00Z", "2026-09-01T00:00:00Z"), since), Decision::Nothing);
-        assert_eq!(
-            decide(Some(&known), &obs(2, "2026-09-01T02:00:00Z", "2026-09-01T00:00:00Z"), since),
-            Decision::Changed { old: Some(1) }
-        );
-        assert_eq!(
-            decide(Some(&known), &obs(2, "2026-09-01T01:00:00Z", "2026-09-01T00:00:00Z"), since),
-            Decision::Changed { old: Some(1) },
-            "a status change within the same second"
-        );
-    }
-
-    #[test]
-    fn previous_status_comes_from_history_or_not_at_all() {
-        let since = t("2026-09-01T00:00:00Z");
-        let history = vec![
-            json!({"id": 1, "old_status": 0, "new_status": 1, "datetime": "2026-08-01T00:00:00"}),
-            json!({"id": 2, "old_status": 1, "new_status": 2, "datetime": "2026-09-01T01:00:00", "actionby_agent_id": 4}),
-            json!({"id": 3, "old_status": 2, "new_status": 2, "datetime": "2026-09-01T02:00:00", "actionby_agent_id": 1}),
-        ];
-        assert_eq!(previous_status(&history, 2, since), Some(1));
-        assert_eq!(previous_status(&history, 5, since), None, "the history does not lead to the current status: never invented");
-        assert_eq!(previous_status(&history[..1], 1, since), Some(1), "no status change since the start: the status is unchanged");
-        assert_eq!(previous_status(&[], 1, since), None, "no history, no answer");
-        assert_eq!(last_actor(&history), Some(1));
-        assert_eq!(last_actor(&[]), None);
+    fn long_delivery_ids_are_stored_as_hashes() {
+        let guid = "8e25bc7b-1d2e-4f50-9a61-0b2f4e6d8c10";
+        assert_eq!(delivery_key(guid), guid);
+        let long = "x".repeat(10_000);
+        let k = delivery_key(&long);
+        assert!(k.len() <= 17 && k.starts_with('h'));
+        assert_eq!(k, delivery_key(&long));
     }
 }

@@ -29,6 +29,9 @@ pub struct Mark {
     pub s: i64,
     /// Change marker: HaloITSM's last action date of the ticket.
     pub m: DateTime<Utc>,
+    /// The newest history entry (action ID) already accounted for; 0 when unknown.
+    #[serde(default)]
+    pub a: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -41,6 +44,10 @@ pub struct TriggerState {
     pub deliveries: VecDeque<String>,
     /// Bytes of the webhook inbox already processed.
     pub inbox_offset: u64,
+    /// The newest change marker among tickets forgotten to keep the state bounded: a ticket
+    /// unknown to the state but changed before this may have been known before.
+    #[serde(default)]
+    pub forgotten: Option<DateTime<Utc>>,
     #[serde(skip)]
     delivery_set: HashSet<String>,
 }
@@ -50,7 +57,13 @@ pub struct TriggerState {
 #[serde(tag = "k")]
 enum Entry {
     #[serde(rename = "t")]
-    Ticket { id: i64, s: i64, m: DateTime<Utc> },
+    Ticket {
+        id: i64,
+        s: i64,
+        m: DateTime<Utc>,
+        #[serde(default)]
+        a: i64,
+    },
     #[serde(rename = "c")]
     Cursor { v: DateTime<Utc> },
     #[serde(rename = "d")]
@@ -66,8 +79,8 @@ impl TriggerState {
 
     fn apply(&mut self, e: Entry) {
         match e {
-            Entry::Ticket { id, s, m } => {
-                self.tickets.insert(id, Mark { s, m });
+            Entry::Ticket { id, s, m, a } => {
+                self.tickets.insert(id, Mark { s, m, a });
                 if self.tickets.len() > MAX_TICKETS {
                     self.evict();
                 }
@@ -95,8 +108,11 @@ impl TriggerState {
     fn evict(&mut self) {
         let mut by_age: Vec<(DateTime<Utc>, i64)> = self.tickets.iter().map(|(id, m)| (m.m, *id)).collect();
         by_age.sort_unstable();
-        for (_, id) in by_age.into_iter().take(MAX_TICKETS / 10) {
+        for (m, id) in by_age.into_iter().take(MAX_TICKETS / 10) {
             self.tickets.remove(&id);
+            if self.forgotten.is_none_or(|f| m > f) {
+                self.forgotten = Some(m);
+            }
         }
     }
 
@@ -146,6 +162,15 @@ impl Store {
         self.state.since.is_none()
     }
 
+    /// The moment before which changes are not reported: the first start, or later when
+    /// tickets had to be forgotten.
+    pub fn floor(&self) -> Option<DateTime<Utc>> {
+        match (self.state.since, self.state.forgotten) {
+            (Some(s), Some(f)) => Some(s.max(f)),
+            (s, f) => s.or(f),
+        }
+    }
+
     /// Set where reporting starts (first start only); written at once.
     pub fn set_since(&mut self, since: DateTime<Utc>) -> std::io::Result<()> {
         self.state.since = Some(since);
@@ -154,7 +179,7 @@ impl Store {
     }
 
     pub fn record_ticket(&mut self, id: i64, mark: Mark) -> std::io::Result<()> {
-        self.write(Entry::Ticket { id, s: mark.s, m: mark.m })
+        self.write(Entry::Ticket { id, s: mark.s, m: mark.m, a: mark.a })
     }
 
     pub fn advance_cursor(&mut self, to: DateTime<Utc>) -> std::io::Result<()> {
@@ -231,7 +256,7 @@ mod tests {
             let mut s = Store::open(dir.path(), "trig").unwrap();
             assert!(s.is_new());
             s.set_since(t("2026-09-01T00:00:00Z")).unwrap();
-            s.record_ticket(5, Mark { s: 2, m: t("2026-09-01T01:00:00Z") }).unwrap();
+            s.record_ticket(5, Mark { s: 2, m: t("2026-09-01T01:00:00Z"), a: 7 }).unwrap();
             s.advance_cursor(t("2026-09-01T01:00:00Z")).unwrap();
             s.record_delivery("guid-1").unwrap();
             s.set_inbox_offset(120).unwrap();
@@ -240,7 +265,7 @@ mod tests {
         assert!(dir.path().join("trig.journal").exists());
         let s = Store::open(dir.path(), "trig").unwrap();
         assert!(!s.is_new());
-        assert_eq!(s.state.tickets[&5], Mark { s: 2, m: t("2026-09-01T01:00:00Z") });
+        assert_eq!(s.state.tickets[&5], Mark { s: 2, m: t("2026-09-01T01:00:00Z"), a: 7 });
         assert_eq!(s.state.cursor, Some(t("2026-09-01T01:00:00Z")));
         assert!(s.state.seen_delivery("guid-1"));
         assert_eq!(s.state.inbox_offset, 120);
@@ -248,11 +273,26 @@ mod tests {
     }
 
     #[test]
+    fn forgetting_tickets_raises_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "f").unwrap();
+        s.set_since(t("2026-01-01T00:00:00Z")).unwrap();
+        let base = t("2026-09-01T00:00:00Z");
+        for i in 0..(MAX_TICKETS as i64 + 1) {
+            s.state.apply(Entry::Ticket { id: i, s: 1, m: base + chrono::Duration::seconds(i), a: 0 });
+        }
+        assert!(s.state.tickets.len() <= MAX_TICKETS);
+        let f = s.state.forgotten.unwrap();
+        assert!(f >= base + chrono::Duration::seconds(MAX_TICKETS as i64 / 10 - 1), "{f}");
+        assert_eq!(s.floor(), Some(f));
+    }
+
+    #[test]
     fn a_torn_last_journal_line_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut s = Store::open(dir.path(), "x").unwrap();
-            s.record_ticket(1, Mark { s: 1, m: t("2026-09-01T00:00:00Z") }).unwrap();
+            s.record_ticket(1, Mark { s: 1, m: t("2026-09-01T00:00:00Z"), a: 0 }).unwrap();
         }
         let mut f = OpenOptions::new().append(true).open(dir.path().join("x.journal")).unwrap();
         f.write_all(b"{\"k\":\"t\",\"id\":2,\"s\"").unwrap();

@@ -1,0 +1,252 @@
+//! What a change to a ticket means for the triggers, decided from the trigger's record of the
+//! ticket, the ticket as it is now, and its action history (HaloITSM's change log). Pure logic.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::state::Mark;
+use crate::halo::ticket::{int, parse_halo_date};
+
+/// The ticket as it is now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Now {
+    pub id: i64,
+    pub status: i64,
+    pub marker: DateTime<Utc>,
+    pub created: Option<DateTime<Utc>>,
+}
+
+impl Now {
+    pub fn of(t: &Value) -> Option<Now> {
+        let date = |k: &str| t.get(k).and_then(Value::as_str).and_then(parse_halo_date);
+        Some(Now {
+            id: int(t, "id").filter(|i| *i > 0)?,
+            status: int(t, "status_id")?,
+            marker: date("lastactiondate").or_else(|| date("last_update"))?,
+            created: date("datecreated"),
+        })
+    }
+}
+
+/// One entry of a ticket's history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Act {
+    pub id: i64,
+    pub at: Option<DateTime<Utc>>,
+    pub old_status: Option<i64>,
+    pub new_status: Option<i64>,
+    pub actor: Option<i64>,
+}
+
+impl Act {
+    pub fn of(a: &Value) -> Option<Act> {
+        Some(Act {
+            id: int(a, "id").filter(|i| *i > 0)?,
+            at: a.get("datetime").and_then(Value::as_str).and_then(parse_halo_date),
+            old_status: int(a, "old_status").filter(|s| *s > 0),
+            new_status: int(a, "new_status").filter(|s| *s > 0),
+            // 0 is HaloITSM itself (system actions): not an agent.
+            actor: int(a, "actionby_agent_id").or_else(|| int(a, "agent_id")).filter(|id| *id > 0),
+        })
+    }
+
+    fn transition(&self) -> Option<(i64, i64)> {
+        match (self.old_status, self.new_status) {
+            (Some(o), Some(n)) if o != n => Some((o, n)),
+            _ => None,
+        }
+    }
+}
+
+/// An event a change may produce (each trigger picks its kind).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    Created {
+        at: DateTime<Utc>,
+        actor: Option<i64>,
+    },
+    Updated {
+        previous: Option<i64>,
+        status_changed: bool,
+        at: DateTime<Utc>,
+        actor: Option<i64>,
+    },
+    /// A status transition; `act` is the history entry that recorded it (None when the status
+    /// changed without one).
+    Transition {
+        old: i64,
+        new: i64,
+        at: DateTime<Utc>,
+        actor: Option<i64>,
+        act: Option<i64>,
+    },
+}
+
+/// The plan for one observed change, and the record to keep afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub events: Vec<Planned>,
+    pub record: Mark,
+}
+
+/// Decide. `history` is None when it could not be read: then only what the record proves is
+/// reported (never a guessed previous status). `floor` is the moment before which changes are
+/// not reported. `hinted_new` is a webhook saying "new ticket".
+pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTime<Utc>, hinted_new: bool) -> Plan {
+    let is_new = prev.is_none() && (hinted_new || now.created.is_some_and(|c| c >= floor));
+    let mut acts: Vec<Act> = history.map(|h| h.to_vec()).unwrap_or_default();
+    acts.sort_by_key(|a| a.id);
+    let latest_act = acts.last().map(|a| a.id).max(prev.map(|p| p.a)).unwrap_or(0);
+    let mut fresh: Vec<Act> = acts
+        .into_iter()
+        .filter(|a| match prev {
+            Some(p) if p.a > 0 => a.id > p.a,
+            Some(p) => a.at.is_some_and(|at| at > p.m),
+            None => a.at.is_some_and(|at| at >= floor),
+        })
+        .collect();
+    if is_new {
+        // The entries written when the ticket was logged are the creation, not changes.
+        let created = now.created.unwrap_or(now.marker);
+        fresh.retain(|a| a.at.is_some_and(|at| at > created));
+    }
+    let actor = fresh.last().and_then(|a| a.actor);
+    let mut events = Vec::new();
+    if is_new {
+        events.push(Planned::Created {
+            at: now.created.unwrap_or(now.marker),
+            actor: history.and_then(|h| h.iter().min_by_key(|a| a.id)).and_then(|a| a.actor),
+        });
+    }
+    let transitions: Vec<(Act, (i64, i64))> = fresh.iter().filter_map(|a| a.transition().map(|t| (*a, t))).collect();
+    let changed = match prev {
+        _ if is_new => !fresh.is_empty(),
+        None => true,
+        Some(p) => !fresh.is_empty() || now.marker > p.m || now.status != p.s,
+    };
+    if changed {
+        let (previous, status_changed) = match (transitions.first(), prev, history) {
+            (Some((_, (old, _))), _, _) => (Some(*old), true),
+            (None, Some(p), _) => (Some(p.s), p.s != now.status),
+            // The history was read and shows no status change since the floor.
+            (None, None, Some(_)) => (Some(now.status), false),
+            (None, None, None) => (None, false),
+        };
+        events.push(Planned::Updated { previous, status_changed, at: now.marker, actor });
+        if transitions.is_empty() {
+            if let Some(p) = prev.filter(|p| p.s != now.status) {
+                // The status changed without a history entry (or the history was unreadable).
+                events.push(Planned::Transition { old: p.s, new: now.status, at: now.marker, actor, act: None });
+            }
+        }
+        for (a, (old, new)) in &transitions {
+            events.push(Planned::Transition { old: *old, new: *new, at: a.at.unwrap_or(now.marker), actor: a.actor, act: Some(a.id) });
+        }
+    }
+    let marker = prev.map_or(now.marker, |p| p.m.max(now.marker));
+    Plan { events, record: Mark { s: now.status, m: marker, a: latest_act } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2026-09-01T{s}Z")).unwrap().with_timezone(&Utc)
+    }
+
+    fn now(status: i64, marker: &str, created: &str) -> Now {
+        Now { id: 7, status, marker: t(marker), created: Some(t(created)) }
+    }
+
+    fn act(id: i64, at: &str, old: i64, new: i64, actor: i64) -> Act {
+        Act { id, at: Some(t(at)), old_status: Some(old).filter(|s| *s > 0), new_status: Some(new).filter(|s| *s > 0), actor: Some(actor) }
+    }
+
+    fn kinds(p: &Plan) -> Vec<&'static str> {
+        p.events
+            .iter()
+            .map(|e| match e {
+                Planned::Created { .. } => "created",
+                Planned::Updated { .. } => "updated",
+                Planned::Transition { .. } => "transition",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_ticket_is_created_and_changes_after_its_creation_are_changes() {
+        let floor = t("00:00:00");
+        let history = [act(1, "01:00:00", 0, 1, 1), act(2, "01:05:00", 1, 6, 3)];
+        let p = plan(None, now(6, "01:05:00", "01:00:00"), Some(&history), floor, false);
+        assert_eq!(kinds(&p), vec!["created", "updated", "transition"]);
+        assert_eq!(p.events[0], Planned::Created { at: t("01:00:00"), actor: Some(1) });
+        assert_eq!(p.events[2], Planned::Transition { old: 1, new: 6, at: t("01:05:00"), actor: Some(3), act: Some(2) });
+        assert_eq!(p.record, Mark { s: 6, m: t("01:05:00"), a: 2 });
+        // Just created: only the creation.
+        let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&history[..1]), floor, false);
+        assert_eq!(kinds(&p), vec!["created"]);
+    }
+
+    #[test]
+    fn every_transition_since_the_record_is_reported_in_order() {
+        let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
+        let history =
+            [act(10, "01:00:00", 1, 2, 3), act(11, "01:00:05", 2, 6, 3), act(12, "01:00:05", 0, 0, 4), act(13, "01:00:05", 6, 3, 4)];
+        let p = plan(Some(prev), now(3, "01:00:05", "00:00:00"), Some(&history), t("00:00:00"), false);
+        assert_eq!(kinds(&p), vec!["updated", "transition", "transition"]);
+        assert_eq!(p.events[0], Planned::Updated { previous: Some(2), status_changed: true, at: t("01:00:05"), actor: Some(4) });
+        assert!(matches!(p.events[1], Planned::Transition { old: 2, new: 6, act: Some(11), .. }));
+        assert!(matches!(p.events[2], Planned::Transition { old: 6, new: 3, act: Some(13), .. }));
+        assert_eq!(p.record.a, 13);
+    }
+
+    #[test]
+    fn nothing_new_means_no_events() {
+        let prev = Mark { s: 3, m: t("01:00:05"), a: 13 };
+        let history = [act(13, "01:00:05", 6, 3, 4)];
+        assert!(plan(Some(prev), now(3, "01:00:05", "00:00:00"), Some(&history), t("00:00:00"), false).events.is_empty());
+    }
+
+    #[test]
+    fn a_note_is_an_update_without_a_status_change() {
+        let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
+        let p = plan(Some(prev), now(2, "02:00:00", "00:00:00"), Some(&[act(11, "02:00:00", 0, 0, 1)]), t("00:00:00"), false);
+        assert_eq!(p.events, vec![Planned::Updated { previous: Some(2), status_changed: false, at: t("02:00:00"), actor: Some(1) }]);
+    }
+
+    #[test]
+    fn without_history_only_what_the_record_proves() {
+        let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
+        let p = plan(Some(prev), now(5, "02:00:00", "00:00:00"), None, t("00:00:00"), false);
+        assert_eq!(kinds(&p), vec!["updated", "transition"]);
+        assert!(matches!(p.events[1], Planned::Transition { old: 2, new: 5, act: None, .. }));
+        // A ticket never seen and no history: an update with no previous status, no transition.
+        let p = plan(None, now(5, "02:00:00", "00:00:00"), None, t("01:00:00"), false);
+        assert_eq!(p.events, vec![Planned::Updated { previous: None, status_changed: false, at: t("02:00:00"), actor: None }]);
+    }
+
+    #[test]
+    fn an_old_ticket_seen_for_the_first_time_uses_its_history_since_the_floor() {
+        let history = [act(1, "00:00:00", 0, 1, 1), act(5, "02:00:00", 1, 4, 3)];
+        let p = plan(None, now(4, "02:00:00", "00:00:00"), Some(&history), t("01:00:00"), false);
+        assert_eq!(kinds(&p), vec!["updated", "transition"]);
+        assert_eq!(p.events[0], Planned::Updated { previous: Some(1), status_changed: true, at: t("02:00:00"), actor: Some(3) });
+        // No status change since the floor: the status is known to be unchanged.
+        let p = plan(
+            None,
+            now(1, "02:00:00", "00:00:00"),
+            Some(&[act(1, "00:00:00", 0, 1, 1), act(6, "02:00:00", 0, 0, 3)]),
+            t("01:00:00"),
+            false,
+        );
+        assert_eq!(p.events, vec![Planned::Updated { previous: Some(1), status_changed: false, at: t("02:00:00"), actor: Some(3) }]);
+    }
+
+    #[test]
+    fn an_older_record_marker_is_kept() {
+        let prev = Mark { s: 2, m: t("03:00:00"), a: 10 };
+        let p = plan(Some(prev), now(2, "02:00:00", "00:00:00"), Some(&[]), t("00:00:00"), false);
+        assert_eq!(p.record.m, t("03:00:00"));
+    }
+}
