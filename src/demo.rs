@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::plugin::Plugin;
@@ -303,6 +304,37 @@ pub async fn run() -> bool {
         Err(e) => Report { ok: false, lines: vec![e] },
     };
     demo.record("Get ticket with a malformed ID (rejected)", report);
+
+    // 10. A Prowler scan becomes tickets; sending the same scan again changes nothing.
+    let scan = include_bytes!("../tests/data/prowler/example_output_aws.ocsf.json");
+    let file = json!({"filename": "example_output_aws.ocsf.json", "content": base64::engine::general_purpose::STANDARD.encode(scan)});
+    let describe = |o: &Value| {
+        format!(
+            "{} created, {} unchanged, {} skipped (MANUAL or below Low), {} failed",
+            o["created"], o["unchanged"], o["skipped"], o["failed"]
+        )
+    };
+    let report = expect_ok(demo.action("send_findings", json!({"file": file})).await, |o| {
+        let mut lines = vec![describe(o)];
+        for r in o["results"].as_array().into_iter().flatten().filter(|r| r["outcome"] == "created") {
+            lines.push(format!(
+                "ticket #{} for {} ({})",
+                r["ticket_id"],
+                r["check_id"].as_str().unwrap_or("-"),
+                r["severity"].as_str().unwrap_or("-")
+            ));
+        }
+        lines
+    });
+    demo.record("Send a Prowler scan (AWS example file)", report);
+    let report = match demo.action("send_findings", json!({"file": file})).await {
+        Ok((200, b)) if b["body"]["output"]["created"] == json!(0) => {
+            Report { ok: true, lines: vec![describe(&b["body"]["output"]), "no duplicates".into()] }
+        }
+        Ok((s, b)) => failure(s, &b),
+        Err(e) => Report { ok: false, lines: vec![e] },
+    };
+    demo.record("Send the same scan again", report);
 
     let stats = halo.sim.stats();
     let passed = demo.steps.iter().filter(|(_, r)| r.ok).count();

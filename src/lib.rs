@@ -3,6 +3,8 @@
 pub mod actions;
 pub mod cli;
 pub mod demo;
+pub mod findings;
+pub mod findings_cli;
 pub mod halo;
 pub mod plugin;
 pub mod protocol;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use icon_haloitsm::plugin::{Mode, Plugin};
 use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, ServerOptions};
-use icon_haloitsm::{cli, demo, sim};
+use icon_haloitsm::{cli, demo, findings_cli, sim};
 
 #[derive(Parser)]
 #[command(name = "icon_haloitsm", version, about = "HaloITSM plugin for Rapid7 InsightConnect")]
@@ -54,6 +54,22 @@ enum Command {
     },
     /// Run the demo: the plugin against the embedded HaloITSM simulator.
     Demo,
+    /// Turn a Prowler OCSF output file into HaloITSM tickets, without duplicates.
+    #[command(name = "send-findings")]
+    SendFindings {
+        /// The Prowler output file (*.ocsf.json).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        connection: findings_cli::ConnectionArgs,
+        #[command(flatten)]
+        options: findings_cli::FindingArgs,
+    },
+    /// Check a HaloITSM connection and list the IDs the inputs need.
+    #[command(name = "check-connection")]
+    CheckConnection {
+        #[command(flatten)]
+        connection: findings_cli::ConnectionArgs,
+    },
     /// Run the embedded HaloITSM simulator.
     Simulate {
         #[arg(long, default_value_t = 8080)]
@@ -118,8 +134,21 @@ fn runtime(multi: bool) -> tokio::runtime::Runtime {
     })
 }
 
+/// Short-lived commands that print (info, sample, send-findings, ...) end quietly when their
+/// output is piped into a program that stops reading (`| head`), like other command-line tools.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal disposition to its default before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if matches!(args.command, Command::Info | Command::Sample { .. } | Command::SendFindings { .. } | Command::CheckConnection { .. }) {
+        default_sigpipe();
+    }
     // The demo prints its own account; process logs would only interleave with it.
     cli::init_logging(args.debug, matches!(args.command, Command::Demo));
     match args.command {
@@ -153,6 +182,14 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::SendFindings { file, connection, options } => {
+            let code = runtime(true).block_on(findings_cli::send_findings(&file, &connection, &options));
+            ExitCode::from(code as u8)
+        }
+        Command::CheckConnection { connection } => {
+            let code = runtime(false).block_on(findings_cli::check_connection(&connection));
+            ExitCode::from(code as u8)
         }
         Command::Demo => {
             let ok = runtime(true).block_on(demo::run());

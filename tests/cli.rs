@@ -158,6 +158,9 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
         "Search the team's open tickets",
         "Close with a resolution",
         "List the ticket's comments",
+        "Trigger: a status change in HaloITSM starts a workflow",
+        "Send a Prowler scan (AWS example file)",
+        "Send the same scan again",
     ] {
         assert!(text.contains(&format!("✔ {step}")), "{step} missing:\n{text}");
     }

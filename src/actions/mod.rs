@@ -25,6 +25,7 @@ pub mod list_comments;
 mod lookups;
 mod people;
 pub mod search_tickets;
+pub mod send_findings;
 mod update_ticket;
 
 /// What a running action can use.
@@ -89,5 +90,6 @@ pub fn registry() -> Vec<Handler> {
         handler::<lookups::ListPriorities>(),
         handler::<lookups::ListAgents>(),
         handler::<lookups::ListTeams>(),
+        handler::<send_findings::SendFindings>(),
     ]
 }

@@ -3,8 +3,8 @@ use serde_json::{Value, json};
 
 use super::common::{custom_fields, object, positive, positive_opt};
 use super::{Action, ActionContext};
-use crate::halo::ticket::{Ticket, int};
-use crate::protocol::{PluginError, Preset};
+use crate::halo::ticket::Ticket;
+use crate::protocol::PluginError;
 
 pub struct UpdateTicket;
 
@@ -37,7 +37,7 @@ impl Action for UpdateTicket {
         let id = positive(NAME, "ticket_id", input.ticket_id)?;
         let opt = |field: &str, v: Option<i64>| positive_opt(NAME, field, v).map(|v| v.map(Value::from));
         let fields = custom_fields(NAME, &input.customfields)?;
-        let mut record = object([
+        let record = object([
             ("summary", input.summary.map(Value::from)),
             ("details", input.details.map(Value::from)),
             ("status_id", opt("status_id", input.status_id)?),
@@ -54,27 +54,7 @@ impl Action for UpdateTicket {
             tracing::info!("Nothing to change on ticket {id}: no field was given");
             return Ok(Output { ticket: ctx.ticket(&current), success: true });
         }
-        record.insert("id".into(), json!(id));
-        let saved = ctx.client.post_one("Tickets", Value::Object(record)).await.map_err(|e| e.to_plugin_error())?;
-        let saved_id = int(&saved, "id");
-        if saved_id != Some(id) {
-            // The ticket vanished between the check and the write, and HaloITSM's upsert created a
-            // new one instead: remove it again rather than leave a stray ticket behind.
-            if let Some(stray) = saved_id.filter(|s| *s > 0) {
-                let reason = format!("Created by accident while updating ticket {id}, which no longer exists");
-                if let Err(e) = ctx.client.delete(&format!("Tickets/{stray}"), &[("reason", reason)]).await {
-                    tracing::error!("Could not delete the stray ticket {stray}: {e}");
-                }
-            }
-            return Err(PluginError::plugin(
-                Preset::NotFound,
-                format!(
-                    "Ticket {id} was deleted while it was being updated; HaloITSM's answer was for ticket {}.",
-                    saved_id.unwrap_or_default()
-                ),
-                format!("Check ticket {id} in HaloITSM. Any ticket HaloITSM created instead was deleted again."),
-            ));
-        }
+        let saved = ctx.client.update_ticket(id, record).await.map_err(|e| e.to_plugin_error())?;
         tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
         Ok(Output { ticket: ctx.ticket(&saved), success: true })
     }

@@ -59,6 +59,8 @@ pub enum HaloError {
     Redirected { status: u16, location: String },
     #[error("HaloITSM sent an unexpected response (HTTP {status}): {message}")]
     Unexpected { status: u16, message: String },
+    #[error("Ticket {id} was deleted while it was being updated; HaloITSM's answer was for ticket {answered}")]
+    Vanished { id: i64, answered: i64 },
     #[error("The connection setting `{field}` is invalid: {reason}")]
     InvalidConfig { field: String, reason: String },
 }
@@ -202,6 +204,11 @@ impl HaloError {
                 Preset::InvalidJson,
                 cause,
                 "Check that the Resource Server URL points at the HaloITSM API (for example https://example.haloitsm.com/api), not at the web portal.",
+            ),
+            HaloError::Vanished { id, .. } => PluginError::plugin(
+                Preset::NotFound,
+                cause,
+                format!("Check ticket {id} in HaloITSM. Any ticket HaloITSM created instead was deleted again."),
             ),
             HaloError::InvalidConfig { field, .. } => PluginError::client(cause, format!("Correct the connection field `{field}`.")),
         }

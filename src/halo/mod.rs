@@ -288,6 +288,26 @@ impl HaloClient {
         }
     }
 
+    /// Update fields of a ticket known to exist. HaloITSM's POST is an upsert: if the ticket
+    /// was deleted meanwhile, HaloITSM creates a new one instead; that stray ticket is deleted
+    /// again and the update fails with `Vanished`.
+    pub async fn update_ticket(&self, id: i64, mut fields: serde_json::Map<String, Value>) -> Result<Value, HaloError> {
+        fields.insert("id".into(), Value::from(id));
+        let saved = self.post_one("Tickets", Value::Object(fields)).await?;
+        let saved_id = ticket::int(&saved, "id");
+        if saved_id == Some(id) {
+            return Ok(saved);
+        }
+        let stray = saved_id.filter(|s| *s > 0);
+        if let Some(stray) = stray {
+            let reason = format!("Created by accident while updating ticket {id}, which no longer exists");
+            if let Err(e) = self.delete(&format!("Tickets/{stray}"), &[("reason", reason)]).await {
+                tracing::error!("Could not delete the stray ticket {stray}: {e}");
+            }
+        }
+        Err(HaloError::Vanished { id, answered: saved_id.unwrap_or_default() })
+    }
+
     /// A list endpoint's rows, whether HaloITSM answers with a plain array or with a
     /// `{record_count, <key>: [...]}` wrapper; also the record count when it is given.
     pub async fn list(&self, path: &str, query: &[(&str, String)], key: &str) -> Result<(Vec<Value>, Option<u64>), HaloError> {

@@ -1,0 +1,220 @@
+//! `send_findings`: Prowler (OCSF) findings to HaloITSM tickets (see `crate::findings`).
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::common::positive;
+use super::{Action, ActionContext};
+use crate::findings::ocsf::{self, Severity};
+use crate::findings::{self, FindingResult, GroupBy, OnPass, Options};
+use crate::protocol::PluginError;
+
+pub struct SendFindings;
+
+const NAME: &str = "send_findings";
+
+#[derive(Debug, Deserialize)]
+pub struct File {
+    pub filename: String,
+    pub content: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    #[serde(default)]
+    pub findings: Vec<Value>,
+    pub file: Option<File>,
+    #[serde(default = "fail")]
+    pub statuses: Vec<String>,
+    #[serde(default = "low")]
+    pub min_severity: String,
+    pub tickettype_id: Option<i64>,
+    #[serde(default)]
+    pub priority_map: HashMap<String, Value>,
+    pub dedupe_field_id: Option<i64>,
+    #[serde(default = "by_finding")]
+    pub group_by: String,
+    #[serde(default = "note")]
+    pub on_pass: String,
+    #[serde(default = "one")]
+    pub reopen_status_id: i64,
+    #[serde(default = "five")]
+    pub closed_status_id: i64,
+    pub team_id: Option<i64>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn fail() -> Vec<String> {
+    vec!["FAIL".into()]
+}
+fn low() -> String {
+    "Low".into()
+}
+fn by_finding() -> String {
+    "finding".into()
+}
+fn note() -> String {
+    "note".into()
+}
+fn one() -> i64 {
+    1
+}
+fn five() -> i64 {
+    5
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub created: i64,
+    pub updated: i64,
+    pub reopened: i64,
+    pub closed: i64,
+    pub unchanged: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub results: Vec<FindingResult>,
+}
+
+fn bad(problem: String, assistance: &str) -> PluginError {
+    PluginError::client(format!("Invalid input for action `send_findings`: {problem}."), assistance)
+}
+
+/// Options from the inputs shared by the action and the command; checked before anything is
+/// sent.
+#[allow(clippy::too_many_arguments)]
+pub fn options(
+    statuses: &[String],
+    min_severity: &str,
+    tickettype_id: Option<i64>,
+    priority_map: &HashMap<String, Value>,
+    dedupe_field_id: Option<i64>,
+    group_by: &str,
+    on_pass: &str,
+    reopen_status_id: i64,
+    closed_status_id: i64,
+    team_id: Option<i64>,
+    dry_run: bool,
+) -> Result<Options, PluginError> {
+    let statuses: Vec<String> = statuses.iter().map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
+    if statuses.is_empty() {
+        return Err(bad("input `statuses` is empty".into(), "Give at least one status to ticket, e.g. [\"FAIL\"]."));
+    }
+    if let Some(s) = statuses.iter().find(|s| !matches!(s.as_str(), "FAIL" | "PASS" | "MANUAL" | "MUTED")) {
+        return Err(bad(format!("input `statuses` has `{s}`, which is not a Prowler status"), "Use FAIL, PASS, MANUAL or MUTED."));
+    }
+    let min_severity = Severity::parse(min_severity).ok_or_else(|| {
+        bad(
+            format!("input `min_severity` must be Informational, Low, Medium, High or Critical, got `{min_severity}`"),
+            "Pick one of the listed severities.",
+        )
+    })?;
+    let tickettype_id = tickettype_id.ok_or_else(|| {
+        bad(
+            "no ticket type was given and the connection has no Default Ticket Type ID".into(),
+            "Give `tickettype_id`, or set Default Ticket Type ID in the connection. Nothing was sent.",
+        )
+    })?;
+    positive(NAME, "tickettype_id", tickettype_id)?;
+    let mut priorities = findings::default_priorities();
+    for (k, v) in priority_map {
+        let sev = Severity::parse(k).ok_or_else(|| {
+            bad(
+                format!("input `priority_map` has the key `{k}`, which is not a severity"),
+                "Use the keys Informational, Low, Medium, High and Critical.",
+            )
+        })?;
+        let p = v.as_i64().filter(|p| *p > 0).ok_or_else(|| {
+            bad(format!("input `priority_map.{k}` must be a positive priority ID, got {v}"), "List Priorities shows the IDs.")
+        })?;
+        priorities.insert(sev, p);
+    }
+    let group_by = match group_by {
+        "finding" => GroupBy::Finding,
+        "check" => GroupBy::Check,
+        other => return Err(bad(format!("input `group_by` must be finding or check, got `{other}`"), "Use finding or check.")),
+    };
+    let on_pass = match on_pass {
+        "ignore" => OnPass::Ignore,
+        "note" => OnPass::Note,
+        "close" => OnPass::Close,
+        other => return Err(bad(format!("input `on_pass` must be ignore, note or close, got `{other}`"), "Use ignore, note or close.")),
+    };
+    Ok(Options {
+        statuses,
+        min_severity,
+        tickettype_id,
+        priorities,
+        dedupe_field_id: dedupe_field_id.map(|d| positive(NAME, "dedupe_field_id", d)).transpose()?,
+        group_by,
+        on_pass,
+        reopen_status_id: positive(NAME, "reopen_status_id", reopen_status_id)?,
+        closed_status_id: positive(NAME, "closed_status_id", closed_status_id)?,
+        team_id: team_id.map(|t| positive(NAME, "team_id", t)).transpose()?,
+        dry_run,
+    })
+}
+
+impl Action for SendFindings {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
+        let opts = options(
+            &input.statuses,
+            &input.min_severity,
+            input.tickettype_id.or(ctx.client.config().default_ticket_type_id),
+            &input.priority_map,
+            input.dedupe_field_id,
+            &input.group_by,
+            &input.on_pass,
+            input.reopen_status_id,
+            input.closed_status_id,
+            input.team_id,
+            input.dry_run,
+        )?;
+        let mut all = input.findings;
+        if let Some(f) = &input.file {
+            let bytes =
+                base64::engine::general_purpose::STANDARD.decode(f.content.split_whitespace().collect::<String>()).map_err(|e| {
+                    bad(
+                        format!("input `file.content` is not valid base64 ({e})"),
+                        "Give the file base64-encoded, as InsightConnect file inputs are.",
+                    )
+                })?;
+            let more = ocsf::read_file(&bytes)
+                .map_err(|e| bad(format!("input `file` ({}): {e}", f.filename), "Give a Prowler OCSF JSON output file (*.ocsf.json)."))?;
+            all.extend(more);
+        }
+        if all.is_empty() && input.file.is_none() {
+            return Err(bad("give `findings` or `file`".into(), "Pass the findings of a Prowler OCSF output, or the file itself."));
+        }
+        let report = findings::send(&ctx.client, &opts, &all, &|_, _| {}).await.map_err(|e| e.to_plugin_error())?;
+        tracing::info!(
+            "{} finding(s): {} created, {} updated, {} reopened, {} closed, {} unchanged, {} skipped, {} failed{}",
+            all.len(),
+            report.created,
+            report.updated,
+            report.reopened,
+            report.closed,
+            report.unchanged,
+            report.skipped,
+            report.failed,
+            if opts.dry_run { " (dry run: nothing was changed)" } else { "" }
+        );
+        Ok(Output {
+            created: report.created,
+            updated: report.updated,
+            reopened: report.reopened,
+            closed: report.closed,
+            unchanged: report.unchanged,
+            skipped: report.skipped,
+            failed: report.failed,
+            results: report.results,
+        })
+    }
+}

@@ -1,0 +1,571 @@
+//! Security findings (Prowler OCSF) to HaloITSM tickets, without duplicates, through their life:
+//! a failing check opens a ticket, a rerun finds it again (one list request per 100 tickets),
+//! a pass notes or closes it, a new failure reopens it. Shared by the `send_findings` action
+//! and the `send-findings` command.
+//!
+//! Every ticket carries its finding key twice: as a tag in the details (`prowler-key:<hash>`,
+//! searchable) and, when a dedupe custom field is configured, in that field. A create whose
+//! outcome is uncertain (timeout or 5xx after sending) is resolved by searching for the tag
+//! before anything is sent again.
+
+pub mod ocsf;
+mod render;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::halo::ticket::{int, string};
+use crate::halo::{HaloClient, HaloError, rows_of};
+use ocsf::{Finding, Severity};
+
+/// What a finding key tag looks like inside a ticket's details.
+pub const TAG_PREFIX: &str = "prowler-key:";
+/// Writes in flight at once (HaloITSM rate-limits; 429s are waited out by the client).
+pub const CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Finding,
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPass {
+    Ignore,
+    Note,
+    Close,
+}
+
+/// How findings become tickets.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Statuses that need a ticket (upper case), e.g. `FAIL`.
+    pub statuses: Vec<String>,
+    pub min_severity: Severity,
+    pub tickettype_id: i64,
+    pub priorities: HashMap<Severity, i64>,
+    pub dedupe_field_id: Option<i64>,
+    pub group_by: GroupBy,
+    pub on_pass: OnPass,
+    pub reopen_status_id: i64,
+    pub closed_status_id: i64,
+    pub team_id: Option<i64>,
+    pub dry_run: bool,
+}
+
+/// The default severity → HaloITSM priority mapping (1 Critical … 4 Low).
+pub fn default_priorities() -> HashMap<Severity, i64> {
+    HashMap::from([(Severity::Critical, 1), (Severity::High, 2), (Severity::Medium, 3), (Severity::Low, 4), (Severity::Informational, 4)])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Reopened,
+    Closed,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Reopened => "reopened",
+            Outcome::Closed => "closed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// What happened to one finding of the input.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingResult {
+    pub index: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<i64>,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub created: i64,
+    pub updated: i64,
+    pub reopened: i64,
+    pub closed: i64,
+    pub unchanged: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub results: Vec<FindingResult>,
+}
+
+impl Report {
+    fn count(&mut self, o: Outcome) {
+        match o {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Reopened => self.reopened += 1,
+            Outcome::Closed => self.closed += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Failed => self.failed += 1,
+        }
+    }
+}
+
+/// The key a finding is tracked by: its Prowler finding ID when real, else (check, account,
+/// region, resource). With `group_by: check`, one key per (provider, account, check).
+pub fn key_of(f: &Finding, group: GroupBy) -> String {
+    let dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
+    match group {
+        GroupBy::Check => format!("prowler-check:{}:{}:{}", dash(&f.provider), dash(&f.account_uid), f.check_id),
+        GroupBy::Finding => match &f.uid {
+            Some(uid) => uid.clone(),
+            None => format!("prowler:{}:{}:{}:{}", f.check_id, dash(&f.account_uid), dash(&f.region), dash(&f.resource_uid)),
+        },
+    }
+}
+
+/// The searchable tag of a key (FNV-1a, stable across versions and platforms).
+pub fn tag_of(key: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in key.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{TAG_PREFIX}{h:016x}")
+}
+
+/// The findings sharing one key (one finding, or one check with its resources).
+#[derive(Debug)]
+struct Item {
+    key: String,
+    tag: String,
+    findings: Vec<(usize, Finding)>,
+}
+
+impl Item {
+    fn severity(&self) -> Severity {
+        self.findings.iter().map(|(_, f)| f.severity).max().unwrap_or(Severity::Informational)
+    }
+
+    /// The status that counts for the ticket: a wanted status (e.g. FAIL) if any finding has
+    /// one, PASS if all pass, else the first finding's.
+    fn status(&self, wanted: &[String]) -> String {
+        if let Some((_, f)) = self.findings.iter().find(|(_, f)| wanted.contains(&f.status)) {
+            return f.status.clone();
+        }
+        if self.findings.iter().all(|(_, f)| f.status == "PASS") {
+            return "PASS".into();
+        }
+        self.findings.first().map(|(_, f)| f.status.clone()).unwrap_or_default()
+    }
+}
+
+/// A ticket already tracking a key.
+#[derive(Debug, Clone)]
+struct Existing {
+    id: i64,
+    closed: bool,
+    summary: String,
+    priority_id: Option<i64>,
+}
+
+/// The decision for one item.
+#[derive(Debug, Clone, PartialEq)]
+enum Plan {
+    Create,
+    UpdateSummary,
+    Reopen,
+    NotePass,
+    ClosePass,
+    Nothing(Outcome),
+}
+
+fn decide(item: &Item, existing: Option<&Existing>, opts: &Options) -> Plan {
+    let status = item.status(&opts.statuses);
+    let wanted = opts.statuses.contains(&status) && item.severity() >= opts.min_severity;
+    match (wanted, status.as_str(), existing) {
+        (true, _, None) => Plan::Create,
+        (true, _, Some(e)) if e.closed => Plan::Reopen,
+        (true, _, Some(e)) => {
+            let summary = render::summary(item.findings.iter().map(|(_, f)| f), opts.group_by);
+            if e.summary != summary || e.priority_id != opts.priorities.get(&item.severity()).copied() {
+                Plan::UpdateSummary
+            } else {
+                Plan::Nothing(Outcome::Unchanged)
+            }
+        }
+        (false, "PASS", Some(e)) if !e.closed => match opts.on_pass {
+            OnPass::Ignore => Plan::Nothing(Outcome::Unchanged),
+            OnPass::Note => Plan::NotePass,
+            OnPass::Close => Plan::ClosePass,
+        },
+        (false, "PASS", Some(_)) => Plan::Nothing(Outcome::Unchanged),
+        _ => Plan::Nothing(Outcome::Skipped),
+    }
+}
+
+/// Send a batch of findings. `progress(done, total)` is called as items finish.
+pub async fn send(
+    client: &HaloClient,
+    opts: &Options,
+    findings: &[Value],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, HaloError> {
+    let mut report = Report::default();
+    let mut items: BTreeMap<String, Item> = BTreeMap::new();
+    let mut failed_rows = Vec::new();
+    for (i, raw) in findings.iter().enumerate() {
+        match ocsf::parse(raw) {
+            Ok(f) => {
+                let key = key_of(&f, opts.group_by);
+                items.entry(key.clone()).or_insert_with(|| Item { tag: tag_of(&key), key, findings: Vec::new() }).findings.push((i, f));
+            }
+            Err(e) => failed_rows.push(FindingResult {
+                index: i as i64,
+                key: None,
+                check_id: None,
+                resource_uid: None,
+                severity: None,
+                status: None,
+                ticket_id: None,
+                outcome: Outcome::Failed,
+                error: Some(format!("finding {i} is malformed: {e}")),
+            }),
+        }
+    }
+    let needs_lookup =
+        items.values().any(|it| !matches!(decide(it, None, opts), Plan::Nothing(Outcome::Skipped)) || it.status(&opts.statuses) == "PASS");
+    let existing = if needs_lookup && !items.is_empty() { lookup(client, opts).await? } else { HashMap::new() };
+    let total = items.len();
+    let done = AtomicUsize::new(0);
+    let outcomes: Vec<(Item, Outcome, Option<i64>, Option<String>)> = stream::iter(items.into_values())
+        .map(|item| {
+            let found = existing.get(&item.tag).cloned();
+            let done = &done;
+            async move {
+                let (outcome, ticket, error) = handle(client, opts, &item, found).await;
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                (item, outcome, ticket, error)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (item, outcome, ticket_id, error) in outcomes {
+        for (i, f) in &item.findings {
+            report.results.push(FindingResult {
+                index: *i as i64,
+                key: Some(item.key.clone()),
+                check_id: Some(f.check_id.clone()),
+                resource_uid: Some(f.resource_uid.clone()).filter(|r| !r.is_empty()),
+                severity: Some(f.severity.to_string()),
+                status: Some(f.status.clone()),
+                ticket_id,
+                outcome,
+                error: error.clone(),
+            });
+            report.count(outcome);
+        }
+    }
+    for row in failed_rows {
+        report.count(row.outcome);
+        report.results.push(row);
+    }
+    report.results.sort_by_key(|r| r.index);
+    Ok(report)
+}
+
+/// Every ticket carrying a finding tag, by tag: one list request per 100 tickets.
+async fn lookup(client: &HaloClient, opts: &Options) -> Result<HashMap<String, Existing>, HaloError> {
+    let mut out: HashMap<String, Existing> = HashMap::new();
+    let mut page_no = 1u64;
+    loop {
+        let mut q = vec![
+            ("search", TAG_PREFIX.to_string()),
+            ("pageinate", "true".to_string()),
+            ("page_size", "100".to_string()),
+            ("page_no", page_no.to_string()),
+            ("order", "id".to_string()),
+        ];
+        if let Some(f) = opts.dedupe_field_id {
+            q.push(("include_custom_fields", f.to_string()));
+        }
+        let (rows, count) = rows_of(client.get("Tickets", &q).await?, "tickets")
+            .map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a ticket list, got {got}") })?;
+        for row in &rows {
+            let Some(id) = int(row, "id") else { continue };
+            let mut tags = Vec::new();
+            if let (Some(field), Some(cfs)) = (opts.dedupe_field_id, row.get("customfields").and_then(Value::as_array)) {
+                for cf in cfs.iter().filter(|cf| int(cf, "id") == Some(field)) {
+                    if let Some(v) = cf.get("value").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                        tags.push(tag_of(v));
+                    }
+                }
+            }
+            let details = string(row, "details").or_else(|| string(row, "details_html")).unwrap_or_default();
+            tags.extend(find_tags(&details));
+            let e = Existing {
+                id,
+                closed: row.get("hasbeenclosed").and_then(Value::as_bool).unwrap_or(false),
+                summary: string(row, "summary").unwrap_or_default(),
+                priority_id: int(row, "priority_id"),
+            };
+            for tag in tags {
+                // Several tickets for one key (e.g. one made by hand): an open one wins, then
+                // the newest.
+                let better = match out.get(&tag) {
+                    None => true,
+                    Some(cur) => (cur.closed && !e.closed) || (cur.closed == e.closed && e.id > cur.id),
+                };
+                if better {
+                    out.insert(tag, e.clone());
+                }
+            }
+        }
+        let fetched = page_no * 100;
+        if rows.len() < 100 || count.is_some_and(|c| fetched >= c) {
+            break;
+        }
+        page_no += 1;
+    }
+    Ok(out)
+}
+
+/// The finding tags in a text.
+fn find_tags(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(p) = rest.find(TAG_PREFIX) {
+        let after = &rest[p + TAG_PREFIX.len()..];
+        let hex: String = after.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if hex.len() == 16 {
+            out.push(format!("{TAG_PREFIX}{hex}"));
+        }
+        rest = after;
+    }
+    out
+}
+
+/// Carry out the plan for one item: (outcome, ticket, error).
+async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Option<Existing>) -> (Outcome, Option<i64>, Option<String>) {
+    let plan = decide(item, existing.as_ref(), opts);
+    let ticket = existing.as_ref().map(|e| e.id);
+    let outcome = match &plan {
+        Plan::Create => Outcome::Created,
+        Plan::UpdateSummary => Outcome::Updated,
+        Plan::Reopen => Outcome::Reopened,
+        Plan::NotePass => Outcome::Updated,
+        Plan::ClosePass => Outcome::Closed,
+        Plan::Nothing(o) => *o,
+    };
+    if opts.dry_run || matches!(plan, Plan::Nothing(_)) {
+        return (outcome, ticket, None);
+    }
+    let result = match plan {
+        Plan::Create => create(client, opts, item).await.map(Some),
+        Plan::UpdateSummary => {
+            let mut fields = Map::new();
+            fields.insert("summary".into(), json!(render::summary(item.findings.iter().map(|(_, f)| f), opts.group_by)));
+            if let Some(p) = opts.priorities.get(&item.severity()) {
+                fields.insert("priority_id".into(), json!(p));
+            }
+            client.update_ticket(ticket.unwrap_or_default(), fields).await.map(|_| ticket)
+        }
+        Plan::Reopen => {
+            let note = format!("Prowler: {} again{}; reopened.", item.status(&opts.statuses), last_seen(item));
+            action(client, ticket, &note, Some(opts.reopen_status_id)).await
+        }
+        Plan::NotePass => match already_noted_pass(client, ticket.unwrap_or_default()).await {
+            Ok(true) => return (Outcome::Unchanged, ticket, None),
+            Ok(false) => action(client, ticket, &format!("Prowler: PASS{}. The check no longer fails.", last_seen(item)), None).await,
+            Err(e) => Err(e),
+        },
+        Plan::ClosePass => action(client, ticket, &format!("Prowler: PASS{}; closed.", last_seen(item)), Some(opts.closed_status_id)).await,
+        Plan::Nothing(_) => Ok(ticket),
+    };
+    match result {
+        Ok(t) => (outcome, t.or(ticket), None),
+        Err(e) => (Outcome::Failed, ticket, Some(e.to_string())),
+    }
+}
+
+fn last_seen(item: &Item) -> String {
+    item.findings
+        .iter()
+        .filter_map(|(_, f)| f.last_seen)
+        .max()
+        .map(|t| format!(" (last seen {})", t.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default()
+}
+
+/// A private note, optionally moving the ticket to a status.
+async fn action(client: &HaloClient, ticket: Option<i64>, note: &str, new_status: Option<i64>) -> Result<Option<i64>, HaloError> {
+    let Some(id) = ticket else { return Ok(None) };
+    let mut a = json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true});
+    if let Some(s) = new_status {
+        a["new_status"] = json!(s);
+    }
+    client.post_one("Actions", a).await.map(|_| Some(id))
+}
+
+/// Whether the newest Prowler note on the ticket already says PASS (so a rerun adds no second).
+async fn already_noted_pass(client: &HaloClient, id: i64) -> Result<bool, HaloError> {
+    let (rows, _) = client.list("Actions", &[("ticket_id", id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
+    let newest = rows
+        .iter()
+        .filter(|a| string(a, "note").is_some_and(|n| n.starts_with("Prowler: ")))
+        .max_by_key(|a| int(a, "id").unwrap_or_default());
+    Ok(newest.and_then(|a| string(a, "note")).is_some_and(|n| n.starts_with("Prowler: PASS")))
+}
+
+/// Create the item's ticket. An uncertain outcome (timeout or 5xx after sending) is resolved by
+/// looking for the tag before anything is sent again: never a duplicate.
+async fn create(client: &HaloClient, opts: &Options, item: &Item) -> Result<i64, HaloError> {
+    let findings: Vec<&Finding> = item.findings.iter().map(|(_, f)| f).collect();
+    let mut record = json!({
+        "summary": render::summary(findings.iter().copied(), opts.group_by),
+        "details": render::details(&findings, opts.group_by, &item.tag),
+        "tickettype_id": opts.tickettype_id,
+    });
+    if let Some(p) = opts.priorities.get(&item.severity()) {
+        record["priority_id"] = json!(p);
+    }
+    if let Some(t) = opts.team_id {
+        record["team_id"] = json!(t);
+    }
+    if let Some(f) = opts.dedupe_field_id {
+        record["customfields"] = json!([{"id": f, "value": item.key}]);
+    }
+    for attempt in 0..2 {
+        match client.post_one("Tickets", record.clone()).await {
+            Ok(saved) => return int(&saved, "id").ok_or(HaloError::Unexpected { status: 200, message: "the new ticket has no ID".into() }),
+            Err(e) if e.outcome_uncertain() && attempt == 0 => {
+                tracing::warn!("Creating the ticket for {} may or may not have worked ({e}); looking for it before trying again", item.key);
+                if let Some(id) = find_by_tag(client, &item.tag).await? {
+                    tracing::info!("The ticket for {} was created after all (ticket {id})", item.key);
+                    return Ok(id);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(HaloError::Unexpected { status: 0, message: "the ticket could not be created".into() })
+}
+
+async fn find_by_tag(client: &HaloClient, tag: &str) -> Result<Option<i64>, HaloError> {
+    let (rows, _) = client.list("Tickets", &[("search", tag.to_string()), ("count", "10".to_string())], "tickets").await?;
+    Ok(rows
+        .iter()
+        .filter(|r| string(r, "details").or_else(|| string(r, "details_html")).is_none_or(|d| d.contains(tag)))
+        .filter_map(|r| int(r, "id"))
+        .max())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(status: &str, sev: Severity, uid: Option<&str>) -> Finding {
+        Finding {
+            status: status.into(),
+            status_detail: String::new(),
+            severity: sev,
+            check_id: "s3_public".into(),
+            title: "t".into(),
+            uid: uid.map(str::to_string),
+            provider: "aws".into(),
+            account_uid: "123".into(),
+            region: "eu-west-1".into(),
+            resource_uid: "arn:b".into(),
+            resource_name: String::new(),
+            resource_type: String::new(),
+            risk: String::new(),
+            remediation: String::new(),
+            references: vec![],
+            compliance: vec![],
+            categories: vec![],
+            first_seen: None,
+            last_seen: None,
+            account_name: String::new(),
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            statuses: vec!["FAIL".into()],
+            min_severity: Severity::Low,
+            tickettype_id: 4,
+            priorities: default_priorities(),
+            dedupe_field_id: None,
+            group_by: GroupBy::Finding,
+            on_pass: OnPass::Note,
+            reopen_status_id: 1,
+            closed_status_id: 5,
+            team_id: None,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn keys_use_real_ids_or_the_finding_coordinates() {
+        assert_eq!(key_of(&finding("FAIL", Severity::Low, Some("prowler-aws-x-1")), GroupBy::Finding), "prowler-aws-x-1");
+        assert_eq!(key_of(&finding("FAIL", Severity::Low, None), GroupBy::Finding), "prowler:s3_public:123:eu-west-1:arn:b");
+        assert_eq!(key_of(&finding("FAIL", Severity::Low, None), GroupBy::Check), "prowler-check:aws:123:s3_public");
+        let t = tag_of("prowler-aws-x-1");
+        assert!(t.starts_with(TAG_PREFIX) && t.len() == TAG_PREFIX.len() + 16);
+        assert_eq!(t, tag_of("prowler-aws-x-1"));
+        assert_ne!(t, tag_of("prowler-aws-x-2"));
+        assert_eq!(find_tags(&format!("<p>a</p><p>{t}</p> {TAG_PREFIX}zz")), vec![t]);
+    }
+
+    #[test]
+    fn the_lifecycle_decisions() {
+        let item = |status: &str, sev| Item { key: "k".into(), tag: "t".into(), findings: vec![(0, finding(status, sev, None))] };
+        let o = opts();
+        let open = Existing { id: 5, closed: false, summary: String::new(), priority_id: None };
+        let closed = Existing { closed: true, ..open.clone() };
+        assert_eq!(decide(&item("FAIL", Severity::High), None, &o), Plan::Create);
+        assert_eq!(decide(&item("FAIL", Severity::High), Some(&closed), &o), Plan::Reopen);
+        assert_eq!(decide(&item("FAIL", Severity::High), Some(&open), &o), Plan::UpdateSummary, "the summary differs");
+        let same = Existing {
+            summary: render::summary([&finding("FAIL", Severity::High, None)].into_iter(), GroupBy::Finding),
+            priority_id: Some(2),
+            ..open.clone()
+        };
+        assert_eq!(decide(&item("FAIL", Severity::High), Some(&same), &o), Plan::Nothing(Outcome::Unchanged));
+        assert_eq!(decide(&item("FAIL", Severity::Informational), None, &o), Plan::Nothing(Outcome::Skipped), "below the minimum severity");
+        assert_eq!(decide(&item("MANUAL", Severity::High), None, &o), Plan::Nothing(Outcome::Skipped));
+        assert_eq!(decide(&item("PASS", Severity::High), None, &o), Plan::Nothing(Outcome::Skipped));
+        assert_eq!(decide(&item("PASS", Severity::High), Some(&open), &o), Plan::NotePass);
+        assert_eq!(decide(&item("PASS", Severity::High), Some(&closed), &o), Plan::Nothing(Outcome::Unchanged));
+        assert_eq!(decide(&item("PASS", Severity::High), Some(&open), &Options { on_pass: OnPass::Close, ..o.clone() }), Plan::ClosePass);
+        assert_eq!(
+            decide(&item("PASS", Severity::High), Some(&open), &Options { on_pass: OnPass::Ignore, ..o.clone() }),
+            Plan::Nothing(Outcome::Unchanged)
+        );
+    }
+}

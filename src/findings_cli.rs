@@ -1,0 +1,249 @@
+//! The `send-findings` and `check-connection` commands: the findings feature for people and CI
+//! pipelines holding a Prowler output file, with the connection from flags or the environment.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::actions::send_findings;
+use crate::findings::{self, Report, ocsf};
+use crate::halo::{ConnectionConfig, HaloClient};
+use crate::protocol::PluginError;
+
+/// Connection settings given on the command line or in `HALO_*` variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    #[arg(long = "client-id", env = "HALO_CLIENT_ID")]
+    pub client_id: String,
+    #[arg(long = "client-secret", env = "HALO_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: String,
+    #[arg(long = "auth-server", env = "HALO_AUTH_SERVER")]
+    pub auth_server: String,
+    #[arg(long = "resource-server", env = "HALO_RESOURCE_SERVER")]
+    pub resource_server: String,
+    #[arg(long, env = "HALO_TENANT")]
+    pub tenant: Option<String>,
+    /// Accept a self-signed certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long = "timeout", default_value_t = 30)]
+    pub timeout_seconds: u64,
+}
+
+impl ConnectionArgs {
+    pub fn client(&self) -> Result<HaloClient, String> {
+        let v = json!({
+            "client_id": self.client_id, "client_secret": {"secretKey": self.client_secret},
+            "authorization_server": self.auth_server, "resource_server": self.resource_server,
+            "tenant": self.tenant, "ssl_verify": !self.insecure, "timeout_seconds": self.timeout_seconds,
+        });
+        let cfg = ConnectionConfig::from_value(&v).map_err(|e| e.to_string())?;
+        HaloClient::new(cfg).map_err(|e| e.to_string())
+    }
+}
+
+/// What the findings command does besides the connection.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FindingArgs {
+    /// Ticket type of new tickets.
+    #[arg(long = "tickettype-id", env = "HALO_TICKETTYPE_ID")]
+    pub tickettype_id: Option<i64>,
+    /// Finding statuses that need a ticket (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "FAIL")]
+    pub statuses: Vec<String>,
+    /// Findings below this severity get no ticket.
+    #[arg(long = "min-severity", default_value = "Low")]
+    pub min_severity: String,
+    /// Custom field that stores each ticket's finding key.
+    #[arg(long = "dedupe-field-id")]
+    pub dedupe_field_id: Option<i64>,
+    /// finding (one ticket per finding) or check (one per check).
+    #[arg(long = "group-by", default_value = "finding")]
+    pub group_by: String,
+    /// ignore, note or close: what a passing finding does to its open ticket.
+    #[arg(long = "on-pass", default_value = "note")]
+    pub on_pass: String,
+    #[arg(long = "reopen-status-id", default_value_t = 1)]
+    pub reopen_status_id: i64,
+    #[arg(long = "closed-status-id", default_value_t = 5)]
+    pub closed_status_id: i64,
+    #[arg(long = "team-id")]
+    pub team_id: Option<i64>,
+    /// Priority per severity, e.g. Critical=1,High=2.
+    #[arg(long = "priority", value_delimiter = ',')]
+    pub priorities: Vec<String>,
+    /// Work out what would happen without changing anything.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Print the per-finding results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn options(a: &FindingArgs) -> Result<findings::Options, PluginError> {
+    let mut map: HashMap<String, Value> = HashMap::new();
+    for p in &a.priorities {
+        let (k, v) = p.split_once('=').ok_or_else(|| {
+            PluginError::client(format!("--priority `{p}` is not SEVERITY=ID"), "Write e.g. --priority Critical=1,High=2.")
+        })?;
+        let id: i64 = v
+            .trim()
+            .parse()
+            .map_err(|_| PluginError::client(format!("--priority `{p}`: `{v}` is not a number"), "Write e.g. --priority Critical=1."))?;
+        map.insert(k.trim().to_string(), json!(id));
+    }
+    send_findings::options(
+        &a.statuses,
+        &a.min_severity,
+        a.tickettype_id,
+        &map,
+        a.dedupe_field_id,
+        &a.group_by,
+        &a.on_pass,
+        a.reopen_status_id,
+        a.closed_status_id,
+        a.team_id,
+        a.dry_run,
+    )
+}
+
+fn print_report(r: &Report, total: usize, dry_run: bool, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        return;
+    }
+    println!("{total} finding(s){}", if dry_run { " (dry run: nothing was changed)" } else { "" });
+    println!("  {:<10} {:>6}", "outcome", "count");
+    for (name, n) in [
+        ("created", r.created),
+        ("updated", r.updated),
+        ("reopened", r.reopened),
+        ("closed", r.closed),
+        ("unchanged", r.unchanged),
+        ("skipped", r.skipped),
+        ("failed", r.failed),
+    ] {
+        println!("  {name:<10} {n:>6}");
+    }
+    let changed: Vec<_> =
+        r.results.iter().filter(|x| !matches!(x.outcome, findings::Outcome::Unchanged | findings::Outcome::Skipped)).collect();
+    if !changed.is_empty() {
+        println!();
+        println!("  {:<9} {:>7}  {:<9} check / resource", "outcome", "ticket", "severity");
+        for x in changed {
+            let ticket = x.ticket_id.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+            println!(
+                "  {:<9} {:>7}  {:<9} {} / {}",
+                x.outcome.as_str(),
+                ticket,
+                x.severity.as_deref().unwrap_or("-"),
+                x.check_id.as_deref().unwrap_or("-"),
+                x.resource_uid.as_deref().unwrap_or("-")
+            );
+            if let Some(e) = &x.error {
+                println!("            error: {e}");
+            }
+        }
+    }
+}
+
+/// `send-findings FILE`: exit status 0 when every finding was handled, 1 when some failed,
+/// 2 when nothing could be done.
+pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArgs) -> i32 {
+    let opts = match options(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {} {}", e.cause, e.assistance);
+            return 2;
+        }
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return 2;
+        }
+    };
+    let all = match ocsf::read_file(&bytes) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return 2;
+        }
+    };
+    let client = match conn.client() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} tickets {elapsed}") {
+            b.set_style(style);
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let progress = |done: usize, total: usize| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }
+    };
+    let result = findings::send(&client, &opts, &all, &progress).await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match result {
+        Ok(report) => {
+            print_report(&report, all.len(), opts.dry_run, args.json);
+            if report.failed > 0 { 1 } else { 0 }
+        }
+        Err(e) => {
+            let pe = e.to_plugin_error();
+            eprintln!("error: {} {}", pe.cause, pe.assistance);
+            2
+        }
+    }
+}
+
+/// `check-connection`: does the connection work, and which IDs can the inputs use.
+pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
+    let client = match conn.client() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if let Err(e) = client.test_connection().await {
+        let pe = e.to_plugin_error();
+        println!("Connection FAILED: {}", pe.cause);
+        println!("  {}", pe.assistance);
+        return 1;
+    }
+    println!("Connection OK: {} (token fetched, tickets readable)", client.config().resource_server);
+    for (title, path, key) in
+        [("Ticket types", "TicketType", "tickettypes"), ("Statuses", "Status", "statuses"), ("Teams", "Team", "teams")]
+    {
+        println!();
+        println!("{title}:");
+        match client.list(path, &[], key).await {
+            Ok((rows, _)) => {
+                for r in rows {
+                    let id = crate::halo::ticket::int(&r, "id").map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+                    let name = crate::halo::ticket::string(&r, "name").unwrap_or_default();
+                    println!("  {id:>5}  {name}");
+                }
+            }
+            Err(e) => println!("  (could not list: {e})"),
+        }
+    }
+    0
+}
