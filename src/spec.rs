@@ -366,6 +366,7 @@ impl Spec {
             }
             if let Some(v) = map.get_mut(&field.name) {
                 self.check_value(&field.ty, v, &field.name, section, true)?;
+                normalise_enum(field, v);
                 check_enum(field, v, &field.name, section)?;
             }
         }
@@ -572,6 +573,7 @@ impl Spec {
             }
             if let Some(v) = map.get_mut(&field.name) {
                 self.check_value(&field.ty, v, &path, section, true)?;
+                normalise_enum(field, v);
                 check_enum(field, v, &path, section)?;
             }
         }
@@ -799,6 +801,18 @@ fn find_null(v: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// An input string that matches an enum value but for letter case becomes that value
+/// (`informational` → `Informational`).
+fn normalise_enum(field: &Field, v: &mut Value) {
+    if let (Some(allowed), Value::String(given)) = (&field.enum_values, &*v) {
+        if !allowed.contains(v) {
+            if let Some(canonical) = allowed.iter().find(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(given))) {
+                *v = canonical.clone();
+            }
+        }
+    }
+}
+
 fn check_enum(field: &Field, v: &Value, path: &str, section: Section) -> Result<(), ValidationError> {
     if let Some(allowed) = &field.enum_values {
         if !allowed.contains(v) {
@@ -917,6 +931,10 @@ actions:
         assert!(input_err(json!({"n": 1, "flag": "yes"})).starts_with("input `flag`: expected a boolean"));
         assert!(input_err(json!({"n": 1, "when": "yesterday"})).starts_with("input `when`: expected a date in RFC 3339"));
         assert_eq!(input_err(json!({"n": 1, "kind": "three"})), "input `kind`: must be one of \"one\", \"two\", got the string \"three\"");
+        let s = test_spec();
+        let mut v = json!({"n": 1, "kind": "TWO"});
+        s.validate_input(&s.actions["a"].input, &mut v, Section::Input).unwrap();
+        assert_eq!(v["kind"], "two", "letter case of enum values is forgiven");
         assert_eq!(
             input_err(json!({"n": 1, "things": [{"id": 1}, {"tags": ["x"]}]})),
             "input `things[1].id`: is required (an integer), but it is missing or empty"

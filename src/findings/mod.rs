@@ -167,8 +167,29 @@ struct Item {
 }
 
 impl Item {
-    fn severity(&self) -> Severity {
-        self.findings.iter().map(|(_, f)| f.severity).max().unwrap_or(Severity::Informational)
+    /// The findings the ticket is about: those with the item's status (several findings can
+    /// share a key, e.g. when their IDs are placeholders); all of them when none matches.
+    fn relevant(&self, wanted: &[String]) -> Vec<&Finding> {
+        let status = self.status(wanted);
+        let matching: Vec<&Finding> = self.findings.iter().map(|(_, f)| f).filter(|f| f.status == status).collect();
+        if matching.is_empty() { self.findings.iter().map(|(_, f)| f).collect() } else { matching }
+    }
+
+    fn severity(&self, wanted: &[String]) -> Severity {
+        self.relevant(wanted).iter().map(|f| f.severity).max().unwrap_or(Severity::Informational)
+    }
+
+    fn summary(&self, opts: &Options) -> String {
+        render::summary(self.relevant(&opts.statuses).into_iter(), opts.group_by)
+    }
+
+    /// Details: the relevant finding (one per finding), or every resource of the check.
+    fn details(&self, opts: &Options) -> String {
+        let shown: Vec<&Finding> = match opts.group_by {
+            GroupBy::Finding => self.relevant(&opts.statuses),
+            GroupBy::Check => self.findings.iter().map(|(_, f)| f).collect(),
+        };
+        render::details(&shown, opts.group_by, &self.tag)
     }
 
     /// The status that counts for the ticket: a wanted status (e.g. FAIL) if any finding has
@@ -190,7 +211,6 @@ struct Existing {
     id: i64,
     closed: bool,
     summary: String,
-    priority_id: Option<i64>,
 }
 
 /// The decision for one item.
@@ -206,18 +226,14 @@ enum Plan {
 
 fn decide(item: &Item, existing: Option<&Existing>, opts: &Options) -> Plan {
     let status = item.status(&opts.statuses);
-    let wanted = opts.statuses.contains(&status) && item.severity() >= opts.min_severity;
+    let wanted = opts.statuses.contains(&status) && item.severity(&opts.statuses) >= opts.min_severity;
     match (wanted, status.as_str(), existing) {
         (true, _, None) => Plan::Create,
         (true, _, Some(e)) if e.closed => Plan::Reopen,
-        (true, _, Some(e)) => {
-            let summary = render::summary(item.findings.iter().map(|(_, f)| f), opts.group_by);
-            if e.summary != summary || e.priority_id != opts.priorities.get(&item.severity()).copied() {
-                Plan::UpdateSummary
-            } else {
-                Plan::Nothing(Outcome::Unchanged)
-            }
-        }
+        // The summary carries the severity (and, per check, the failing resources): when it is
+        // unchanged, nothing is written, so a priority an agent changed by hand stays.
+        (true, _, Some(e)) if e.summary != item.summary(opts) => Plan::UpdateSummary,
+        (true, _, Some(_)) => Plan::Nothing(Outcome::Unchanged),
         (false, "PASS", Some(e)) if !e.closed => match opts.on_pass {
             OnPass::Ignore => Plan::Nothing(Outcome::Unchanged),
             OnPass::Note => Plan::NotePass,
@@ -276,7 +292,10 @@ pub async fn send(
         .collect()
         .await;
     for (item, outcome, ticket_id, error) in outcomes {
+        let status = item.status(&opts.statuses);
         for (i, f) in &item.findings {
+            // A finding sharing its key with one of another status did not shape the ticket.
+            let outcome = if opts.group_by == GroupBy::Finding && f.status != status { Outcome::Skipped } else { outcome };
             report.results.push(FindingResult {
                 index: *i as i64,
                 key: Some(item.key.clone()),
@@ -303,6 +322,7 @@ pub async fn send(
 async fn lookup(client: &HaloClient, opts: &Options) -> Result<HashMap<String, Existing>, HaloError> {
     let mut out: HashMap<String, Existing> = HashMap::new();
     let mut page_no = 1u64;
+    let mut first_of_page_one: Option<i64> = None;
     loop {
         let mut q = vec![
             ("search", TAG_PREFIX.to_string()),
@@ -332,7 +352,6 @@ async fn lookup(client: &HaloClient, opts: &Options) -> Result<HashMap<String, E
                 id,
                 closed: row.get("hasbeenclosed").and_then(Value::as_bool).unwrap_or(false),
                 summary: string(row, "summary").unwrap_or_default(),
-                priority_id: int(row, "priority_id"),
             };
             for tag in tags {
                 // Several tickets for one key (e.g. one made by hand): an open one wins, then
@@ -347,8 +366,13 @@ async fn lookup(client: &HaloClient, opts: &Options) -> Result<HashMap<String, E
             }
         }
         let fetched = page_no * 100;
-        if rows.len() < 100 || count.is_some_and(|c| fetched >= c) {
+        // A server that ignores paging would repeat its first page: stop rather than loop.
+        let first_id = rows.first().and_then(|r| int(r, "id"));
+        if rows.len() < 100 || count.is_some_and(|c| fetched >= c) || (page_no > 1 && first_id == first_of_page_one) || page_no >= 10_000 {
             break;
+        }
+        if page_no == 1 {
+            first_of_page_one = first_id;
         }
         page_no += 1;
     }
@@ -382,22 +406,25 @@ async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Opti
         Plan::ClosePass => Outcome::Closed,
         Plan::Nothing(o) => *o,
     };
-    if opts.dry_run || matches!(plan, Plan::Nothing(_)) {
+    if matches!(plan, Plan::Nothing(_)) {
+        return (outcome, ticket, None);
+    }
+    if opts.dry_run {
+        // Reading is no change: a dry run predicts an already-noted PASS as the real run would.
+        if plan == Plan::NotePass && already_noted_pass(client, ticket.unwrap_or_default()).await.unwrap_or(false) {
+            return (Outcome::Unchanged, ticket, None);
+        }
         return (outcome, ticket, None);
     }
     let result = match plan {
         Plan::Create => create(client, opts, item).await.map(Some),
-        Plan::UpdateSummary => {
-            let mut fields = Map::new();
-            fields.insert("summary".into(), json!(render::summary(item.findings.iter().map(|(_, f)| f), opts.group_by)));
-            if let Some(p) = opts.priorities.get(&item.severity()) {
-                fields.insert("priority_id".into(), json!(p));
-            }
-            client.update_ticket(ticket.unwrap_or_default(), fields).await.map(|_| ticket)
-        }
+        Plan::UpdateSummary => refresh(client, opts, item, ticket).await,
         Plan::Reopen => {
             let note = format!("Prowler: {} again{}; reopened.", item.status(&opts.statuses), last_seen(item));
-            action(client, ticket, &note, Some(opts.reopen_status_id)).await
+            match action(client, ticket, &note, Some(opts.reopen_status_id)).await {
+                Ok(t) if existing.as_ref().is_some_and(|e| e.summary != item.summary(opts)) => refresh(client, opts, item, t).await,
+                other => other,
+            }
         }
         Plan::NotePass => match already_noted_pass(client, ticket.unwrap_or_default()).await {
             Ok(true) => return (Outcome::Unchanged, ticket, None),
@@ -420,6 +447,21 @@ fn last_seen(item: &Item) -> String {
         .max()
         .map(|t| format!(" (last seen {})", t.format("%Y-%m-%d %H:%M UTC")))
         .unwrap_or_default()
+}
+
+/// Bring an existing ticket's summary and priority (and, per check, its resource table) in line
+/// with the findings.
+async fn refresh(client: &HaloClient, opts: &Options, item: &Item, ticket: Option<i64>) -> Result<Option<i64>, HaloError> {
+    let Some(id) = ticket else { return Ok(None) };
+    let mut fields = Map::new();
+    fields.insert("summary".into(), json!(item.summary(opts)));
+    if let Some(p) = opts.priorities.get(&item.severity(&opts.statuses)) {
+        fields.insert("priority_id".into(), json!(p));
+    }
+    if opts.group_by == GroupBy::Check {
+        fields.insert("details".into(), json!(item.details(opts)));
+    }
+    client.update_ticket(id, fields).await.map(|_| Some(id))
 }
 
 /// A private note, optionally moving the ticket to a status.
@@ -445,13 +487,12 @@ async fn already_noted_pass(client: &HaloClient, id: i64) -> Result<bool, HaloEr
 /// Create the item's ticket. An uncertain outcome (timeout or 5xx after sending) is resolved by
 /// looking for the tag before anything is sent again: never a duplicate.
 async fn create(client: &HaloClient, opts: &Options, item: &Item) -> Result<i64, HaloError> {
-    let findings: Vec<&Finding> = item.findings.iter().map(|(_, f)| f).collect();
     let mut record = json!({
-        "summary": render::summary(findings.iter().copied(), opts.group_by),
-        "details": render::details(&findings, opts.group_by, &item.tag),
+        "summary": item.summary(opts),
+        "details": item.details(opts),
         "tickettype_id": opts.tickettype_id,
     });
-    if let Some(p) = opts.priorities.get(&item.severity()) {
+    if let Some(p) = opts.priorities.get(&item.severity(&opts.statuses)) {
         record["priority_id"] = json!(p);
     }
     if let Some(t) = opts.team_id {
@@ -546,16 +587,13 @@ mod tests {
     fn the_lifecycle_decisions() {
         let item = |status: &str, sev| Item { key: "k".into(), tag: "t".into(), findings: vec![(0, finding(status, sev, None))] };
         let o = opts();
-        let open = Existing { id: 5, closed: false, summary: String::new(), priority_id: None };
+        let open = Existing { id: 5, closed: false, summary: String::new() };
         let closed = Existing { closed: true, ..open.clone() };
         assert_eq!(decide(&item("FAIL", Severity::High), None, &o), Plan::Create);
         assert_eq!(decide(&item("FAIL", Severity::High), Some(&closed), &o), Plan::Reopen);
         assert_eq!(decide(&item("FAIL", Severity::High), Some(&open), &o), Plan::UpdateSummary, "the summary differs");
-        let same = Existing {
-            summary: render::summary([&finding("FAIL", Severity::High, None)].into_iter(), GroupBy::Finding),
-            priority_id: Some(2),
-            ..open.clone()
-        };
+        let same =
+            Existing { summary: render::summary([&finding("FAIL", Severity::High, None)].into_iter(), GroupBy::Finding), ..open.clone() };
         assert_eq!(decide(&item("FAIL", Severity::High), Some(&same), &o), Plan::Nothing(Outcome::Unchanged));
         assert_eq!(decide(&item("FAIL", Severity::Informational), None, &o), Plan::Nothing(Outcome::Skipped), "below the minimum severity");
         assert_eq!(decide(&item("MANUAL", Severity::High), None, &o), Plan::Nothing(Outcome::Skipped));
