@@ -11,4 +11,5 @@ pub mod protocol;
 pub mod server;
 pub mod sim;
 pub mod spec;
+pub mod sync;
 pub mod triggers;

@@ -24,6 +24,7 @@ mod get_ticket;
 pub mod list_comments;
 mod lookups;
 mod people;
+mod reference;
 pub mod search_tickets;
 pub mod send_findings;
 mod update_ticket;
@@ -91,5 +92,9 @@ pub fn registry() -> Vec<Handler> {
         handler::<lookups::ListAgents>(),
         handler::<lookups::ListTeams>(),
         handler::<send_findings::SendFindings>(),
+        handler::<reference::UpsertTicketByReference>(),
+        handler::<reference::FindTicketByReference>(),
+        handler::<reference::SetStatusFromRapid7>(),
+        handler::<reference::MapStatus>(),
     ]
 }

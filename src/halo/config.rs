@@ -67,6 +67,12 @@ pub struct ConnectionConfig {
     pub timeout_seconds: u64,
     #[serde(default)]
     pub portal_url: Option<String>,
+    /// Custom field holding a ticket's Rapid7 reference.
+    #[serde(default)]
+    pub reference_field_id: Option<i64>,
+    /// Replacement tables of the Rapid7 status mapping (see `crate::sync`).
+    #[serde(default)]
+    pub status_mapping: Option<Value>,
     #[serde(default)]
     pub default_ticket_type_id: Option<i64>,
     #[serde(default)]

@@ -97,6 +97,10 @@ pub struct Config {
     pub flag_file: PathBuf,
     /// Where events go (`dispatcher.url`); None in debug mode (stdout).
     pub dispatcher_url: Option<String>,
+    /// The custom field holding a ticket's Rapid7 reference (connection).
+    pub reference_field_id: Option<i64>,
+    /// Rapid7 status mappings (connection).
+    pub mappings: crate::sync::Mappings,
 }
 
 /// The cache directory (`ICON_HALOITSM_CACHE_DIR`, default `/workspace/cache`).
@@ -188,6 +192,13 @@ impl Config {
             state_name,
             flag_file: flag_file(),
             dispatcher_url: m.dispatcher.get("url").and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_string),
+            reference_field_id: connection.get("reference_field_id").and_then(Value::as_i64),
+            mappings: crate::sync::Mappings::with(&[connection.get("status_mapping")]).map_err(|e| {
+                PluginError::client(
+                    format!("The connection's Status Mapping is invalid: {e}."),
+                    "Fix the Status Mapping; see the help for its shape.",
+                )
+            })?,
         })
     }
 }
@@ -377,7 +388,7 @@ impl Engine {
         let us = self.our_agent().await;
         let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
         for planned in &plan.events {
-            if let Some(output) = self.event(planned, &ticket, now, source, s.agent_id, us) {
+            if let Some(output) = self.event(planned, &ticket, &raw, now, source, s.agent_id, us) {
                 self.dispatch(output).await?;
             }
             // A transition sent is recorded at once: a kill between two transitions of one
@@ -396,10 +407,12 @@ impl Engine {
     }
 
     /// The output for a planned event, when this trigger wants it (filters applied).
+    #[allow(clippy::too_many_arguments)]
     fn event(
         &self,
         planned: &Planned,
         ticket: &Ticket,
+        raw: &Value,
         now: Now,
         source: Source,
         hinted_actor: Option<i64>,
@@ -450,6 +463,18 @@ impl Engine {
         });
         if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
             o.extend(e);
+        }
+        // What a two-way sync workflow needs to update the Rapid7 side in one step.
+        if let Some(reference) = cfg.reference_field_id.and_then(|f| crate::sync::custom_field(raw, f)) {
+            out["reference"] = json!(reference);
+        }
+        let flags = crate::sync::Flags::of(raw);
+        for (key, product) in
+            [("insightidr_status", crate::sync::Product::InsightIdr), ("insightvm_status", crate::sync::Product::InsightVm)]
+        {
+            if let Ok(s) = cfg.mappings.to_rapid7(product, now.status, flags) {
+                out[key] = json!(s);
+            }
         }
         Some(out)
     }

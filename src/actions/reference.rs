@@ -1,0 +1,435 @@
+//! Rapid7 two-way sync: tickets keyed by an external reference (an InsightIDR investigation,
+//! an InsightVM remediation project) and statuses mapped between the two sides
+//! (`upsert_ticket_by_reference`, `find_ticket_by_reference`, `set_status_from_rapid7`,
+//! `map_status`).
+//!
+//! A ticket's reference lives in a HaloITSM custom field. Tickets this plugin creates also
+//! carry a searchable tag (`rapid7-ref:<hash>`) in their details, so they are found with one
+//! search; a ticket that got its reference some other way is found by scanning open tickets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::common::{custom_fields, object, positive, positive_opt};
+use super::{Action, ActionContext};
+use crate::halo::ticket::{Ticket, int, string};
+use crate::halo::{HaloClient, HaloError, rows_of};
+use crate::protocol::PluginError;
+use crate::sync::{Flags, Mappings, Product, custom_field, reference_tag};
+
+/// Open tickets read at most when looking for a reference without its tag.
+const SCAN_PAGES: u64 = 20;
+
+fn bad(action: &str, problem: String, assistance: &str) -> PluginError {
+    PluginError::client(format!("Invalid input for action `{action}`: {problem}."), assistance)
+}
+
+fn reference_of(action: &str, reference: &str) -> Result<String, PluginError> {
+    let r = reference.trim();
+    if r.is_empty() {
+        return Err(bad(
+            action,
+            "input `reference` is empty".into(),
+            "Give the InsightIDR investigation ID or RRN, or the InsightVM remediation project ID.",
+        ));
+    }
+    Ok(r.to_string())
+}
+
+fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) -> Result<i64, PluginError> {
+    let id = given.or(ctx.client.config().reference_field_id).ok_or_else(|| {
+        bad(
+            action,
+            "no reference field: give `reference_field_id` or set the connection's Reference Field ID".into(),
+            "Use the ID of the HaloITSM custom field that holds Rapid7 references. Nothing was sent.",
+        )
+    })?;
+    positive(action, "reference_field_id", id)
+}
+
+fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Result<Mappings, PluginError> {
+    Mappings::with(&[ctx.client.config().status_mapping.as_ref(), per_step]).map_err(|e| {
+        bad(action, format!("status mapping: {e}"), "Fix the Status Mapping (connection or step); see the help for its shape.")
+    })
+}
+
+/// The ticket holding `reference` in `field`: an open one first, then the newest.
+pub async fn find(client: &HaloClient, reference: &str, field: i64, open_only: bool) -> Result<Option<Value>, HaloError> {
+    let tag = reference_tag(reference);
+    let holds = |t: &Value| custom_field(t, field).as_deref() == Some(reference);
+    let tagged = |t: &Value| string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&tag));
+    let mut found: Vec<Value> = Vec::new();
+    let q = [("search", tag.clone()), ("include_custom_fields", field.to_string()), ("count", "50".to_string())];
+    let (rows, _) = client.list("Tickets", &q, "tickets").await?;
+    found.extend(rows.into_iter().filter(|t| holds(t) || tagged(t)));
+    if found.is_empty() {
+        // Tickets that got the reference another way: look through the open ones.
+        for page in 1..=SCAN_PAGES {
+            let q = [
+                ("open_only", "true".to_string()),
+                ("include_custom_fields", field.to_string()),
+                ("pageinate", "true".to_string()),
+                ("page_size", "100".to_string()),
+                ("page_no", page.to_string()),
+                ("order", "id".to_string()),
+                ("orderdesc", "true".to_string()),
+            ];
+            let (rows, count) = rows_of(client.get("Tickets", &q).await?, "tickets")
+                .map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a ticket list, got {got}") })?;
+            let n = rows.len() as u64;
+            found.extend(rows.into_iter().filter(holds));
+            if !found.is_empty() || n < 100 || count.is_some_and(|c| page * 100 >= c) {
+                break;
+            }
+            if page == SCAN_PAGES {
+                tracing::warn!(
+                    "Looked through {} open tickets without finding reference {reference}; older tickets were not searched",
+                    SCAN_PAGES * 100
+                );
+            }
+        }
+    }
+    let closed = |t: &Value| Flags::of(t).closed;
+    let best = found.into_iter().filter(|t| !open_only || !closed(t)).max_by_key(|t| (!closed(t), int(t, "id").unwrap_or_default()));
+    match best.and_then(|t| int(&t, "id")) {
+        Some(id) => client.get_ticket(id, true).await,
+        None => Ok(None),
+    }
+}
+
+/// One upsert per reference at a time in this process, so concurrent runs cannot both create.
+fn reference_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    locks.retain(|_, l| Arc::strong_count(l) > 1);
+    locks.entry(key.to_string()).or_default().clone()
+}
+
+// ----- upsert_ticket_by_reference -------------------------------------------------------------
+
+pub struct UpsertTicketByReference;
+
+const UPSERT: &str = "upsert_ticket_by_reference";
+
+#[derive(Debug, Deserialize)]
+pub struct UpsertInput {
+    pub reference: String,
+    pub reference_field_id: Option<i64>,
+    pub summary: String,
+    pub details: String,
+    pub note: Option<String>,
+    pub tickettype_id: Option<i64>,
+    pub priority_id: Option<i64>,
+    #[serde(default = "new_status")]
+    pub status_id: i64,
+    pub category_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub site_id: Option<i64>,
+    pub user_id: Option<i64>,
+    #[serde(default)]
+    pub customfields: Vec<Value>,
+}
+
+fn new_status() -> i64 {
+    1
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpsertOutput {
+    pub ticket: Ticket,
+    pub created: bool,
+    pub success: bool,
+}
+
+impl Action for UpsertTicketByReference {
+    const NAME: &'static str = UPSERT;
+    type Input = UpsertInput;
+    type Output = UpsertOutput;
+
+    async fn run(ctx: ActionContext, input: UpsertInput) -> Result<UpsertOutput, PluginError> {
+        let reference = reference_of(UPSERT, &input.reference)?;
+        let field = field_of(&ctx, UPSERT, input.reference_field_id)?;
+        let cfg = ctx.client.config();
+        let id = |name: &str, v: Option<i64>| positive_opt(UPSERT, name, v).map(|v| v.map(Value::from));
+        let mut fields = custom_fields(UPSERT, &input.customfields)?;
+        fields.retain(|f| int(f, "id") != Some(field));
+        fields.push(json!({"id": field, "value": reference}));
+        let common = object([
+            ("summary", Some(json!(input.summary))),
+            ("priority_id", id("priority_id", input.priority_id.or(cfg.default_priority_id))?),
+            ("categoryid_1", id("category_id", input.category_id.or(cfg.default_category_id))?),
+            ("agent_id", id("agent_id", input.agent_id.or(cfg.default_agent_id))?),
+            ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
+            ("site_id", id("site_id", input.site_id)?),
+            ("user_id", id("user_id", input.user_id)?),
+            ("customfields", Some(Value::Array(fields))),
+        ]);
+        let lock = reference_lock(&format!("{field}:{reference}"));
+        let _held = lock.lock().await;
+        let existing = find(&ctx.client, &reference, field, true).await.map_err(|e| e.to_plugin_error())?;
+        match existing {
+            None => {
+                let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
+                    bad(
+                        UPSERT,
+                        "no ticket type was given and the connection has no Default Ticket Type ID".into(),
+                        "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
+                    )
+                })?;
+                let mut record = common;
+                record.insert("tickettype_id".into(), json!(positive(UPSERT, "tickettype_id", tickettype)?));
+                record.insert("status_id".into(), json!(positive(UPSERT, "status_id", input.status_id)?));
+                let tag = reference_tag(&reference);
+                record.insert("details".into(), json!(format!("{}\n\n{tag}", input.details)));
+                let saved = create_once(&ctx.client, Value::Object(record), &reference, field).await.map_err(|e| e.to_plugin_error())?;
+                tracing::info!("Created ticket {} for {reference}", int(&saved, "id").unwrap_or_default());
+                Ok(UpsertOutput { ticket: ctx.ticket(&saved), created: true, success: true })
+            }
+            Some(current) => {
+                let id = int(&current, "id").unwrap_or_default();
+                // Only what differs is sent; details are kept (the text goes into the note).
+                let changes: Map<String, Value> =
+                    common.into_iter().filter(|(k, v)| k != "customfields" && current.get(k) != Some(v)).collect();
+                if !changes.is_empty() {
+                    ctx.client.update_ticket(id, changes).await.map_err(|e| e.to_plugin_error())?;
+                }
+                let text = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(input.details.trim());
+                let note = format!("Update from {reference}: {text}");
+                if !last_note_is(&ctx.client, id, &note).await.map_err(|e| e.to_plugin_error())? {
+                    ctx.client
+                        .post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true}))
+                        .await
+                        .map_err(|e| e.to_plugin_error())?;
+                }
+                tracing::info!("Updated ticket {id} for {reference}");
+                let now = ctx.client.get_ticket(id, true).await.map_err(|e| e.to_plugin_error())?.unwrap_or(current);
+                Ok(UpsertOutput { ticket: ctx.ticket(&now), created: false, success: true })
+            }
+        }
+    }
+}
+
+/// Whether the newest note of a ticket already says exactly this (a rerun adds no duplicate).
+async fn last_note_is(client: &HaloClient, id: i64, note: &str) -> Result<bool, HaloError> {
+    let (rows, _) = client.list("Actions", &[("ticket_id", id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
+    Ok(rows
+        .iter()
+        .max_by_key(|a| int(a, "id").unwrap_or_default())
+        .and_then(|a| string(a, "note"))
+        .is_some_and(|n| n.trim() == note.trim()))
+}
+
+/// Create a ticket; an uncertain outcome (timeout or 5xx after sending) is resolved by looking
+/// the reference up before anything is sent again.
+async fn create_once(client: &HaloClient, record: Value, reference: &str, field: i64) -> Result<Value, HaloError> {
+    match client.post_one("Tickets", record.clone()).await {
+        Ok(saved) => Ok(saved),
+        Err(e) if e.outcome_uncertain() => {
+            tracing::warn!("Creating the ticket for {reference} may or may not have worked ({e}); looking for it before trying again");
+            match find(client, reference, field, true).await? {
+                Some(t) => Ok(t),
+                None => client.post_one("Tickets", record).await,
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ----- find_ticket_by_reference ---------------------------------------------------------------
+
+pub struct FindTicketByReference;
+
+const FIND: &str = "find_ticket_by_reference";
+
+#[derive(Debug, Deserialize)]
+pub struct FindInput {
+    pub reference: String,
+    pub reference_field_id: Option<i64>,
+    #[serde(default)]
+    pub open_only: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindOutput {
+    pub found: bool,
+    pub ticket: Ticket,
+}
+
+impl Action for FindTicketByReference {
+    const NAME: &'static str = FIND;
+    type Input = FindInput;
+    type Output = FindOutput;
+
+    async fn run(ctx: ActionContext, input: FindInput) -> Result<FindOutput, PluginError> {
+        let reference = reference_of(FIND, &input.reference)?;
+        let field = field_of(&ctx, FIND, input.reference_field_id)?;
+        match find(&ctx.client, &reference, field, input.open_only).await.map_err(|e| e.to_plugin_error())? {
+            Some(t) => {
+                tracing::info!("Ticket {} holds {reference}", int(&t, "id").unwrap_or_default());
+                Ok(FindOutput { found: true, ticket: ctx.ticket(&t) })
+            }
+            None => {
+                tracing::info!("No ticket holds {reference}");
+                Ok(FindOutput { found: false, ticket: Ticket::default() })
+            }
+        }
+    }
+}
+
+// ----- set_status_from_rapid7 -----------------------------------------------------------------
+
+pub struct SetStatusFromRapid7;
+
+const SET: &str = "set_status_from_rapid7";
+
+#[derive(Debug, Deserialize)]
+pub struct SetInput {
+    pub ticket_id: Option<i64>,
+    pub reference: Option<String>,
+    pub reference_field_id: Option<i64>,
+    pub product: String,
+    pub status: String,
+    pub note: Option<String>,
+    pub status_mapping: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SetOutput {
+    pub ticket: Ticket,
+    pub changed: bool,
+    pub halo_status_id: i64,
+    pub success: bool,
+}
+
+impl Action for SetStatusFromRapid7 {
+    const NAME: &'static str = SET;
+    type Input = SetInput;
+    type Output = SetOutput;
+
+    async fn run(ctx: ActionContext, input: SetInput) -> Result<SetOutput, PluginError> {
+        let product = Product::parse(&input.product).ok_or_else(|| {
+            bad(SET, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
+        })?;
+        let map = mappings(&ctx, SET, input.status_mapping.as_ref())?;
+        let target = map
+            .to_halo(product, &input.status)
+            .map_err(|e| bad(SET, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping."))?;
+        let current = match (input.ticket_id, input.reference.as_deref().map(str::trim).filter(|r| !r.is_empty())) {
+            (Some(id), _) => ctx.require_ticket(SET, id).await?,
+            (None, Some(reference)) => {
+                let field = field_of(&ctx, SET, input.reference_field_id)?;
+                find(&ctx.client, reference, field, false).await.map_err(|e| e.to_plugin_error())?.ok_or_else(|| {
+                    PluginError::client(
+                        format!("No HaloITSM ticket holds the reference {reference} (action `{SET}`)."),
+                        "Create it first (Upsert Ticket by Reference), or check the Reference Field ID.",
+                    )
+                })?
+            }
+            (None, None) => {
+                return Err(bad(SET, "give `ticket_id` or `reference`".into(), "Name the ticket by its ID or by its Rapid7 reference."));
+            }
+        };
+        let id = int(&current, "id").unwrap_or_default();
+        let status = int(&current, "status_id").unwrap_or_default();
+        if status == target || map.equivalent(product, status, Flags::of(&current), &input.status) {
+            // Already there (or in a status that means the same): writing would only echo back.
+            tracing::info!("Ticket {id} already has a status meaning {} {}; nothing was written", product.name(), input.status);
+            return Ok(SetOutput { ticket: ctx.ticket(&current), changed: false, halo_status_id: target, success: true });
+        }
+        let mut note = format!("Status set from {} {} status {}", product.name(), product_object(product), input.status.trim());
+        if let Some(extra) = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            note.push_str(&format!(": {extra}"));
+        }
+        ctx.client
+            .post_one(
+                "Actions",
+                json!({"ticket_id": id, "outcome": "Private Note", "note": note, "new_status": target, "hiddenfromuser": true}),
+            )
+            .await
+            .map_err(|e| e.to_plugin_error())?;
+        tracing::info!("Ticket {id}: status {status} -> {target} ({} {})", product.name(), input.status);
+        let now = match ctx.client.get_ticket(id, true).await {
+            Ok(Some(t)) => t,
+            _ => current,
+        };
+        Ok(SetOutput { ticket: ctx.ticket(&now), changed: true, halo_status_id: target, success: true })
+    }
+}
+
+fn product_object(p: Product) -> &'static str {
+    match p {
+        Product::InsightIdr => "investigation",
+        Product::InsightVm => "remediation project",
+    }
+}
+
+// ----- map_status ---------------------------------------------------------------------------------
+
+pub struct MapStatus;
+
+const MAP: &str = "map_status";
+
+#[derive(Debug, Deserialize)]
+pub struct MapInput {
+    pub product: String,
+    #[serde(default = "to_halo")]
+    pub direction: String,
+    pub status: Option<String>,
+    pub halo_status_id: Option<i64>,
+    #[serde(default)]
+    pub closed: bool,
+    #[serde(default)]
+    pub on_hold: bool,
+    pub status_mapping: Option<Value>,
+}
+
+fn to_halo() -> String {
+    "to_halo".into()
+}
+
+#[derive(Debug, Serialize)]
+pub struct MapOutput {
+    pub halo_status_id: i64,
+    pub rapid7_status: String,
+}
+
+impl Action for MapStatus {
+    const NAME: &'static str = MAP;
+    type Input = MapInput;
+    type Output = MapOutput;
+
+    async fn run(ctx: ActionContext, input: MapInput) -> Result<MapOutput, PluginError> {
+        let product = Product::parse(&input.product).ok_or_else(|| {
+            bad(MAP, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
+        })?;
+        let map = mappings(&ctx, MAP, input.status_mapping.as_ref())?;
+        match input.direction.as_str() {
+            "to_halo" => {
+                let status = input
+                    .status
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| bad(MAP, "direction to_halo needs `status`".into(), "Give the Rapid7 status to translate."))?;
+                let id = map.to_halo(product, status).map_err(|e| {
+                    bad(MAP, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping.")
+                })?;
+                Ok(MapOutput { halo_status_id: id, rapid7_status: status.to_string() })
+            }
+            "from_halo" => {
+                let id = input.halo_status_id.ok_or_else(|| {
+                    bad(MAP, "direction from_halo needs `halo_status_id`".into(), "Give the HaloITSM status ID to translate.")
+                })?;
+                let s = map.to_rapid7(product, id, Flags { closed: input.closed, waiting: input.on_hold }).map_err(|e| {
+                    bad(MAP, format!("input `halo_status_id`: {e}"), "Map the status in the Status Mapping's halo_to_insightvm table.")
+                })?;
+                Ok(MapOutput { halo_status_id: id, rapid7_status: s })
+            }
+            other => Err(bad(MAP, format!("input `direction` must be to_halo or from_halo, got `{other}`"), "Use to_halo or from_halo.")),
+        }
+    }
+}
