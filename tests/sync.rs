@@ -357,9 +357,11 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
 
     let final_events = settle(2).await;
     assert_eq!(final_events.len(), 2, "no further events: nothing bounced");
-    let idr = idr.lock().unwrap();
-    assert_eq!(idr.status[inv], "CLOSED");
-    assert_eq!(idr.changes, 3, "OPEN, then INVESTIGATING from HaloITSM, then CLOSED by the analyst: each once");
+    {
+        let idr = idr.lock().unwrap();
+        assert_eq!(idr.status[inv], "CLOSED");
+        assert_eq!(idr.changes, 3, "OPEN, then INVESTIGATING from HaloITSM, then CLOSED by the analyst: each once");
+    }
     assert_eq!(w.halo.sim.ticket(id).unwrap()["status_id"], 5);
     let _ = stop.send(());
     let _ = trigger.await;
