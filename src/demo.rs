@@ -306,7 +306,7 @@ pub async fn run() -> bool {
     demo.record("Get ticket with a malformed ID (rejected)", report);
 
     // 10. A Prowler scan becomes tickets; sending the same scan again changes nothing.
-    let scan = include_bytes!("../tests/data/prowler/example_output_aws.ocsf.json");
+    let scan = include_bytes!("../testdata/prowler/example_output_aws.ocsf.json");
     let file = json!({"filename": "example_output_aws.ocsf.json", "content": base64::engine::general_purpose::STANDARD.encode(scan)});
     let describe = |o: &Value| {
         format!(

@@ -112,7 +112,7 @@ async fn a_finding_through_its_whole_life() {
 #[tokio::test]
 async fn every_shared_prowler_file_goes_through_and_reruns_change_nothing() {
     let w = world().await;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/prowler");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/prowler");
     for name in ["aws", "azure", "gcp", "kubernetes"] {
         let bytes = std::fs::read(dir.join(format!("example_output_{name}.ocsf.json"))).unwrap();
         let file = json!({"filename": format!("{name}.ocsf.json"), "content": base64::engine::general_purpose::STANDARD.encode(&bytes)});

@@ -393,7 +393,7 @@ fn lookup_request(page_no: u64) -> String {
 }
 
 fn prowler_file(name: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/prowler").join(name)).unwrap()
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/prowler").join(name)).unwrap()
 }
 
 fn file_input(name: &str) -> Value {

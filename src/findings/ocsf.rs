@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn every_shared_prowler_file_parses() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/prowler");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/prowler");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
