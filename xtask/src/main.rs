@@ -6,6 +6,7 @@
 
 mod export;
 mod help;
+mod image;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
