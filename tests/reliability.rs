@@ -1,0 +1,480 @@
+//! Reliability of http mode under load and failure, on loopback: a 20,000-step soak against the
+//! simulator with injected 5xx and 429, and HaloITSM stalling beyond the request timeout.
+//!
+//! The stall test counts the process's open file descriptors, so it runs alone: it takes
+//! `EXCLUSIVE` for writing, every other test here for reading.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::action;
+use futures::StreamExt;
+use icon_haloitsm::plugin::Plugin;
+use icon_haloitsm::server::{self, AppState, ServerOptions};
+use icon_haloitsm::sim::{self, Faults, SimConfig, SimHandle};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+// ----- scaffolding -------------------------------------------------------------------------------
+
+static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+async fn simulator() -> SimHandle {
+    sim::start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind the simulator on loopback")
+}
+
+fn sim_connection(h: &SimHandle, timeout_seconds: u64) -> Value {
+    let cfg = h.sim.config();
+    json!({
+        "client_id": cfg.client_id, "client_secret": {"secretKey": cfg.client_secret},
+        "authorization_server": h.auth_url(), "resource_server": h.api_url(),
+        "timeout_seconds": timeout_seconds,
+    })
+}
+
+/// A plugin REST server on 127.0.0.1 with a given plugin and options; stops when dropped.
+struct Server {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn start(plugin: Plugin, opts: ServerOptions) -> Server {
+        let state = AppState::new(Arc::new(plugin));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the plugin server on loopback");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(server::serve(state.clone(), listener, opts, async {
+            let _ = rx.await;
+        }));
+        Server { addr, state, stop: Some(tx) }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// One HTTP client for a whole test, so its connection pool is reused.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("HTTP client")
+}
+
+/// POST a JSON body; (status, parsed body).
+async fn post(http: &reqwest::Client, url: impl AsRef<str>, body: impl std::borrow::Borrow<Value>) -> (u16, Value) {
+    let url = url.as_ref();
+    let resp = http.post(url).json(body.borrow()).send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_else(|e| panic!("POST {url} body: {e}"));
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+// ----- 1. soak -----------------------------------------------------------------------------------
+
+const SOAK_STEPS: usize = 20_000;
+const SOAK_IN_FLIGHT: usize = 32;
+
+/// What one soak step is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Op {
+    GetTicket,
+    SearchTickets,
+    ListComments,
+    ListStatuses,
+    ListPriorities,
+    ListAgents,
+    ListTeams,
+    ListTicketTypes,
+    CreateTicket,
+    UpdateTicket,
+    AddComment,
+    AssignTicket,
+    CloseTicket,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::GetTicket => "get_ticket",
+            Op::SearchTickets => "search_tickets",
+            Op::ListComments => "list_comments",
+            Op::ListStatuses => "list_statuses",
+            Op::ListPriorities => "list_priorities",
+            Op::ListAgents => "list_agents",
+            Op::ListTeams => "list_teams",
+            Op::ListTicketTypes => "list_ticket_types",
+            Op::CreateTicket => "create_ticket",
+            Op::UpdateTicket => "update_ticket",
+            Op::AddComment => "add_comment",
+            Op::AssignTicket => "assign_ticket",
+            Op::CloseTicket => "close_ticket",
+        }
+    }
+
+    fn is_read(self) -> bool {
+        !matches!(self, Op::CreateTicket | Op::UpdateTicket | Op::AddComment | Op::AssignTicket | Op::CloseTicket)
+    }
+
+    /// A workflow-like mix, mostly reads (75 of 100).
+    fn pick(rng: &mut fastrand::Rng) -> Op {
+        match rng.u32(0..100) {
+            0..40 => Op::GetTicket,
+            40..55 => Op::SearchTickets,
+            55..60 => Op::ListComments,
+            60..63 => Op::ListStatuses,
+            63..66 => Op::ListPriorities,
+            66..69 => Op::ListAgents,
+            69..72 => Op::ListTeams,
+            72..75 => Op::ListTicketTypes,
+            75..83 => Op::CreateTicket,
+            83..90 => Op::UpdateTicket,
+            90..96 => Op::AddComment,
+            96..98 => Op::AssignTicket,
+            _ => Op::CloseTicket,
+        }
+    }
+}
+
+/// Tickets created before the soak, which its reads and updates spread over (as workflows work
+/// on many tickets, not a handful).
+const SOAK_TARGETS: usize = 200;
+
+fn soak_input(op: Op, i: usize, targets: &[i64], rng: &mut fastrand::Rng) -> Value {
+    let ticket = targets[rng.usize(..targets.len())];
+    match op {
+        Op::GetTicket => json!({"ticket_id": ticket}),
+        Op::SearchTickets => match i % 3 {
+            0 => json!({"open_only": true, "max_results": 25}),
+            1 => json!({"summary_contains": "soak-create-1", "max_results": 10}),
+            _ => json!({"status_id": 1, "max_results": 10}),
+        },
+        Op::ListComments => json!({"ticket_id": ticket}),
+        Op::ListAgents => json!({"include_disabled": i % 2 == 0}),
+        Op::ListStatuses | Op::ListPriorities | Op::ListTeams | Op::ListTicketTypes => json!({}),
+        Op::CreateTicket => {
+            json!({"summary": format!("soak-create-{i}"), "details": format!("Soak step {i}"), "tickettype_id": 4, "priority_id": 3})
+        }
+        Op::UpdateTicket => json!({"ticket_id": ticket, "details": format!("Updated by soak step {i}"), "priority_id": rng.i64(1..=4)}),
+        Op::AddComment => json!({"ticket_id": ticket, "comment": format!("Soak note {i}."), "is_private": i % 2 == 0}),
+        Op::AssignTicket => json!({"ticket_id": ticket, "agent_id": rng.i64(2..=5), "team_id": rng.i64(1..=4), "notify": false}),
+        Op::CloseTicket => json!({"ticket_id": ticket, "resolution": format!("Closed by soak step {i}")}),
+    }
+}
+
+/// The outcome of one soak step.
+struct Done {
+    op: Op,
+    i: usize,
+    input: Value,
+    status: u16,
+    body: Value,
+}
+
+/// 20,000 mixed steps through the REST API, 32 in flight, with every 97th HaloITSM request
+/// answered 500 (after a write was applied: the dangerous case) and every 101st 429. Reads never
+/// fail, no ticket is created twice, writes that failed say they may have been saved, and one
+/// token serves the whole run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn soak_mixed_steps_with_injected_5xx_and_429() {
+    let _shared = EXCLUSIVE.read().await;
+    let halo = simulator().await;
+    // The production retry policy: 4 attempts within 60 s, 250 ms base backoff.
+    let srv = Server::start(Plugin::new(false), ServerOptions::default()).await;
+    let conn = sim_connection(&halo, 5);
+    let http = client();
+    let create = |n: usize| {
+        action(
+            "create_ticket",
+            conn.clone(),
+            json!({"summary": format!("soak-target-{n}"), "details": "A soak target", "tickettype_id": 1}),
+        )
+    };
+    let created = futures::stream::iter(0..SOAK_TARGETS)
+        .map(|n| post(&http, srv.url("/api/v1/actions/create_ticket"), create(n)))
+        .buffer_unordered(SOAK_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    let mut targets: Vec<i64> = halo.sim.tickets().iter().filter_map(|t| t["id"].as_i64()).collect();
+    assert!(created.iter().all(|(s, _)| *s == 200) && targets.len() == 7 + SOAK_TARGETS, "{created:?}");
+    targets.sort_unstable();
+    halo.sim.set_faults(Faults {
+        server_error_every: 97,
+        server_error_after_apply: true,
+        rate_limit_every: 101,
+        retry_after_secs: None,
+        ..Default::default()
+    });
+    let seed = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_u64);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let steps: Vec<(Op, usize, Value)> = (0..SOAK_STEPS)
+        .map(|i| {
+            let op = Op::pick(&mut rng);
+            (op, i, soak_input(op, i, &targets, &mut rng))
+        })
+        .collect();
+    let started = Instant::now();
+    let done: Vec<Done> = futures::stream::iter(steps)
+        .map(|(op, i, input)| {
+            let http = http.clone();
+            let url = srv.url(&format!("/api/v1/actions/{}", op.name()));
+            let msg = action(op.name(), conn.clone(), input.clone());
+            async move {
+                let (status, body) = post(&http, &url, &msg).await;
+                Done { op, i, input, status, body }
+            }
+        })
+        .buffer_unordered(SOAK_IN_FLIGHT)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+
+    let mut by_op: HashMap<Op, (usize, usize)> = HashMap::new();
+    let mut created_ok: HashMap<i64, String> = HashMap::new();
+    let mut creates_failed = 0usize;
+    for d in &done {
+        let entry = by_op.entry(d.op).or_default();
+        if d.status == 200 {
+            entry.0 += 1;
+            assert_eq!(d.body["body"]["status"], "ok", "{}: {}", d.op.name(), d.body);
+            if d.op == Op::CreateTicket {
+                let id = d.body["body"]["output"]["ticket"]["id"].as_i64().expect("a created ticket has an ID");
+                let summary = format!("soak-create-{}", d.i);
+                assert_eq!(d.body["body"]["output"]["ticket"]["summary"], summary.as_str());
+                assert!(created_ok.insert(id, summary).is_none(), "two successful creates answered ticket {id}");
+            }
+            continue;
+        }
+        entry.1 += 1;
+        assert!(!d.op.is_read(), "a read failed although reads are retried: {} -> {} {}", d.op.name(), d.status, d.body);
+        // A write may only fail because HaloITSM answered 500 to it, and must then say so.
+        assert_eq!(d.status, 500, "{} failed unexpectedly: {}", d.op.name(), d.body);
+        let exc = &d.body["body"]["exception"];
+        assert!(exc["cause"].as_str().unwrap_or_default().contains("(HTTP 500)"), "{}: {}", d.op.name(), d.body);
+        assert!(
+            exc["assistance"].as_str().unwrap_or_default().contains("may or may not have been saved"),
+            "a failed write must say it may have been saved: {}",
+            d.body
+        );
+        if d.op == Op::CreateTicket {
+            creates_failed += 1;
+        }
+    }
+    let mut summary: Vec<_> = by_op.iter().map(|(op, (ok, failed))| format!("{} {ok}/{failed}", op.name())).collect();
+    summary.sort();
+    eprintln!("soak: {SOAK_STEPS} steps in {elapsed:?} (seed {seed}); ok/failed: {}", summary.join(", "));
+    let stats = halo.sim.stats();
+    eprintln!(
+        "soak: simulator {} API requests, {} injected 500, {} injected 429",
+        stats.api_requests, stats.injected_500, stats.injected_429
+    );
+    assert_eq!(done.len(), SOAK_STEPS);
+    assert!(stats.injected_500 >= 150 && stats.injected_429 >= 150, "faults were injected: {stats:?}");
+    assert!(by_op.len() == 13, "every kind of step ran: {by_op:?}");
+
+    // No duplicates: every summary once; each create that reported success is there, and each
+    // that failed with a 500 (applied before the error, and never sent again) is there once too.
+    let tickets = halo.sim.tickets();
+    let mut summaries = HashSet::new();
+    for t in &tickets {
+        let s = t["summary"].as_str().unwrap_or_default().to_string();
+        assert!(summaries.insert(s.clone()), "two tickets have the summary {s:?}");
+    }
+    let soak_tickets = tickets.iter().filter(|t| t["summary"].as_str().is_some_and(|s| s.starts_with("soak-create-"))).count();
+    for (id, summary) in &created_ok {
+        let t = halo.sim.ticket(*id).unwrap_or_else(|| panic!("ticket {id} reported created is missing"));
+        assert_eq!(t["summary"], summary.as_str());
+    }
+    assert!(creates_failed > 0, "some creates hit a 500 (else the duplicate check proves little)");
+    assert_eq!(
+        soak_tickets,
+        created_ok.len() + creates_failed,
+        "tickets in HaloITSM = creates that succeeded + creates that failed after being applied"
+    );
+
+    // Comments too: each one, saved or failed after being applied, is on its ticket once.
+    let mut notes: HashMap<i64, Vec<String>> = HashMap::new();
+    for d in done.iter().filter(|d| d.op == Op::AddComment) {
+        let ticket = d.input["ticket_id"].as_i64().unwrap_or_default();
+        let list = notes
+            .entry(ticket)
+            .or_insert_with(|| halo.sim.actions_for(ticket).iter().filter_map(|a| a["note"].as_str().map(str::to_string)).collect());
+        let text = format!("Soak note {}.", d.i);
+        let copies = list.iter().filter(|n| n.contains(&text)).count();
+        assert_eq!(copies, 1, "{text:?} is on ticket {ticket} {copies} times (step answered {})", d.status);
+    }
+
+    assert_eq!(stats.token_requests, 1, "one token for the plugin's lifetime: {stats:?}");
+    assert_eq!(srv.state.active_work(), 0);
+}
+
+// ----- 2. HaloITSM stalls ------------------------------------------------------------------------
+
+/// Open file descriptors of this process (the directory handle read_dir holds counts in every
+/// measurement alike).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).expect("/proc/self/fd is readable")
+}
+
+/// Check `ready` every 10 ms until it holds; false if it did not within `limit`. For states that
+/// have no event to await (a count in another component, the process's descriptors).
+async fn eventually(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// GET a path of the plugin server; (status, body, how long it took).
+async fn timed_get(http: &reqwest::Client, url: String) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let resp = http.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let body = resp.json::<Value>().await.unwrap_or_else(|e| panic!("GET {url} body: {e}"));
+    (status, body, started.elapsed())
+}
+
+/// How quickly the plugin must answer a request that does not wait for the stalled HaloITSM.
+const RESPONSIVE: Duration = Duration::from_millis(500);
+const STALL_TIMEOUT_SECS: u64 = 1;
+const STALL_LATENCY: Duration = Duration::from_secs(2);
+
+/// HaloITSM answers after 2 s while the connection's timeout is 1 s. Reads are retried (4
+/// attempts, then a timeout error); writes are sent once and say they may have been saved; the
+/// server keeps answering everything else at once; and once the stalled steps are over, nothing
+/// is left behind: no step in flight, no descriptor open, round after round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn halo_stalling_beyond_the_timeout_fails_steps_cleanly_and_leaks_nothing() {
+    let _alone = EXCLUSIVE.write().await;
+    let stalled = simulator().await;
+    let healthy = simulator().await;
+    // The production retry policy: this is what a stalled step costs in real life.
+    let srv = Server::start(Plugin::new(false), ServerOptions::default()).await;
+    let slow = sim_connection(&stalled, STALL_TIMEOUT_SECS);
+    let fine = sim_connection(&healthy, 5);
+    // Connections are closed after every answer, so the test's own side holds no pool.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(60)).build().expect("HTTP client");
+    let step = |conn: &Value, name: &str, input: Value| (srv.url(&format!("/api/v1/actions/{name}")), action(name, conn.clone(), input));
+
+    // Tokens fetched and connection pools warm: what a plugin that has been serving looks like.
+    for conn in [&slow, &fine] {
+        let (url, msg) = step(conn, "get_ticket", json!({"ticket_id": 101}));
+        let (s, b) = post(&http, url, msg).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let baseline = open_fds();
+    let mut after_rounds = Vec::new();
+
+    for round in 1..=2 {
+        stalled.sim.reset_stats();
+        stalled.sim.set_faults(Faults { latency_ms: STALL_LATENCY.as_millis() as u64, ..Default::default() });
+        let reads = 6;
+        let writes = 3;
+        let mut tasks = Vec::new();
+        for n in 0..reads + writes + 1 {
+            let (name, input) = match n {
+                n if n < reads => ("get_ticket", json!({"ticket_id": 101 + n as i64 % 7})),
+                n if n < reads + writes => {
+                    ("create_ticket", json!({"summary": format!("stalled-{round}-{n}"), "details": "d", "tickettype_id": 1}))
+                }
+                // A write step whose first request, a read, stalls: nothing was written.
+                _ => ("add_comment", json!({"ticket_id": 101, "comment": "never written"})),
+            };
+            let (url, msg) = step(&slow, name, input);
+            let http = http.clone();
+            tasks.push(tokio::spawn(async move {
+                let started = Instant::now();
+                let (s, b) = post(&http, url, msg).await;
+                (name, s, b, started.elapsed())
+            }));
+        }
+        // Every stalled step has reached HaloITSM (counted on arrival, before the latency): the
+        // reads and the comment's read, and the creates.
+        let arrived = || {
+            let stats = stalled.sim.stats();
+            let n = |route: &str| stats.by_route.get(route).copied().unwrap_or_default() as usize;
+            n("GET /api/Tickets/{id}") > reads && n("POST /api/Tickets") == writes
+        };
+        assert!(eventually(Duration::from_secs(5), arrived).await, "stalled steps at HaloITSM: {:?}", stalled.sim.stats());
+
+        // Meanwhile the server answers at once: status, info, and a step on a healthy HaloITSM.
+        let (s, b, took) = timed_get(&http, srv.url("/api/v1/status")).await;
+        assert!(s == 200 && b == json!({"status": "Ready"}) && took < RESPONSIVE, "status: {s} {b} in {took:?}");
+        let (s, b, took) = timed_get(&http, srv.url("/api/v1/info")).await;
+        assert!(s == 200 && b["name"] == "haloitsm" && took < RESPONSIVE, "info: {s} {b} in {took:?}");
+        let (s, b, took) = timed_get(&http, srv.url("/api/v1/admin/status")).await;
+        assert!(s == 200 && b["active_work"].as_u64() >= Some(reads as u64) && took < RESPONSIVE, "admin/status: {s} {b} in {took:?}");
+        let started = Instant::now();
+        let (url, msg) = step(&fine, "get_ticket", json!({"ticket_id": 102}));
+        let (s, b) = post(&http, url, msg).await;
+        let took = started.elapsed();
+        assert!(s == 200 && b["body"]["output"]["found"] == true && took < RESPONSIVE, "healthy step: {s} {b} in {took:?}");
+        // The stalled reads were still in flight all along (they take over 4 s).
+        assert!(srv.state.active_work() >= reads, "stalled reads still in flight: {}", srv.state.active_work());
+
+        for task in tasks {
+            let (name, s, b, took) = task.await.expect("step task");
+            let exc = &b["body"]["exception"];
+            let cause = exc["cause"].as_str().unwrap_or_default();
+            let assistance = exc["assistance"].as_str().unwrap_or_default();
+            assert_eq!(s, 500, "{name}: {b}");
+            assert_eq!(b["body"]["status"], "error", "{name}: {b}");
+            assert!(cause.contains(&format!("did not answer within {STALL_TIMEOUT_SECS} second")), "{name} names the timeout: {b}");
+            match name {
+                "create_ticket" => {
+                    assert!(assistance.contains("may or may not have been saved"), "{b}");
+                    // Sent once: timed out after 1 s, never retried.
+                    assert!(took >= Duration::from_secs(STALL_TIMEOUT_SECS) && took < Duration::from_millis(2500), "{name} took {took:?}");
+                }
+                _ => {
+                    assert!(assistance.contains("raise the connection's Request Timeout"), "{name}: {b}");
+                    // 4 attempts of 1 s, plus 0.875 to 1.75 s of backoff.
+                    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(8), "{name} took {took:?}");
+                }
+            }
+            eprintln!("stall round {round}: {name} failed after {took:?}");
+        }
+        let stats = stalled.sim.stats();
+        assert_eq!(stats.by_route.get("GET /api/Tickets/{id}").copied(), Some(4 * (reads as u64 + 1)), "4 attempts per read: {stats:?}");
+        assert_eq!(stats.by_route.get("POST /api/Tickets").copied(), Some(writes as u64), "one attempt per write: {stats:?}");
+        assert!(!stats.by_route.contains_key("POST /api/Actions"), "the comment was never sent: {stats:?}");
+        assert_eq!(stats.token_requests, 0, "the token survived the stall: {stats:?}");
+
+        // Nothing in flight, and the descriptors go back to where they were once the
+        // simulator's own stalled handlers (up to 2 s after the last attempt) are done.
+        tokio::time::timeout(Duration::from_secs(5), srv.state.wait_idle()).await.expect("no step in flight");
+        let (_, st, _) = timed_get(&http, srv.url("/api/v1/admin/status")).await;
+        assert_eq!(st["active_work"], 0, "{st}");
+        let settled = eventually(STALL_LATENCY + Duration::from_secs(5), || open_fds() <= baseline + 2).await;
+        let now = open_fds();
+        eprintln!("stall round {round}: {now} descriptors open (baseline {baseline})");
+        assert!(settled, "descriptors open after round {round}: {now}, baseline {baseline}");
+        after_rounds.push(now);
+        stalled.sim.set_faults(Faults::default());
+    }
+    assert!(after_rounds[1] <= after_rounds[0] + 1, "a second round does not grow the descriptors: {after_rounds:?}");
+
+    // And the stalled HaloITSM, recovered, is served normally with the same token.
+    let (url, msg) = step(&slow, "get_ticket", json!({"ticket_id": 103}));
+    let (s, b) = post(&http, url, msg).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(stalled.sim.stats().token_requests, 0);
+}
