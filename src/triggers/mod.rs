@@ -37,6 +37,9 @@ use crate::spec::{Section, StepKind};
 pub const OVERLAP: Duration = Duration::from_secs(60);
 /// Rows per poll page (HaloITSM's maximum).
 const PAGE: usize = 100;
+/// Furthest a first start looks back (100 years): further overflows the minutes-to-seconds
+/// conversion or the date arithmetic, and reaches before any HaloITSM date anyway.
+const MAX_LOOKBACK_MINUTES: i64 = 100 * 365 * 24 * 60;
 
 /// Which trigger runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +159,13 @@ impl Config {
                     &name,
                     format!("input `lookback_minutes` must not be negative, got {m}"),
                     "Leave it empty to start from now.",
+                ));
+            }
+            Some(m) if m > MAX_LOOKBACK_MINUTES => {
+                return Err(bad_input(
+                    &name,
+                    format!("input `lookback_minutes` must be at most {MAX_LOOKBACK_MINUTES} (100 years), got {m}"),
+                    "Look back less far, or leave it empty to start from now.",
                 ));
             }
             Some(m) => Some(Duration::from_secs(m as u64 * 60)),
