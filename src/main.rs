@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use icon_haloitsm::plugin::{Mode, Plugin};
-use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, ServerOptions};
+use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONCURRENT_STEPS, DEFAULT_MAX_QUEUED_STEPS, ServerOptions};
 use icon_haloitsm::{cli, demo, findings_cli, sim};
 
 #[derive(Parser)]
@@ -42,6 +42,14 @@ enum Command {
         /// Largest request body in bytes.
         #[arg(long = "body-limit", default_value_t = DEFAULT_BODY_LIMIT)]
         body_limit: usize,
+        /// Most steps running at once; more wait in the queue.
+        #[arg(long = "max-concurrent-steps", value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT_STEPS as u64,
+              value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        max_concurrent_steps: u64,
+        /// Most steps waiting for a free slot; beyond these a step is refused with 503 and Retry-After.
+        #[arg(long = "max-queued-steps", value_name = "M", default_value_t = DEFAULT_MAX_QUEUED_STEPS as u64,
+              value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+        max_queued_steps: u64,
         // Accepted for compatibility with the Python runtime's command line; not used.
         #[arg(long = "process_workers", hide = true)]
         _process_workers: Option<u32>,
@@ -173,8 +181,14 @@ fn main() -> ExitCode {
             let code = runtime(true).block_on(cli::run_stdin(plugin, mode));
             ExitCode::from(code as u8)
         }
-        Command::Http { port, bind, graceful_timeout, body_limit, .. } => {
-            let opts = ServerOptions { body_limit, graceful_timeout: Duration::from_secs(graceful_timeout) };
+        Command::Http { port, bind, graceful_timeout, body_limit, max_concurrent_steps, max_queued_steps, .. } => {
+            let opts = ServerOptions {
+                body_limit,
+                graceful_timeout: Duration::from_secs(graceful_timeout),
+                // The parsers bound both far below usize::MAX.
+                max_concurrent_steps: max_concurrent_steps as usize,
+                max_queued_steps: max_queued_steps as usize,
+            };
             match runtime(true).block_on(cli::http(Plugin::new(args.debug), SocketAddr::new(bind, port), opts)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -1,21 +1,22 @@
 //! http mode: the REST API the orchestrator drives (legacy paths at `/` and the same under
-//! `/api/v1`), with JSON errors everywhere, a body limit, and graceful shutdown.
+//! `/api/v1`), with JSON errors everywhere, a body limit, a limit on concurrent steps with a
+//! bounded wait queue, and graceful shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use axum::{Extension, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::plugin::{Mode, Plugin};
 use crate::spec::StepKind;
@@ -23,17 +24,102 @@ use crate::spec::StepKind;
 /// Largest request body accepted (attachments arrive base64-encoded inside the input).
 pub const DEFAULT_BODY_LIMIT: usize = 48 * 1024 * 1024;
 
+/// Steps (actions, tasks, connection tests) that run at once by default.
+pub const DEFAULT_MAX_CONCURRENT_STEPS: usize = 256;
+
+/// Steps that may wait for a free slot by default; beyond these a step is refused with 503.
+pub const DEFAULT_MAX_QUEUED_STEPS: usize = 1024;
+
+/// Seconds a step refused for capacity is told to wait before retrying (`Retry-After`).
+pub const CAPACITY_RETRY_AFTER_SECS: u64 = 1;
+
 /// Server settings that are deployment concerns, not user configuration.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub body_limit: usize,
     /// How long in-flight steps may take to finish after a shutdown signal.
     pub graceful_timeout: Duration,
+    /// Most steps running at once (at least 1). Routes that only describe the plugin or report
+    /// its status are never limited.
+    pub max_concurrent_steps: usize,
+    /// Most steps waiting, first come first served, for a running slot (0: none wait). A step
+    /// that finds both full is refused at once with 503 and `Retry-After`.
+    pub max_queued_steps: usize,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { body_limit: DEFAULT_BODY_LIMIT, graceful_timeout: Duration::from_secs(30) }
+        ServerOptions {
+            body_limit: DEFAULT_BODY_LIMIT,
+            graceful_timeout: Duration::from_secs(30),
+            max_concurrent_steps: DEFAULT_MAX_CONCURRENT_STEPS,
+            max_queued_steps: DEFAULT_MAX_QUEUED_STEPS,
+        }
+    }
+}
+
+/// Admission of steps: at most `max_running` run at once, at most `max_queued` more wait for a
+/// slot (the semaphore hands slots out in arrival order), and any beyond both are refused.
+/// Without it a burst of requests would start a HaloITSM call each, exhausting memory,
+/// sockets and HaloITSM's rate limit together.
+struct StepLimiter {
+    running: Arc<Semaphore>,
+    queue: Arc<Semaphore>,
+    max_running: usize,
+    max_queued: usize,
+    refused: AtomicU64,
+}
+
+impl StepLimiter {
+    fn new(opts: &ServerOptions) -> Self {
+        let max_running = opts.max_concurrent_steps.clamp(1, Semaphore::MAX_PERMITS);
+        let max_queued = opts.max_queued_steps.min(Semaphore::MAX_PERMITS);
+        StepLimiter {
+            running: Arc::new(Semaphore::new(max_running)),
+            queue: Arc::new(Semaphore::new(max_queued)),
+            max_running,
+            max_queued,
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// A running slot, after waiting in the queue if every slot is taken; None when the queue is
+    /// full too. The slot is held until the step's task ends.
+    async fn admit(&self, state: &AppState) -> Option<OwnedSemaphorePermit> {
+        if let Ok(slot) = self.running.clone().try_acquire_owned() {
+            return Some(slot);
+        }
+        let Ok(_place) = self.queue.clone().try_acquire_owned() else {
+            let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            // Logged at 1, 2, 4, 8, ... refusals: a burst is visible without flooding the log.
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    "At capacity ({} steps running, {} waiting): refused a step; {n} refused since the server started",
+                    self.max_running,
+                    self.max_queued
+                );
+            }
+            return None;
+        };
+        let _waiting = Gauge::new(&state.queued);
+        // The semaphore is never closed, so this only waits.
+        self.running.clone().acquire_owned().await.ok()
+    }
+}
+
+/// Counts one while it lives (also when the future holding it is dropped).
+struct Gauge<'a>(&'a AtomicUsize);
+
+impl<'a> Gauge<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Gauge(n)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -42,12 +128,19 @@ pub struct AppState {
     pub plugin: Arc<Plugin>,
     shutting_down: AtomicBool,
     active: AtomicUsize,
+    queued: AtomicUsize,
     idle: Notify,
 }
 
 impl AppState {
     pub fn new(plugin: Arc<Plugin>) -> Arc<Self> {
-        Arc::new(AppState { plugin, shutting_down: AtomicBool::new(false), active: AtomicUsize::new(0), idle: Notify::new() })
+        Arc::new(AppState {
+            plugin,
+            shutting_down: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            idle: Notify::new(),
+        })
     }
 
     /// Stop taking new steps; steps in flight finish.
@@ -61,8 +154,14 @@ impl AppState {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// Steps running (admitted and not yet finished).
     pub fn active_work(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    /// Steps waiting in the queue for a running slot.
+    pub fn queued_work(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
     }
 
     /// Resolves once no step is in flight.
@@ -99,6 +198,7 @@ type St = State<Arc<AppState>>;
 
 /// The router: every route of PROTOCOL.md, legacy and `/api/v1`.
 pub fn router(state: Arc<AppState>, opts: &ServerOptions) -> Router {
+    let limiter = Arc::new(StepLimiter::new(opts));
     let steps = Router::new()
         .route("/actions/{name}", step_route(StepKind::Action, Mode::Run))
         .route("/actions/{name}/test", step_route(StepKind::Action, Mode::Test))
@@ -130,6 +230,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(opts.body_limit))
+        .layer(Extension(limiter))
         .with_state(state)
 }
 
@@ -260,26 +361,49 @@ fn shutdown_refusal() -> Response {
     json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"error": "Shutdown in progress. No new work can be accepted."}))
 }
 
+fn capacity_refusal(limiter: &StepLimiter, uri: &Uri, method: &Method) -> Response {
+    let mut resp = http_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "The plugin is at capacity (steps running: {}, steps waiting: {}; the most it accepts). Nothing was done; retry the step after the Retry-After delay ({} s).",
+            limiter.max_running, limiter.max_queued, CAPACITY_RETRY_AFTER_SECS
+        ),
+        uri,
+        method,
+    );
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(CAPACITY_RETRY_AFTER_SECS));
+    resp
+}
+
 /// A path parameter, or the JSON answer to a malformed one.
 fn path_param(p: Result<Path<String>, PathRejection>, uri: &Uri, method: &Method) -> Result<String, Box<Response>> {
     p.map(|Path(name)| name).map_err(|e| Box::new(http_error(e.status(), e.body_text(), uri, method)))
 }
 
 /// Run a step in its own task: it completes (and its writes land) even if the caller hangs up.
-/// `route` is the step kind and name the route names, which the body must match.
+/// `route` is the step kind and name the route names, which the body must match. The step waits
+/// for a running slot (or is refused) before its body is read.
 async fn execute(
     state: Arc<AppState>,
+    limiter: &StepLimiter,
     route: Option<(StepKind, &str)>,
     mode: Mode,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
     uri: Uri,
     method: Method,
 ) -> Response {
+    if state.shutdown_initiated() {
+        return shutdown_refusal();
+    }
+    let Some(slot) = limiter.admit(&state).await else {
+        return capacity_refusal(limiter, &uri, &method);
+    };
     // Counted as in flight before the shutdown check, so `shutdown_safe` never races a new step.
     let work = WorkGuard::new(&state);
     if state.shutdown_initiated() {
         return shutdown_refusal();
     }
+    let body = Bytes::from_request(req, &state).await;
     let msg = match parse_body(body, &uri, &method) {
         Ok(m) => m,
         Err(resp) => return *resp,
@@ -305,7 +429,9 @@ async fn execute(
     }
     let plugin = state.plugin.clone();
     let task = tokio::spawn(async move {
+        // Both live as long as the step, not as long as the caller's connection.
         let _work = work;
+        let _slot = slot;
         plugin.handle(msg, mode).await
     });
     match task.await {
@@ -317,17 +443,19 @@ async fn execute(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_step(
     state: Arc<AppState>,
+    limiter: &StepLimiter,
     kind: StepKind,
     name: Result<Path<String>, PathRejection>,
     mode: Mode,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
     uri: Uri,
     method: Method,
 ) -> Response {
     match path_param(name, &uri, &method) {
-        Ok(name) => execute(state, Some((kind, &name)), mode, body, uri, method).await,
+        Ok(name) => execute(state, limiter, Some((kind, &name)), mode, req, uri, method).await,
         Err(resp) => *resp,
     }
 }
@@ -336,19 +464,21 @@ async fn run_step(
 fn step_route(kind: StepKind, mode: Mode) -> MethodRouter<Arc<AppState>> {
     post(
         move |State(s): St,
+              Extension(limiter): Extension<Arc<StepLimiter>>,
               name: Result<Path<String>, PathRejection>,
               OriginalUri(uri): OriginalUri,
               method: Method,
-              body: Result<Bytes, BytesRejection>| async move { run_step(s, kind, name, mode, body, uri, method).await },
+              req: Request| async move { run_step(s, &limiter, kind, name, mode, req, uri, method).await },
     )
 }
 
 async fn connection_test(
     State(s): St,
+    Extension(limiter): Extension<Arc<StepLimiter>>,
     kind: Result<Path<String>, PathRejection>,
     OriginalUri(uri): OriginalUri,
     method: Method,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Response {
     let kind = match path_param(kind, &uri, &method) {
         Ok(k) => k,
@@ -360,7 +490,7 @@ async fn connection_test(
             &json!({"error": "The requested endpoint is not available, only ['test', 'test_task'] are supported.", "code": 404, "method": "POST", "name": "Not Found"}),
         );
     }
-    execute(s, None, Mode::Test, body, uri, method).await
+    execute(s, &limiter, None, Mode::Test, req, uri, method).await
 }
 
 // ----- describing the plugin ---------------------------------------------------------------------
@@ -514,7 +644,7 @@ fn openapi(s: &AppState) -> Value {
     let step_post = |summary: &str| {
         json!({"post": {"summary": summary, "parameters": [{"in": "path", "name": "name", "required": true, "schema": {"type": "string"}}],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "Output message"}, "400": {"description": "Bad request"}, "500": {"description": "Plugin or upstream error"}, "503": {"description": "Shutting down"}}}})
+            "responses": {"200": {"description": "Output message"}, "400": {"description": "Bad request"}, "500": {"description": "Plugin or upstream error"}, "503": {"description": "Shutting down, or at capacity (retry after the Retry-After header's seconds)"}}}})
     };
     let simple_get = |summary: &str| json!({"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}});
     json!({

@@ -1,4 +1,4 @@
-//! The `/api/*` request pipeline: stats, latency, Bearer check, injected 429/500, handler.
+//! The `/api/*` request pipeline: stats, hold, latency, Bearer check, injected 429/500, handler.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -67,6 +67,9 @@ fn server_error() -> Response {
 pub(crate) async fn api_pipeline(State(sim): State<Arc<Simulator>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or(UNKNOWN_API_ROUTE, MatchedPath::as_str);
     sim.count_request(req.method().as_str(), route, true);
+    if sim.faults().hold {
+        sim.wait_unheld().await;
+    }
     let f = sim.faults();
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;

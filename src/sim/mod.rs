@@ -9,7 +9,7 @@
 //!   harnesses.
 //!
 //! Every `/api/*` request goes through one pipeline (see `faults.rs`): count it in the stats,
-//! add the configured latency, check the Bearer token (401), then the every-Nth 429 and 500
+//! wait while requests are held, add the configured latency, check the Bearer token (401), then the every-Nth 429 and 500
 //! faults, then the handler. State sits behind one `RwLock`, never held across an `.await`.
 //!
 //! Ticket changes are reported through `Simulator::emit` (see `events.rs`) into the event log and,
@@ -106,6 +106,9 @@ pub struct Faults {
     pub server_error_after_apply: bool,
     /// The token endpoint answers 500.
     pub fail_token: bool,
+    /// `/api/*` requests wait (after being counted, before anything else) until faults without
+    /// `hold` are set: a test can fill a client's every connection and release them at once.
+    pub hold: bool,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -127,6 +130,8 @@ pub struct Simulator {
     /// Issued token -> expiry.
     tokens: RwLock<HashMap<String, Instant>>,
     faults: Mutex<Faults>,
+    /// True while `hold` is set; held requests wait for it to turn false.
+    held: tokio::sync::watch::Sender<bool>,
     /// Authenticated `/api/*` requests since faults were last set (drives every-Nth faults).
     fault_counter: AtomicU64,
     stats: Mutex<SimStats>,
@@ -145,6 +150,7 @@ impl Simulator {
             store: RwLock::new(store),
             tokens: RwLock::new(HashMap::new()),
             faults: Mutex::new(Faults::default()),
+            held: tokio::sync::watch::Sender::new(false),
             fault_counter: AtomicU64::new(0),
             stats: Mutex::new(SimStats::default()),
             events: events::EventLog::default(),
@@ -162,11 +168,19 @@ impl Simulator {
         &self.config
     }
 
-    /// Replace the faults; restarts the every-Nth counting.
+    /// Replace the faults; restarts the every-Nth counting, and releases held requests unless
+    /// `hold` stays set.
     pub fn set_faults(&self, f: Faults) {
         let mut g = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        self.held.send_replace(f.hold);
         *g = f;
         self.fault_counter.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Resolves once `hold` is off (at once if it is).
+    pub(crate) async fn wait_unheld(&self) {
+        let mut held = self.held.subscribe();
+        let _ = held.wait_for(|h| !*h).await;
     }
 
     pub fn faults(&self) -> Faults {
@@ -440,6 +454,25 @@ mod tests {
         assert_eq!(sim.tickets().len(), 7);
         let empty = Simulator::new(SimConfig { seed: false, ..SimConfig::default() });
         assert!(empty.tickets().is_empty());
+    }
+
+    #[tokio::test]
+    async fn held_requests_wait_until_released() {
+        let h = start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind loopback");
+        h.sim.set_faults(Faults { hold: true, ..Faults::default() });
+        let url = format!("{}/Tickets/101", h.api_url());
+        let mut held = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+        let arrived = async {
+            while h.sim.stats().api_requests == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), arrived).await.expect("the request arrived");
+        assert!(tokio::time::timeout(Duration::from_millis(100), &mut held).await.is_err(), "held while hold is set");
+        h.sim.set_faults(Faults::default());
+        let status = tokio::time::timeout(Duration::from_secs(5), held).await.expect("released").expect("join").expect("answered");
+        assert_eq!(status, 401, "then handled as usual (no token here)");
+        h.shutdown().await;
     }
 
     #[tokio::test]
