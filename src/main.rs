@@ -177,8 +177,10 @@ fn main() -> ExitCode {
         Command::Run | Command::Test => {
             let mode = if matches!(args.command, Command::Run) { Mode::Run } else { Mode::Test };
             let plugin = std::sync::Arc::new(Plugin::new(args.debug));
-            // A trigger serves its webhook listener and dispatches concurrently: give it threads.
-            let code = runtime(true).block_on(cli::run_stdin(plugin, mode));
+            // One thread: a trigger's listener, engine and dispatcher are all I/O-bound, and on
+            // one thread they hand work to each other without crossing threads (faster webhook
+            // ingest and start-up, measured in bench/RESULTS.md).
+            let code = runtime(false).block_on(cli::run_stdin(plugin, mode));
             ExitCode::from(code as u8)
         }
         Command::Http { port, bind, graceful_timeout, body_limit, max_concurrent_steps, max_queued_steps, .. } => {

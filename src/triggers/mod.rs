@@ -12,12 +12,14 @@ mod plan;
 pub mod state;
 pub mod webhook;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -230,6 +232,24 @@ impl Sighting {
         let now = Now::of(t)?;
         Some(Sighting { id: now.id, seen: Some((now.status, now.marker)), new: false, agent_id: None })
     }
+
+    /// What a webhook delivery says about its ticket; None when it names no ticket.
+    fn of_delivery(d: &Value) -> Option<Sighting> {
+        let id = d.get("object_id").and_then(Value::as_i64).or_else(|| d.get("ticket").and_then(|t| int(t, "id")))?;
+        if id <= 0 {
+            return None;
+        }
+        let event = d.get("event").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let mut s = d.get("ticket").and_then(Sighting::of).filter(|s| s.id == id).unwrap_or(Sighting {
+            id,
+            seen: None,
+            new: false,
+            agent_id: None,
+        });
+        s.new = event.contains("new ticket") || event.contains("logged");
+        s.agent_id = d.get("agent_id").and_then(Value::as_i64);
+        Some(s)
+    }
 }
 
 /// The result of asking HaloITSM for something the event needs.
@@ -239,6 +259,16 @@ enum Fetched<T> {
     Gone,
     /// HaloITSM refuses for good (permission, bad request): skipped, and logged.
     Refused,
+}
+
+/// What a sighting calls for.
+enum Worth {
+    /// Ask HaloITSM.
+    Read,
+    /// Nothing new.
+    Known,
+    /// Changed before the floor: to be remembered, not reported.
+    BeforeFloor(Mark),
 }
 
 struct Engine {
@@ -252,7 +282,12 @@ struct Engine {
     agent_checked: Option<std::time::Instant>,
     stop: watch::Receiver<bool>,
     dispatched: u64,
+    /// Tickets and histories read ahead for the sightings being handled (see `read_ahead`).
+    read: HashMap<i64, (Value, Vec<Act>)>,
 }
+
+/// Tickets read from HaloITSM at once while a batch of sightings is handled.
+const READ_AHEAD: usize = 16;
 
 /// Stop reasons that end the engine.
 enum Halt {
@@ -355,30 +390,74 @@ impl Engine {
         }
     }
 
+    /// Whether a sighting needs HaloITSM to be asked, judged from what the source said alone.
+    fn worth_reading(&self, s: &Sighting) -> Worth {
+        let Some((status, marker)) = s.seen else { return Worth::Read };
+        match self.store.state.tickets.get(&s.id) {
+            Some(p) if marker < p.m || (marker == p.m && status == p.s) => Worth::Known,
+            None if !s.new && marker < self.floor() => Worth::BeforeFloor(Mark { s: status, m: marker, a: 0 }),
+            _ => Worth::Read,
+        }
+    }
+
+    /// Read the tickets (then each one's history) that a batch of sightings will need,
+    /// `READ_AHEAD` at a time, so that handling the batch in order waits on no round trip.
+    /// What cannot be read here is simply read again, patiently, when its turn comes; what is
+    /// read is used once, by the ticket's next sighting in this batch, and then forgotten.
+    async fn read_ahead(&mut self, sightings: &[Sighting]) -> Result<(), Halt> {
+        let mut ids: Vec<i64> = sightings.iter().filter(|s| matches!(self.worth_reading(s), Worth::Read)).map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() < 2 {
+            return Ok(());
+        }
+        let client = self.client.clone();
+        let reads = stream::iter(ids)
+            .map(|id| {
+                let c = client.clone();
+                async move {
+                    // The history is read after the ticket, as `observe` does: it is never older.
+                    let ticket = c.get_ticket(id, true).await.ok().flatten()?;
+                    let (rows, _) = c.list("Actions", &[("ticket_id", id.to_string())], "actions").await.ok()?;
+                    Some((id, (ticket, rows.iter().filter_map(Act::of).collect::<Vec<_>>())))
+                }
+            })
+            .buffer_unordered(READ_AHEAD)
+            .filter_map(std::future::ready)
+            .collect::<Vec<_>>();
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            read = reads => self.read.extend(read),
+            _ = until_stopped(&mut stop) => return Err(Halt::Stopped),
+        }
+        Ok(())
+    }
+
     /// Handle one sighting of a ticket: skip what is already known, otherwise read the ticket
     /// and its history, send the events this trigger wants (each once), then record.
     async fn observe(&mut self, s: Sighting, source: Source) -> Result<(), Halt> {
         let prev = self.store.state.tickets.get(&s.id).copied();
         let floor = self.floor();
-        if let Some((status, marker)) = s.seen {
-            if let Some(p) = prev {
-                if marker < p.m || (marker == p.m && status == p.s) {
-                    return Ok(());
-                }
-            } else if !s.new && marker < floor {
+        match self.worth_reading(&s) {
+            Worth::Read => {}
+            Worth::Known => return Ok(()),
+            Worth::BeforeFloor(mark) => {
                 // Last changed before the trigger's floor (e.g. re-read in the poll overlap):
                 // remembered, not reported.
-                self.store.record_ticket(s.id, Mark { s: status, m: marker, a: 0 })?;
+                self.store.record_ticket(s.id, mark)?;
                 return Ok(());
             }
         }
-        let raw = match self.ticket(s.id).await? {
-            Fetched::Got(t) => t,
-            Fetched::Gone => {
-                tracing::info!("Ticket {} no longer exists; nothing to report", s.id);
-                return Ok(());
-            }
-            Fetched::Refused => return Ok(()),
+        let (raw, history) = match self.read.remove(&s.id) {
+            Some((raw, history)) => (raw, Some(Some(history))),
+            None => match self.ticket(s.id).await? {
+                Fetched::Got(t) => (t, None),
+                Fetched::Gone => {
+                    tracing::info!("Ticket {} no longer exists; nothing to report", s.id);
+                    return Ok(());
+                }
+                Fetched::Refused => return Ok(()),
+            },
         };
         let Some(now) = Now::of(&raw) else {
             tracing::warn!("Ticket {} has no status or last action date; it is skipped", s.id);
@@ -392,7 +471,10 @@ impl Engine {
             self.store.record_ticket(s.id, Mark { s: now.status, m: now.marker, a: 0 })?;
             return Ok(());
         }
-        let history = self.history(s.id).await?;
+        let history = match history {
+            Some(h) => h,
+            None => self.history(s.id).await?,
+        };
         let plan = plan::plan(prev, now, history.as_deref(), floor, s.new);
         let ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
         let us = self.our_agent().await;
@@ -508,17 +590,7 @@ impl Engine {
                 tracing::debug!("Skipping a webhook delivery already handled");
                 continue;
             }
-            let id = d.get("object_id").and_then(Value::as_i64).or_else(|| d.get("ticket").and_then(|t| int(t, "id")));
-            if let Some(id) = id.filter(|i| *i > 0) {
-                let event = d.get("event").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-                let mut s = d.get("ticket").and_then(Sighting::of).filter(|s| s.id == id).unwrap_or(Sighting {
-                    id,
-                    seen: None,
-                    new: false,
-                    agent_id: None,
-                });
-                s.new = event.contains("new ticket") || event.contains("logged");
-                s.agent_id = d.get("agent_id").and_then(Value::as_i64);
+            if let Some(s) = Sighting::of_delivery(d) {
                 self.observe(s, Source::Webhook).await?;
             }
             if let Some(id) = delivery_id {
@@ -535,10 +607,18 @@ impl Engine {
             if batches.is_empty() {
                 break;
             }
+            let sightings: Vec<Sighting> = batches
+                .iter()
+                .flat_map(|(deliveries, _)| deliveries)
+                .filter(|d| !d.get("id").and_then(Value::as_str).is_some_and(|id| self.store.state.seen_delivery(&delivery_key(id))))
+                .filter_map(Sighting::of_delivery)
+                .collect();
+            self.read_ahead(&sightings).await?;
             for (deliveries, end) in batches {
                 self.on_deliveries(&deliveries).await?;
                 self.store.set_inbox_offset(end)?;
             }
+            self.read.clear();
         }
         let processed = self.store.state.inbox_offset;
         let store = &mut self.store;
@@ -586,9 +666,11 @@ impl Engine {
             sightings.sort_by_key(|s| s.seen.map(|(_, m)| (m, s.id)));
             let first = sightings.first().and_then(|s| s.seen.map(|x| x.1));
             let last = sightings.last().and_then(|s| s.seen.map(|x| x.1));
+            self.read_ahead(&sightings).await?;
             for s in sightings {
                 self.observe(s, Source::Poll).await?;
             }
+            self.read.clear();
             newest = newest.max(last);
             if !full_page {
                 break;
@@ -789,8 +871,19 @@ async fn serve(
             let _ = axum::serve(listener, app).with_graceful_shutdown(async move { until_stopped(&mut listener_stop).await }).await;
         });
     }
-    let mut engine =
-        Engine { cfg, client, store, dispatcher, log, plugin, our_agent: None, agent_checked: None, stop: stop.clone(), dispatched: 0 };
+    let mut engine = Engine {
+        cfg,
+        client,
+        store,
+        dispatcher,
+        log,
+        plugin,
+        our_agent: None,
+        agent_checked: None,
+        stop: stop.clone(),
+        dispatched: 0,
+        read: HashMap::new(),
+    };
     let outcome: Result<(), Halt> = async {
         // Catch up on what changed while the trigger was not running, whatever the source.
         engine.poll().await?;
