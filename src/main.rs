@@ -9,6 +9,12 @@ use icon_haloitsm::plugin::{Mode, Plugin};
 use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONCURRENT_STEPS, DEFAULT_MAX_QUEUED_STEPS, ServerOptions};
 use icon_haloitsm::{cli, demo, findings_cli, sim};
 
+/// jemalloc rather than the C library's allocator: under concurrent steps glibc's malloc spent
+/// about a third of the plugin's CPU (arena locks, consolidation), and the static musl build the
+/// container ships has a slower allocator still (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "icon_haloitsm", version, about = "HaloITSM plugin for Rapid7 InsightConnect")]
 struct Args {
