@@ -697,9 +697,15 @@ async fn a_thousand_concurrent_reads_fit_the_default_limits() {
         }
     });
     let (running, waiting) = (DEFAULT_MAX_CONCURRENT_STEPS, BURST - DEFAULT_MAX_CONCURRENT_STEPS);
-    let all_in = eventually(Duration::from_secs(30), || srv.state.active_work() == running && srv.state.queued_work() == waiting).await;
-    assert!(all_in, "{} running, {} waiting", srv.state.active_work(), srv.state.queued_work());
     let reads = |sim: &SimHandle| sim.sim.stats().by_route.get("GET /api/Tickets/{id}").copied().unwrap_or_default();
+    // Admitted steps reach HaloITSM a moment after they are counted as running.
+    let all_in = eventually(Duration::from_secs(30), || {
+        srv.state.active_work() == running && srv.state.queued_work() == waiting && reads(&halo) == running as u64
+    })
+    .await;
+    assert!(all_in, "{} running, {} waiting, {} at HaloITSM", srv.state.active_work(), srv.state.queued_work(), reads(&halo));
+    // And no more follow while the running ones are held.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(reads(&halo), running as u64, "only the running steps reached HaloITSM");
 
     halo.sim.set_faults(Faults::default());
