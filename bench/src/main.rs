@@ -17,7 +17,7 @@ use procs::Workdir;
 
 pub struct Ctx {
     pub bin: PathBuf,
-    pub work: Workdir,
+    pub work: std::sync::Arc<Workdir>,
     /// The load generator's client.
     pub http: reqwest::Client,
     pub repeat: usize,
@@ -116,7 +116,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
     let ctx = Ctx {
         bin: std::fs::canonicalize(&a.bin).expect("the plugin binary"),
-        work: Workdir::new(),
+        work: std::sync::Arc::new(Workdir::new()),
         http: load::client(),
         repeat: a.repeat.max(1),
         run_for: Duration::from_secs_f64(a.seconds),

@@ -55,7 +55,7 @@ pub fn memory(pid: u32) -> Memory {
 }
 
 /// Logs of the children go to files here (a pipe nobody reads would block them).
-pub struct Workdir(pub PathBuf);
+pub struct Workdir(PathBuf);
 
 impl Workdir {
     pub fn new() -> Workdir {

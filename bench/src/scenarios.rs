@@ -205,6 +205,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Timings sorted, with their median.
+fn sorted_with_median(mut times: Vec<Duration>) -> (Vec<Duration>, Duration) {
+    times.sort();
+    let median = percentile(&times, 0.5);
+    (times, median)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -215,7 +222,7 @@ async fn run_mode(ctx: &Ctx) -> Report {
     let msg = start_message("get_ticket", &procs::connection(&sim), json!({"ticket_id": 101})).to_string().into_bytes();
     let n = if ctx.quick { 10 } else { 50 };
     let bin = ctx.bin.clone();
-    let (mut times, failed) = tokio::task::spawn_blocking(move || {
+    let (times, failed) = tokio::task::spawn_blocking(move || {
         run_once(&bin, &msg); // warm the page cache
         let mut times = Vec::new();
         let mut failed = 0;
@@ -228,8 +235,7 @@ async fn run_mode(ctx: &Ctx) -> Report {
     })
     .await
     .expect("run mode");
-    times.sort();
-    let median = percentile(&times, 0.5);
+    let (times, median) = sorted_with_median(times);
     r.goal(
         "one action in `run` mode (process start to exit)",
         "≤ 20 ms median",
@@ -268,16 +274,10 @@ async fn start_to_ready(ctx: &Ctx) -> Report {
     let mut r = Report::default();
     let n = if ctx.quick { 5 } else { 20 };
     let bin = ctx.bin.clone();
-    let work = procs::Workdir(ctx.work.path().to_path_buf());
-    let mut times = tokio::task::spawn_blocking(move || {
-        let t: Vec<Duration> = (0..=n).map(|_| time_to_ready(&bin, &work)).skip(1).collect();
-        std::mem::forget(work); // the context's Workdir owns the directory
-        t
-    })
-    .await
-    .expect("start to ready");
-    times.sort();
-    let median = percentile(&times, 0.5);
+    let work = ctx.work.clone();
+    let times =
+        tokio::task::spawn_blocking(move || (0..=n).map(|_| time_to_ready(&bin, &work)).skip(1).collect()).await.expect("start to ready");
+    let (times, median) = sorted_with_median(times);
     r.goal(
         "start to `/api/v1/status` ready",
         "≤ 20 ms",
