@@ -94,10 +94,9 @@ fn env() -> &'static Env {
 
 /// A connection to the simulator that works.
 fn sim_connection() -> Value {
-    let e = env();
-    let cfg = e.sim.sim.config();
-    json!({"client_id": cfg.client_id, "client_secret": {"secretKey": cfg.client_secret},
-           "authorization_server": e.sim.auth_url(), "resource_server": e.sim.api_url(), "timeout_seconds": 10})
+    let mut c = env().sim.connection();
+    c["timeout_seconds"] = 10.into();
+    c
 }
 
 fn sim_client() -> &'static HaloClient {

@@ -29,12 +29,9 @@ async fn simulator() -> SimHandle {
 }
 
 fn sim_connection(h: &SimHandle, timeout_seconds: u64) -> Value {
-    let cfg = h.sim.config();
-    json!({
-        "client_id": cfg.client_id, "client_secret": {"secretKey": cfg.client_secret},
-        "authorization_server": h.auth_url(), "resource_server": h.api_url(),
-        "timeout_seconds": timeout_seconds,
-    })
+    let mut c = h.connection();
+    c["timeout_seconds"] = timeout_seconds.into();
+    c
 }
 
 /// A plugin REST server on 127.0.0.1 with a given plugin and options; stops when dropped.

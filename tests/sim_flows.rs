@@ -15,12 +15,9 @@ async fn simulator(config: SimConfig) -> SimHandle {
 }
 
 fn sim_connection(h: &SimHandle) -> Value {
-    let cfg = h.sim.config();
-    json!({
-        "client_id": cfg.client_id, "client_secret": {"secretKey": cfg.client_secret},
-        "authorization_server": h.auth_url(), "resource_server": h.api_url(),
-        "tenant": cfg.tenant, "timeout_seconds": 5,
-    })
+    let mut c = h.connection();
+    c["timeout_seconds"] = 5.into();
+    c
 }
 
 async fn get_ticket(srv: &PluginServer, conn: &Value, id: i64) -> (u16, Value) {

@@ -309,6 +309,20 @@ impl SimHandle {
         format!("{}/api", self.base_url())
     }
 
+    /// The plugin connection that reaches this simulator: its API application's credentials,
+    /// its tenant when it has one, and its URLs. Callers add settings such as a timeout.
+    pub fn connection(&self) -> serde_json::Value {
+        let cfg = self.sim.config();
+        let mut c = serde_json::json!({
+            "client_id": cfg.client_id, "client_secret": {"secretKey": cfg.client_secret},
+            "authorization_server": self.auth_url(), "resource_server": self.api_url(),
+        });
+        if let Some(tenant) = &cfg.tenant {
+            c["tenant"] = tenant.clone().into();
+        }
+        c
+    }
+
     /// Stop accepting, let in-flight requests finish (at most 5 s), then return.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
