@@ -252,6 +252,11 @@ impl Sighting {
     }
 }
 
+/// The key under which a delivery's handling is recorded, from HaloITSM's delivery ID.
+fn delivery_id(d: &Value) -> Option<String> {
+    d.get("id").and_then(Value::as_str).map(delivery_key)
+}
+
 /// How the engine reads a webhook delivery: the ticket it names and whether it says the ticket
 /// is new; None when it names no ticket. Public for the fuzz targets (`fuzz/`).
 #[doc(hidden)]
@@ -590,10 +595,15 @@ impl Engine {
     }
 
     /// Handle one batch of webhook deliveries.
+    /// Whether the delivery with this key was handled already (one without an ID never was).
+    fn handled(&self, delivery_id: Option<&str>) -> bool {
+        delivery_id.is_some_and(|id| self.store.state.seen_delivery(id))
+    }
+
     async fn on_deliveries(&mut self, deliveries: &[Value]) -> Result<(), Halt> {
         for d in deliveries {
-            let delivery_id = d.get("id").and_then(Value::as_str).map(delivery_key);
-            if delivery_id.as_deref().is_some_and(|id| self.store.state.seen_delivery(id)) {
+            let delivery_id = delivery_id(d);
+            if self.handled(delivery_id.as_deref()) {
                 tracing::debug!("Skipping a webhook delivery already handled");
                 continue;
             }
@@ -617,7 +627,7 @@ impl Engine {
             let sightings: Vec<Sighting> = batches
                 .iter()
                 .flat_map(|(deliveries, _)| deliveries)
-                .filter(|d| !d.get("id").and_then(Value::as_str).is_some_and(|id| self.store.state.seen_delivery(&delivery_key(id))))
+                .filter(|d| !self.handled(delivery_id(d).as_deref()))
                 .filter_map(Sighting::of_delivery)
                 .collect();
             self.read_ahead(&sightings).await?;
