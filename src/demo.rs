@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::plugin::Plugin;
 use crate::server::{self, AppState, ServerOptions};
-use crate::sim;
+use halo_sim as sim;
 
 /// One step of the demo and what it showed.
 struct Report {

@@ -9,7 +9,6 @@ pub mod halo;
 pub mod plugin;
 pub mod protocol;
 pub mod server;
-pub mod sim;
 pub mod spec;
 pub mod sync;
 pub mod triggers;

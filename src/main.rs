@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use halo_sim as sim;
 use icon_haloitsm::plugin::{Mode, Plugin};
 use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONCURRENT_STEPS, DEFAULT_MAX_QUEUED_STEPS, ServerOptions};
-use icon_haloitsm::{cli, demo, findings_cli, sim};
+use icon_haloitsm::{cli, demo, findings_cli};
 
 /// jemalloc rather than the C library's allocator: under concurrent steps glibc's malloc spent
 /// about a third of the plugin's CPU (arena locks, consolidation), and the static musl build the

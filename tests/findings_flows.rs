@@ -9,7 +9,7 @@ use std::process::Command;
 
 use base64::Engine;
 use common::*;
-use icon_haloitsm::sim::{self, Faults, SimConfig, SimHandle};
+use halo_sim::{self as sim, Faults, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_icon_haloitsm");

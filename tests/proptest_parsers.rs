@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{FixedOffset, TimeZone, Utc};
+use halo_sim::{self as sim, SimConfig, SimHandle};
 use icon_haloitsm::findings::{self, GroupBy, OnPass, Options as FindingOptions, Outcome as FindingOutcome, ocsf};
 use icon_haloitsm::halo::{ConnectionConfig, HaloClient, HaloError, RetryPolicy};
 use icon_haloitsm::plugin::{Mode, Plugin};
 use icon_haloitsm::protocol::{MessageType, PluginError, StartMessage, envelope};
 use icon_haloitsm::server::{self, AppState, ServerOptions};
-use icon_haloitsm::sim::{self, SimConfig, SimHandle};
 use icon_haloitsm::spec::{ObjectSchema, Section, Ty, spec};
 use icon_haloitsm::triggers::{self, webhook};
 use proptest::prelude::*;

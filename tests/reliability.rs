@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::action;
 use futures::StreamExt;
+use halo_sim::{self as sim, Faults, SimConfig, SimHandle};
 use icon_haloitsm::plugin::Plugin;
 use icon_haloitsm::server::{self, AppState, DEFAULT_MAX_CONCURRENT_STEPS, ServerOptions};
-use icon_haloitsm::sim::{self, Faults, SimConfig, SimHandle};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 

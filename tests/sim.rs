@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use icon_haloitsm::sim::{ChangeKind, Faults, SimConfig, SimHandle, start};
+use halo_sim::{ChangeKind, Faults, SimConfig, SimHandle, start};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use icon_haloitsm::sim::{self, Faults, SimConfig, SimHandle};
+use halo_sim::{self as sim, Faults, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
 async fn simulator(config: SimConfig) -> SimHandle {

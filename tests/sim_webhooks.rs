@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use icon_haloitsm::sim::{SimConfig, SimHandle, WebhookConfig, WebhookStats, start};
+use halo_sim::{SimConfig, SimHandle, WebhookConfig, WebhookStats, start};
 use reqwest::Client;
 use serde_json::{Value, json};
 

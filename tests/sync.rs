@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use halo_sim::{self as sim, SimConfig, SimHandle, WebhookConfig};
 use icon_haloitsm::plugin::Plugin;
-use icon_haloitsm::sim::{self, SimConfig, SimHandle, WebhookConfig};
 use icon_haloitsm::triggers;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use base64::Engine;
 use common::*;
-use icon_haloitsm::sim::{self, Faults, SimConfig, SimHandle};
+use halo_sim::{self as sim, Faults, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
 struct World {

@@ -14,9 +14,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
+use halo_sim::{self as sim, SimConfig, SimHandle, WebhookConfig};
 use icon_haloitsm::halo::{ConnectionConfig, HaloClient};
 use icon_haloitsm::plugin::Plugin;
-use icon_haloitsm::sim::{self, SimConfig, SimHandle, WebhookConfig};
 use icon_haloitsm::spec::StepKind;
 use serde_json::{Value, json};
 
@@ -563,12 +563,7 @@ async fn a_flaky_halo_delays_events_but_loses_none() {
     let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
     s.listening().await;
     s.started().await;
-    s.halo.sim.set_faults(icon_haloitsm::sim::Faults {
-        server_error_every: 3,
-        rate_limit_every: 5,
-        retry_after_secs: Some(0),
-        ..Default::default()
-    });
+    s.halo.sim.set_faults(halo_sim::Faults { server_error_every: 3, rate_limit_every: 5, retry_after_secs: Some(0), ..Default::default() });
     let ids: Vec<i64> = s.halo.sim.tickets().iter().filter_map(|t| t["id"].as_i64()).collect();
     for id in &ids {
         s.halo.sim.agent_edit(*id, json!({"summary": "edited while HaloITSM is flaky"}), None).unwrap();

@@ -359,7 +359,7 @@ fn add_seed_attachment(store: &mut Store, now: NaiveDateTime) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::util::{SENTINEL_DATE, now};
+    use crate::util::{SENTINEL_DATE, now};
 
     #[test]
     fn seed_is_complete_and_consistent() {
