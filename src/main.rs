@@ -86,59 +86,7 @@ enum Command {
         connection: findings_cli::ConnectionArgs,
     },
     /// Run the embedded HaloITSM simulator.
-    Simulate {
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: IpAddr,
-        #[arg(long = "client-id", default_value = "sim-client")]
-        client_id: String,
-        #[arg(long = "client-secret", default_value = "sim-secret")]
-        client_secret: String,
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Token lifetime in seconds.
-        #[arg(long = "token-lifetime", default_value_t = 3600)]
-        token_lifetime: u64,
-        /// Added latency per API request, in milliseconds.
-        #[arg(long = "latency-ms", default_value_t = 0)]
-        latency_ms: u64,
-        /// Answer every Nth API request with 429.
-        #[arg(long = "rate-limit-every", default_value_t = 0)]
-        rate_limit_every: u64,
-        /// Answer every Nth API request with 500.
-        #[arg(long = "server-error-every", default_value_t = 0)]
-        server_error_every: u64,
-        /// Start without the seed data.
-        #[arg(long)]
-        empty: bool,
-        /// POST Halo-style webhooks for every ticket change to this URL.
-        #[arg(long = "webhook-url")]
-        webhook_url: Option<String>,
-        /// HTTP Basic user for the webhook deliveries (with --webhook-password).
-        #[arg(long = "webhook-user", requires_all = ["webhook_url", "webhook_password"])]
-        webhook_user: Option<String>,
-        #[arg(long = "webhook-password", requires_all = ["webhook_url", "webhook_user"])]
-        webhook_password: Option<String>,
-        /// Send JSON arrays of up to this many events (gathered for 50 ms).
-        #[arg(long = "webhook-batch", requires = "webhook_url", default_value_t = 0)]
-        webhook_batch: usize,
-        /// Halo's "event only" payloads: ids, no ticket or action objects.
-        #[arg(long = "webhook-event-only", requires = "webhook_url")]
-        webhook_event_only: bool,
-        /// Share (0 to 1) of deliveries never sent.
-        #[arg(long = "webhook-drop", requires = "webhook_url", default_value_t = 0.0)]
-        webhook_drop: f64,
-        /// Share (0 to 1) of deliveries sent twice.
-        #[arg(long = "webhook-duplicate", requires = "webhook_url", default_value_t = 0.0)]
-        webhook_duplicate: f64,
-        /// Delay half of the deliveries by a random 0 to this many milliseconds (reorders them).
-        #[arg(long = "webhook-delay-ms", requires = "webhook_url")]
-        webhook_delay_ms: Option<u64>,
-        /// Seed for the drop, duplicate and delay choices (repeatable runs).
-        #[arg(long = "webhook-seed", requires = "webhook_url")]
-        webhook_seed: Option<u64>,
-    },
+    Simulate(sim::cli::SimulateArgs),
 }
 
 fn runtime(multi: bool) -> tokio::runtime::Runtime {
@@ -218,47 +166,15 @@ fn main() -> ExitCode {
             let ok = runtime(true).block_on(demo::run());
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Command::Simulate {
-            port,
-            bind,
-            client_id,
-            client_secret,
-            tenant,
-            token_lifetime,
-            latency_ms,
-            rate_limit_every,
-            server_error_every,
-            empty,
-            webhook_url,
-            webhook_user,
-            webhook_password,
-            webhook_batch,
-            webhook_event_only,
-            webhook_drop,
-            webhook_duplicate,
-            webhook_delay_ms,
-            webhook_seed,
-        } => {
-            let config = sim::SimConfig { client_id, client_secret, tenant, token_lifetime_secs: token_lifetime, seed: !empty };
-            let faults = sim::Faults { latency_ms, rate_limit_every, server_error_every, retry_after_secs: Some(1), ..Default::default() };
-            let webhook = webhook_url.map(|url| sim::WebhookConfig {
-                url,
-                username: webhook_user,
-                password: webhook_password,
-                batch_size: webhook_batch,
-                batch_window_ms: if webhook_batch > 1 { 50 } else { 0 },
-                event_only: webhook_event_only,
-                drop_ratio: webhook_drop,
-                duplicate_ratio: webhook_duplicate,
-                delay_ratio: if webhook_delay_ms.is_some() { 0.5 } else { 0.0 },
-                delay_ms: webhook_delay_ms.unwrap_or(0),
-                seed: webhook_seed,
-            });
-            if let Some(Err(e)) = webhook.as_ref().map(sim::WebhookConfig::validate) {
-                eprintln!("invalid webhook settings: {e}");
-                return ExitCode::from(2);
-            }
-            match runtime(true).block_on(sim::run_cli(config, SocketAddr::new(bind, port), faults, webhook)) {
+        Command::Simulate(flags) => {
+            let run = match flags.into_settings() {
+                Ok(run) => run,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match runtime(true).block_on(sim::run_cli(run)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("simulator failed: {e}");

@@ -263,7 +263,7 @@ async fn each_change_kind_is_delivered_with_halo_fields() {
 async fn basic_auth_and_event_only_payloads() {
     let h = sim().await;
     let rx = Receiver::start().await;
-    let cfg = WebhookConfig { username: Some("halo".into()), password: Some("s3cret:x".into()), event_only: true, ..rx.config() };
+    let cfg = WebhookConfig { username: Some("halo".into()), password: Some("s3cret:x".into()), payload: halo_sim::Payload::EventOnly, ..rx.config() };
     h.sim.set_webhook(Some(cfg));
     edits(&h, 2);
     let d = rx.wait_for(2).await;
@@ -576,7 +576,7 @@ async fn simulate_flags_configure_webhooks() {
     };
     assert_eq!(shown["batch_size"], json!(3));
     assert_eq!(shown["batch_window_ms"], json!(50));
-    assert_eq!(shown["event_only"], json!(true));
+    assert_eq!(shown["payload"], json!("event_only"));
     assert_eq!(shown["delay_ratio"], json!(0.0));
 
     let tok: Value = Client::new()

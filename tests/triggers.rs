@@ -281,7 +281,7 @@ async fn status_changes_fire_once_per_transition_with_old_and_new_status() {
 #[tokio::test]
 async fn ticket_updated_reports_every_change_and_the_previous_status() {
     let s = setup().await;
-    s.webhooks(json!({"event_only": true}));
+    s.webhooks(json!({"payload": "event_only"}));
     let mut t = s.start("ticket_updated", json!({"source": "webhook", "ticket_id": 102}));
     s.listening().await;
     s.halo.sim.agent_edit(103, json!({"summary": "other ticket"}), None).unwrap();

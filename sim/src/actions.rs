@@ -1,8 +1,8 @@
 //! `/api/Actions`: notes, emails and status changes recorded against a ticket.
 //!
-//! `new_status`, `new_agent`, `new_team` and `new_priority` of 0 (or absent) mean "no change":
-//! Halo's action model has them as plain integers defaulting to 0, so 0 cannot mean "unassign".
-//! Unassign with `POST /api/Tickets [{"id": N, "agent_id": 0}]` instead.
+//! `new_status`, `new_agent` and `new_priority` of 0 (or absent) mean "no change": Halo's action
+//! model has them as plain integers defaulting to 0, so 0 cannot mean "unassign" [A6]. Unassign
+//! with `POST /api/Tickets [{"id": N, "agent_id": 0}]` instead. `new_team` is a team name.
 
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
@@ -114,19 +114,24 @@ fn action_changes(store: &Store, o: &Map<String, Value>, i: usize) -> Result<Tic
     {
         return Err(ApiError::invalid_value("new_priority", v));
     }
+    // `new_team` is a string, the team's NAME [A6]: a number arrives as its digits (the JSON
+    // binder turns it into text) and names no team. What Halo does with a name it does not know
+    // is not documented; here the ticket is left on no team, the harshest plausible reading, so
+    // a client must check the team it meant to set.
     ch.team_id = match o.get("new_team") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.trim().parse::<i64>().is_err() => {
-            Some(lk.team_by_name(s).map(|t| t.id).ok_or_else(|| ApiError::invalid_value("new_team", s))?)
+        Some(v) => {
+            let name = match v {
+                Value::String(s) => s.trim().to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(ApiError::element(i, "new_team", "The value is not valid.")),
+            };
+            match name.as_str() {
+                "" => None,
+                _ => Some(lk.team_by_name(&name).filter(|t| !t.inactive).map_or(0, |t| t.id)),
+            }
         }
-        Some(v) => json_int(v).map_err(|()| ApiError::element(i, "new_team", "The value is not valid."))?.filter(|&n| n != 0),
     };
-    if let Some(v) = ch.team_id
-        && lk.team(v).is_none_or(|t| t.inactive)
-    {
-        return Err(ApiError::invalid_value("new_team", v));
-    }
     Ok(ch)
 }
 
@@ -308,7 +313,7 @@ mod tests {
         let out = post(
             &mut s,
             &objs(
-                r#"{"ticket_id":102,"outcome":"Resolved","note":"Reimaged <host>","new_status":4,
+                r#"{"ticket_id":102,"outcome":"Resolved","note":"Reimaged <host>","new_status":9,
                     "new_team":"Service Desk","hiddenfromuser":true}"#,
             ),
             &actor,
@@ -317,8 +322,11 @@ mod tests {
         .unwrap_or_default();
         let a = out.first().cloned().unwrap_or_default();
         assert_eq!(a.get("old_status"), Some(&json!(1)));
-        assert_eq!(a.get("new_status"), Some(&json!(4)));
+        assert_eq!(a.get("new_status"), Some(&json!(9)));
         assert_eq!(a.get("who"), Some(&json!("API Agent")));
+        assert_eq!((a.get("who_agentid"), a.get("actionby_agent_id")), (Some(&json!(1)), Some(&json!(1))));
+        assert_eq!(a.get("actionby_application_id"), Some(&json!("InsightConnect")), "made through the API");
+        assert!(a.get("agent_id").is_none(), "not an Actions field");
         assert_eq!(a.get("note_html"), Some(&json!("Reimaged &lt;host&gt;")));
         assert_eq!(a.get("new_team"), Some(&json!("Service Desk")));
         let t = s.tickets.get(&102).cloned().unwrap_or_default();
@@ -335,6 +343,26 @@ mod tests {
         assert_eq!(v.pointer("/actions/0/outcome"), Some(&json!("Resolved")));
         assert!(v.pointer("/actions/0/note_html").is_some());
         assert!(list(&s, &Params::default()).is_err());
+    }
+
+    #[test]
+    fn new_team_is_a_team_name() {
+        let n = now();
+        let mut s = seeded_store(true, n);
+        let actor = s.api_actor();
+        let team_of = |s: &Store| s.tickets.get(&101).map(|t| (get_i64(t, "team_id"), t.get("team").cloned()));
+        post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":"network"}]"#), &actor, n).unwrap_or_default();
+        assert_eq!(team_of(&s), Some((3, Some(json!("Network")))));
+        // A number names no team: the ticket ends up on none.
+        post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":2}]"#), &actor, n).unwrap_or_default();
+        assert_eq!(team_of(&s), Some((0, None)));
+        post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":"Security Operations"}]"#), &actor, n)
+            .unwrap_or_default();
+        post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":"Legacy Desk"}]"#), &actor, n).unwrap_or_default();
+        assert_eq!(team_of(&s), Some((0, None)), "an inactive team cannot take work");
+        let ui = s.actor(3);
+        let a = post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Note","note":"x"}]"#), &ui, n).unwrap_or_default();
+        assert_eq!(a[0].get("actionby_application_id"), Some(&Value::Null), "made in the UI");
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct ChangeEvent {
     pub ticket: Value,
     /// The action recorded with the change, if any.
     pub action: Option<Value>,
+    /// The ticket is closed after the change (whatever the ticket's shape shows).
+    pub closed: bool,
 }
 
 /// Oldest events are dropped past this many.
@@ -87,6 +89,7 @@ mod tests {
             timestamp: String::new(),
             ticket: Value::Null,
             action: None,
+            closed: false,
         }
     }
 

@@ -1,7 +1,10 @@
 //! An in-memory, stateful HaloITSM API simulator.
 //!
-//! It follows the contract in HALO_API.md and speaks raw JSON the way Halo does; it shares no
-//! model code with the plugin's client, so it cannot share the client's bugs. It serves:
+//! It imitates the real HaloITSM as the public sources in the repository's `docs/halo-api.md`
+//! describe it (the IDs in brackets, such as [T5], are that file's facts), not the plugin's
+//! client: it is a crate of its own and shares no code with the client, so the two cannot share
+//! a bug. Where tenants differ or sources disagree, the [`Profile`] picks a variant; the default
+//! is a stock tenant. It serves:
 //! - `POST /auth/token` (OAuth2 client credentials, form or HTTP Basic),
 //! - `/api/*` (Bearer token): Tickets, Actions, Attachment and the lookups,
 //! - `/_sim/*` control routes (unauthenticated, not Halo): stats, faults, token revocation,
@@ -9,33 +12,36 @@
 //!   harnesses.
 //!
 //! Every `/api/*` request goes through one pipeline (see `faults.rs`): count it in the stats,
-//! wait while requests are held, add the configured latency, check the Bearer token (401), then the every-Nth 429 and 500
-//! faults, then the handler. State sits behind one `RwLock`, never held across an `.await`.
+//! wait while requests are held, add the configured latency, check the Bearer token (401), then
+//! the every-Nth 429 and 500 faults, then the handler. State sits behind one `RwLock`, never held
+//! across an `.await`.
 //!
 //! Ticket changes are reported through `Simulator::emit` (see `events.rs`) into the event log and,
 //! when configured, to Halo-style outbound webhooks (see `webhooks.rs`).
 //!
-//! Choices where HALO_API.md leaves room (a client must not depend on the lenient ones):
+//! Choices where the sources leave room (a client must not depend on the lenient ones):
 //! - Query parameter names are case-insensitive (ASP.NET binding); `key[]=` counts as `key=`.
 //!   Paths are case-sensitive and have no trailing slash.
 //! - `GET /api/Tickets` without `pageinate=true` returns at most `count` rows, or 100 without
-//!   `count`; `page_size` defaults to 50 and is clamped to 100. `startdate`/`enddate` without
-//!   `datesearch` filter on `dateoccurred`; a bare `enddate` date includes that whole day; an
-//!   unknown `datesearch` field or an unparsable date or integer is a 400.
+//!   `count`; `page_size` defaults to 50 and is clamped to 100 [L2]. `startdate`/`enddate`
+//!   without `datesearch` filter on `dateoccurred`; a bare `enddate` date includes that whole
+//!   day; an unknown `datesearch` field or an unparsable date or integer is a 400.
 //! - `POST` bodies must be `application/json` (else 415); `returnall=true` always answers an
 //!   array, even for one element. A batch is validated as a whole before anything is written.
-//! - An unknown `id` in `POST /api/Tickets` creates a new ticket (Halo's upsert).
-//! - Action `new_*` fields of 0 mean "no change". `GET`/`DELETE /api/Actions/{id}` need
-//!   `ticket_id`. Action ids are global.
-//! - A disabled agent or inactive team cannot be assigned (400 "Invalid agent_id N").
+//! - An unknown `id` in `POST /api/Tickets` creates a new ticket (Halo's upsert [T5]).
+//! - Action `new_status`, `new_agent`, `new_priority` of 0 mean "no change". `GET`/`DELETE
+//!   /api/Actions/{id}` need `ticket_id` [A5]. Action ids are global.
+//! - A disabled agent cannot be assigned (400 "Invalid agent_id N").
 
 mod actions;
 mod attachments;
 mod auth;
+pub mod cli;
 mod errors;
 mod events;
 mod faults;
 mod lookups;
+mod profile;
 mod routes;
 mod seed;
 mod state;
@@ -54,7 +60,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use events::{ChangeEvent, ChangeKind};
-pub use webhooks::{WebhookConfig, WebhookStats};
+pub use profile::{ListRows, Profile, StatusSet};
+pub use webhooks::{Payload, WebhookConfig, WebhookStats};
 
 use state::Store;
 
@@ -69,6 +76,10 @@ pub struct SimConfig {
     pub token_lifetime_secs: u64,
     /// Load the realistic seed data set (lookups are always loaded).
     pub seed: bool,
+    /// The tenant: a stock one by default, or a variant (see [`Profile`]).
+    pub profile: Profile,
+    /// The API application's name, recorded on the actions it makes (`actionby_application_id`).
+    pub application_name: String,
 }
 
 impl Default for SimConfig {
@@ -79,6 +90,8 @@ impl Default for SimConfig {
             tenant: None,
             token_lifetime_secs: 3600,
             seed: true,
+            profile: Profile::default(),
+            application_name: seed::DEFAULT_APPLICATION.to_string(),
         }
     }
 }
@@ -144,7 +157,7 @@ pub struct Simulator {
 
 impl Simulator {
     pub fn new(config: SimConfig) -> Arc<Simulator> {
-        let store = seed::seeded_store(config.seed, util::now());
+        let store = seed::seeded(&config.profile, &config.application_name, config.seed, util::now());
         Arc::new(Simulator {
             config,
             store: RwLock::new(store),
@@ -275,10 +288,13 @@ impl Simulator {
         r
     }
 
-    /// Serialised stored ticket (no clone of the record): the hot path of `GET /api/Tickets/{id}`.
-    pub(crate) fn ticket_bytes(&self, id: i64) -> Option<Vec<u8>> {
+    /// A ticket as `GET /api/Tickets/{id}` answers it, serialised: the hot path of that route.
+    pub(crate) fn full_ticket_bytes(&self, id: i64) -> Option<Vec<u8>> {
         let g = self.read();
         let t = g.tickets.get(&id)?;
+        if g.profile.omit_false_hasbeenclosed {
+            return serde_json::to_vec(&g.profile.full(t)).ok();
+        }
         serde_json::to_vec(t).ok()
     }
 }
@@ -366,7 +382,8 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHa
 
 /// Start the simulator with `faults` (and outbound webhooks, if given), print where it listens and
 /// the credentials, and serve until Ctrl-C or SIGTERM.
-pub async fn run_cli(config: SimConfig, addr: SocketAddr, faults: Faults, webhook: Option<WebhookConfig>) -> std::io::Result<()> {
+pub async fn run_cli(run: cli::Simulate) -> std::io::Result<()> {
+    let cli::Simulate { config, addr, faults, webhook } = run;
     let handle = start(config, addr).await?;
     handle.sim.set_faults(faults);
     handle.sim.set_webhook(webhook);

@@ -1,40 +1,41 @@
 //! Lookup endpoints: `/api/Status`, `/api/Priority`, `/api/TicketType`, `/api/Agent`, `/api/Team`,
-//! `/api/Users`, `/api/Client`, `/api/Site`. Shapes follow HALO_API.md: some are plain arrays,
-//! some are `{record_count, <key>: [...]}` wrappers.
+//! `/api/Users`, `/api/Client`, `/api/Site`. Shapes follow docs/halo-api.md: some are plain
+//! arrays, some are `{record_count, <key>: [...]}` wrappers.
 
 use serde_json::{Value, json};
 
 use super::errors::ApiError;
-use super::state::{API_AGENT_ID, AgentDef, Lookups, UserDef};
+use super::state::{API_AGENT_ID, AgentDef, Lookups, STATUS_KIND_CLOSED, UserDef};
 use super::util::Params;
 
-/// `GET /api/Status`: plain array in workflow order. `type`: 0 open, 1 closed, 2 pending.
-/// `tickettype_id` is accepted and ignored (every type uses every status here).
+/// `GET /api/Status`: plain array in workflow order [S1, S7]. `excludeclosed=true` leaves out the
+/// statuses that close tickets; `type` says nothing about that (0 for every status, as in a live
+/// sample [S3]). `tickettype_id` is accepted and ignored (every type uses every status here).
 pub(crate) fn statuses(lk: &Lookups, q: &Params) -> Value {
     let exclude_closed = q.flag("excludeclosed");
-    let mut list: Vec<_> = lk.statuses.iter().filter(|s| !(exclude_closed && s.kind == super::state::STATUS_TYPE_CLOSED)).collect();
+    let mut list: Vec<_> = lk.statuses.iter().filter(|s| !(exclude_closed && s.kind == STATUS_KIND_CLOSED)).collect();
     list.sort_by_key(|s| s.sequence);
     Value::Array(
         list.into_iter()
             .map(|s| {
-                json!({"id": s.id, "name": s.name, "shortname": s.shortname, "type": s.kind,
+                json!({"id": s.id, "name": s.name, "shortname": s.shortname, "type": 0,
                        "sequence": s.sequence, "colour": s.colour})
             })
             .collect(),
     )
 }
 
-/// `GET /api/Priority`: plain array; `id` is a GUID, the number tickets use is `priorityid`.
-pub(crate) fn priorities(lk: &Lookups) -> Value {
-    Value::Array(
+/// `GET /api/Priority`: plain array, one row per SLA and priority [P1]; `id` is the row's GUID,
+/// the number tickets use is `priorityid`. `slaid` filters.
+pub(crate) fn priorities(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
+    let sla = q.int("slaid").map_err(|m| ApiError::field("slaid", m))?;
+    Ok(Value::Array(
         lk.priorities
             .iter()
-            .map(|p| {
-                json!({"id": p.guid, "priorityid": p.id, "slaid": p.slaid, "name": p.name,
-                       "colour": p.colour})
-            })
+            .filter(|p| sla.is_none_or(|s| p.slaid == s))
+            .map(|p| json!({"id": p.guid, "priorityid": p.id, "slaid": p.slaid, "name": p.name, "ishidden": p.hidden}))
             .collect(),
-    )
+    ))
 }
 
 pub(crate) fn ticket_types(lk: &Lookups) -> Value {
@@ -46,15 +47,28 @@ fn agent_json(lk: &Lookups, a: &AgentDef) -> Value {
     json!({"id": a.id, "name": a.name, "email": a.email, "team": team, "isdisabled": a.disabled})
 }
 
-/// `GET /api/Agent`: plain array (disabled agents included, flagged); with `pageinate=true` the
-/// `{record_count, agents}` wrapper. `team_id` filters.
+/// Which of enabled and disabled records a list asks for: enabled unless `includeenabled=false`,
+/// disabled only with `includedisabled=true` [G3, G6].
+fn wanted(q: &Params, disabled: bool) -> bool {
+    if disabled { q.flag("includedisabled") } else { q.get("includeenabled").is_none_or(super::util::truthy) }
+}
+
+/// `GET /api/Agent`: plain array (with `pageinate=true` the `{record_count, agents}` wrapper).
+/// Disabled agents only when asked for [G3, G6]; `team_id` filters.
 pub(crate) fn agents(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
     let team = q.int("team_id").map_err(|m| ApiError::field("team_id", m))?;
-    let rows: Vec<Value> = lk.agents.iter().filter(|a| team.is_none_or(|t| a.team_id == t)).map(|a| agent_json(lk, a)).collect();
+    let rows: Vec<Value> = lk
+        .agents
+        .iter()
+        .filter(|a| wanted(q, a.disabled))
+        .filter(|a| team.is_none_or(|t| a.team_id == t))
+        .map(|a| agent_json(lk, a))
+        .collect();
     Ok(if q.flag("pageinate") { json!({"record_count": rows.len(), "agents": rows}) } else { Value::Array(rows) })
 }
 
-/// `GET /api/Agent/{id}` and `/api/Agent/me` (the API application's agent).
+/// `GET /api/Agent/{id}` and `/api/Agent/me` (the API application's agent). A disabled agent is
+/// still found by its ID.
 pub(crate) fn agent(lk: &Lookups, id: &str) -> Result<Value, ApiError> {
     let id = if id.eq_ignore_ascii_case("me") {
         API_AGENT_ID
@@ -64,8 +78,11 @@ pub(crate) fn agent(lk: &Lookups, id: &str) -> Result<Value, ApiError> {
     lk.agent(id).map(|a| agent_json(lk, a)).ok_or_else(|| ApiError::not_found(format!("Agent {id} not found")))
 }
 
-pub(crate) fn teams(lk: &Lookups) -> Value {
-    Value::Array(lk.teams.iter().map(|t| json!({"id": t.id, "name": t.name, "inactive": t.inactive})).collect())
+/// `GET /api/Team`: plain array; inactive teams only with `includedisabled=true` [G3, G6].
+pub(crate) fn teams(lk: &Lookups, q: &Params) -> Value {
+    Value::Array(
+        lk.teams.iter().filter(|t| wanted(q, t.inactive)).map(|t| json!({"id": t.id, "name": t.name, "inactive": t.inactive})).collect(),
+    )
 }
 
 fn user_json(lk: &Lookups, u: &UserDef) -> Value {
@@ -131,21 +148,31 @@ pub(crate) fn sites(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::seed::lookups;
+    use super::super::profile::Profile;
+    use super::super::seed;
     use super::*;
 
     #[test]
     fn shapes() {
-        let lk = lookups();
+        let lk = seed::lookups(&Profile::default());
         let st = statuses(&lk, &Params::parse(Some("excludeclosed=true")));
         let ids: Vec<i64> = st.as_array().map(|a| a.iter().filter_map(|s| s.get("id")?.as_i64()).collect()).unwrap_or_default();
-        assert_eq!(ids, vec![1, 2, 3, 6], "workflow order, closed excluded");
-        let p = priorities(&lk);
+        assert_eq!(ids, vec![1, 2, 3, 4, 5, 6, 8], "workflow order, closed excluded");
+        assert!(statuses(&lk, &Params::default()).as_array().is_some_and(|a| a.iter().all(|s| s["type"] == json!(0))));
+        let p = priorities(&lk, &Params::default()).unwrap_or_default();
         assert!(p.pointer("/0/id").and_then(Value::as_str).is_some_and(|g| g.len() == 36));
         assert_eq!(p.pointer("/0/priorityid"), Some(&json!(1)));
+        assert_eq!(p.as_array().map(Vec::len), Some(8), "one row per SLA and priority");
+        assert_eq!(priorities(&lk, &Params::parse(Some("slaid=2"))).ok().and_then(|p| p.as_array().map(Vec::len)), Some(4));
         assert!(agents(&lk, &Params::default()).is_ok_and(|v| v.is_array()));
         let paged = agents(&lk, &Params::parse(Some("pageinate=true"))).unwrap_or_default();
-        assert_eq!(paged.get("record_count"), Some(&json!(6)));
+        assert_eq!(paged.get("record_count"), Some(&json!(5)), "the disabled agent is left out");
+        let all = agents(&lk, &Params::parse(Some("pageinate=true&includedisabled=true"))).unwrap_or_default();
+        assert_eq!(all.get("record_count"), Some(&json!(6)));
+        let only_disabled = agents(&lk, &Params::parse(Some("includedisabled=true&includeenabled=false"))).unwrap_or_default();
+        assert_eq!(only_disabled.pointer("/0/id"), Some(&json!(6)));
+        assert_eq!(teams(&lk, &Params::default()).as_array().map(Vec::len), Some(4), "the inactive team is left out");
+        assert_eq!(teams(&lk, &Params::parse(Some("includedisabled=true"))).as_array().map(Vec::len), Some(5));
         assert_eq!(agent(&lk, "me").ok().and_then(|a| a.get("id").cloned()), Some(json!(1)));
         assert_eq!(agent(&lk, "6").ok().and_then(|a| a.get("isdisabled").cloned()), Some(json!(true)));
         assert!(agent(&lk, "x").is_err() && agent(&lk, "99").is_err());

@@ -98,6 +98,16 @@ fn json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     body.map_err(|e| ApiError::Exception(e.status(), EXCEPTION_CLASS, e.body_text()))
 }
 
+/// The records of a POST body: an array of objects, or (unless the profile refuses it [T3]) one
+/// bare object.
+fn records(sim: &Simulator, headers: &HeaderMap, body: Body) -> Result<Vec<serde_json::Map<String, Value>>, ApiError> {
+    let bytes = json_body(headers, body)?;
+    if sim.read().profile.refuse_bare_objects && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Err(ApiError::bad_request("The request body requires a JSON array"));
+    }
+    tickets::body_objects(&bytes)
+}
+
 /// Halo's answer to a POST: one element -> that record; several -> the last one, unless
 /// `returnall=true`, which always answers an array.
 fn saved(records: Vec<Value>, q: &Params) -> ApiResult {
@@ -125,12 +135,12 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 
 async fn list_tickets(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);
-    done(tickets::list(&sim.read(), &q).and_then(|v| ok(&v)))
+    done(tickets::list(&sim.read(), &q, now()).and_then(|v| ok(&v)))
 }
 
 async fn get_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
     done(path_id(p, "ticket").and_then(|id| {
-        sim.ticket_bytes(id)
+        sim.full_ticket_bytes(id)
             .map(|b| json_bytes_response(StatusCode::OK, b))
             .ok_or_else(|| ApiError::not_found(format!("Ticket {id} not found")))
     }))
@@ -139,10 +149,10 @@ async fn get_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> 
 async fn post_tickets(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
     done((|| {
-        let objs = tickets::body_objects(&json_body(&headers, body)?)?;
+        let objs = records(&sim, &headers, body)?;
         let saved_records = sim.write(|s| {
             let actor = s.api_actor();
-            tickets::post(s, &objs, &actor, now())
+            tickets::post(s, &objs, &actor, now()).map(|saved| saved.iter().map(|t| Value::Object(s.profile.full(t))).collect())
         })?;
         saved(saved_records, &q)
     })())
@@ -170,7 +180,7 @@ async fn list_actions(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
 async fn post_actions(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
     done((|| {
-        let objs = tickets::body_objects(&json_body(&headers, body)?)?;
+        let objs = records(&sim, &headers, body)?;
         let saved_records = sim.write(|s| {
             let actor = s.api_actor();
             actions::post(s, &objs, &actor, now())
@@ -200,7 +210,7 @@ async fn list_attachments(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
 async fn post_attachments(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
     done((|| {
-        let objs = tickets::body_objects(&json_body(&headers, body)?)?;
+        let objs = records(&sim, &headers, body)?;
         let saved_records = sim.write(|s| attachments::post(s, &objs, now()))?;
         saved(saved_records, &q)
     })())
@@ -240,8 +250,9 @@ async fn statuses(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     done(ok(&lookups::statuses(&sim.read().lookups, &q)))
 }
 
-async fn priorities(State(sim): Sim) -> Response {
-    done(ok(&lookups::priorities(&sim.read().lookups)))
+async fn priorities(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(lookups::priorities(&sim.read().lookups, &q).and_then(|v| ok(&v)))
 }
 
 async fn ticket_types(State(sim): Sim) -> Response {
@@ -262,8 +273,9 @@ async fn agent(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Respo
     )
 }
 
-async fn teams(State(sim): Sim) -> Response {
-    done(ok(&lookups::teams(&sim.read().lookups)))
+async fn teams(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(ok(&lookups::teams(&sim.read().lookups, &q)))
 }
 
 async fn users(State(sim): Sim, RawQuery(q): RawQuery) -> Response {

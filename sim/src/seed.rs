@@ -2,13 +2,18 @@
 //! customers. Ticket dates are relative to the moment the simulator starts.
 //!
 //! Ids (stable, tests and demos rely on them):
-//! - statuses 1 New, 2 In Progress, 3 Waiting on User, 4 Resolved, 5 Closed, 6 On Hold,
-//!   8 Cancelled (closed: 4, 5, 8; pending: 3, 6)
-//! - priorities 1 Critical, 2 High, 3 Medium, 4 Low (all on SLA 1)
+//! - statuses of a stock tenant [S4, S5, S6]: 1 New, 2 In Progress, 3 Pending, 4 On Hold,
+//!   5 Waiting on Client, 6 Waiting on Third Party, 8 Resolved, 9 Closed (only 9 closes a ticket;
+//!   on hold: 3, 4, 5, 6). The customised tenant [S6]: 1 Logged, 2 Working, 3 Pending, 4 Parked,
+//!   5 Awaiting Customer, 6 Awaiting Supplier, 8 Fixed, 21 Completed and 22 Cancelled (both close
+//!   a ticket), and no 9.
+//! - priorities [P1]: 1 Critical, 2 High, 3 Medium, 4 Low on SLA 1 "Standard"; the same
+//!   priority IDs again on SLA 2 "Enhanced" with other names, one of them hidden
 //! - ticket types 1 Incident, 2 Problem, 3 Service Request, 4 Security Incident, 5 Change
 //! - agents 1 API Agent, 2 Alice Nguyen, 3 Ben Carter, 4 Priya Shah, 5 Marco Rossi,
 //!   6 Dana Whitfield (disabled)
-//! - teams 1 Service Desk, 2 Security Operations, 3 Network, 4 Cloud Platform
+//! - teams 1 Service Desk, 2 Security Operations, 3 Network, 4 Cloud Platform, 5 Legacy Desk
+//!   (inactive)
 //! - clients 1 Acme Financial Services, 2 Northwind Logistics; sites 1 London HQ (client 1),
 //!   2 Rotterdam Distribution Centre (client 2)
 //! - users 1 Jordan Ellis, 2 Sam Patel (client 1), 3 Riley Chen (client 2)
@@ -18,6 +23,7 @@
 use chrono::{Duration, NaiveDateTime};
 use serde_json::{Map, Value, json};
 
+use super::profile::{Profile, StatusSet};
 use super::state::{
     AgentDef, Attachment, CustomFieldDef, Lookups, NamedDef, PriorityDef, SiteDef, StatusDef, Store, TeamDef, TicketChanges, UserDef,
     apply_changes,
@@ -28,8 +34,16 @@ fn named(id: i64, name: &str) -> NamedDef {
     NamedDef { id, name: name.into() }
 }
 
-pub(crate) fn lookups() -> Lookups {
-    use super::state::{STATUS_TYPE_CLOSED as CLOSED, STATUS_TYPE_OPEN as OPEN, STATUS_TYPE_PENDING as PENDING};
+/// The closed status of each status set, for seed tickets that were closed.
+pub(crate) fn closed_status(set: StatusSet) -> i64 {
+    match set {
+        StatusSet::Stock => 9,
+        StatusSet::Customised => 21,
+    }
+}
+
+fn statuses(set: StatusSet) -> Vec<StatusDef> {
+    use super::state::{STATUS_KIND_CLOSED as CLOSED, STATUS_KIND_OPEN as OPEN, STATUS_KIND_PENDING as PENDING};
     let status = |id, name: &str, short: &str, kind, sequence, colour: &str| StatusDef {
         id,
         name: name.into(),
@@ -38,35 +52,62 @@ pub(crate) fn lookups() -> Lookups {
         sequence,
         colour: colour.into(),
     };
-    let priority = |id, guid: &str, name: &str, response_hours, fix_hours, colour: &str| PriorityDef {
+    match set {
+        StatusSet::Stock => vec![
+            status(1, "New", "New", OPEN, 1, "#fcc400"),
+            status(2, "In Progress", "Prog", OPEN, 2, "#10ac84"),
+            status(3, "Pending", "Pend", PENDING, 3, "#f6b93b"),
+            status(4, "On Hold", "Hold", PENDING, 4, "#ff9f43"),
+            status(5, "Waiting on Client", "Wait", PENDING, 5, "#feca57"),
+            status(6, "Waiting on Third Party", "3rdP", PENDING, 6, "#c8d6e5"),
+            status(8, "Resolved", "Res", OPEN, 8, "#8395a7"),
+            status(9, "Closed", "Closed", CLOSED, 9, "#000000"),
+        ],
+        StatusSet::Customised => vec![
+            status(1, "Logged", "Log", OPEN, 1, "#fcc400"),
+            status(2, "Working", "Work", OPEN, 2, "#10ac84"),
+            status(3, "Pending", "Pend", PENDING, 3, "#f6b93b"),
+            status(4, "Parked", "Park", PENDING, 4, "#ff9f43"),
+            status(5, "Awaiting Customer", "Cust", PENDING, 5, "#feca57"),
+            status(6, "Awaiting Supplier", "Supp", PENDING, 6, "#c8d6e5"),
+            status(8, "Fixed", "Fix", OPEN, 7, "#8395a7"),
+            status(21, "Completed", "Done", CLOSED, 8, "#000000"),
+            status(22, "Cancelled", "Canc", CLOSED, 9, "#576574"),
+        ],
+    }
+}
+
+fn priorities() -> Vec<PriorityDef> {
+    let priority = |id, slaid, guid: &str, name: &str, response_hours, fix_hours, hidden| PriorityDef {
         guid: guid.into(),
         id,
-        slaid: 1,
+        slaid,
         name: name.into(),
         response_hours,
         fix_hours,
-        colour: colour.into(),
+        hidden,
     };
+    vec![
+        priority(1, 1, "3b9c6a1e-4f27-4d8e-9a61-0c5b7e2d1f01", "Critical", 1, 4, false),
+        priority(2, 1, "7d2e8f40-1a3b-4c5d-8e9f-2a4b6c8d0e02", "High", 2, 8, false),
+        priority(3, 1, "c41f0b6a-9e8d-47c3-b2a1-5f6e7d8c9b03", "Medium", 4, 24, false),
+        priority(4, 1, "e8a7b6c5-d4e3-4f21-a0b9-c8d7e6f5a404", "Low", 8, 72, false),
+        // The same priorities on a second SLA: other GUIDs and names, one row hidden [P1].
+        priority(1, 2, "c183eb27-5a1d-4c1e-9f0e-6b2d8a7c3e11", "P1 - Urgent", 1, 2, false),
+        priority(2, 2, "0b4f9a3e-77c2-4d5b-a1e8-9c3f2d6b4a12", "P2 - High", 2, 4, true),
+        priority(3, 2, "5e1d7c9b-2a4f-4e6d-8b3c-1f9a7e5d2c13", "P3 - Normal", 4, 16, false),
+        priority(4, 2, "9a7c5e3b-1d2f-4a6e-b8c4-3e5f7a9c1d14", "P4 - Low", 8, 48, false),
+    ]
+}
+
+pub(crate) fn lookups(profile: &Profile) -> Lookups {
     let agent = |id, name: &str, email: &str, team_id, disabled| AgentDef { id, name: name.into(), email: email.into(), team_id, disabled };
-    let team = |id, name: &str| TeamDef { id, name: name.into(), inactive: false };
+    let team = |id, name: &str, inactive| TeamDef { id, name: name.into(), inactive };
     let user = |id, name: &str, email: &str, client_id, site_id| UserDef { id, name: name.into(), email: email.into(), client_id, site_id };
     let cf = |id, name: &str, label: &str| CustomFieldDef { id, name: name.into(), label: label.into() };
     Lookups {
-        statuses: vec![
-            status(1, "New", "New", OPEN, 1, "#2e86de"),
-            status(2, "In Progress", "Prog", OPEN, 2, "#10ac84"),
-            status(3, "Waiting on User", "Wait", PENDING, 3, "#f6b93b"),
-            status(4, "Resolved", "Res", CLOSED, 5, "#8395a7"),
-            status(5, "Closed", "Closed", CLOSED, 6, "#576574"),
-            status(6, "On Hold", "Hold", PENDING, 4, "#ff9f43"),
-            status(8, "Cancelled", "Canc", CLOSED, 7, "#c8d6e5"),
-        ],
-        priorities: vec![
-            priority(1, "3b9c6a1e-4f27-4d8e-9a61-0c5b7e2d1f01", "Critical", 1, 4, "#ee5253"),
-            priority(2, "7d2e8f40-1a3b-4c5d-8e9f-2a4b6c8d0e02", "High", 2, 8, "#ff9f43"),
-            priority(3, "c41f0b6a-9e8d-47c3-b2a1-5f6e7d8c9b03", "Medium", 4, 24, "#feca57"),
-            priority(4, "e8a7b6c5-d4e3-4f21-a0b9-c8d7e6f5a404", "Low", 8, 72, "#1dd1a1"),
-        ],
+        statuses: statuses(profile.statuses),
+        priorities: priorities(),
         ticket_types: vec![
             named(1, "Incident"),
             named(2, "Problem"),
@@ -82,7 +123,13 @@ pub(crate) fn lookups() -> Lookups {
             agent(5, "Marco Rossi", "marco.rossi@halo.example", 3, false),
             agent(6, "Dana Whitfield", "dana.whitfield@halo.example", 4, true),
         ],
-        teams: vec![team(1, "Service Desk"), team(2, "Security Operations"), team(3, "Network"), team(4, "Cloud Platform")],
+        teams: vec![
+            team(1, "Service Desk", false),
+            team(2, "Security Operations", false),
+            team(3, "Network", false),
+            team(4, "Cloud Platform", false),
+            team(5, "Legacy Desk", true),
+        ],
         clients: vec![named(1, "Acme Financial Services"), named(2, "Northwind Logistics")],
         sites: vec![
             SiteDef { id: 1, name: "London HQ".into(), client_id: 1 },
@@ -121,7 +168,7 @@ struct SeedTicket {
 /// (hours ago, agent id (0 = System), outcome, note, hidden from user, new status)
 type SeedAction = (i64, i64, &'static str, &'static str, bool, Option<i64>);
 
-fn seed_tickets() -> Vec<SeedTicket> {
+fn seed_tickets(closed: i64) -> Vec<SeedTicket> {
     vec![
         SeedTicket {
             id: 101,
@@ -194,7 +241,7 @@ fn seed_tickets() -> Vec<SeedTicket> {
             }),
             history: vec![
                 (330, 6, "Status Changed", "Blocking sender domain and purging mailboxes.", false, Some(2)),
-                (240, 6, "Status Changed", "Mailbox purge completed; no credentials were entered. Closing.", false, Some(5)),
+                (240, 6, "Status Changed", "Mailbox purge completed; no credentials were entered. Closing.", false, Some(closed)),
             ],
         },
         SeedTicket {
@@ -218,7 +265,7 @@ fn seed_tickets() -> Vec<SeedTicket> {
                 "Status Changed",
                 "Waiting for the bucket owner to confirm the log consumers before removing the public ACL.",
                 true,
-                Some(6),
+                Some(4),
             )],
         },
         SeedTicket {
@@ -231,7 +278,7 @@ fn seed_tickets() -> Vec<SeedTicket> {
                 "client_id": 2, "site_id": 2, "user_id": 3, "category_1": "Network>Firewall",
                 "impact": 3, "urgency": 3
             }),
-            history: vec![(30, 5, "Status Changed", "Please confirm the source subnet and the change window.", false, Some(3))],
+            history: vec![(30, 5, "Status Changed", "Please confirm the source subnet and the change window.", false, Some(5))],
         },
         SeedTicket {
             id: 107,
@@ -243,18 +290,28 @@ fn seed_tickets() -> Vec<SeedTicket> {
                 "client_id": 1, "site_id": 1, "user_id": 2, "category_1": "Access>Account Lockout",
                 "impact": 3, "urgency": 2
             }),
-            history: vec![(28, 2, "Status Changed", "Account unlocked and the mail profile on the phone updated.", false, Some(4))],
+            history: vec![(28, 2, "Status Changed", "Account unlocked and the mail profile on the phone updated.", false, Some(closed))],
         },
     ]
 }
 
-/// A store holding the lookups and, when `with_tickets`, the seed tickets with their history.
+/// The name of the simulated API application, as its actions record it [A7].
+pub(crate) const DEFAULT_APPLICATION: &str = "InsightConnect";
+
+/// A stock tenant's store (see [`seeded`]).
+#[cfg(test)]
 pub(crate) fn seeded_store(with_tickets: bool, now: NaiveDateTime) -> Store {
-    let mut store = Store::empty(lookups());
+    seeded(&Profile::default(), DEFAULT_APPLICATION, with_tickets, now)
+}
+
+/// A store holding the tenant's lookups and, when `with_tickets`, the seed tickets with their
+/// history.
+pub(crate) fn seeded(profile: &Profile, application: &str, with_tickets: bool, now: NaiveDateTime) -> Store {
+    let mut store = Store::empty(lookups(profile), profile.clone(), application.to_string());
     if !with_tickets {
         return store;
     }
-    for st in seed_tickets() {
+    for st in seed_tickets(closed_status(profile.statuses)) {
         add_seed_ticket(&mut store, st, now);
     }
     add_seed_attachment(&mut store, now);
@@ -387,7 +444,8 @@ mod tests {
         assert!(t103.get("agent_name").is_none() && t103.get("team").is_none());
         assert!(t103.get("category_1").is_none());
         let t104 = s.tickets.get(&104).cloned().unwrap_or_default();
-        assert_eq!(t104.get("status_id"), Some(&json!(5)));
+        assert_eq!(t104.get("status_id"), Some(&json!(9)));
+        assert_eq!(s.tickets.get(&107).and_then(|t| t.get("status_id")), Some(&json!(9)));
         assert_eq!(t104.get("agent_name"), Some(&json!("Dana Whitfield")));
         let t105 = s.tickets.get(&105).cloned().unwrap_or_default();
         let cf102 = t105

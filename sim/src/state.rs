@@ -1,10 +1,12 @@
 //! The simulator's store: lookup tables (typed, they never change), and tickets, actions and
-//! attachments kept as raw JSON objects exactly as Halo would return them.
+//! attachments kept as raw JSON objects. What a client sees of them is shaped by the tenant's
+//! [`Profile`] (list rows, flags left out) when it is read.
 //!
-//! Conventions of this simulator (chosen to match what Halo returns, documented once here):
-//! - Status `type`: 0 = open, 1 = closed, 2 = pending (waiting/on hold: SLA clock paused).
-//!   A ticket's `hasbeenclosed` is true exactly when its status has type 1, and `onhold` exactly
-//!   when its status has type 2.
+//! Conventions of this simulator (documented once here; docs/halo-api.md gives the sources):
+//! - Each status is open, closed or pending (on hold: the SLA clock stops). A ticket's
+//!   `hasbeenclosed` is true exactly when its status closes tickets, and `onhold` exactly when it
+//!   is a pending one. None of this shows in a status's `type`, which is 0 for every status, as
+//!   in a live sample [S3].
 //! - Unassigned agent: `agent_id` 0 and no `agent_name` key at all (Halo omits empty names; the
 //!   UI shows "Unassigned" but that word is not data). Likewise no team: `team_id` 0 and no
 //!   `team` key; no user: `user_id` 0 and no `user_name`/`user_email`; no category: no
@@ -12,6 +14,9 @@
 //! - Unset dates are the sentinel `1900-01-01T00:00:00`.
 //! - A created ticket without `client_id` (and without a `user_id` to take it from) goes to the
 //!   default client 1, as Halo's "default client for new tickets" setting does.
+//! - An action records who made it [A6, A7]: `who` (a name), `who_agentid` and `actionby_agent_id`
+//!   (the agent), and `actionby_application_id` (the API application's name when made through
+//!   the API, null otherwise).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,11 +25,12 @@ use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
 use super::events::{ChangeEvent, ChangeKind};
+use super::profile::Profile;
 use super::util::{SENTINEL_DATE, display_of, fmt_date, json_int, json_string, parse_date, text_to_html};
 
-pub(crate) const STATUS_TYPE_OPEN: i64 = 0;
-pub(crate) const STATUS_TYPE_CLOSED: i64 = 1;
-pub(crate) const STATUS_TYPE_PENDING: i64 = 2;
+pub(crate) const STATUS_KIND_OPEN: i64 = 0;
+pub(crate) const STATUS_KIND_CLOSED: i64 = 1;
+pub(crate) const STATUS_KIND_PENDING: i64 = 2;
 
 /// The agent the API application acts as (`/api/Agent/me`).
 pub(crate) const API_AGENT_ID: i64 = 1;
@@ -51,12 +57,13 @@ pub(crate) struct StatusDef {
 #[derive(Clone, Debug)]
 pub(crate) struct PriorityDef {
     pub guid: String,
+    /// The number tickets use (`priorityid`); one row per SLA shares it [P1].
     pub id: i64,
     pub slaid: i64,
     pub name: String,
     pub response_hours: i64,
     pub fix_hours: i64,
-    pub colour: String,
+    pub hidden: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -122,6 +129,7 @@ impl Lookups {
     pub(crate) fn status(&self, id: i64) -> Option<&StatusDef> {
         self.statuses.iter().find(|s| s.id == id)
     }
+    /// A priority as tickets use it: the row of SLA 1 (the tenant's default SLA).
     pub(crate) fn priority(&self, id: i64) -> Option<&PriorityDef> {
         self.priorities.iter().find(|p| p.id == id)
     }
@@ -162,7 +170,7 @@ impl Lookups {
         self.categories.iter().find(|c| c.name.eq_ignore_ascii_case(name)).map_or(0, |c| c.id)
     }
     pub(crate) fn is_closed_status(&self, id: i64) -> bool {
-        self.status(id).is_some_and(|s| s.kind == STATUS_TYPE_CLOSED)
+        self.status(id).is_some_and(|s| s.kind == STATUS_KIND_CLOSED)
     }
     fn status_name(&self, id: i64) -> String {
         self.status(id).map(|s| s.name.clone()).unwrap_or_default()
@@ -180,6 +188,8 @@ impl Lookups {
 pub(crate) struct Actor {
     pub agent_id: i64,
     pub name: String,
+    /// The API application's name when the write came through the API.
+    pub application: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -243,6 +253,9 @@ impl ChangeSummary {
 }
 
 pub(crate) struct Store {
+    pub profile: Profile,
+    /// The name of the simulated API application (`actionby_application_id` of API actions).
+    pub application: String,
     pub lookups: Lookups,
     pub tickets: BTreeMap<i64, Map<String, Value>>,
     /// Actions per ticket, ascending id.
@@ -262,8 +275,10 @@ pub(crate) fn get_i64(t: &Map<String, Value>, key: &str) -> i64 {
 }
 
 impl Store {
-    pub(crate) fn empty(lookups: Lookups) -> Store {
+    pub(crate) fn empty(lookups: Lookups, profile: Profile, application: String) -> Store {
         Store {
+            profile,
+            application,
             lookups,
             tickets: BTreeMap::new(),
             actions: HashMap::new(),
@@ -276,12 +291,14 @@ impl Store {
         }
     }
 
+    /// An agent working in Halo's UI.
     pub(crate) fn actor(&self, agent_id: i64) -> Actor {
-        Actor { agent_id, name: self.lookups.agent_name(agent_id).unwrap_or_else(|| "API Agent".to_string()) }
+        Actor { agent_id, name: self.lookups.agent_name(agent_id).unwrap_or_else(|| "API Agent".to_string()), application: None }
     }
 
+    /// The API application, acting as its agent.
     pub(crate) fn api_actor(&self) -> Actor {
-        self.actor(API_AGENT_ID)
+        Actor { application: Some(self.application.clone()), ..self.actor(API_AGENT_ID) }
     }
 
     /// A new ticket with every field Halo returns, at its default. Callers apply the request's
@@ -433,7 +450,9 @@ impl Store {
         match change {
             Some((sum, actor)) => {
                 a.insert("who".into(), json!(actor.name));
+                a.insert("who_agentid".into(), json!(actor.agent_id));
                 a.insert("actionby_agent_id".into(), json!(actor.agent_id));
+                a.insert("actionby_application_id".into(), json!(actor.application));
                 a.insert("old_status".into(), json!(sum.old_status));
                 a.insert("new_status".into(), json!(sum.new_status));
                 if sum.agent_changed() {
@@ -453,7 +472,9 @@ impl Store {
             None => {
                 // System action (ticket logged).
                 a.insert("who".into(), json!(SYSTEM_WHO));
+                a.insert("who_agentid".into(), json!(0));
                 a.insert("actionby_agent_id".into(), json!(0));
+                a.insert("actionby_application_id".into(), Value::Null);
                 let st = self.tickets.get(&ticket_id).map_or(0, |t| get_i64(t, "status_id"));
                 a.entry("old_status").or_insert(json!(st));
                 a.entry("new_status").or_insert(json!(st));
@@ -486,7 +507,9 @@ impl Store {
         actor: &Actor,
         action: Option<Value>,
     ) {
-        let ticket = self.tickets.get(&ticket_id).map_or(Value::Null, |t| Value::Object(t.clone()));
+        let stored = self.tickets.get(&ticket_id);
+        let closed = stored.is_some_and(|t| t.get("hasbeenclosed") == Some(&Value::Bool(true)));
+        let ticket = stored.map_or(Value::Null, |t| Value::Object(self.profile.full(t)));
         self.pending.push(ChangeEvent {
             seq: 0,
             kind,
@@ -497,6 +520,7 @@ impl Store {
             timestamp: fmt_date(super::util::now()),
             ticket,
             action,
+            closed,
         });
     }
 
@@ -853,7 +877,7 @@ pub(crate) fn apply_changes(
         let was_closed = lk.is_closed_status(sum.old_status) && !creating;
         t.insert("status_id".into(), json!(s));
         t.insert("status_name".into(), json!(st.name));
-        if st.kind == STATUS_TYPE_CLOSED {
+        if st.kind == STATUS_KIND_CLOSED {
             t.insert("hasbeenclosed".into(), json!(true));
             if !was_closed {
                 t.insert("dateclosed".into(), json!(now_s));
@@ -862,7 +886,7 @@ pub(crate) fn apply_changes(
             t.insert("hasbeenclosed".into(), json!(false));
             t.insert("dateclosed".into(), json!(SENTINEL_DATE));
         }
-        t.insert("onhold".into(), json!(st.kind == STATUS_TYPE_PENDING));
+        t.insert("onhold".into(), json!(st.kind == STATUS_KIND_PENDING));
     }
     if !creating {
         t.insert("lastactiondate".into(), json!(now_s));
@@ -946,14 +970,14 @@ mod tests {
         assert_eq!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
         assert!(t.get("agent_name").is_none());
 
-        let close = TicketChanges { status_id: Some(5), ..TicketChanges::default() };
+        let close = TicketChanges { status_id: Some(9), ..TicketChanges::default() };
         let sum = s.update_ticket(id, &close, &actor, None, false, now);
-        assert_eq!(sum.map(|s| (s.old_status, s.new_status)), Some((1, 5)));
+        assert_eq!(sum.map(|s| (s.old_status, s.new_status)), Some((1, 9)));
         let t = s.tickets.get(&id).cloned().unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
         assert_eq!(t.get("dateclosed"), Some(&json!(fmt_date(now))));
 
-        let reopen = TicketChanges { status_id: Some(6), ..TicketChanges::default() };
+        let reopen = TicketChanges { status_id: Some(4), ..TicketChanges::default() };
         s.update_ticket(id, &reopen, &actor, None, false, now);
         let t = s.tickets.get(&id).cloned().unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(false)));

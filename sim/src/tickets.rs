@@ -36,8 +36,18 @@ struct TicketFilter {
     /// (category number, accepted values): numbers match `categoryid_N`, text `category_N`.
     categories: Vec<(usize, Vec<String>)>,
     date: Option<DateRange>,
-    open_only: bool,
-    closed_only: bool,
+    closedness: Closedness,
+    /// Tickets closed before this moment are left out (None: no such limit).
+    closed_since: Option<NaiveDateTime>,
+}
+
+/// Which tickets a list returns by whether they are closed [Q1, Q2].
+#[derive(Default, Clone, Copy, PartialEq, Eq, Debug)]
+enum Closedness {
+    #[default]
+    Both,
+    Open,
+    Closed,
 }
 
 fn param_error(key: &str, message: String) -> ApiError {
@@ -45,14 +55,29 @@ fn param_error(key: &str, message: String) -> ApiError {
 }
 
 impl TicketFilter {
-    fn parse(q: &Params) -> Result<TicketFilter, ApiError> {
+    fn parse(q: &Params, now: NaiveDateTime, recently_closed_days: i64) -> Result<TicketFilter, ApiError> {
         let mut f = TicketFilter {
             search: q.get_nonblank("search").map(str::to_lowercase),
             search_summary: q.get_nonblank("search_summary").map(str::to_lowercase),
             search_details: q.get_nonblank("search_details").map(str::to_lowercase),
-            open_only: q.flag("open_only"),
-            closed_only: q.flag("closed_only"),
             ..TicketFilter::default()
+        };
+        // `open_only` and `closed_only` [Q2]; `includeclosed` is "(array of int) 1 = Closed,
+        // 0 = Not Closed" [Q3]. A list that asks for none of them hides tickets closed longer
+        // ago than "recently" [Q1].
+        let include: Vec<&str> = q.list("includeclosed");
+        let (want_open, want_closed) = (include.contains(&"0"), include.contains(&"1"));
+        f.closedness = match (q.flag("open_only"), q.flag("closed_only")) {
+            (true, false) => Closedness::Open,
+            (false, true) => Closedness::Closed,
+            (true, true) => return Err(param_error("open_only", "open_only and closed_only cannot both be set".into())),
+            (false, false) if want_closed && !want_open => Closedness::Closed,
+            (false, false) if want_open && !want_closed => Closedness::Open,
+            (false, false) if want_open && want_closed => Closedness::Both,
+            (false, false) => {
+                f.closed_since = Some(now - Duration::days(recently_closed_days));
+                Closedness::Both
+            }
         };
         for (param, field) in [
             ("status_id", "status_id"),
@@ -140,7 +165,15 @@ impl TicketFilter {
             }
         }
         let closed = t.get("hasbeenclosed").and_then(Value::as_bool).unwrap_or(false);
-        if (self.open_only && closed) || (self.closed_only && !closed) {
+        match self.closedness {
+            Closedness::Open if closed => return false,
+            Closedness::Closed if !closed => return false,
+            _ => {}
+        }
+        if closed
+            && let Some(since) = self.closed_since
+            && stored_date(t.get("dateclosed")).is_some_and(|d| d < since)
+        {
             return false;
         }
         if let Some(r) = &self.date {
@@ -221,10 +254,12 @@ pub(crate) fn page_window(q: &Params, total: usize) -> Result<Window, ApiError> 
     }
 }
 
-/// `GET /api/Tickets`.
-pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
-    let filter = TicketFilter::parse(q)?;
-    let mut rows: Vec<&Map<String, Value>> = store.tickets.values().filter(|t| filter.matches(t)).collect();
+/// `GET /api/Tickets`: rows as the tenant's profile shapes them [L3].
+pub(crate) fn list(store: &Store, q: &Params, now: NaiveDateTime) -> Result<Value, ApiError> {
+    let filter = TicketFilter::parse(q, now, store.profile.recently_closed_days)?;
+    let ids: Option<Vec<i64>> = q.get("ticketids").map(|_| q.list("ticketids").into_iter().filter_map(|v| v.parse().ok()).collect());
+    let mut rows: Vec<&Map<String, Value>> =
+        store.tickets.values().filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&get_i64(t, "id")))).filter(|t| filter.matches(t)).collect();
     sort_rows(&mut rows, q);
     let total = rows.len();
     let Window { skip, take, paging } = page_window(q, total)?;
@@ -235,28 +270,7 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
         .into_iter()
         .skip(skip)
         .take(take)
-        .map(|t| {
-            if id_only {
-                return json!({ "id": get_i64(t, "id") });
-            }
-            let mut row = Map::new();
-            for (k, v) in t {
-                if k != "customfields" {
-                    row.insert(k.clone(), v.clone());
-                }
-            }
-            if let Some(ids) = &cf_ids {
-                let cfs: Vec<Value> = t
-                    .get("customfields")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter().filter(|c| c.get("id").and_then(Value::as_i64).is_some_and(|id| ids.contains(&id))).cloned().collect()
-                    })
-                    .unwrap_or_default();
-                row.insert("customfields".into(), Value::Array(cfs));
-            }
-            Value::Object(row)
-        })
+        .map(|t| if id_only { json!({ "id": get_i64(t, "id") }) } else { Value::Object(store.profile.row(t, cf_ids.as_deref())) })
         .collect();
     let mut resp = Map::new();
     if let Some((page, size)) = paging {
@@ -305,8 +319,14 @@ pub(crate) fn element_id(o: &Map<String, Value>, i: usize) -> Result<Option<i64>
 /// `POST /api/Tickets`: every element is validated before any is applied, so a rejected batch
 /// changes nothing. An element whose `id` exists updates that ticket (only the keys present);
 /// any other element creates a ticket with a NEW id (Halo's upsert: an unknown id is not an
-/// error, it silently creates a ticket). Returns the saved records in request order.
-pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], actor: &Actor, now: NaiveDateTime) -> Result<Vec<Value>, ApiError> {
+/// error, it silently creates a ticket [T5]). Returns the saved records in request order, as
+/// stored (the caller shapes them for the answer).
+pub(crate) fn post(
+    store: &mut Store,
+    objs: &[Map<String, Value>],
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
     let mut plan = Vec::with_capacity(objs.len());
     for (i, o) in objs.iter().enumerate() {
         let existing = element_id(o, i)?.filter(|id| store.tickets.contains_key(id));
@@ -324,7 +344,7 @@ pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], actor: &Actor
             None => store.create_ticket(&ch, actor, now),
         };
         if let Some(t) = store.tickets.get(&id) {
-            out.push(Value::Object(t.clone()));
+            out.push(t.clone());
         }
     }
     Ok(out)
@@ -370,6 +390,7 @@ pub(crate) fn agent_edit(store: &mut Store, id: i64, fields: &Value, note: Optio
 #[cfg(test)]
 mod tests {
     use super::super::seed::seeded_store;
+    use super::super::profile::{ListRows, Profile};
     use super::super::util::{SENTINEL_DATE, fmt_date, now};
     use super::*;
 
@@ -381,25 +402,46 @@ mod tests {
         Params::parse(Some(s))
     }
 
+    fn list(s: &Store, q: &Params) -> Result<Value, ApiError> {
+        super::list(s, q, now())
+    }
+
     #[test]
     fn list_filters() {
         let s = seeded_store(true, now());
         let all = list(&s, &q("")).unwrap_or_default();
-        assert_eq!(all.get("record_count"), Some(&json!(7)));
+        assert_eq!(all.get("record_count"), Some(&json!(6)), "ticket 104, closed ten days ago, is left out");
         assert!(all.pointer("/tickets/0/customfields").is_none(), "list rows omit custom fields");
-        assert_eq!(ids(&list(&s, &q("search=PHISHING")).unwrap_or_default()), vec![101, 104]);
+        assert!(all.pointer("/tickets/0/hasbeenclosed").is_none() && all.pointer("/tickets/0/team_id").is_none(), "thin rows");
+        assert_eq!(ids(&list(&s, &q("search=PHISHING")).unwrap_or_default()), vec![101]);
+        assert_eq!(ids(&list(&s, &q("search=PHISHING&closed_only=true")).unwrap_or_default()), vec![104]);
         assert_eq!(ids(&list(&s, &q("search=105")).unwrap_or_default()), vec![105]);
         assert_eq!(ids(&list(&s, &q("search_details=mfa")).unwrap_or_default()), vec![103]);
         assert_eq!(ids(&list(&s, &q("agent_id=0")).unwrap_or_default()), vec![103]);
-        assert_eq!(ids(&list(&s, &q("status=1,2&status=6")).unwrap_or_default()), vec![101, 102, 103, 105]);
-        assert_eq!(ids(&list(&s, &q("team=2&requesttype=4")).unwrap_or_default()), vec![101, 102, 104]);
+        assert_eq!(ids(&list(&s, &q("status=1,2&status=4")).unwrap_or_default()), vec![101, 102, 103, 105]);
+        assert_eq!(ids(&list(&s, &q("team=2&requesttype=4")).unwrap_or_default()), vec![101, 102]);
         assert_eq!(ids(&list(&s, &q("closed_only=true")).unwrap_or_default()), vec![104, 107]);
         assert_eq!(ids(&list(&s, &q("open_only=true&client_id=2")).unwrap_or_default()), vec![103, 106]);
-        assert_eq!(ids(&list(&s, &q("category_1=security%3Ephishing")).unwrap_or_default()), vec![101, 104]);
+        assert_eq!(ids(&list(&s, &q("category_1=security%3Ephishing&includeclosed=0,1")).unwrap_or_default()), vec![101, 104]);
         assert_eq!(ids(&list(&s, &q("category_1=2")).unwrap_or_default()), vec![102]);
         assert!(list(&s, &q("status_id=abc")).is_err());
         assert!(list(&s, &q("datesearch=nope&startdate=2020-01-01")).is_err());
         assert!(list(&s, &q("startdate=garbage")).is_err());
+        assert!(list(&s, &q("open_only=true&closed_only=true")).is_err());
+    }
+
+    #[test]
+    fn closed_tickets_only_when_asked_for() {
+        let s = seeded_store(true, now());
+        assert_eq!(ids(&list(&s, &q("includeclosed=1")).unwrap_or_default()), vec![104, 107]);
+        assert_eq!(ids(&list(&s, &q("includeclosed=0")).unwrap_or_default()), vec![101, 102, 103, 105, 106]);
+        assert_eq!(ids(&list(&s, &q("includeclosed=0,1")).unwrap_or_default()).len(), 7);
+        assert_eq!(ids(&list(&s, &q("ticketids=104,105&closed_only=true")).unwrap_or_default()), vec![104]);
+        assert_eq!(ids(&list(&s, &q("ticketids=104,105")).unwrap_or_default()), vec![105], "104 closed too long ago");
+        let schema = Store { profile: Profile { list_rows: ListRows::Schema, ..Profile::default() }, ..seeded_store(true, now()) };
+        let v = list(&schema, &q("ticketids=107")).unwrap_or_default();
+        assert_eq!(v.pointer("/tickets/0/hasbeenclosed"), Some(&json!(true)));
+        assert!(v.pointer("/tickets/0/datecreated").is_none());
     }
 
     #[test]
@@ -410,20 +452,20 @@ mod tests {
         let v = list(&s, &q(&format!("datesearch=datecreated&startdate={since}"))).unwrap_or_default();
         assert_eq!(ids(&v), vec![102, 103]);
         // dateclosed: open tickets (sentinel) never match.
-        let v = list(&s, &q("datesearch=dateclosed&startdate=2000-01-01")).unwrap_or_default();
+        let v = list(&s, &q("datesearch=dateclosed&startdate=2000-01-01&closed_only=true")).unwrap_or_default();
         assert_eq!(ids(&v), vec![104, 107]);
         // A bare end date includes that whole day.
         let day = (n - Duration::hours(6)).date().format("%Y-%m-%d").to_string();
         let v = list(&s, &q(&format!("datesearch=datecreated&startdate={day}&enddate={day}"))).unwrap_or_default();
         assert!(ids(&v).contains(&103));
 
-        let v = list(&s, &q("order=datecreated&orderdesc=true")).unwrap_or_default();
+        let v = list(&s, &q("order=datecreated&orderdesc=true&includeclosed=0,1")).unwrap_or_default();
         assert_eq!(ids(&v), vec![103, 102, 107, 106, 101, 105, 104]);
         let v = list(&s, &q("orderdesc=true&count=2")).unwrap_or_default();
         assert_eq!(ids(&v), vec![107, 106]);
-        assert_eq!(v.get("record_count"), Some(&json!(7)));
+        assert_eq!(v.get("record_count"), Some(&json!(6)));
 
-        let v = list(&s, &q("pageinate=true&page_size=3&page_no=3")).unwrap_or_default();
+        let v = list(&s, &q("pageinate=true&page_size=3&page_no=3&includeclosed=0,1")).unwrap_or_default();
         assert_eq!(ids(&v), vec![107]);
         assert_eq!(v.get("record_count"), Some(&json!(7)));
         assert_eq!(v.get("page_size"), Some(&json!(3)));
@@ -465,7 +507,7 @@ mod tests {
         assert!(!s.actions.contains_key(&103));
         assert_eq!(delete(&mut s, 103, &actor), None);
 
-        let t = agent_edit(&mut s, 101, &json!({"status_id": 5}), Some("Done"), n).unwrap_or_default();
+        let t = agent_edit(&mut s, 101, &json!({"status_id": 9}), Some("Done"), n).unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
         assert_ne!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
         let last = s.actions.get(&101).and_then(|a| a.last()).cloned().unwrap_or_default();

@@ -26,8 +26,25 @@ use tokio::time::Instant;
 
 use super::events::{ChangeEvent, ChangeKind};
 
+/// What a delivery carries besides the common fields, as Halo's payload options offer [W3].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// The whole ticket (and the action, when there is one).
+    #[default]
+    Full,
+    /// The fields of the captured delivery's ticket [W4].
+    Small,
+    /// No ticket or action: the receiver reads the ticket itself.
+    EventOnly,
+}
+
 /// Where and how webhook deliveries are sent. Missing keys take their defaults; unknown keys are
 /// rejected so a typo in a harness's settings fails loudly.
+///
+/// Halo offers no authentication, HTTP Basic, a Bearer token or an API key [W6, W7]; how the last
+/// two are sent is not documented: here the token goes in `Authorization: Bearer`, the key in
+/// the header `api_key_header`. Any combination may be set (each is sent).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -36,12 +53,18 @@ pub struct WebhookConfig {
     /// HTTP Basic auth when both `username` and `password` are set.
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `Authorization: Bearer <token>` (instead of Basic).
+    pub bearer_token: Option<String>,
+    /// An API key sent in the header `api_key_header` (default `X-API-Key`).
+    pub api_key: Option<String>,
+    pub api_key_header: Option<String>,
     /// 0 or 1: one JSON object per delivery; N > 1: JSON arrays of up to N events.
     pub batch_size: usize,
     /// How long to gather a batch before sending it; 0 sends whatever is already queued.
     pub batch_window_ms: u64,
-    /// Halo's "event only" payloads: no `ticket`/`action` objects, ids only.
-    pub event_only: bool,
+    pub payload: Payload,
+    /// Numbers (IDs) as strings, as some payload settings send them [W10].
+    pub ids_as_strings: bool,
     /// Share (0..=1) of deliveries silently never sent.
     pub drop_ratio: f64,
     /// Share of deliveries sent twice (same delivery `id`).
@@ -78,12 +101,21 @@ impl WebhookConfig {
                 return Err(format!("Invalid {name} {ms}: at most {MAX_WAIT_MS}"));
             }
         }
+        if self.bearer_token.is_some() && self.username.is_some() {
+            return Err("Set either username/password (Basic) or bearer_token, not both: both use the Authorization header".into());
+        }
+        if let Some(h) = &self.api_key_header
+            && reqwest::header::HeaderName::from_bytes(h.trim().as_bytes()).is_err()
+        {
+            return Err(format!("Invalid api_key_header '{h}': not an HTTP header name"));
+        }
         Ok(())
     }
 
-    /// The settings with the password hidden, for control routes and banners.
+    /// The settings with the secrets hidden, for control routes and banners.
     pub(crate) fn masked(&self) -> WebhookConfig {
-        WebhookConfig { password: self.password.as_ref().map(|_| "********".to_string()), ..self.clone() }
+        let hide = |s: &Option<String>| s.as_ref().map(|_| "********".to_string());
+        WebhookConfig { password: hide(&self.password), bearer_token: hide(&self.bearer_token), api_key: hide(&self.api_key), ..self.clone() }
     }
 }
 
@@ -134,9 +166,10 @@ pub(crate) fn halo_timestamp(at: DateTime<Utc>) -> String {
     format!("{}.{:07}Z", at.format("%Y-%m-%dT%H:%M:%S"), (at.nanosecond() % 1_000_000_000) / 100)
 }
 
-/// The delivery object for one change; `None` for changes Halo sends no webhook for (deletion).
-pub(crate) fn payload(ev: ChangeEvent, webhook_id: &str, event_only: bool, at: DateTime<Utc>) -> Option<Value> {
-    let closed = ev.ticket.get("hasbeenclosed").and_then(Value::as_bool) == Some(true);
+/// The delivery object for one change [W2]; `None` for changes Halo sends no webhook for
+/// (deletion). `ev.ticket` is the ticket as a full read shows it.
+pub(crate) fn payload(ev: ChangeEvent, webhook_id: &str, cfg: &WebhookConfig, at: DateTime<Utc>) -> Option<Value> {
+    let closed = ev.closed;
     let (event, notification_id, message) = match ev.kind {
         ChangeKind::Created => EVENT_NEW_TICKET,
         ChangeKind::StatusChanged if closed => EVENT_CLOSED,
@@ -154,13 +187,33 @@ pub(crate) fn payload(ev: ChangeEvent, webhook_id: &str, event_only: bool, at: D
     m.insert("object_id".into(), json!(ev.ticket_id));
     m.insert("agent_id".into(), json!(ev.agent_id));
     m.insert("timestamp".into(), json!(halo_timestamp(at)));
-    if !event_only {
-        m.insert("ticket".into(), ev.ticket);
-        if let Some(a) = ev.action {
-            m.insert("action".into(), a);
+    match cfg.payload {
+        Payload::EventOnly => {}
+        Payload::Small => {
+            m.insert("ticket".into(), super::profile::small_object(&ev.ticket));
+        }
+        Payload::Full => {
+            m.insert("ticket".into(), ev.ticket);
+            if let Some(a) = ev.action {
+                m.insert("action".into(), a);
+            }
         }
     }
-    Some(Value::Object(m))
+    let mut v = Value::Object(m);
+    if cfg.ids_as_strings {
+        numbers_to_strings(&mut v);
+    }
+    Some(v)
+}
+
+/// Every number in a value as a string (`4242` → `"4242"`).
+fn numbers_to_strings(v: &mut Value) {
+    match v {
+        Value::Number(n) => *v = Value::String(n.to_string()),
+        Value::Array(a) => a.iter_mut().for_each(numbers_to_strings),
+        Value::Object(o) => o.values_mut().for_each(numbers_to_strings),
+        _ => {}
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +395,7 @@ impl Dispatcher {
     async fn accept(&mut self, q: Queued) {
         let Queued { cfg, event, at } = q;
         let ticket_id = event.ticket_id;
-        let Some(obj) = payload(event, &self.shared.webhook_id, cfg.event_only, at) else {
+        let Some(obj) = payload(event, &self.shared.webhook_id, &cfg, at) else {
             return;
         };
         let same_cfg = self.batch_cfg.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cfg));
@@ -441,6 +494,12 @@ async fn send(client: &reqwest::Client, shared: &Shared, d: &Delivery) {
         if let (Some(user), Some(pass)) = (&d.cfg.username, &d.cfg.password) {
             req = req.basic_auth(user, Some(pass));
         }
+        if let Some(token) = &d.cfg.bearer_token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(key) = &d.cfg.api_key {
+            req = req.header(d.cfg.api_key_header.as_deref().map_or("X-API-Key", str::trim), key);
+        }
         // The URL may carry a secret path: log the outcome, never the URL.
         let failure = match req.send().await {
             Ok(r) if r.status().is_success() => {
@@ -482,8 +541,9 @@ mod tests {
             new_status: Some(if closed { 9 } else { 2 }),
             agent_id: 3,
             timestamp: String::new(),
-            ticket: json!({"id": 1042, "hasbeenclosed": closed}),
+            ticket: json!({"id": 1042, "hasbeenclosed": closed, "summary": "s", "details": "d", "status_id": 2}),
             action: Some(json!({"id": 7})),
+            closed,
         }
     }
 
@@ -507,7 +567,8 @@ mod tests {
     #[test]
     fn payloads_map_kinds_to_halo_events() {
         let at = Utc::now();
-        let name = |kind, closed| payload(ev(kind, closed), "w", false, at).map(|p| p["event"].clone());
+        let full = WebhookConfig::default();
+        let name = |kind, closed| payload(ev(kind, closed), "w", &full, at).map(|p| p["event"].clone());
         assert_eq!(name(ChangeKind::Created, false), Some(json!("new ticket logged")));
         assert_eq!(name(ChangeKind::Updated, false), Some(json!("ticket updated")));
         assert_eq!(name(ChangeKind::ActionAdded, false), Some(json!("ticket updated")));
@@ -515,14 +576,21 @@ mod tests {
         assert_eq!(name(ChangeKind::StatusChanged, true), Some(json!("ticket closed")));
         assert_eq!(name(ChangeKind::Deleted, false), None);
 
-        let p = payload(ev(ChangeKind::StatusChanged, false), "w", false, at).unwrap_or_default();
+        let p = payload(ev(ChangeKind::StatusChanged, false), "w", &full, at).unwrap_or_default();
         assert_eq!(p["message"], json!("The status has been changed for Ticket ID: 0001042."));
         assert_eq!((p["object_id"].as_i64(), p["agent_id"].as_i64(), p["notification_id"].as_i64()), (Some(1042), Some(3), Some(41)));
         assert_eq!(p["webhook_id"], json!("w"));
         assert_eq!(p["ticket"]["id"], json!(1042));
         assert_eq!(p["action"]["id"], json!(7));
-        let only = payload(ev(ChangeKind::Updated, false), "w", true, at).unwrap_or_default();
+        let event_only = WebhookConfig { payload: Payload::EventOnly, ..WebhookConfig::default() };
+        let only = payload(ev(ChangeKind::Updated, false), "w", &event_only, at).unwrap_or_default();
         assert!(only.get("ticket").is_none() && only.get("action").is_none() && only.get("object_id").is_some());
+        let small = WebhookConfig { payload: Payload::Small, ..WebhookConfig::default() };
+        let p = payload(ev(ChangeKind::Updated, false), "w", &small, at).unwrap_or_default();
+        assert!(p["ticket"].get("details").is_none() && p["ticket"]["status_id"] == json!(2) && p.get("action").is_none());
+        let strings = WebhookConfig { ids_as_strings: true, ..WebhookConfig::default() };
+        let p = payload(ev(ChangeKind::Updated, false), "w", &strings, at).unwrap_or_default();
+        assert_eq!((p["object_id"].clone(), p["ticket"]["id"].clone()), (json!("1042"), json!("1042")));
     }
 
     #[test]
@@ -536,6 +604,11 @@ mod tests {
         assert!(WebhookConfig { delay_ratio: f64::NAN, ..ok.clone() }.validate().is_err());
         assert!(WebhookConfig { batch_size: MAX_BATCH_SIZE + 1, ..ok.clone() }.validate().is_err());
         assert!(serde_json::from_str::<WebhookConfig>(r#"{"url": "http://x/", "drop": 1}"#).is_err());
+        let bearer = WebhookConfig { bearer_token: Some("t0k".into()), api_key: Some("k3y".into()), ..ok.clone() };
+        assert_eq!(bearer.masked().bearer_token.as_deref(), Some("********"));
+        assert_eq!(bearer.masked().api_key.as_deref(), Some("********"));
+        assert!(WebhookConfig { username: Some("u".into()), ..bearer.clone() }.validate().is_err());
+        assert!(WebhookConfig { api_key_header: Some("bad header".into()), ..ok.clone() }.validate().is_err());
     }
 
     #[test]

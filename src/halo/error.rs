@@ -215,7 +215,7 @@ impl HaloError {
     }
 }
 
-/// The useful text of one of HaloITSM's many error body shapes (see HALO_API.md), at most
+/// The useful text of one of HaloITSM's many error body shapes (docs/halo-api.md#E2), at most
 /// 500 characters.
 pub fn extract_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
