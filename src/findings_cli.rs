@@ -31,6 +31,9 @@ pub struct ConnectionArgs {
     /// Per-request timeout in seconds.
     #[arg(long = "timeout", default_value_t = 30)]
     pub timeout_seconds: u64,
+    /// The status that closes tickets (HaloITSM's built-in Closed is 9).
+    #[arg(long = "closed-status-id", env = "HALO_CLOSED_STATUS_ID")]
+    pub closed_status_id: Option<i64>,
 }
 
 impl ConnectionArgs {
@@ -40,6 +43,10 @@ impl ConnectionArgs {
             "authorization_server": self.auth_server, "resource_server": self.resource_server,
             "tenant": self.tenant, "ssl_verify": !self.insecure, "timeout_seconds": self.timeout_seconds,
         });
+        let mut v = v;
+        if let Some(c) = self.closed_status_id {
+            v["closed_status_id"] = json!(c);
+        }
         let cfg = ConnectionConfig::from_value(&v).map_err(|e| e.to_string())?;
         HaloClient::new(cfg).map_err(|e| e.to_string())
     }
@@ -68,8 +75,6 @@ pub struct FindingArgs {
     pub on_pass: String,
     #[arg(long = "reopen-status-id", default_value_t = 1)]
     pub reopen_status_id: i64,
-    #[arg(long = "closed-status-id", default_value_t = 5)]
-    pub closed_status_id: i64,
     #[arg(long = "team-id")]
     pub team_id: Option<i64>,
     /// Priority per severity, e.g. Critical=1,High=2.
@@ -83,7 +88,7 @@ pub struct FindingArgs {
     pub json: bool,
 }
 
-fn options(a: &FindingArgs) -> Result<findings::Options, PluginError> {
+fn options(a: &FindingArgs, closed_status_id: i64) -> Result<findings::Options, PluginError> {
     let mut map: HashMap<String, Value> = HashMap::new();
     for p in &a.priorities {
         let (k, v) = p.split_once('=').ok_or_else(|| {
@@ -104,7 +109,7 @@ fn options(a: &FindingArgs) -> Result<findings::Options, PluginError> {
         &a.group_by,
         &a.on_pass,
         a.reopen_status_id,
-        a.closed_status_id,
+        send_findings::ClosedStatus { id: closed_status_id, setting: "--closed-status-id (HALO_CLOSED_STATUS_ID)" },
         a.team_id,
         a.dry_run,
     )
@@ -153,7 +158,8 @@ fn print_report(r: &Report, total: usize, dry_run: bool, json: bool) {
 /// `send-findings FILE`: exit status 0 when every finding was handled, 1 when some failed,
 /// 2 when nothing could be done.
 pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArgs) -> i32 {
-    let opts = match options(args) {
+    let closed = conn.closed_status_id.unwrap_or(crate::halo::BUILT_IN_CLOSED_STATUS);
+    let opts = match options(args, closed) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {} {}", e.cause, e.assistance);
@@ -229,9 +235,7 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
         return 1;
     }
     println!("Connection OK: {} (token fetched, tickets readable)", client.config().resource_server);
-    for (title, path, key) in
-        [("Ticket types", "TicketType", "tickettypes"), ("Statuses", "Status", "statuses"), ("Teams", "Team", "teams")]
-    {
+    for (title, path, key) in [("Ticket types", "TicketType", "tickettypes"), ("Teams", "Team", "teams")] {
         println!();
         println!("{title}:");
         match client.list(path, &[], key).await {
@@ -244,6 +248,27 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
             }
             Err(e) => println!("  (could not list: {e})"),
         }
+    }
+    println!();
+    println!("Statuses:");
+    match client.statuses(true).await {
+        Ok(statuses) => {
+            for s in &statuses.list {
+                let closes = match s.closes {
+                    Some(true) => "  (closes tickets)",
+                    _ => "",
+                };
+                println!("  {:>5}  {}{closes}", s.id, s.name);
+            }
+            if let Err(problem) = crate::halo::tenant::check_closed_status(&statuses, client.config().closed_status_id) {
+                println!();
+                println!("Closed status WRONG: {problem}");
+                return 1;
+            }
+            println!();
+            println!("Closed status {} closes tickets", client.config().closed_status_id);
+        }
+        Err(e) => println!("  (could not list: {e})"),
     }
     0
 }

@@ -111,9 +111,23 @@ impl Env {
 
 // ----- search_tickets ---------------------------------------------------------------------------
 
-/// A search's query: the filters, then paging and ordering, which every page carries.
+/// A search's query for open tickets: the filters, then paging and ordering, which every page
+/// carries. Open and closed tickets are listed apart (a plain list leaves out tickets closed a
+/// while ago).
 fn search_query(filters: &[(&str, &str)], page_size: u64, page_no: u64) -> ExactQuery {
+    state_query(filters, "open_only", page_size, page_no)
+}
+
+/// The same for closed tickets.
+fn closed_query(filters: &[(&str, &str)], page_size: u64, page_no: u64) -> ExactQuery {
+    state_query(filters, "closed_only", page_size, page_no)
+}
+
+fn state_query(filters: &[(&str, &str)], state: &str, page_size: u64, page_no: u64) -> ExactQuery {
     let mut q: Vec<(String, String)> = filters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if !q.iter().any(|(k, _)| k == state) {
+        q.push((state.to_string(), "true".to_string()));
+    }
     for (k, v) in [
         ("pageinate", "true".to_string()),
         ("page_size", page_size.to_string()),
@@ -139,6 +153,13 @@ fn rows(ids: impl IntoIterator<Item = i64>) -> Vec<Value> {
 
 fn page(record_count: i64, ids: impl IntoIterator<Item = i64>) -> Value {
     json!({"record_count": record_count, "tickets": rows(ids)})
+}
+
+impl Env {
+    /// The search's list of closed tickets finds none.
+    async fn no_closed(&self, filters: &[(&str, &str)], page_size: u64) {
+        self.mount(api("GET", "Tickets", closed_query(filters, page_size, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
+    }
 }
 
 fn ids_of(output: &Value) -> Vec<i64> {
@@ -176,13 +197,28 @@ async fn search_maps_every_input_to_haloitsm_filter_names() {
     assert_eq!(
         out["tickets"][0],
         json!({"id": 12, "summary": "Ticket 12", "status_id": 1, "status_name": "New", "datecreated": "2026-09-01T08:00:00Z",
-               "url": e.url_of(12)})
+               "closed": false, "url": e.url_of(12)}),
+        "open, as the list it came from says"
     );
+}
+
+#[tokio::test]
+async fn search_lists_open_and_closed_tickets_apart_and_merges_them_newest_first() {
+    let e = env().await;
+    // A plain list would leave out tickets closed long ago, and rows do not say which are closed.
+    e.mount(api("GET", "Tickets", search_query(&[("search", "vpn")], 5, 1)).respond_with(json_ok(page(3, [9, 7, 3]))).expect(1)).await;
+    e.mount(api("GET", "Tickets", closed_query(&[("search", "vpn")], 5, 1)).respond_with(json_ok(page(3, [8, 4, 2]))).expect(1)).await;
+    let out = e.ok("search_tickets", json!({"query": "vpn", "max_results": 5})).await;
+    assert_eq!(ids_of(&out), vec![9, 8, 7, 4, 3]);
+    let closed: Vec<bool> = out["tickets"].as_array().unwrap().iter().map(|t| t["closed"].as_bool().unwrap()).collect();
+    assert_eq!(closed, vec![false, true, false, true, false]);
+    assert_eq!((out["count"].as_i64(), out["total"].as_i64()), (Some(5), Some(6)));
 }
 
 #[tokio::test]
 async fn search_without_filters_sends_only_paging_and_order() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     // Blank text filters and open_only false are not sent at all.
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(1, [5]))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"query": "   ", "summary_contains": "", "open_only": false, "max_results": 100})).await;
@@ -195,12 +231,14 @@ async fn search_with_one_date_sends_only_that_bound() {
     let e = env().await;
     let filters = [("datesearch", "datecreated"), ("startdate", "2026-09-01T06:30:00")];
     e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
+    e.no_closed(&filters, 100).await;
     let out = e.ok("search_tickets", json!({"created_after": "2026-09-01T06:30:00Z", "max_results": 100})).await;
     assert_eq!(out, json!({"tickets": [], "count": 0, "total": 0}));
 
     let e = env().await;
     let filters = [("datesearch", "datecreated"), ("enddate", "2026-09-30T21:59:59")];
     e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
+    e.no_closed(&filters, 100).await;
     e.ok("search_tickets", json!({"created_before": "2026-09-30T23:59:59+02:00", "max_results": 100})).await;
 }
 
@@ -212,6 +250,7 @@ async fn search_returns_at_most_fifty_tickets_by_default() {
             .and(path("/api/Tickets"))
             .and(query_param("page_no", "1"))
             .and(query_param("pageinate", "true"))
+            .and(query_param("open_only", "true"))
             .and(|req: &Request| {
                 req.url
                     .query_pairs()
@@ -220,6 +259,14 @@ async fn search_returns_at_most_fifty_tickets_by_default() {
                     .is_some_and(|s| (50..=100).contains(&s))
             })
             .respond_with(json_ok(page(500, (401..=500).rev())))
+            .expect(1),
+    )
+    .await;
+    e.mount(
+        Mock::given(method("GET"))
+            .and(path("/api/Tickets"))
+            .and(query_param("closed_only", "true"))
+            .respond_with(json_ok(page(0, [])))
             .expect(1),
     )
     .await;
@@ -232,6 +279,7 @@ async fn search_returns_at_most_fifty_tickets_by_default() {
 #[tokio::test]
 async fn search_reads_exactly_the_pages_it_needs() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     // 250 matches, 250 wanted: pages 1, 2 and 3 of 100 (the third one short), and no fourth.
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(250, (151..=250).rev()))).expect(1)).await;
     e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(250, (51..=150).rev()))).expect(1)).await;
@@ -245,6 +293,7 @@ async fn search_reads_exactly_the_pages_it_needs() {
 #[tokio::test]
 async fn search_keeps_one_page_size_and_stops_at_max_results() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     // 150 wanted of 500: two pages of 100 (page 2 must not be asked with another page size, which
     // would shift its start), the second one cut at 150 tickets in all.
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(500, (401..=500).rev()))).expect(1)).await;
@@ -258,6 +307,7 @@ async fn search_keeps_one_page_size_and_stops_at_max_results() {
 #[tokio::test]
 async fn search_stops_at_a_short_page_and_accepts_bare_arrays() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     // Bare arrays carry no record count: the total is what was returned. 10 000 is allowed.
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(json!(rows((31..=130).rev())))).expect(1)).await;
     e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(json!(rows((1..=30).rev())))).expect(1)).await;
@@ -270,6 +320,7 @@ async fn search_stops_at_a_short_page_and_accepts_bare_arrays() {
 #[tokio::test]
 async fn search_stops_once_the_record_count_is_read() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     // Two full pages hold all 200 matches: no third (empty) page is asked for.
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(200, (101..=200).rev()))).expect(1)).await;
     e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(200, (1..=100).rev()))).expect(1)).await;
@@ -280,6 +331,7 @@ async fn search_stops_once_the_record_count_is_read() {
 #[tokio::test]
 async fn search_returns_a_ticket_seen_on_two_pages_once() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     // A ticket created between the two reads shifts page 2 by one: ticket 101 is listed twice.
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(200, (101..=200).rev()))).expect(1)).await;
     e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(200, (2..=101).rev()))).expect(1)).await;
@@ -310,6 +362,7 @@ async fn search_rejects_bad_inputs_before_any_request() {
 #[tokio::test]
 async fn search_retries_a_page_that_fails_with_503() {
     let e = env().await;
+    e.no_closed(&[], 100).await;
     e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(150, (51..=150).rev()))).expect(1)).await;
     e.mount(
         api("GET", "Tickets", search_query(&[], 100, 2))
@@ -330,6 +383,42 @@ async fn search_retries_a_page_that_fails_with_503() {
 }
 
 // ----- get_ticket -------------------------------------------------------------------------------
+
+/// A short ticket as a full read shows it (with HaloITSM's closed flag).
+fn read(id: i64) -> Value {
+    let mut t = row(id);
+    t["hasbeenclosed"] = json!(false);
+    t
+}
+
+#[tokio::test]
+async fn get_ticket_without_the_closed_flag_asks_the_tenant_which_statuses_close() {
+    let e = env().await;
+    // A full read may leave `hasbeenclosed` out when it is false (docs/halo-api.md#T11): whether
+    // the ticket is closed then comes from the tenant's statuses, read once and cached.
+    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(row(5))).expect(1..=2)).await;
+    let mut closed = row(6);
+    closed["status_id"] = json!(9);
+    e.mount(api("GET", "Tickets/6", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(closed)).expect(0..=1)).await;
+    e.mount(
+        api("GET", "Status", ExactQuery::new(&[("excludeclosed", "true")]))
+            .respond_with(json_ok(json!([{"id": 1, "name": "New"}])))
+            .expect(1),
+    )
+    .await;
+    e.mount(
+        api("GET", "Status", ExactQuery::new(&[]))
+            .respond_with(json_ok(json!([{"id": 1, "name": "New"}, {"id": 9, "name": "Closed"}])))
+            .expect(1),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(e.ok("get_ticket", json!({"ticket_id": 5})).await["ticket"]["closed"], false);
+    }
+    assert_eq!(e.ok("get_ticket", json!({"ticket_id": 6})).await["ticket"]["closed"], true);
+    let status_reads = e.halo.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/api/Status").count();
+    assert_eq!(status_reads, 2, "one read of each status list for all three steps");
+}
 
 fn full_ticket() -> Value {
     json!({
@@ -372,7 +461,7 @@ async fn get_ticket_asks_for_details_and_normalises_the_ticket() {
 #[tokio::test]
 async fn get_ticket_without_details_sends_no_query() {
     let e = env().await;
-    e.mount(api("GET", "Tickets/1042", ExactQuery::new(&[])).respond_with(json_ok(row(1042))).expect(1)).await;
+    e.mount(api("GET", "Tickets/1042", ExactQuery::new(&[])).respond_with(json_ok(read(1042))).expect(1)).await;
     let out = e.ok("get_ticket", json!({"ticket_id": 1042, "include_details": false})).await;
     assert_eq!(out["found"], true);
     assert_eq!(out["ticket"]["id"], 1042);
@@ -382,7 +471,7 @@ async fn get_ticket_without_details_sends_no_query() {
 #[tokio::test]
 async fn get_ticket_links_to_the_portal_url_when_one_is_set() {
     let e = env().await;
-    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(row(5))).expect(1)).await;
+    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(read(5))).expect(1)).await;
     let mut conn = e.conn();
     conn["portal_url"] = json!("https://portal.example.com");
     let (status, body) = post(&e.srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", conn, json!({"ticket_id": 5}))).await;
@@ -647,7 +736,7 @@ async fn list_statuses_marks_closed_those_missing_from_the_open_list() {
 }
 
 #[tokio::test]
-async fn list_statuses_excluding_closed_makes_one_request() {
+async fn list_statuses_excluding_closed_leaves_out_what_haloitsm_says_closes() {
     let e = env().await;
     e.mount(
         api("GET", "Status", ExactQuery::new(&[("excludeclosed", "true")]))
@@ -655,13 +744,26 @@ async fn list_statuses_excluding_closed_makes_one_request() {
             .expect(1),
     )
     .await;
-    e.mount(api("GET", "Status", ExactQuery::new(&[])).respond_with(json_ok(statuses_all())).expect(0)).await;
+    e.mount(api("GET", "Status", ExactQuery::new(&[])).respond_with(json_ok(statuses_all())).expect(1)).await;
     let out = e.ok("list_statuses", json!({"exclude_closed": true})).await;
     assert_eq!(
         out,
         json!({"statuses": [{"id": 1, "name": "New", "type": 0, "closed": false}, {"id": 2, "name": "In Progress", "type": 0, "closed": false}],
                "count": 2})
     );
+}
+
+#[tokio::test]
+async fn list_statuses_says_nothing_of_closing_when_haloitsm_does_not_filter() {
+    let e = env().await;
+    // A tenant that ignores `excludeclosed` answers every status both times: which ones close is
+    // unknown, so no status is called closed or open (and `type` is never read for it).
+    for q in [&[("excludeclosed", "true")][..], &[]] {
+        e.mount(api("GET", "Status", ExactQuery::new(q)).respond_with(json_ok(statuses_all())).expect(1)).await;
+    }
+    let out = e.ok("list_statuses", json!({})).await;
+    assert_eq!(out["count"], 4);
+    assert!(out["statuses"].as_array().unwrap().iter().all(|s| s.get("closed").is_none()), "{out}");
 }
 
 #[tokio::test]
@@ -690,6 +792,8 @@ async fn list_statuses_passes_the_ticket_type_on_both_requests() {
 struct Lookup {
     action: &'static str,
     endpoint: &'static str,
+    /// The query HaloITSM must be asked with.
+    query: &'static [(&'static str, &'static str)],
     wrapper_key: &'static str,
     rows: Value,
     input: Value,
@@ -712,6 +816,7 @@ fn lookups() -> Vec<Lookup> {
         Lookup {
             action: "list_ticket_types",
             endpoint: "TicketType",
+            query: &[],
             wrapper_key: "tickettypes",
             rows: json!([{"id": 1, "name": "Incident", "group_id": null}, {"id": 4, "name": "Security Incident"}]),
             input: json!({}),
@@ -720,6 +825,7 @@ fn lookups() -> Vec<Lookup> {
         Lookup {
             action: "list_priorities",
             endpoint: "Priority",
+            query: &[],
             wrapper_key: "priorities",
             rows: json!([
                 {"id": "0c3e55b0-6a3f-4d1e-9a8f-1f2b3c4d5e6f", "priorityid": 1, "slaid": 1, "name": "Critical"},
@@ -731,6 +837,7 @@ fn lookups() -> Vec<Lookup> {
         Lookup {
             action: "list_agents",
             endpoint: "Agent",
+            query: &[],
             wrapper_key: "agents",
             rows: agents.clone(),
             input: json!({}),
@@ -742,6 +849,8 @@ fn lookups() -> Vec<Lookup> {
         Lookup {
             action: "list_agents",
             endpoint: "Agent",
+            // Disabled agents are listed only when asked for (docs/halo-api.md#G3).
+            query: &[("includedisabled", "true")],
             wrapper_key: "agents",
             rows: agents,
             input: json!({"include_disabled": true}),
@@ -755,6 +864,7 @@ fn lookups() -> Vec<Lookup> {
         Lookup {
             action: "list_teams",
             endpoint: "Team",
+            query: &[],
             wrapper_key: "teams",
             rows: teams.clone(),
             input: json!({}),
@@ -763,20 +873,13 @@ fn lookups() -> Vec<Lookup> {
         Lookup {
             action: "list_teams",
             endpoint: "Team",
+            // Inactive teams are listed only when asked for (docs/halo-api.md#G6).
+            query: &[("includedisabled", "true")],
             wrapper_key: "teams",
             rows: teams,
             input: json!({"include_inactive": true}),
             output: json!({"teams": [{"id": 2, "name": "Security Operations", "inactive": false}, {"id": 3, "name": "Legacy", "inactive": true},
                                      {"id": 4, "name": "Network"}], "count": 3}),
-        },
-        Lookup {
-            action: "list_statuses",
-            endpoint: "Status",
-            wrapper_key: "statuses",
-            rows: statuses_open(),
-            input: json!({"exclude_closed": true}),
-            output: json!({"statuses": [{"id": 1, "name": "New", "type": 0, "closed": false},
-                                        {"id": 2, "name": "In Progress", "type": 0, "closed": false}], "count": 2}),
         },
     ]
 }
@@ -784,7 +887,7 @@ fn lookups() -> Vec<Lookup> {
 #[tokio::test]
 async fn lookups_accept_plain_arrays_and_wrapped_lists() {
     for l in lookups() {
-        let query: &[(&str, &str)] = if l.action == "list_statuses" { &[("excludeclosed", "true")] } else { &[] };
+        let query = l.query;
         let count = l.rows.as_array().unwrap().len();
         for (shape, answer) in [
             ("plain array", l.rows.clone()),
@@ -816,5 +919,28 @@ async fn list_priorities_take_the_id_from_priorityid_only() {
     assert_eq!(
         out,
         json!({"priorities": [{"id": 2, "name": "High", "sla_id": 1}, {"name": "Odd", "sla_id": 2}, {"id": 3, "name": "Medium"}], "count": 3})
+    );
+}
+
+#[tokio::test]
+async fn list_priorities_gives_each_priority_once_whatever_its_slas() {
+    let e = env().await;
+    // One row per SLA and priority, the name differing per SLA, one row hidden (docs/halo-api.md#P1).
+    e.mount(
+        api("GET", "Priority", ExactQuery::new(&[]))
+            .respond_with(json_ok(json!([
+                {"id": "c183eb27-0000-4000-8000-000000000001", "priorityid": 1, "slaid": 1, "name": "Critical", "ishidden": true},
+                {"id": "c183eb27-0000-4000-8000-000000000002", "priorityid": 1, "slaid": 2, "name": "Urgent", "ishidden": false},
+                {"id": "c183eb27-0000-4000-8000-000000000003", "priorityid": 2, "slaid": 1, "name": "High"},
+                {"id": "c183eb27-0000-4000-8000-000000000004", "priorityid": 2, "slaid": 2, "name": "P2"},
+                {"id": "c183eb27-0000-4000-8000-000000000005", "priorityid": 4, "slaid": 2, "name": "Low"}
+            ])))
+            .expect(1),
+    )
+    .await;
+    let out = e.ok("list_priorities", json!({})).await;
+    assert_eq!(
+        out,
+        json!({"priorities": [{"id": 1, "name": "Urgent"}, {"id": 2, "name": "High"}, {"id": 4, "name": "Low", "sla_id": 2}], "count": 3})
     );
 }

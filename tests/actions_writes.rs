@@ -142,6 +142,17 @@ impl Halo {
     }
 
     /// `GET /api/Tickets/{id}?includedetails=true` answers `raw`, exactly `times` times.
+    /// `GET /api/Team?includedisabled=true` answers these teams, once (the plugin caches them).
+    async fn teams(&self, teams: Value) {
+        api("GET", "/api/Team")
+            .and(query_is(&[("includedisabled", "true")]))
+            .respond_with(ok_json(teams))
+            .expect(1)
+            .named("GET teams")
+            .mount(&self.server)
+            .await;
+    }
+
     async fn ticket(&self, id: i64, raw: Value, times: u64) {
         api("GET", &format!("/api/Tickets/{id}"))
             .and(query_is(&[("includedetails", "true")]))
@@ -204,6 +215,7 @@ fn raw_ticket(id: i64, status: i64) -> Value {
         2 => ("In Progress", false),
         4 => ("Resolved", true),
         5 => ("Closed", true),
+        9 => ("Closed", true),
         _ => ("Other", false),
     };
     json!({"id": id, "summary": "Suspicious login detected for jsmith", "details": "Login from 203.0.113.9 (new country)",
@@ -228,7 +240,7 @@ async fn create_posts_one_ticket_filled_from_the_connection_defaults() {
     let saved = json!({"id": 1001, "summary": "InsightIDR: Suspicious Authentication", "details": "Login from 203.0.113.9",
                        "tickettype_id": 4, "status_id": 1, "status_name": "New", "priority_id": 3, "categoryid_1": 10,
                        "category_1": "Security>Phishing", "agent_id": 5, "agent_name": "Alex Morgan", "team_id": 2,
-                       "team": "Security Operations", "datecreated": "2026-09-01T08:00:00"});
+                       "team": "Security Operations", "datecreated": "2026-09-01T08:00:00", "hasbeenclosed": false});
     h.post_one(
         "/api/Tickets",
         json!({"summary": "InsightIDR: Suspicious Authentication", "details": "Login from 203.0.113.9", "tickettype_id": 4,
@@ -244,7 +256,7 @@ async fn create_posts_one_ticket_filled_from_the_connection_defaults() {
         json!({"id": 1001, "summary": "InsightIDR: Suspicious Authentication", "details": "Login from 203.0.113.9", "tickettype_id": 4,
                "status_id": 1, "status_name": "New", "priority_id": 3, "category_id": 10, "category_1": "Security>Phishing",
                "agent_id": 5, "agent_name": "Alex Morgan", "team_id": 2, "team_name": "Security Operations",
-               "datecreated": "2026-09-01T08:00:00Z", "url": h.url_of(1001)})
+               "datecreated": "2026-09-01T08:00:00Z", "closed": false, "url": h.url_of(1001)})
     );
     assert_eq!(h.api_requests().await, ["POST /api/Tickets"], "a create needs no existence check");
     h.verify().await;
@@ -403,7 +415,13 @@ async fn create_rate_limited_then_accepted_creates_the_ticket_once() {
         .named("POST /api/Tickets (rate limited)")
         .mount(&h.server)
         .await;
-    h.post_one("/api/Tickets", record, ok_json(json!({"id": 1003, "summary": "s", "tickettype_id": 4, "status_id": 1})), 1).await;
+    h.post_one(
+        "/api/Tickets",
+        record,
+        ok_json(json!({"id": 1003, "summary": "s", "tickettype_id": 4, "status_id": 1, "hasbeenclosed": false})),
+        1,
+    )
+    .await;
     let out = h.ok("create_ticket", json!({"summary": "s", "details": "d"})).await;
     assert_eq!(out["success"], true);
     assert_eq!(out["ticket"]["id"], 1003);
@@ -418,14 +436,15 @@ async fn create_accepts_an_array_answer_and_a_ticket_without_agent_team_or_categ
         "/api/Tickets",
         json!({"summary": "Bare", "details": "d", "tickettype_id": 4, "status_id": 1}),
         ok_json(json!([{"id": 1004, "summary": "Bare", "details": "d", "tickettype_id": 4, "status_id": 1, "agent_id": 0,
-                        "agent_name": "Unassigned", "team_id": 0, "team": "", "categoryid_1": 0, "category_1": ""}])),
+                        "agent_name": "Unassigned", "team_id": 0, "team": "", "categoryid_1": 0, "category_1": "", "hasbeenclosed": false}])),
         1,
     )
     .await;
     let out = h.ok("create_ticket", json!({"summary": "Bare", "details": "d"})).await;
     assert_eq!(
         out,
-        json!({"ticket": {"id": 1004, "summary": "Bare", "details": "d", "tickettype_id": 4, "status_id": 1, "url": h.url_of(1004)},
+        json!({"ticket": {"id": 1004, "summary": "Bare", "details": "d", "tickettype_id": 4, "status_id": 1, "closed": false,
+                          "url": h.url_of(1004)},
                "success": true})
     );
     h.verify().await;
@@ -518,12 +537,31 @@ async fn update_with_agent_zero_unassigns() {
     h.verify().await;
 }
 
+/// Just now, in HaloITSM's date form (whole seconds, UTC, no zone).
+fn halo_now(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs)).format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// `GET /api/Tickets/{id}` (the plain read that checks a ticket is gone) answers 404, once.
+async fn gone(h: &Halo, id: i64) {
+    api("GET", &format!("/api/Tickets/{id}"))
+        .and(no_query())
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"Message": "Ticket not found"})))
+        .expect(1)
+        .named(format!("GET ticket {id} (gone)"))
+        .mount(&h.server)
+        .await;
+}
+
 #[tokio::test]
 async fn update_that_halo_turned_into_a_create_deletes_the_stray_ticket() {
     let h = Halo::start().await;
-    h.ticket(42, raw_ticket(42, 2), 1).await;
     // The ticket vanished between the check and the write: HaloITSM's upsert made ticket 43.
+    h.ticket(42, raw_ticket(42, 2), 1).await;
     h.post_one("/api/Tickets", json!({"id": 42, "summary": "x"}), ok_json(json!({"id": 43, "summary": "x"})), 1).await;
+    gone(&h, 42).await;
+    // Ticket 43 is provably the one this update made: created after it was sent, with its fields.
+    h.ticket(43, json!({"id": 43, "summary": "x", "datecreated": halo_now(1)}), 1).await;
     api("DELETE", "/api/Tickets/43")
         .and(query_is(&[("reason", "Created by accident while updating ticket 42, which no longer exists")]))
         .respond_with(ok_json(json!({"id": 43})))
@@ -534,16 +572,50 @@ async fn update_that_halo_turned_into_a_create_deletes_the_stray_ticket() {
     let body = h.err("update_ticket", json!({"ticket_id": 42, "summary": "x"}), 500).await;
     let cause = body["exception"]["cause"].as_str().unwrap();
     assert!(cause.contains("Ticket 42 was deleted while it was being updated") && cause.contains("ticket 43"), "{body}");
-    assert!(body["exception"]["assistance"].as_str().unwrap().contains("deleted again"), "{body}");
+    assert!(cause.contains("deleted again"), "{body}");
     assert_eq!(
         h.api_requests().await,
         [
             TICKET_GET,
             "POST /api/Tickets",
+            "GET /api/Tickets/42",
+            "GET /api/Tickets/43?includedetails=true",
             "DELETE /api/Tickets/43?reason=Created+by+accident+while+updating+ticket+42%2C+which+no+longer+exists"
         ]
     );
     h.verify().await;
+}
+
+#[tokio::test]
+async fn an_answer_for_another_ticket_is_never_deleted_on_a_guess() {
+    // Each case: what the reads show; none proves ticket 43 is the one this update created.
+    let cases = [
+        ("ticket 42 still exists", Some(raw_ticket(42, 2)), json!({"id": 43, "summary": "x", "datecreated": halo_now(1)})),
+        ("ticket 43 is older than the update", None, json!({"id": 43, "summary": "x", "datecreated": "2026-01-01T00:00:00"})),
+        ("ticket 43 has another summary", None, json!({"id": 43, "summary": "someone else's", "datecreated": halo_now(1)})),
+        ("ticket 43 has no creation date", None, json!({"id": 43, "summary": "x"})),
+    ];
+    for (case, still_there, stray) in cases {
+        let h = Halo::start().await;
+        h.ticket(42, raw_ticket(42, 2), 1).await;
+        h.post_one("/api/Tickets", json!({"id": 42, "summary": "x"}), ok_json(json!({"id": 43, "summary": "x"})), 1).await;
+        match still_there {
+            Some(t) => {
+                api("GET", "/api/Tickets/42").and(no_query()).respond_with(ok_json(t)).expect(1).mount(&h.server).await;
+                h.ticket(43, stray, 0).await;
+            }
+            None => {
+                gone(&h, 42).await;
+                h.ticket(43, stray, 1).await;
+            }
+        }
+        api("DELETE", "/api/Tickets/43").respond_with(ok_json(json!({"id": 43}))).expect(0).named("no delete").mount(&h.server).await;
+        let body = h.err("update_ticket", json!({"ticket_id": 42, "summary": "x"}), 500).await;
+        let cause = body["exception"]["cause"].as_str().unwrap();
+        assert!(cause.contains("left alone"), "{case}: {body}");
+        assert!(body["exception"]["assistance"].as_str().unwrap().contains("ticket 43"), "{case}: {body}");
+        h.verify().await;
+    }
 }
 
 #[tokio::test]
@@ -561,11 +633,12 @@ async fn update_server_error_is_not_retried() {
 #[tokio::test]
 async fn close_records_status_and_resolution_in_one_action_and_leaves_the_details() {
     let h = Halo::start().await;
-    h.ticket_before_after(42, raw_ticket(42, 2), raw_ticket(42, 5)).await;
+    h.ticket_before_after(42, raw_ticket(42, 2), raw_ticket(42, 9)).await;
+    // HaloITSM's built-in Closed is 9 (docs/halo-api.md#S4).
     h.post_one(
         "/api/Actions",
-        json!({"ticket_id": 42, "outcome": "Closed", "note": "False positive - corporate VPN", "new_status": 5, "hiddenfromuser": false}),
-        ok_json(json!({"id": 9001, "ticket_id": 42, "new_status": 5})),
+        json!({"ticket_id": 42, "outcome": "Closed", "note": "False positive - corporate VPN", "new_status": 9, "hiddenfromuser": false}),
+        ok_json(json!({"id": 9001, "ticket_id": 42, "new_status": 9})),
         1,
     )
     .await;
@@ -573,7 +646,7 @@ async fn close_records_status_and_resolution_in_one_action_and_leaves_the_detail
     let out = h.ok("close_ticket", json!({"ticket_id": 42, "resolution": "  False positive - corporate VPN  "})).await;
     assert_eq!(out["success"], true);
     let t = &out["ticket"];
-    assert_eq!((t["status_id"].as_i64(), t["status_name"].as_str(), t["closed"].as_bool()), (Some(5), Some("Closed"), Some(true)), "{t}");
+    assert_eq!((t["status_id"].as_i64(), t["status_name"].as_str(), t["closed"].as_bool()), (Some(9), Some("Closed"), Some(true)), "{t}");
     assert_eq!(t["details"], "Login from 203.0.113.9 (new country)");
     assert_eq!(t["dateclosed"], "2026-09-02T17:00:00Z");
     assert_eq!(h.api_requests().await, [TICKET_GET, "POST /api/Actions", TICKET_GET], "check, one action, re-read");
@@ -594,6 +667,52 @@ async fn close_honours_closed_status_id_and_notes_a_default_resolution() {
     let out = h.ok("close_ticket", json!({"ticket_id": 42, "closed_status_id": 4})).await;
     assert_eq!((out["success"].as_bool(), out["ticket"]["status_id"].as_i64()), (Some(true), Some(4)), "{out}");
     h.verify().await;
+}
+
+#[tokio::test]
+async fn close_uses_the_connections_closed_status() {
+    let h = Halo::with_connection(json!({"closed_status_id": 21})).await;
+    h.ticket_before_after(42, raw_ticket(42, 2), json!({"id": 42, "status_id": 21, "status_name": "Completed", "hasbeenclosed": true}))
+        .await;
+    h.post_one(
+        "/api/Actions",
+        json!({"ticket_id": 42, "outcome": "Closed", "note": "Closed from InsightConnect", "new_status": 21, "hiddenfromuser": false}),
+        ok_json(json!({"id": 9003})),
+        1,
+    )
+    .await;
+    let out = h.ok("close_ticket", json!({"ticket_id": 42})).await;
+    assert_eq!((out["ticket"]["status_id"].as_i64(), out["ticket"]["closed"].as_bool()), (Some(21), Some(true)), "{out}");
+    h.verify().await;
+}
+
+#[tokio::test]
+async fn a_close_that_does_not_close_fails_naming_the_status_and_the_setting() {
+    // Statuses are the tenant's: on a stock tenant 5 is not a closed status.
+    for (conn, input, setting) in [
+        (json!({"closed_status_id": 5}), json!({"ticket_id": 42}), "connection's Closed Status ID"),
+        (json!({}), json!({"ticket_id": 42, "closed_status_id": 5}), "step's `closed_status_id`"),
+    ] {
+        let h = Halo::with_connection(conn).await;
+        h.ticket_before_after(
+            42,
+            raw_ticket(42, 2),
+            json!({"id": 42, "status_id": 5, "status_name": "Waiting on Client", "hasbeenclosed": false}),
+        )
+        .await;
+        h.post_one(
+            "/api/Actions",
+            json!({"ticket_id": 42, "outcome": "Closed", "note": "Closed from InsightConnect", "new_status": 5, "hiddenfromuser": false}),
+            ok_json(json!({"id": 9004})),
+            1,
+        )
+        .await;
+        let body = h.err("close_ticket", input.clone(), 400).await;
+        let text = format!("{} {}", body["exception"]["cause"], body["exception"]["assistance"]);
+        assert!(text.contains("did not close ticket 42") && text.contains("status 5") && text.contains(setting), "{input}: {body}");
+        assert!(text.contains("built-in Closed is 9"), "{body}");
+        h.verify().await;
+    }
 }
 
 #[tokio::test]
@@ -769,7 +888,7 @@ async fn assign_needs_an_agent_or_a_team_and_sends_nothing_otherwise() {
         [json!({"ticket_id": 42}), json!({"ticket_id": 42, "notify": false}), json!({"ticket_id": 42, "agent_id": null, "team_id": ""})]
     {
         let body = h.err("assign_ticket", input.clone(), 400).await;
-        assert!(body["error"].as_str().unwrap().contains("give `agent_id`, `team_id`, or both"), "{input}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("give `agent_id`, a team (`team_id` or `team_name`), or both"), "{input}: {body}");
     }
     assert!(h.api_requests().await.is_empty(), "nothing but (at most) the token request");
     h.verify().await;
@@ -785,10 +904,12 @@ async fn assign_to_agent_and_team_records_it_and_emails_the_agent() {
         json!({"id": 3, "name": "Alex Morgan", "email": "alex.morgan@example.com", "team": "Security Operations", "isdisabled": false}),
     )
     .await;
+    h.teams(json!([{"id": 2, "name": "Security Operations", "inactive": false}, {"id": 3, "name": "Network"}])).await;
+    // `new_team` is the team's name, not its ID (docs/halo-api.md#A6).
     h.post_one(
         "/api/Actions",
-        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to agent Alex Morgan and team 2 from InsightConnect",
-               "hiddenfromuser": true, "new_agent": 3, "new_team": 2, "sendemail": true, "emailto": "alex.morgan@example.com"}),
+        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to agent Alex Morgan and team Security Operations from InsightConnect",
+               "hiddenfromuser": true, "new_agent": 3, "new_team": "Security Operations", "sendemail": true, "emailto": "alex.morgan@example.com"}),
         ok_json(json!({"id": 9100})),
         1,
     )
@@ -801,7 +922,10 @@ async fn assign_to_agent_and_team_records_it_and_emails_the_agent() {
         (Some(3), Some(2), Some("Security Operations")),
         "{t}"
     );
-    assert_eq!(h.api_requests().await, [TICKET_GET, "GET /api/Agent/3", "POST /api/Actions", TICKET_GET]);
+    assert_eq!(
+        h.api_requests().await,
+        [TICKET_GET, "GET /api/Agent/3", "GET /api/Team?includedisabled=true", "POST /api/Actions", TICKET_GET]
+    );
     h.verify().await;
 }
 
@@ -844,10 +968,11 @@ async fn assign_to_an_agent_without_email_sends_no_email() {
 async fn assign_to_a_team_only_looks_up_no_agent() {
     let h = Halo::start().await;
     h.ticket_before_after(42, raw_ticket(42, 2), assigned(0, 2)).await;
+    h.teams(json!([{"id": 2, "name": "Security Operations"}])).await;
     h.post_one(
         "/api/Actions",
-        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to team 2 from InsightConnect", "hiddenfromuser": true,
-               "new_team": 2, "sendemail": false}),
+        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to team Security Operations from InsightConnect",
+               "hiddenfromuser": true, "new_team": "Security Operations", "sendemail": false}),
         ok_json(json!({"id": 9103})),
         1,
     )
@@ -855,7 +980,104 @@ async fn assign_to_a_team_only_looks_up_no_agent() {
     let out = h.ok("assign_ticket", json!({"ticket_id": 42, "team_id": 2})).await;
     assert_eq!(out["ticket"]["team_id"], 2);
     assert!(out["ticket"].get("agent_id").is_none(), "{out}");
-    assert_eq!(h.api_requests().await, [TICKET_GET, "POST /api/Actions", TICKET_GET]);
+    assert_eq!(h.api_requests().await, [TICKET_GET, "GET /api/Team?includedisabled=true", "POST /api/Actions", TICKET_GET]);
+    h.verify().await;
+}
+
+#[tokio::test]
+async fn assign_by_team_name_sends_the_name_halo_knows() {
+    let h = Halo::start().await;
+    h.ticket_before_after(42, raw_ticket(42, 2), assigned(0, 2)).await;
+    h.teams(json!({"record_count": 1, "teams": [{"id": 2, "name": "Security Operations"}]})).await;
+    h.post_one(
+        "/api/Actions",
+        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to team Security Operations from InsightConnect",
+               "hiddenfromuser": true, "new_team": "Security Operations", "sendemail": false}),
+        ok_json(json!({"id": 9104})),
+        1,
+    )
+    .await;
+    let out = h.ok("assign_ticket", json!({"ticket_id": 42, "team_name": "  security operations "})).await;
+    assert_eq!(out["ticket"]["team_name"], "Security Operations");
+    h.verify().await;
+}
+
+#[tokio::test]
+async fn assign_to_an_unknown_or_inactive_team_is_a_400_and_records_nothing() {
+    let h = Halo::start().await;
+    h.ticket(42, raw_ticket(42, 2), 4).await;
+    // Teams are read once and again when a team is not found (it may have just been added).
+    api("GET", "/api/Team")
+        .and(query_is(&[("includedisabled", "true")]))
+        .respond_with(ok_json(json!([{"id": 2, "name": "Security Operations"}, {"id": 5, "name": "Legacy Desk", "inactive": true}])))
+        .expect(3)
+        .mount(&h.server)
+        .await;
+    api("POST", "/api/Actions").respond_with(ok_json(json!({"id": 1}))).expect(0).mount(&h.server).await;
+    for (input, expected) in [
+        (json!({"ticket_id": 42, "team_id": 9}), "Team 9 does not exist"),
+        (json!({"ticket_id": 42, "team_name": "Night Shift"}), "no team named `Night Shift`"),
+        (json!({"ticket_id": 42, "team_id": 5}), "Team 5 (Legacy Desk) is inactive"),
+        (json!({"ticket_id": 42, "team_id": 2, "team_name": "Legacy Desk"}), "but `team_name` names team 5"),
+    ] {
+        let body = h.err("assign_ticket", input.clone(), 400).await;
+        assert!(body["error"].as_str().unwrap().contains(expected), "{input}: {body}");
+        assert!(body["exception"]["assistance"].as_str().unwrap().contains("Nothing was changed"), "{body}");
+    }
+    h.verify().await;
+}
+
+#[tokio::test]
+async fn an_assignment_halo_did_not_apply_fails_the_step() {
+    let h = Halo::start().await;
+    // HaloITSM took the action but the ticket shows no team (e.g. it did not know the name).
+    h.ticket_before_after(42, raw_ticket(42, 2), raw_ticket(42, 2)).await;
+    h.teams(json!([{"id": 2, "name": "Security Operations"}])).await;
+    h.post_one(
+        "/api/Actions",
+        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to team Security Operations from InsightConnect",
+               "hiddenfromuser": true, "new_team": "Security Operations", "sendemail": false}),
+        ok_json(json!({"id": 9105})),
+        1,
+    )
+    .await;
+    // Nothing happened to the ticket since the assignment: HaloITSM did not apply it.
+    api("GET", "/api/Actions")
+        .and(query_is(&[("ticket_id", "42")]))
+        .respond_with(ok_json(json!({"record_count": 2, "actions": [{"id": 9000}, {"id": 9105}]})))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let body = h.err("assign_ticket", json!({"ticket_id": 42, "team_id": 2}), 400).await;
+    let cause = body["exception"]["cause"].as_str().unwrap();
+    assert!(cause.contains("did not assign ticket 42") && cause.contains("no team instead of team Security Operations"), "{body}");
+    h.verify().await;
+}
+
+#[tokio::test]
+async fn an_assignment_changed_again_since_is_not_a_failure() {
+    let h = Halo::start().await;
+    let mut moved = assigned(0, 3);
+    moved["team"] = json!("Network");
+    h.ticket_before_after(42, raw_ticket(42, 2), moved).await;
+    h.teams(json!([{"id": 2, "name": "Security Operations"}])).await;
+    h.post_one(
+        "/api/Actions",
+        json!({"ticket_id": 42, "outcome": "Assigned", "note": "Assigned to team Security Operations from InsightConnect",
+               "hiddenfromuser": true, "new_team": "Security Operations", "sendemail": false}),
+        ok_json(json!({"id": 9106})),
+        1,
+    )
+    .await;
+    // A later entry (a rule or an agent moved it on) supersedes this assignment.
+    api("GET", "/api/Actions")
+        .and(query_is(&[("ticket_id", "42")]))
+        .respond_with(ok_json(json!({"record_count": 2, "actions": [{"id": 9106}, {"id": 9107}]})))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let out = h.ok("assign_ticket", json!({"ticket_id": 42, "team_id": 2})).await;
+    assert_eq!(out["ticket"]["team_name"], "Network", "the ticket as it is now: {out}");
     h.verify().await;
 }
 
@@ -870,7 +1092,7 @@ async fn assign_to_an_unknown_or_disabled_agent_is_a_400_and_records_nothing() {
         .await;
     agent(&h, 8, json!({"id": 8, "name": "Former Agent", "email": "former@example.com", "isdisabled": true})).await;
     api("POST", "/api/Actions").respond_with(ok_json(json!({"id": 1}))).expect(0).mount(&h.server).await;
-    let body = h.err("assign_ticket", json!({"ticket_id": 42, "agent_id": 9, "team_id": 2}), 400).await;
+    let body = h.err("assign_ticket", json!({"ticket_id": 42, "agent_id": 9}), 400).await;
     assert!(body["error"].as_str().unwrap().contains("Agent 9 does not exist"), "{body}");
     let body = h.err("assign_ticket", json!({"ticket_id": 42, "agent_id": 8}), 400).await;
     assert!(body["error"].as_str().unwrap().contains("Agent 8 is disabled"), "{body}");

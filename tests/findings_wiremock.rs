@@ -193,28 +193,67 @@ impl Halo {
         self.server.verify().await;
     }
 
-    /// The bulk lookup's page `page_no` answers `rows` with `record_count`, exactly once.
-    async fn lookup_page(&self, page_no: u64, rows: Vec<Value>, record_count: u64, field: Option<i64>) {
+    /// The bulk lookup's page `page_no` of open (or closed) tickets answers `rows` with
+    /// `record_count`, exactly once. Rows are thin, as HaloITSM's are: without `hasbeenclosed`.
+    async fn lookup_state(&self, closed: bool, page_no: u64, rows: Vec<Value>, record_count: u64, field: Option<i64>) {
         let page = page_no.to_string();
         let field_s = field.map(|f| f.to_string());
-        let mut q =
-            vec![("search", "prowler-key:"), ("pageinate", "true"), ("page_size", "100"), ("page_no", page.as_str()), ("order", "id")];
+        let state = if closed { "closed_only" } else { "open_only" };
+        let mut q = vec![
+            ("search", "prowler-key:"),
+            ("order", "id"),
+            (state, "true"),
+            ("pageinate", "true"),
+            ("page_size", "100"),
+            ("page_no", page.as_str()),
+        ];
         if let Some(f) = &field_s {
             q.push(("include_custom_fields", f.as_str()));
         }
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|mut r| {
+                r.as_object_mut().map(|o| o.remove("hasbeenclosed"));
+                r
+            })
+            .collect();
         api("GET", "/api/Tickets")
             .and(query_is(&q))
             .respond_with(ok_json(json!({"record_count": record_count, "tickets": rows})))
             .expect(1)
-            .named(format!("lookup page {page_no}"))
+            .named(format!("lookup page {page_no} of {state}"))
             .mount(&self.server)
             .await;
     }
 
-    /// The bulk lookup (no dedupe field) answers these tickets on one page, exactly once.
+    /// The bulk lookup's page `page_no` of open tickets.
+    async fn lookup_page(&self, page_no: u64, rows: Vec<Value>, record_count: u64, field: Option<i64>) {
+        self.lookup_state(false, page_no, rows, record_count, field).await;
+    }
+
+    /// The bulk lookup finds no closed ticket.
+    async fn no_closed(&self, field: Option<i64>) {
+        self.lookup_state(true, 1, vec![], 0, field).await;
+    }
+
+    /// The bulk lookup (no dedupe field) answers these tickets, the open ones and the closed ones
+    /// (by their `hasbeenclosed`) on one page each, exactly once.
     async fn lookup(&self, rows: Vec<Value>) {
-        let n = rows.len() as u64;
-        self.lookup_page(1, rows, n, None).await;
+        let (closed, open): (Vec<Value>, Vec<Value>) = rows.into_iter().partition(|r| r["hasbeenclosed"] == json!(true));
+        let (n_open, n_closed) = (open.len() as u64, closed.len() as u64);
+        self.lookup_page(1, open, n_open, None).await;
+        self.lookup_state(true, 1, closed, n_closed, None).await;
+    }
+
+    /// A full read of a ticket that HaloITSM now counts as closed (the check after a close).
+    async fn read_closed(&self, id: i64, status: i64) {
+        api("GET", &format!("/api/Tickets/{id}"))
+            .and(query_is(&[("includedetails", "true")]))
+            .respond_with(ok_json(json!({"id": id, "status_id": status, "hasbeenclosed": true})))
+            .expect(1)
+            .named(format!("read closed ticket {id}"))
+            .mount(&self.server)
+            .await;
     }
 
     /// `POST /api/Tickets` creating a ticket: the body is `[fields + details]` where the details
@@ -256,10 +295,11 @@ impl Halo {
             .await;
     }
 
-    /// The uncertain-create search for `tag` answers these tickets, exactly once.
+    /// The uncertain-create search for `tag` (among open tickets: it was just created) answers
+    /// these tickets, exactly once.
     async fn search_tag(&self, tag: &str, rows: Vec<Value>) {
         api("GET", "/api/Tickets")
-            .and(query_is(&[("search", tag), ("count", "10")]))
+            .and(query_is(&[("search", tag), ("open_only", "true"), ("pageinate", "true"), ("page_size", "10"), ("page_no", "1")]))
             .respond_with(ok_json(json!({"record_count": rows.len(), "tickets": rows})))
             .expect(1)
             .named(format!("search {tag}"))
@@ -386,10 +426,13 @@ fn o(outcome: &str, ticket: Option<i64>) -> (String, Option<i64>) {
     (outcome.to_string(), ticket)
 }
 
-const LOOKUP: &str = "GET /api/Tickets?search=prowler-key:&pageinate=true&page_size=100&page_no=1&order=id";
+/// The bulk lookup's first page of open tickets, then of closed ones (HaloITSM's plain list
+/// leaves out tickets closed a while ago).
+const LOOKUP: &str = "GET /api/Tickets?search=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
+const LOOKUP_CLOSED: &str = "GET /api/Tickets?search=prowler-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";
 
 fn lookup_request(page_no: u64) -> String {
-    format!("GET /api/Tickets?search=prowler-key:&pageinate=true&page_size=100&page_no={page_no}&order=id")
+    format!("GET /api/Tickets?search=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no={page_no}")
 }
 
 fn prowler_file(name: &str) -> Vec<u8> {
@@ -418,8 +461,12 @@ async fn one_lookup_request_serves_a_whole_file_of_findings() {
     assert_eq!(counts(&out), [5, 0, 0, 0, 0, 0, 0], "{out}");
     let reqs = h.api_requests().await;
     assert_eq!(reqs[0], LOOKUP, "the lookup comes first");
-    assert_eq!(reqs.iter().filter(|r| r.starts_with("GET")).count(), 1, "one lookup for the whole file, no search per finding: {reqs:?}");
-    assert_eq!(reqs.len(), 6, "{reqs:?}");
+    assert_eq!(
+        reqs.iter().filter(|r| r.starts_with("GET")).count(),
+        2,
+        "one lookup (of open and of closed tickets) for the whole file, no search per finding: {reqs:?}"
+    );
+    assert_eq!(reqs.len(), 7, "{reqs:?}");
     h.verify().await;
 }
 
@@ -445,9 +492,10 @@ async fn the_lookup_reads_every_page_of_250_tagged_tickets_and_no_more() {
     h.lookup_page(1, rows, 250, None).await;
     h.lookup_page(2, page2, 250, None).await;
     h.lookup_page(3, page3, 250, None).await;
+    h.no_closed(None).await;
     let out = h.ok(json!({"findings": [f]})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(5240))], "found on page 3, so nothing was created: {out}");
-    assert_eq!(h.api_requests().await, [lookup_request(1), lookup_request(2), lookup_request(3)]);
+    assert_eq!(h.api_requests().await, [lookup_request(1), lookup_request(2), lookup_request(3), LOOKUP_CLOSED.to_string()]);
     h.verify().await;
 }
 
@@ -469,15 +517,20 @@ async fn the_lookup_stops_when_the_record_count_is_reached() {
     let page2 = rows.split_off(100);
     h.lookup_page(1, rows, 200, None).await;
     h.lookup_page(2, page2, 200, None).await;
+    h.no_closed(None).await;
     h.create(new_ticket("s3_bucket_public_access", "High", "logs", 2), &tag(&f), ok_json(json!({"id": 6001})), 1).await;
     let out = h.ok(json!({"findings": [f]})).await;
     assert_eq!(outcomes(&out), [o("created", Some(6001))], "{out}");
-    assert_eq!(h.api_requests().await, [lookup_request(1), lookup_request(2), "POST /api/Tickets".to_string()], "no page 3");
+    assert_eq!(
+        h.api_requests().await,
+        [lookup_request(1), lookup_request(2), LOOKUP_CLOSED.to_string(), "POST /api/Tickets".to_string()],
+        "no page 3"
+    );
     h.verify().await;
 }
 
 #[tokio::test]
-async fn a_rerun_of_150_unchanged_findings_costs_two_list_requests() {
+async fn a_rerun_of_150_unchanged_findings_costs_one_list_request_per_page() {
     let h = Halo::start().await;
     let findings: Vec<Value> = (0..150).map(|i| finding("s3_bucket_public_access", "FAIL", "High", &format!("b{i:03}"))).collect();
     let mut rows: Vec<Value> = findings
@@ -488,13 +541,18 @@ async fn a_rerun_of_150_unchanged_findings_costs_two_list_requests() {
     let page2 = rows.split_off(100);
     h.lookup_page(1, rows, 150, None).await;
     h.lookup_page(2, page2, 150, None).await;
+    h.no_closed(None).await;
     let out = h.ok(json!({"findings": findings})).await;
     assert_eq!(counts(&out), [0, 0, 0, 0, 150, 0, 0], "{out}");
     let got = outcomes(&out);
     for (i, (outcome, ticket)) in got.iter().enumerate() {
         assert_eq!((outcome.as_str(), *ticket), ("unchanged", Some(3000 + i as i64)));
     }
-    assert_eq!(h.api_requests().await, [lookup_request(1), lookup_request(2)], "no write, no per-finding search");
+    assert_eq!(
+        h.api_requests().await,
+        [lookup_request(1), lookup_request(2), LOOKUP_CLOSED.to_string()],
+        "no write, no per-finding search"
+    );
     h.verify().await;
 }
 
@@ -510,7 +568,7 @@ async fn a_failing_lookup_fails_the_step_before_any_write() {
     let body = h.err(json!({"findings": [finding("s3_bucket_public_access", "FAIL", "High", "logs")]}), 500).await;
     let text = body.to_string();
     assert!(text.contains("HTTP 403") && text.contains("Agent lacks the Tickets permission"), "{body}");
-    assert_eq!(h.api_requests().await, [LOOKUP]);
+    assert_eq!(h.api_requests().await, [LOOKUP], "nothing after the failed lookup");
     h.verify().await;
 }
 
@@ -546,7 +604,7 @@ async fn a_new_failure_creates_one_ticket_with_the_full_body() {
                "results": [{"index": 0, "key": key, "check_id": "s3_bucket_public_access", "resource_uid": "arn:aws:s3:::logs",
                             "severity": "High", "status": "FAIL", "ticket_id": 1042, "outcome": "created"}]})
     );
-    assert_eq!(h.api_requests().await, [LOOKUP, "POST /api/Tickets"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets"]);
 
     let posted = h.posted("/api/Tickets").await;
     let details = posted[0][0]["details"].as_str().unwrap();
@@ -624,6 +682,7 @@ async fn create_takes_type_priority_map_team_and_dedupe_field_from_the_inputs() 
     let medium = finding("s3_bucket_versioning", "FAIL", "Medium", "logs");
     let critical = finding("s3_bucket_no_mfa_delete", "FAIL", "critical", "logs");
     h.lookup_page(1, vec![], 0, Some(102)).await;
+    h.no_closed(Some(102)).await;
     for (f, check, sev, priority, id) in [
         (&high, "s3_bucket_public_access", "High", 7, 11),
         (&medium, "s3_bucket_versioning", "Medium", 3, 12),
@@ -645,7 +704,7 @@ async fn create_takes_type_priority_map_team_and_dedupe_field_from_the_inputs() 
     assert_eq!(outcomes(&out), [o("created", Some(11)), o("created", Some(12)), o("created", Some(13))], "{out}");
     assert_eq!(
         h.api_requests().await[0],
-        "GET /api/Tickets?search=prowler-key:&pageinate=true&page_size=100&page_no=1&order=id&include_custom_fields=102"
+        "GET /api/Tickets?search=prowler-key:&order=id&include_custom_fields=102&open_only=true&pageinate=true&page_size=100&page_no=1"
     );
     h.verify().await;
 }
@@ -677,7 +736,7 @@ async fn a_rerun_with_the_ticket_unchanged_writes_nothing() {
     assert_eq!(counts(&out), [0, 0, 0, 0, 1, 0, 0], "{out}");
     assert_eq!(out["results"][0]["ticket_id"], 1042);
     assert_eq!(out["results"][0]["outcome"], "unchanged");
-    assert_eq!(h.api_requests().await, [LOOKUP]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED]);
     h.verify().await;
 }
 
@@ -713,6 +772,14 @@ async fn with_a_dedupe_field_the_key_in_the_custom_field_finds_the_ticket() {
         Some(102),
     )
     .await;
+    h.no_closed(Some(102)).await;
+    // The key is only in the custom field of a row: a full read confirms it before it counts.
+    api("GET", "/api/Tickets/1042")
+        .and(query_is(&[("includedetails", "true")]))
+        .respond_with(ok_json(ticket(1042, 102, &f, "s3_bucket_public_access")))
+        .expect(1)
+        .mount(&h.server)
+        .await;
     h.create(
         json!({"summary": summary("s3_bucket_versioning", "High", "logs"), "tickettype_id": 4, "priority_id": 2,
                "customfields": [{"id": 102, "value": key(&other)}]}),
@@ -742,7 +809,7 @@ async fn of_several_tickets_for_one_key_the_open_one_wins_then_the_newest() {
     .await;
     let out = h.ok(json!({"findings": [a, b]})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(10)), o("unchanged", Some(13))], "no reopen of a closed duplicate: {out}");
-    assert_eq!(h.api_requests().await, [LOOKUP]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED]);
     h.verify().await;
 }
 
@@ -762,7 +829,7 @@ async fn a_failure_whose_ticket_is_closed_reopens_it_with_a_note() {
         [json!([{"ticket_id": 1042, "outcome": "Private Note", "note": format!("Prowler: FAIL again ({LAST_SEEN}); reopened."),
                  "hiddenfromuser": true, "new_status": 1}])]
     );
-    assert_eq!(h.api_requests().await, [LOOKUP, "POST /api/Actions"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Actions"]);
     h.verify().await;
 }
 
@@ -815,7 +882,13 @@ async fn a_pass_with_an_open_ticket_is_noted_unless_the_newest_prowler_note_says
     assert_eq!(counts(&out), [0, 1, 0, 0, 1, 0, 0]);
     assert_eq!(
         h.api_requests_sorted().await,
-        ["GET /api/Actions?ticket_id=21&excludesys=true", "GET /api/Actions?ticket_id=22&excludesys=true", LOOKUP, "POST /api/Actions"]
+        [
+            "GET /api/Actions?ticket_id=21&excludesys=true",
+            "GET /api/Actions?ticket_id=22&excludesys=true",
+            LOOKUP_CLOSED,
+            LOOKUP,
+            "POST /api/Actions"
+        ]
     );
     h.verify().await;
 }
@@ -830,7 +903,8 @@ async fn a_pass_with_on_pass_close_closes_the_open_ticket() {
         tagged_ticket(32, &key(&closed), &summary("s3_bucket_public_access", "High", "closed"), 2, true),
     ])
     .await;
-    h.note(31, "Prowler: PASS", Some(5)).await;
+    h.note(31, "Prowler: PASS", Some(9)).await;
+    h.read_closed(31, 9).await;
     let out = h.ok(json!({"findings": [a, closed], "on_pass": "close"})).await;
     assert_eq!(outcomes(&out), [o("closed", Some(31)), o("unchanged", Some(32))], "an already closed ticket is left alone: {out}");
     assert_eq!(counts(&out), [0, 0, 0, 1, 1, 0, 0]);
@@ -838,7 +912,7 @@ async fn a_pass_with_on_pass_close_closes_the_open_ticket() {
         h.posted("/api/Actions").await,
         [
             json!([{"ticket_id": 31, "outcome": "Private Note", "note": format!("Prowler: PASS ({LAST_SEEN}); closed."), "hiddenfromuser": true,
-                 "new_status": 5}])
+                 "new_status": 9}])
         ]
     );
     h.verify().await;
@@ -850,8 +924,29 @@ async fn on_pass_close_uses_the_closed_status_id_input() {
     let a = finding("s3_bucket_public_access", "PASS", "High", "a");
     h.lookup(vec![tagged_ticket(31, &key(&a), &summary("s3_bucket_public_access", "High", "a"), 2, false)]).await;
     h.note(31, "Prowler: PASS", Some(8)).await;
+    h.read_closed(31, 8).await;
     let out = h.ok(json!({"findings": [a], "on_pass": "close", "closed_status_id": 8})).await;
     assert_eq!(outcomes(&out), [o("closed", Some(31))], "{out}");
+    h.verify().await;
+}
+
+#[tokio::test]
+async fn a_close_that_does_not_close_fails_that_finding_naming_the_status_and_the_setting() {
+    let h = Halo::with_connection(json!({"default_ticket_type_id": 4, "closed_status_id": 5})).await;
+    let a = finding("s3_bucket_public_access", "PASS", "High", "a");
+    h.lookup(vec![tagged_ticket(31, &key(&a), &summary("s3_bucket_public_access", "High", "a"), 2, false)]).await;
+    h.note(31, "Prowler: PASS", Some(5)).await;
+    // HaloITSM moved the ticket to status 5 but does not count it closed.
+    api("GET", "/api/Tickets/31")
+        .and(query_is(&[("includedetails", "true")]))
+        .respond_with(ok_json(json!({"id": 31, "status_id": 5, "hasbeenclosed": false})))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let out = h.ok(json!({"findings": [a], "on_pass": "close"})).await;
+    assert_eq!(outcomes(&out), [o("failed", Some(31))], "{out}");
+    let error = out["results"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("did not close ticket 31") && error.contains("status 5"), "{error}");
     h.verify().await;
 }
 
@@ -864,7 +959,7 @@ async fn a_pass_with_on_pass_ignore_or_without_a_ticket_writes_nothing() {
     let out = h.ok(json!({"findings": [open, none], "on_pass": "ignore"})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(41)), o("skipped", None)], "{out}");
     assert_eq!(counts(&out), [0, 0, 0, 0, 1, 1, 0]);
-    assert_eq!(h.api_requests().await, [LOOKUP]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED]);
     h.verify().await;
 }
 
@@ -876,7 +971,7 @@ async fn a_pass_without_a_ticket_is_skipped_whatever_on_pass_says() {
         h.lookup(vec![]).await;
         let out = h.ok(json!({"findings": [f], "on_pass": on_pass})).await;
         assert_eq!(outcomes(&out), [o("skipped", None)], "{on_pass}: {out}");
-        assert_eq!(h.api_requests().await, [LOOKUP], "{on_pass}");
+        assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED], "{on_pass}");
         h.verify().await;
     }
 }
@@ -902,7 +997,7 @@ async fn low_severity_manual_muted_and_unwanted_statuses_are_skipped_without_a_w
         "{out}"
     );
     assert_eq!(counts(&out), [0, 0, 0, 0, 1, 4, 0]);
-    assert_eq!(h.api_requests().await, [LOOKUP]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED]);
     h.verify().await;
 }
 
@@ -926,7 +1021,7 @@ async fn the_statuses_input_chooses_what_gets_a_ticket() {
     h.create(new_ticket("s3_bucket_policy_review", "Medium", "logs", 3), &tag(&manual), ok_json(json!({"id": 71})), 1).await;
     let out = h.ok(json!({"findings": [fail, manual], "statuses": ["manual"]})).await;
     assert_eq!(outcomes(&out), [o("skipped", None), o("created", Some(71))], "{out}");
-    assert_eq!(h.api_requests().await, [LOOKUP, "POST /api/Tickets"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets"]);
     h.verify().await;
 }
 
@@ -944,7 +1039,7 @@ async fn a_severity_change_updates_summary_and_priority() {
     let out = h.ok(json!({"findings": [f]})).await;
     assert_eq!(outcomes(&out), [o("updated", Some(81))], "{out}");
     assert_eq!(counts(&out), [0, 1, 0, 0, 0, 0, 0]);
-    assert_eq!(h.api_requests().await, [LOOKUP, "POST /api/Tickets"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets"]);
     h.verify().await;
 }
 
@@ -992,7 +1087,12 @@ async fn an_uncertain_create_found_by_its_tag_is_not_sent_again() {
     assert_eq!(outcomes(&out), [o("created", Some(1077))], "{out}");
     assert_eq!(
         h.api_requests().await,
-        [LOOKUP.to_string(), "POST /api/Tickets".to_string(), format!("GET /api/Tickets?search={t}&count=10")]
+        [
+            LOOKUP.to_string(),
+            LOOKUP_CLOSED.to_string(),
+            "POST /api/Tickets".to_string(),
+            format!("GET /api/Tickets?search={t}&open_only=true&pageinate=true&page_size=10&page_no=1")
+        ]
     );
     h.verify().await;
 }
@@ -1021,8 +1121,9 @@ async fn an_uncertain_create_not_found_is_sent_exactly_once_more() {
         h.api_requests().await,
         [
             LOOKUP.to_string(),
+            LOOKUP_CLOSED.to_string(),
             "POST /api/Tickets".to_string(),
-            format!("GET /api/Tickets?search={t}&count=10"),
+            format!("GET /api/Tickets?search={t}&open_only=true&pageinate=true&page_size=10&page_no=1"),
             "POST /api/Tickets".to_string()
         ]
     );
@@ -1131,7 +1232,7 @@ async fn malformed_findings_fail_alone_and_results_keep_the_input_order() {
     for i in [0, 4] {
         assert!(out["results"][i].get("error").is_none(), "{out}");
     }
-    assert_eq!(h.api_requests_sorted().await, [LOOKUP, "POST /api/Tickets", "POST /api/Tickets"]);
+    assert_eq!(h.api_requests_sorted().await, [LOOKUP_CLOSED, LOOKUP, "POST /api/Tickets", "POST /api/Tickets"]);
     h.verify().await;
 }
 
@@ -1213,6 +1314,7 @@ async fn the_connections_default_ticket_type_is_used_and_the_input_wins() {
     let h = Halo::with_connection(json!({"default_ticket_type_id": 12})).await;
     let a = finding("s3_bucket_public_access", "FAIL", "High", "a");
     h.lookup_page(1, vec![], 0, None).await;
+    h.no_closed(None).await;
     h.create(
         json!({"summary": summary("s3_bucket_public_access", "High", "a"), "tickettype_id": 12, "priority_id": 2}),
         &tag(&a),
@@ -1309,7 +1411,7 @@ async fn findings_and_a_file_together_are_one_batch_findings_first() {
         ],
         "{out}"
     );
-    assert_eq!(h.api_requests().await.iter().filter(|r| r.starts_with("GET")).count(), 1);
+    assert_eq!(h.api_requests().await.iter().filter(|r| r.starts_with("GET")).count(), 2, "one lookup each of open and closed tickets");
     h.verify().await;
 }
 
@@ -1330,7 +1432,7 @@ async fn every_shared_prowler_file_goes_through_with_one_lookup() {
         assert_eq!(c.iter().sum::<i64>(), findings.len() as i64, "{name}: {out}");
         assert_eq!(c[6], 0, "{name}: no finding of a shared file fails: {out}");
         let reqs = h.api_requests().await;
-        assert_eq!(reqs.iter().filter(|r| r.starts_with("GET")).count(), 1, "{name}: {reqs:?}");
+        assert_eq!(reqs.iter().filter(|r| r.starts_with("GET")).count(), 2, "{name}: one lookup each of open and closed: {reqs:?}");
         h.verify().await;
     }
 }
@@ -1368,7 +1470,7 @@ async fn a_dry_run_only_looks_up_and_reports_what_would_happen() {
         "{out}"
     );
     assert_eq!(counts(&out), [1, 1, 1, 1, 1, 1, 0]);
-    assert_eq!(h.api_requests().await, [LOOKUP], "nothing but the lookup");
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED], "nothing but the lookup");
     h.verify().await;
 }
 
@@ -1446,7 +1548,7 @@ async fn group_by_check_rerun_unchanged_and_reopen() {
     h.note(602, "Prowler: FAIL again", Some(1)).await;
     let out = h.ok(json!({"findings": [a, b, v], "group_by": "check"})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(601)), o("unchanged", Some(601)), o("reopened", Some(602))], "{out}");
-    assert_eq!(h.api_requests().await, [LOOKUP, "POST /api/Actions"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Actions"]);
     h.verify().await;
 }
 
@@ -1523,6 +1625,6 @@ async fn a_long_summary_is_cut_to_250_characters_and_a_rerun_keeps_it() {
     h.lookup(vec![tagged_ticket(700, &key(&f), &cut, 2, false)]).await;
     let out = h.ok(json!({"findings": [f]})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(700))], "{out}");
-    assert_eq!(h.api_requests().await, [LOOKUP]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED]);
     h.verify().await;
 }

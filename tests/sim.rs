@@ -385,7 +385,7 @@ async fn post_returns_one_last_or_all_and_validates() {
 async fn close_and_reopen_through_ticket_updates() {
     let h = sim().await;
     let api = Api::new(&h).await;
-    let closed = api.post_json("/Tickets", &json!({"id": 103, "status_id": 8})).await;
+    let closed = api.post_json("/Tickets", &json!({"id": 103, "status_id": 9})).await;
     assert_eq!(closed["hasbeenclosed"], true);
     assert_ne!(closed["dateclosed"], "1900-01-01T00:00:00");
     let reopened = api.post_json("/Tickets", &json!({"id": 103, "status_id": 2})).await;
@@ -398,20 +398,26 @@ async fn close_and_reopen_through_ticket_updates() {
 async fn list_paging_filters_dates_order_and_custom_fields() {
     let h = sim().await;
     let api = Api::new(&h).await;
+    // A plain list leaves out ticket 104, closed ten days ago (docs/halo-api.md#Q1).
     let all = api.get_json("/Tickets").await;
-    assert_eq!(all["record_count"], 7);
-    assert_eq!(ids(&all), vec![101, 102, 103, 104, 105, 106, 107]);
-    assert!(all["tickets"][0].get("customfields").is_none());
+    assert_eq!(all["record_count"], 6);
+    assert_eq!(ids(&all), vec![101, 102, 103, 105, 106, 107]);
+    assert_eq!(ids(&api.get_json("/Tickets?includeclosed=0,1").await), vec![101, 102, 103, 104, 105, 106, 107]);
+    // Rows are thin (L3).
+    for k in ["customfields", "hasbeenclosed", "team_id", "status_name", "datecreated"] {
+        assert!(all["tickets"][0].get(k).is_none(), "{k} in a list row");
+    }
 
     let page = api.get_json("/Tickets?pageinate=true&page_size=3&page_no=2").await;
-    assert_eq!(page["record_count"], 7);
-    assert_eq!(ids(&page), vec![104, 105, 106]);
+    assert_eq!(page["record_count"], 6);
+    assert_eq!(ids(&page), vec![105, 106, 107]);
     let clamped = api.get_json("/Tickets?pageinate=true&page_size=500").await;
     assert_eq!(clamped["page_size"], 100);
     assert_eq!(ids(&api.get_json("/Tickets?count=2").await), vec![101, 102]);
 
     assert_eq!(ids(&api.get_json("/Tickets?search=emotet").await), vec![102]);
-    assert_eq!(ids(&api.get_json("/Tickets?search_summary=phishing").await), vec![101, 104]);
+    assert_eq!(ids(&api.get_json("/Tickets?search_summary=phishing").await), vec![101]);
+    assert_eq!(ids(&api.get_json("/Tickets?search_summary=phishing&closed_only=true").await), vec![104]);
     assert_eq!(ids(&api.get_json("/Tickets?agent_id=0").await), vec![103]);
     assert_eq!(ids(&api.get_json("/Tickets?status=1&status=2").await), vec![101, 102, 103]);
     assert_eq!(ids(&api.get_json("/Tickets?team=3,4").await), vec![105, 106]);
@@ -420,14 +426,14 @@ async fn list_paging_filters_dates_order_and_custom_fields() {
     assert_eq!(ids(&api.get_json("/Tickets?user_id=3&open_only=true").await), vec![103, 106]);
     assert_eq!(ids(&api.get_json("/Tickets?closed_only=true").await), vec![104, 107]);
     assert_eq!(ids(&api.get_json("/Tickets?site_id=2").await), vec![103, 106]);
-    assert_eq!(ids(&api.get_json("/Tickets?not_a_filter=1").await).len(), 7);
+    assert_eq!(ids(&api.get_json("/Tickets?not_a_filter=1").await).len(), 6);
 
     // Something changes now; a lastactiondate window starting a minute ago finds only it.
     api.post_json("/Actions", &json!([{"ticket_id": 105, "outcome": "Private Note", "note": "Owner confirmed."}])).await;
     let since = (chrono::Utc::now() - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let recent = api.get_json(&format!("/Tickets?datesearch=lastactiondate&startdate={since}")).await;
     assert_eq!(ids(&recent), vec![105]);
-    let old = api.get_json("/Tickets?datesearch=dateclosed&startdate=2000-01-01T00:00:00&enddate=2999-12-31").await;
+    let old = api.get_json("/Tickets?datesearch=dateclosed&startdate=2000-01-01T00:00:00&enddate=2999-12-31&closed_only=true").await;
     assert_eq!(ids(&old), vec![104, 107]);
     let (status, _) = json_of(api.get("/Tickets?datesearch=lastactiondate&startdate=soon").await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -460,21 +466,23 @@ async fn actions_close_tickets_and_validate() {
             "/Actions",
             &json!([{
                 "ticket_id": 101, "outcome": "Resolved", "note": "Sender blocked; 14 messages purged.",
-                "hiddenfromuser": false, "new_status": 5, "new_agent": 4, "timetaken": 0.5
+                "hiddenfromuser": false, "new_status": 9, "new_agent": 4, "timetaken": 0.5
             }]),
         )
         .await;
     assert!(saved["id"].as_i64().is_some());
     assert_eq!(saved["ticket_id"], 101);
     assert_eq!(saved["who"], "API Agent");
+    assert_eq!((saved["who_agentid"].clone(), saved["actionby_agent_id"].clone()), (json!(1), json!(1)));
+    assert_eq!(saved["actionby_application_id"], "InsightConnect", "made through the API (docs/halo-api.md#A7)");
     assert_eq!(saved["old_status"], 2);
-    assert_eq!(saved["new_status"], 5);
+    assert_eq!(saved["new_status"], 9);
     assert_eq!(saved["old_agent"], 3);
     assert_eq!(saved["new_agent"], 4);
     assert_eq!(saved["note_html"], "Sender blocked; 14 messages purged.");
     assert_eq!(saved["datetime"].as_str().map(str::len), Some(19));
     let t = api.get_json("/Tickets/101").await;
-    assert_eq!(t["status_id"], 5);
+    assert_eq!(t["status_id"], 9);
     assert_eq!(t["hasbeenclosed"], true);
     assert_eq!(t["agent_name"], "Priya Shah");
     assert_eq!(t["lastactiondate"], saved["datetime"]);
@@ -534,17 +542,17 @@ async fn lookup_shapes() {
     let api = Api::new(&h).await;
     let statuses = api.get_json("/Status").await;
     let names: Vec<&str> = statuses.as_array().map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect()).unwrap_or_default();
-    assert_eq!(names, ["New", "In Progress", "Waiting on User", "On Hold", "Resolved", "Closed", "Cancelled"]);
-    let closed: Vec<i64> =
-        statuses.as_array().map(|a| a.iter().filter(|s| s["type"] == 1).filter_map(|s| s["id"].as_i64()).collect()).unwrap_or_default();
-    assert_eq!(closed, vec![4, 5, 8]);
+    assert_eq!(names, ["New", "In Progress", "Pending", "On Hold", "Waiting on Client", "Waiting on Third Party", "Resolved", "Closed"]);
+    // `type` does not say which statuses close tickets (docs/halo-api.md#S3); `excludeclosed` does.
+    assert!(statuses.as_array().into_iter().flatten().all(|s| s["type"] == 0));
     for s in statuses.as_array().into_iter().flatten() {
         for k in ["id", "name", "shortname", "type", "sequence", "colour"] {
             assert!(s.get(k).is_some(), "status {k}");
         }
     }
     let open = api.get_json("/Status?excludeclosed=true&tickettype_id=1").await;
-    assert_eq!(open.as_array().map(Vec::len), Some(4));
+    let open: Vec<i64> = open.as_array().into_iter().flatten().filter_map(|s| s["id"].as_i64()).collect();
+    assert_eq!(open, vec![1, 2, 3, 4, 5, 6, 8], "only Closed (9) closes tickets on a stock tenant (S4)");
 
     let p = api.get_json("/Priority").await;
     assert_eq!(p[0]["priorityid"], 1);
@@ -555,7 +563,8 @@ async fn lookup_shapes() {
     let types = api.get_json("/TicketType").await;
     assert_eq!(types[3], json!({"id": 4, "name": "Security Incident"}));
 
-    let agents = api.get_json("/Agent").await;
+    let agents = api.get_json("/Agent?includedisabled=true").await;
+    assert_eq!(api.get_json("/Agent").await.as_array().map(Vec::len), Some(5), "disabled agents only when asked for (G3)");
     let disabled: Vec<i64> = agents
         .as_array()
         .map(|a| a.iter().filter(|x| x["isdisabled"] == true).filter_map(|x| x["id"].as_i64()).collect())
@@ -569,6 +578,8 @@ async fn lookup_shapes() {
 
     let teams = api.get_json("/Team").await;
     assert_eq!(teams[1], json!({"id": 2, "name": "Security Operations", "inactive": false}));
+    assert_eq!(teams.as_array().map(Vec::len), Some(4), "inactive teams only when asked for (G6)");
+    assert_eq!(api.get_json("/Team?includedisabled=true").await[4], json!({"id": 5, "name": "Legacy Desk", "inactive": true}));
 
     let users = api.get_json("/Users").await;
     assert_eq!(users["record_count"], 3);

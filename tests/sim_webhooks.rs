@@ -33,6 +33,7 @@ fn loopback() -> SocketAddr {
 struct Seen {
     auth: Option<String>,
     content_type: Option<String>,
+    headers: HeaderMap,
     body: Value,
 }
 
@@ -107,7 +108,12 @@ impl Receiver {
 async fn record(State(rec): State<Recorder>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    rec.seen.lock().unwrap().push(Seen { auth: header("authorization"), content_type: header("content-type"), body });
+    rec.seen.lock().unwrap().push(Seen {
+        auth: header("authorization"),
+        content_type: header("content-type"),
+        headers: headers.clone(),
+        body,
+    });
     match rec.status.load(Ordering::SeqCst) {
         0 => StatusCode::OK,
         s => StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
@@ -200,7 +206,7 @@ async fn each_change_kind_is_delivered_with_halo_fields() {
     api.post("/Tickets", &json!([{"id": id, "agent_id": 3}])).await;
     api.post("/Tickets", &json!([{"id": id, "status_id": 2}])).await;
     api.post("/Actions", &json!([{"ticket_id": id, "note": "Looking into it", "outcome": "Note"}])).await;
-    api.post("/Tickets", &json!([{"id": id, "status_id": 5}])).await;
+    api.post("/Tickets", &json!([{"id": id, "status_id": 9}])).await;
     assert!(h.sim.agent_edit(id, json!({"status_id": 2}), Some("Reopened by Ben")).is_some());
     api.send(reqwest::Method::DELETE, &format!("/Tickets/{id}"), None).await;
 
@@ -240,7 +246,7 @@ async fn each_change_kind_is_delivered_with_halo_fields() {
     // The ticket is the stored ticket after each change.
     assert_eq!(d[1]["ticket"]["agent_id"], json!(3));
     assert_eq!(d[2]["ticket"]["status_id"], json!(2));
-    assert_eq!(d[4]["ticket"]["status_id"], json!(5));
+    assert_eq!(d[4]["ticket"]["status_id"], json!(9));
     assert_eq!(d[4]["ticket"]["hasbeenclosed"], json!(true));
     assert_eq!(d[5]["ticket"]["hasbeenclosed"], json!(false));
     assert_eq!(d[3]["action"]["note"], json!("Looking into it"));
@@ -263,7 +269,12 @@ async fn each_change_kind_is_delivered_with_halo_fields() {
 async fn basic_auth_and_event_only_payloads() {
     let h = sim().await;
     let rx = Receiver::start().await;
-    let cfg = WebhookConfig { username: Some("halo".into()), password: Some("s3cret:x".into()), payload: halo_sim::Payload::EventOnly, ..rx.config() };
+    let cfg = WebhookConfig {
+        username: Some("halo".into()),
+        password: Some("s3cret:x".into()),
+        payload: halo_sim::Payload::EventOnly,
+        ..rx.config()
+    };
     h.sim.set_webhook(Some(cfg));
     edits(&h, 2);
     let d = rx.wait_for(2).await;
@@ -283,6 +294,36 @@ async fn basic_auth_and_event_only_payloads() {
     let d = rx.wait_for(3).await;
     assert_eq!(rx.posts()[2].auth, None);
     assert!(d[2]["ticket"].is_object());
+}
+
+#[tokio::test]
+async fn bearer_and_api_key_auth_small_payloads_and_ids_as_strings() {
+    // Halo's other authentication options and payload choices (docs/halo-api.md#W3, W7, W10).
+    let h = sim().await;
+    let rx = Receiver::start().await;
+    let cfg = WebhookConfig {
+        bearer_token: Some("t0ken".into()),
+        api_key: Some("k3y".into()),
+        api_key_header: Some("X-Halo-Key".into()),
+        payload: halo_sim::Payload::Small,
+        ids_as_strings: true,
+        ..rx.config()
+    };
+    h.sim.set_webhook(Some(cfg));
+    edits(&h, 1);
+    let d = rx.wait_for(1).await;
+    let seen = &rx.posts()[0];
+    assert_eq!(seen.auth.as_deref(), Some("Bearer t0ken"));
+    assert_eq!(seen.headers.get("x-halo-key").and_then(|v| v.to_str().ok()), Some("k3y"));
+    let p = &d[0];
+    assert_eq!((p["object_id"].clone(), p["ticket"]["id"].clone()), (json!("101"), json!("101")));
+    // The small object carries the captured delivery's fields only (W4).
+    let keys: HashSet<&str> = p["ticket"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert!(keys.contains("status_id") && keys.contains("hasbeenclosed") && !keys.contains("details"), "{keys:?}");
+    assert!(p.get("action").is_none(), "{p}");
+    // The control route never shows the secrets.
+    let shown: Value = Client::new().get(format!("{}/_sim/webhook", h.base_url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!((shown["bearer_token"].clone(), shown["api_key"].clone()), (json!("********"), json!("********")), "{shown}");
 }
 
 #[tokio::test]

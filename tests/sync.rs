@@ -142,10 +142,12 @@ async fn set_status_maps_writes_once_and_is_idempotent() {
     let again = w.ok("set_status_from_rapid7", json!({"ticket_id": id, "product": "insightidr", "status": "investigating"})).await;
     assert_eq!(again["changed"], false);
     assert_eq!(w.halo.sim.actions_for(id).len(), before, "nothing written: this is what stops a sync loop");
-    // Resolved (4) already means CLOSED for InsightIDR: no move to 5.
-    w.ok("set_status_from_rapid7", json!({"ticket_id": id, "product": "insightvm", "status": "Remediated"})).await;
+    // Resolved (8 on a stock tenant, found by its name) already means CLOSED for InsightIDR: no
+    // move to Closed (9).
+    let resolved = w.ok("set_status_from_rapid7", json!({"ticket_id": id, "product": "insightvm", "status": "Remediated"})).await;
+    assert_eq!(resolved["halo_status_id"], 8);
     let closed = w.ok("set_status_from_rapid7", json!({"ticket_id": id, "product": "insightidr", "status": "CLOSED"})).await;
-    assert_eq!((closed["changed"].as_bool(), closed["ticket"]["status_id"].as_i64()), (Some(false), Some(4)));
+    assert_eq!((closed["changed"].as_bool(), closed["ticket"]["status_id"].as_i64()), (Some(false), Some(8)));
     let e = w.err("set_status_from_rapid7", json!({"ticket_id": id, "product": "insightidr", "status": "PAUSED"})).await;
     assert!(e.contains("accepted: CLOSED, INVESTIGATING, OPEN, WAITING"), "{e}");
     let e = w.err("set_status_from_rapid7", json!({"product": "insightidr", "status": "OPEN"})).await;
@@ -161,19 +163,22 @@ async fn map_status_both_ways_and_errors() {
     let w = world().await;
     assert_eq!(
         w.ok("map_status", json!({"product": "insightvm", "status": "Will Not Fix"})).await,
-        json!({"halo_status_id": 5, "rapid7_status": "Will Not Fix"})
+        json!({"halo_status_id": 9, "rapid7_status": "Will Not Fix"}),
+        "the default table names HaloITSM's Closed, which is 9 on a stock tenant"
     );
     let out = w.ok("map_status", json!({"product": "insightidr", "direction": "from_halo", "halo_status_id": 8, "closed": true})).await;
     assert_eq!(out["rapid7_status"], "CLOSED");
     let out = w.ok("map_status", json!({"product": "insightidr", "direction": "from_halo", "halo_status_id": 6, "on_hold": true})).await;
     assert_eq!(out["rapid7_status"], "WAITING");
     let e = w.err("map_status", json!({"product": "insightvm", "direction": "from_halo", "halo_status_id": 3})).await;
-    assert!(e.contains("mapped HaloITSM statuses: 1, 2, 4, 5"), "{e}");
+    assert!(e.contains("the `halo_to_insightvm` table maps: status named `New` → Not Started"), "{e}");
     let e = w.err("map_status", json!({"product": "insightidr"})).await;
     assert!(e.contains("direction to_halo needs `status`"), "{e}");
     let e = w.err("map_status", json!({"product": "insightidr", "status": "OPEN", "status_mapping": {"nope": {}}})).await;
     assert!(e.contains("status mapping"), "{e}");
-    assert_eq!(w.halo.sim.stats().api_requests, 0, "map_status never calls HaloITSM");
+    // The tenant's statuses are read once (both lists) for the names in the tables, then cached.
+    assert_eq!(w.halo.sim.stats().by_route.get("GET /api/Status"), Some(&2));
+    assert_eq!(w.halo.sim.stats().api_requests, 2, "map_status reads nothing else");
 }
 
 #[tokio::test]
@@ -188,12 +193,22 @@ async fn the_connection_mapping_replaces_defaults() {
     .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["body"]["output"]["halo_status_id"], 8);
-    conn["status_mapping"] = json!({"insightidr_to_halo": {"OPEN": "one"}});
+    conn["status_mapping"] = json!({"insightidr_to_halo": {"OPEN": -1}});
+    let (s, b) = post(
+        &w.srv.url("/api/v1/actions/map_status"),
+        &action("map_status", conn.clone(), json!({"product": "insightidr", "status": "OPEN"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(b["body"]["error"].as_str().unwrap().contains("`insightidr_to_halo.OPEN` must be a positive"), "{b}");
+    // A name the tenant does not have: the error names it and the table to fix.
+    conn["status_mapping"] = json!({"insightidr_to_halo": {"OPEN": "Triage"}});
     let (s, b) =
         post(&w.srv.url("/api/v1/actions/map_status"), &action("map_status", conn, json!({"product": "insightidr", "status": "OPEN"})))
             .await;
     assert_eq!(s, 400);
-    assert!(b["body"]["error"].as_str().unwrap().contains("`insightidr_to_halo.OPEN` must be a positive"), "{b}");
+    let e = b["body"]["error"].as_str().unwrap();
+    assert!(e.contains("no status named `Triage`") && e.contains("`insightidr_to_halo` table"), "{b}");
 }
 
 #[tokio::test]
@@ -220,16 +235,20 @@ async fn the_lookup_sends_one_search_with_the_tag_and_the_field() {
         .and(path("/api/Tickets"))
         .and(wiremock::matchers::query_param("search", tag.as_str()))
         .and(wiremock::matchers::query_param("include_custom_fields", "101"))
+        .and(wiremock::matchers::query_param("open_only", "true"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"record_count": 1, "tickets": [{"id": 7, "details": format!("x {tag}"), "hasbeenclosed": false}]})),
+            ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 7, "details": format!("x {tag}")}]})),
         )
         .expect(1)
         .mount(&halo)
         .await;
+    // The candidate is confirmed by a full read: it holds the reference and is open.
     Mock::given(method("GET"))
         .and(path("/api/Tickets/7"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7, "summary": "s", "status_id": 2})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 7, "summary": "s", "status_id": 2, "details": format!("x {tag}"), "hasbeenclosed": false})),
+        )
         .expect(1)
         .mount(&halo)
         .await;
@@ -350,7 +369,7 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
     let seen = settle(2).await;
     assert_eq!(seen.len(), 2, "{seen:#?}");
     let echo = &seen[1];
-    assert_eq!((echo["new_status_id"].as_i64(), echo["insightidr_status"].as_str()), (Some(5), Some("CLOSED")));
+    assert_eq!((echo["new_status_id"].as_i64(), echo["insightidr_status"].as_str()), (Some(9), Some("CLOSED")), "HaloITSM's Closed");
     assert_eq!(echo["changed_by_integration"], true, "the workflow can skip its own echo");
     // Even a workflow that does not skip it changes nothing: IDR is already CLOSED.
     idr.lock().unwrap().set(inv, echo["insightidr_status"].as_str().unwrap());
@@ -362,7 +381,8 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
         assert_eq!(idr.status[inv], "CLOSED");
         assert_eq!(idr.changes, 3, "OPEN, then INVESTIGATING from HaloITSM, then CLOSED by the analyst: each once");
     }
-    assert_eq!(w.halo.sim.ticket(id).unwrap()["status_id"], 5);
+    assert_eq!(w.halo.sim.ticket(id).unwrap()["status_id"], 9);
+    assert_eq!(w.halo.sim.ticket(id).unwrap()["hasbeenclosed"], true, "closed in HaloITSM, not only renamed");
     let _ = stop.send(());
     let _ = trigger.await;
 }

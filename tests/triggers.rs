@@ -472,7 +472,7 @@ async fn lookback_reports_recent_changes_on_first_start() {
     assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
     assert_eq!(
         (out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
-        (Some(5), Some(2)),
+        (Some(9), Some(2)),
         "the old status from the ticket's history"
     );
     assert!(stop(&mut t).success());

@@ -356,8 +356,7 @@ mod tests {
         // A number names no team: the ticket ends up on none.
         post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":2}]"#), &actor, n).unwrap_or_default();
         assert_eq!(team_of(&s), Some((0, None)));
-        post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":"Security Operations"}]"#), &actor, n)
-            .unwrap_or_default();
+        post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":"Security Operations"}]"#), &actor, n).unwrap_or_default();
         post(&mut s, &objs(r#"[{"ticket_id":101,"outcome":"Assigned","new_team":"Legacy Desk"}]"#), &actor, n).unwrap_or_default();
         assert_eq!(team_of(&s), Some((0, None)), "an inactive team cannot take work");
         let ui = s.actor(3);

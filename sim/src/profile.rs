@@ -108,9 +108,11 @@ impl Profile {
     pub(crate) fn row(&self, t: &Map<String, Value>, custom_fields: Option<&[i64]>) -> Map<String, Value> {
         let mut row: Map<String, Value> = match self.list_rows {
             ListRows::Thin => THIN_ROW_FIELDS.iter().filter_map(|k| t.get(*k).map(|v| (k.to_string(), v.clone()))).collect(),
-            ListRows::Schema => {
-                t.iter().filter(|(k, _)| !matches!(k.as_str(), "datecreated" | "customfields")).map(|(k, v)| (k.clone(), v.clone())).collect()
-            }
+            ListRows::Schema => t
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "datecreated" | "customfields"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         if let Some(ids) = custom_fields {
             let cfs: Vec<Value> = t

@@ -258,8 +258,12 @@ pub(crate) fn page_window(q: &Params, total: usize) -> Result<Window, ApiError> 
 pub(crate) fn list(store: &Store, q: &Params, now: NaiveDateTime) -> Result<Value, ApiError> {
     let filter = TicketFilter::parse(q, now, store.profile.recently_closed_days)?;
     let ids: Option<Vec<i64>> = q.get("ticketids").map(|_| q.list("ticketids").into_iter().filter_map(|v| v.parse().ok()).collect());
-    let mut rows: Vec<&Map<String, Value>> =
-        store.tickets.values().filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&get_i64(t, "id")))).filter(|t| filter.matches(t)).collect();
+    let mut rows: Vec<&Map<String, Value>> = store
+        .tickets
+        .values()
+        .filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&get_i64(t, "id"))))
+        .filter(|t| filter.matches(t))
+        .collect();
     sort_rows(&mut rows, q);
     let total = rows.len();
     let Window { skip, take, paging } = page_window(q, total)?;
@@ -389,8 +393,8 @@ pub(crate) fn agent_edit(store: &mut Store, id: i64, fields: &Value, note: Optio
 
 #[cfg(test)]
 mod tests {
-    use super::super::seed::seeded_store;
     use super::super::profile::{ListRows, Profile};
+    use super::super::seed::seeded_store;
     use super::super::util::{SENTINEL_DATE, fmt_date, now};
     use super::*;
 

@@ -115,7 +115,12 @@ impl WebhookConfig {
     /// The settings with the secrets hidden, for control routes and banners.
     pub(crate) fn masked(&self) -> WebhookConfig {
         let hide = |s: &Option<String>| s.as_ref().map(|_| "********".to_string());
-        WebhookConfig { password: hide(&self.password), bearer_token: hide(&self.bearer_token), api_key: hide(&self.api_key), ..self.clone() }
+        WebhookConfig {
+            password: hide(&self.password),
+            bearer_token: hide(&self.bearer_token),
+            api_key: hide(&self.api_key),
+            ..self.clone()
+        }
     }
 }
 

@@ -14,12 +14,8 @@ const NAME: &str = "close_ticket";
 pub struct Input {
     pub ticket_id: i64,
     pub resolution: Option<String>,
-    #[serde(default = "closed")]
-    pub closed_status_id: i64,
-}
-
-fn closed() -> i64 {
-    5
+    /// None: the connection's Closed Status ID.
+    pub closed_status_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,35 +30,30 @@ impl Action for CloseTicket {
     type Output = Output;
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
-        let status = positive(NAME, "closed_status_id", input.closed_status_id)?;
+        let (status, setting) = match input.closed_status_id {
+            Some(s) => (positive(NAME, "closed_status_id", s)?, "the step's `closed_status_id`"),
+            None => (ctx.client.config().closed_status_id, "the connection's Closed Status ID"),
+        };
         let current = ctx.require_ticket(NAME, input.ticket_id).await?;
         let id = input.ticket_id;
-        let ticket = ctx.ticket(&current);
-        if ticket.status_id == Some(status) || ticket.closed == Some(true) {
+        if ctx.client.is_closed(&current).await {
             // Running the step twice (or on a ticket HaloITSM already counts as closed) must not
             // add a second resolution note or move the ticket between closed statuses.
-            tracing::info!("Ticket {id} is already closed (status {}); nothing was written", ticket.status_id.unwrap_or_default());
-            return Ok(Output { ticket, success: true });
+            tracing::info!("Ticket {id} is already closed; nothing was written");
+            return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
         // One action sets the status and records the resolution, so the history shows both
         // together and the ticket's details stay as they are.
         let note = input.resolution.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Closed from InsightConnect");
         let action = json!({"ticket_id": id, "outcome": "Closed", "note": note, "new_status": status, "hiddenfromuser": false});
         ctx.client.post_one("Actions", action).await.map_err(|e| e.to_plugin_error())?;
-        tracing::info!("Closed ticket {id} with status {status}");
-        let ticket = match ctx.client.get_ticket(id, true).await {
-            Ok(Some(t)) => ctx.ticket(&t),
-            // The close was saved; a failed re-read must not turn it into an error.
-            other => {
-                if let Err(e) = other {
-                    tracing::warn!("Ticket {id} was closed but could not be read back: {e}");
-                }
-                let mut t = ctx.ticket(&current);
-                t.status_id = Some(status);
-                t.status_name = None;
-                t
-            }
+        // Status IDs are the tenant's own: a status that does not close tickets is an error the
+        // user must see, not a success (docs/halo-api.md#S4, S6).
+        let ticket = match ctx.client.confirm_closed(id, status, setting).await.map_err(|e| e.to_plugin_error())? {
+            Some(t) => ctx.ticket(&t).await,
+            None => Ticket { status_id: Some(status), status_name: None, closed: None, ..ctx.ticket(&current).await },
         };
+        tracing::info!("Closed ticket {id} with status {status}");
         Ok(Output { ticket, success: true })
     }
 }

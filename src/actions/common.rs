@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::ActionContext;
-use crate::halo::ticket::{Ticket, strip_nulls};
+use crate::halo::ticket::{Ticket, closed_flag, strip_nulls};
 use crate::protocol::PluginError;
 
 /// An input ID that must name a record: a positive integer.
@@ -38,9 +38,14 @@ impl ActionContext {
         }
     }
 
-    /// A HaloITSM ticket as the plugin's `ticket` output.
-    pub fn ticket(&self, raw: &Value) -> Ticket {
-        Ticket::from_halo(raw, |id| self.client.ticket_url(id))
+    /// A ticket as a full read shows it, as the plugin's `ticket` output; `closed` is known
+    /// even when the read leaves HaloITSM's flag out (docs/halo-api.md#T11).
+    pub async fn ticket(&self, raw: &Value) -> Ticket {
+        let mut t = Ticket::from_halo(raw, |id| self.client.ticket_url(id));
+        if closed_flag(raw).is_none() && t.status_id.is_some() {
+            t.closed = Some(self.client.is_closed(raw).await);
+        }
+        t
     }
 }
 

@@ -68,7 +68,7 @@ impl Action for CreateTicket {
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
         let saved = ctx.client.post_one("Tickets", Value::Object(record)).await.map_err(|e| e.to_plugin_error())?;
-        let ticket = ctx.ticket(&saved);
+        let ticket = ctx.ticket(&saved).await;
         let Some(new_id) = ticket.id else {
             return Err(PluginError::internal(
                 "HaloITSM answered the new ticket without an ID; check HaloITSM for the ticket before running the step again.",

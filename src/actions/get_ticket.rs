@@ -37,7 +37,7 @@ impl Action for GetTicket {
         }
         match ctx.client.get_ticket(input.ticket_id, input.include_details).await.map_err(|e| e.to_plugin_error())? {
             Some(raw) => {
-                let ticket = Ticket::from_halo(&raw, |id| ctx.client.ticket_url(id));
+                let ticket = ctx.ticket(&raw).await;
                 tracing::info!("Found ticket {}", input.ticket_id);
                 Ok(Output { ticket, found: true })
             }

@@ -1,13 +1,13 @@
 //! The lookups workflow builders use to find IDs: statuses, ticket types, priorities, agents,
-//! teams. HaloITSM may answer with a plain array or a `{record_count, <key>: [...]}` wrapper.
-
-use std::collections::HashSet;
+//! teams. HaloITSM may answer with a plain array or a `{record_count, <key>: [...]}` wrapper
+//! (docs/halo-api.md#S1, G1, G7).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::positive_opt;
 use super::{Action, ActionContext};
+use crate::halo::tenant::Statuses;
 use crate::halo::ticket::{int, string};
 use crate::protocol::PluginError;
 
@@ -65,15 +65,16 @@ impl Action for ListStatuses {
         let mut open_q = base.clone();
         open_q.push(("excludeclosed", "true".to_string()));
         let open = rows(&ctx, "Status", &open_q, "statuses").await?;
-        let open_ids: HashSet<i64> = open.iter().filter_map(|s| int(s, "id")).collect();
-        // Which statuses close a ticket is HaloITSM's own answer: those missing from the
-        // `excludeclosed` list.
-        let all = if input.exclude_closed { open } else { rows(&ctx, "Status", &base, "statuses").await? };
+        let all = rows(&ctx, "Status", &base, "statuses").await?;
+        // Which statuses close a ticket is HaloITSM's own answer, where it gives one (never
+        // from the undocumented `type`: docs/halo-api.md#S3, S7).
+        let known = Statuses::from_lists(&all, &open);
         let statuses: Vec<Status> = all
             .iter()
+            .filter(|s| !input.exclude_closed || known.closes(int(s, "id").unwrap_or_default()) != Some(true))
             .map(|s| {
                 let id = int(s, "id");
-                Status { id, name: string(s, "name"), kind: int(s, "type"), closed: id.map(|i| !open_ids.contains(&i)) }
+                Status { id, name: string(s, "name"), kind: int(s, "type"), closed: id.and_then(|i| known.closes(i)) }
             })
             .collect();
         tracing::info!("{} status(es)", statuses.len());
@@ -143,14 +144,38 @@ impl Action for ListPriorities {
     type Output = PriorityOutput;
 
     async fn run(ctx: ActionContext, _: NoInput) -> Result<PriorityOutput, PluginError> {
-        let priorities: Vec<Priority> = rows(&ctx, "Priority", &[], "priorities")
-            .await?
-            .iter()
-            // HaloITSM's priority `id` is a GUID; tickets use the numeric `priorityid`.
-            .map(|p| Priority { id: int(p, "priorityid").or_else(|| int(p, "id")), name: string(p, "name"), sla_id: int(p, "slaid") })
-            .collect();
+        let rows = rows(&ctx, "Priority", &[], "priorities").await?;
+        let priorities = distinct_priorities(&rows);
         Ok(PriorityOutput { count: priorities.len() as i64, priorities })
     }
+}
+
+/// One priority per `priorityid`: HaloITSM answers one row per SLA and priority, each with a GUID
+/// `id` (docs/halo-api.md#P1). The name is a visible row's, the SLA is given only when the
+/// priority has one.
+fn distinct_priorities(rows: &[Value]) -> Vec<Priority> {
+    let mut out: Vec<(Priority, bool, usize)> = Vec::new();
+    for p in rows {
+        // A row without `priorityid` (an older build) numbers the priority in `id`; a row with
+        // neither is listed as it is.
+        let Some(id) = int(p, "priorityid").or_else(|| int(p, "id")) else {
+            out.push((Priority { id: None, name: string(p, "name"), sla_id: int(p, "slaid") }, false, 1));
+            continue;
+        };
+        let hidden = flag(p, "ishidden") == Some(true);
+        match out.iter_mut().find(|(q, _, _)| q.id == Some(id)) {
+            Some((q, q_hidden, slas)) => {
+                *slas += 1;
+                q.sla_id = None;
+                if *q_hidden && !hidden {
+                    q.name = string(p, "name");
+                    *q_hidden = false;
+                }
+            }
+            None => out.push((Priority { id: Some(id), name: string(p, "name"), sla_id: int(p, "slaid") }, hidden, 1)),
+        }
+    }
+    out.into_iter().map(|(p, _, _)| p).collect()
 }
 
 // ----- agents -----------------------------------------------------------------------------------
@@ -189,7 +214,9 @@ impl Action for ListAgents {
     type Output = AgentOutput;
 
     async fn run(ctx: ActionContext, input: AgentInput) -> Result<AgentOutput, PluginError> {
-        let agents: Vec<Agent> = rows(&ctx, "Agent", &[], "agents")
+        // HaloITSM lists disabled agents only when asked (docs/halo-api.md#G3).
+        let query: Vec<(&str, String)> = if input.include_disabled { vec![("includedisabled", "true".into())] } else { Vec::new() };
+        let agents: Vec<Agent> = rows(&ctx, "Agent", &query, "agents")
             .await?
             .iter()
             .map(|a| Agent {
@@ -237,7 +264,9 @@ impl Action for ListTeams {
     type Output = TeamOutput;
 
     async fn run(ctx: ActionContext, input: TeamInput) -> Result<TeamOutput, PluginError> {
-        let teams: Vec<Team> = rows(&ctx, "Team", &[], "teams")
+        // HaloITSM lists inactive teams only when asked (docs/halo-api.md#G6).
+        let query: Vec<(&str, String)> = if input.include_inactive { vec![("includedisabled", "true".into())] } else { Vec::new() };
+        let teams: Vec<Team> = rows(&ctx, "Team", &query, "teams")
             .await?
             .iter()
             .map(|t| Team { id: int(t, "id"), name: string(t, "name"), inactive: flag(t, "inactive") })

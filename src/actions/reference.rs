@@ -16,12 +16,13 @@ use serde_json::{Map, Value, json};
 use super::common::{custom_fields, object, positive, positive_opt};
 use super::{Action, ActionContext};
 use crate::halo::ticket::{Ticket, int, string};
-use crate::halo::{HaloClient, HaloError, rows_of};
+use crate::halo::ticket_lists::State;
+use crate::halo::{HaloClient, HaloError};
 use crate::protocol::PluginError;
 use crate::sync::{Flags, Mappings, Product, custom_field, reference_tag};
 
 /// Open tickets read at most when looking for a reference without its tag.
-const SCAN_PAGES: u64 = 20;
+const SCAN_TICKETS: usize = 2_000;
 
 fn bad(action: &str, problem: String, assistance: &str) -> PluginError {
     PluginError::client(format!("Invalid input for action `{action}`: {problem}."), assistance)
@@ -56,48 +57,59 @@ fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Resu
     })
 }
 
-/// The ticket holding `reference` in `field`: an open one first, then the newest.
+/// The ticket holding `reference` in `field`: an open one first, then (unless `open_only`) the
+/// newest closed one, however long ago it was closed (docs/halo-api.md#Q1, Q2). Candidates come
+/// from lists; each is confirmed by a full read before it is returned, because list rows carry
+/// neither the ticket's state nor, reliably, its custom fields (L3, L5).
 pub async fn find(client: &HaloClient, reference: &str, field: i64, open_only: bool) -> Result<Option<Value>, HaloError> {
     let tag = reference_tag(reference);
-    let holds = |t: &Value| custom_field(t, field).as_deref() == Some(reference);
-    let tagged = |t: &Value| string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&tag));
-    let mut found: Vec<Value> = Vec::new();
-    let q = [("search", tag.clone()), ("include_custom_fields", field.to_string()), ("count", "50".to_string())];
-    let (rows, _) = client.list("Tickets", &q, "tickets").await?;
-    found.extend(rows.into_iter().filter(|t| holds(t) || tagged(t)));
-    if found.is_empty() {
-        // Tickets that got the reference another way: look through the open ones.
-        for page in 1..=SCAN_PAGES {
-            let q = [
-                ("open_only", "true".to_string()),
-                ("include_custom_fields", field.to_string()),
-                ("pageinate", "true".to_string()),
-                ("page_size", "100".to_string()),
-                ("page_no", page.to_string()),
-                ("order", "id".to_string()),
-                ("orderdesc", "true".to_string()),
-            ];
-            let (rows, count) = rows_of(client.get("Tickets", &q).await?, "tickets")
-                .map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a ticket list, got {got}") })?;
-            let n = rows.len() as u64;
-            found.extend(rows.into_iter().filter(holds));
-            if !found.is_empty() || n < 100 || count.is_some_and(|c| page * 100 >= c) {
-                break;
-            }
-            if page == SCAN_PAGES {
-                tracing::warn!(
-                    "Looked through {} open tickets without finding reference {reference}; older tickets were not searched",
-                    SCAN_PAGES * 100
-                );
-            }
+    let holds = |t: &Value| {
+        custom_field(t, field).as_deref() == Some(reference)
+            || string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&tag))
+    };
+    let by_tag = [("search", tag.clone()), ("include_custom_fields", field.to_string())];
+    // Tickets this plugin created carry the tag: one search each for open and closed ones.
+    if let Some(t) = confirmed(client, State::Open, &by_tag, 50, &holds).await? {
+        return Ok(Some(t));
+    }
+    // Tickets that got the reference another way: look through the open ones, whose rows carry
+    // the custom field where HaloITSM honours `include_custom_fields`.
+    let scan = [("include_custom_fields", field.to_string()), ("order", "id".to_string()), ("orderdesc", "true".to_string())];
+    let limit = SCAN_TICKETS;
+    if let Some(t) = confirmed(client, State::Open, &scan, limit, &|t: &Value| custom_field(t, field).as_deref() == Some(reference)).await?
+    {
+        return Ok(Some(t));
+    }
+    if open_only {
+        return Ok(None);
+    }
+    confirmed(client, State::Closed, &by_tag, 50, &holds).await
+}
+
+/// The newest ticket in `state` among the rows `query` lists that look like they hold the
+/// reference, confirmed by a full read (which must hold it too and be in that state).
+async fn confirmed(
+    client: &HaloClient,
+    state: State,
+    query: &[(&str, String)],
+    limit: usize,
+    holds: &(dyn Fn(&Value) -> bool + Sync),
+) -> Result<Option<Value>, HaloError> {
+    let listed = client.tickets_in(state, query, limit).await?;
+    if listed.rows.len() >= SCAN_TICKETS && limit >= SCAN_TICKETS {
+        tracing::warn!("Looked through {SCAN_TICKETS} open tickets for a reference; older tickets were not searched");
+    }
+    let mut ids: Vec<i64> = listed.rows.iter().filter(|t| holds(t)).filter_map(|t| int(t, "id")).collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    for id in ids {
+        if let Some(t) = client.get_ticket(id, true).await?
+            && holds(&t)
+            && client.is_closed(&t).await == state.closed()
+        {
+            return Ok(Some(t));
         }
     }
-    let closed = |t: &Value| Flags::of(t).closed;
-    let best = found.into_iter().filter(|t| !open_only || !closed(t)).max_by_key(|t| (!closed(t), int(t, "id").unwrap_or_default()));
-    match best.and_then(|t| int(&t, "id")) {
-        Some(id) => client.get_ticket(id, true).await,
-        None => Ok(None),
-    }
+    Ok(None)
 }
 
 /// One upsert per reference at a time in this process, so concurrent runs cannot both create.
@@ -187,7 +199,7 @@ impl Action for UpsertTicketByReference {
                 record.insert("details".into(), json!(format!("{}\n\n{tag}", input.details)));
                 let saved = create_once(&ctx.client, Value::Object(record), &reference, field).await.map_err(|e| e.to_plugin_error())?;
                 tracing::info!("Created ticket {} for {reference}", int(&saved, "id").unwrap_or_default());
-                Ok(UpsertOutput { ticket: ctx.ticket(&saved), created: true, success: true })
+                Ok(UpsertOutput { ticket: ctx.ticket(&saved).await, created: true, success: true })
             }
             Some(current) => {
                 let id = int(&current, "id").unwrap_or_default();
@@ -207,7 +219,7 @@ impl Action for UpsertTicketByReference {
                 }
                 tracing::info!("Updated ticket {id} for {reference}");
                 let now = ctx.client.get_ticket(id, true).await.map_err(|e| e.to_plugin_error())?.unwrap_or(current);
-                Ok(UpsertOutput { ticket: ctx.ticket(&now), created: false, success: true })
+                Ok(UpsertOutput { ticket: ctx.ticket(&now).await, created: false, success: true })
             }
         }
     }
@@ -270,7 +282,7 @@ impl Action for FindTicketByReference {
         match find(&ctx.client, &reference, field, input.open_only).await.map_err(|e| e.to_plugin_error())? {
             Some(t) => {
                 tracing::info!("Ticket {} holds {reference}", int(&t, "id").unwrap_or_default());
-                Ok(FindOutput { found: true, ticket: ctx.ticket(&t) })
+                Ok(FindOutput { found: true, ticket: ctx.ticket(&t).await })
             }
             None => {
                 tracing::info!("No ticket holds {reference}");
@@ -315,8 +327,10 @@ impl Action for SetStatusFromRapid7 {
             bad(SET, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
         })?;
         let map = mappings(&ctx, SET, input.status_mapping.as_ref())?;
+        let tenant = ctx.client.statuses(false).await.map_err(|e| e.to_plugin_error())?;
+        let closed_status = ctx.client.config().closed_status_id;
         let target = map
-            .to_halo(product, &input.status)
+            .to_halo(product, &input.status, &tenant, closed_status)
             .map_err(|e| bad(SET, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping."))?;
         let current = match (input.ticket_id, input.reference.as_deref().map(str::trim).filter(|r| !r.is_empty())) {
             (Some(id), _) => ctx.require_ticket(SET, id).await?,
@@ -335,10 +349,10 @@ impl Action for SetStatusFromRapid7 {
         };
         let id = int(&current, "id").unwrap_or_default();
         let status = int(&current, "status_id").unwrap_or_default();
-        if status == target || map.equivalent(product, status, Flags::of(&current), &input.status) {
+        if status == target || map.equivalent(product, status, Flags::read(&ctx.client, &current).await, &input.status, &tenant) {
             // Already there (or in a status that means the same): writing would only echo back.
             tracing::info!("Ticket {id} already has a status meaning {} {}; nothing was written", product.name(), input.status);
-            return Ok(SetOutput { ticket: ctx.ticket(&current), changed: false, halo_status_id: target, success: true });
+            return Ok(SetOutput { ticket: ctx.ticket(&current).await, changed: false, halo_status_id: target, success: true });
         }
         let mut note = format!("Status set from {} {} status {}", product.name(), product_object(product), input.status.trim());
         if let Some(extra) = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
@@ -352,11 +366,14 @@ impl Action for SetStatusFromRapid7 {
             .await
             .map_err(|e| e.to_plugin_error())?;
         tracing::info!("Ticket {id}: status {status} -> {target} ({} {})", product.name(), input.status);
-        let now = match ctx.client.get_ticket(id, true).await {
-            Ok(Some(t)) => t,
-            _ => current,
+        let now = if target == closed_status || tenant.closes(target) == Some(true) {
+            // A status meant to close must leave the ticket closed in HaloITSM.
+            let setting = if target == closed_status { "the connection's Closed Status ID" } else { "the Status Mapping" };
+            ctx.client.confirm_closed(id, target, setting).await.map_err(|e| e.to_plugin_error())?
+        } else {
+            ctx.client.get_ticket(id, true).await.ok().flatten()
         };
-        Ok(SetOutput { ticket: ctx.ticket(&now), changed: true, halo_status_id: target, success: true })
+        Ok(SetOutput { ticket: ctx.ticket(&now.unwrap_or(current)).await, changed: true, halo_status_id: target, success: true })
     }
 }
 
@@ -407,6 +424,8 @@ impl Action for MapStatus {
             bad(MAP, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
         })?;
         let map = mappings(&ctx, MAP, input.status_mapping.as_ref())?;
+        // Names in the mapping are the tenant's status names.
+        let tenant = ctx.client.statuses(false).await.map_err(|e| e.to_plugin_error())?;
         match input.direction.as_str() {
             "to_halo" => {
                 let status = input
@@ -415,7 +434,7 @@ impl Action for MapStatus {
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .ok_or_else(|| bad(MAP, "direction to_halo needs `status`".into(), "Give the Rapid7 status to translate."))?;
-                let id = map.to_halo(product, status).map_err(|e| {
+                let id = map.to_halo(product, status, &tenant, ctx.client.config().closed_status_id).map_err(|e| {
                     bad(MAP, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping.")
                 })?;
                 Ok(MapOutput { halo_status_id: id, rapid7_status: status.to_string() })
@@ -424,7 +443,7 @@ impl Action for MapStatus {
                 let id = input.halo_status_id.ok_or_else(|| {
                     bad(MAP, "direction from_halo needs `halo_status_id`".into(), "Give the HaloITSM status ID to translate.")
                 })?;
-                let s = map.to_rapid7(product, id, Flags { closed: input.closed, waiting: input.on_hold }).map_err(|e| {
+                let s = map.to_rapid7(product, id, Flags { closed: input.closed, waiting: input.on_hold }, &tenant).map_err(|e| {
                     bad(MAP, format!("input `halo_status_id`: {e}"), "Map the status in the Status Mapping's halo_to_insightvm table.")
                 })?;
                 Ok(MapOutput { halo_status_id: id, rapid7_status: s })

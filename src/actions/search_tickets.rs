@@ -1,18 +1,14 @@
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::common::positive_opt;
 use super::{Action, ActionContext};
-use crate::halo::rows_of;
 use crate::halo::ticket::{Ticket, int};
+use crate::halo::ticket_lists::{Row, State};
 use crate::protocol::PluginError;
 
 pub struct SearchTickets;
 
 const NAME: &str = "search_tickets";
-/// HaloITSM's largest page.
-pub const PAGE_SIZE: u64 = 100;
 /// Most tickets one search returns.
 pub const MAX_RESULTS: i64 = 10_000;
 
@@ -95,9 +91,6 @@ pub fn filters(input: &Input) -> Result<Vec<(&'static str, String)>, PluginError
     if let Some(b) = before {
         q.push(("enddate", b));
     }
-    if input.open_only {
-        q.push(("open_only", "true".into()));
-    }
     q.push(("order", "id".into()));
     q.push(("orderdesc", "true".into()));
     Ok(q)
@@ -120,45 +113,23 @@ impl Action for SearchTickets {
         }
         let wanted = input.max_results as usize;
         let base = filters(&input)?;
-        let mut tickets: Vec<Ticket> = Vec::with_capacity(wanted.min(PAGE_SIZE as usize));
-        let mut seen = HashSet::new();
-        let mut total: Option<i64> = None;
-        let mut page_no: u64 = 1;
-        // One page size for the whole search: page N then always starts at (N-1) * page_size.
-        let page_size = PAGE_SIZE.min(wanted as u64);
-        loop {
-            let mut q = base.clone();
-            q.push(("pageinate", "true".into()));
-            q.push(("page_size", page_size.to_string()));
-            q.push(("page_no", page_no.to_string()));
-            let answer = ctx.client.get("Tickets", &q).await.map_err(|e| e.to_plugin_error())?;
-            let (rows, count) = rows_of(answer, "tickets").map_err(|got| {
-                crate::halo::HaloError::Unexpected { status: 200, message: format!("expected a ticket list, got {got}") }.to_plugin_error()
-            })?;
-            if total.is_none() {
-                total = count.map(|c| c as i64);
-            }
-            let got = rows.len() as u64;
-            // Rows are normalised page by page; the raw pages are not kept.
-            for raw in &rows {
-                // Newest-first pages can shift while they are read: never return a ticket twice.
-                if let Some(id) = int(raw, "id") {
-                    if !seen.insert(id) {
-                        continue;
-                    }
-                }
-                tickets.push(ctx.ticket(raw));
-                if tickets.len() == wanted {
-                    break;
-                }
-            }
-            let fetched = (page_no - 1) * page_size + got;
-            let exhausted = got < page_size || total.is_some_and(|t| fetched >= t as u64);
-            if tickets.len() >= wanted || exhausted || got == 0 {
-                break;
-            }
-            page_no += 1;
-        }
+        // Tickets closed a while ago are listed only when asked for, and list rows do not say
+        // whether a ticket is closed (docs/halo-api.md#Q1, L3): open and closed tickets are
+        // listed apart and merged, newest first; each one's `closed` is the list it came from.
+        let (mut rows, total) = if input.open_only {
+            let listed = ctx.client.tickets_in(State::Open, &base, wanted).await.map_err(|e| e.to_plugin_error())?;
+            (listed.rows.into_iter().map(|row| Row { row, state: State::Open }).collect::<Vec<_>>(), listed.total)
+        } else {
+            ctx.client.tickets_open_and_closed(&base, wanted).await.map_err(|e| e.to_plugin_error())?
+        };
+        rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
+        rows.dedup_by_key(|r| int(&r.row, "id"));
+        let tickets: Vec<Ticket> = rows
+            .iter()
+            .take(wanted)
+            .map(|r| Ticket { closed: Some(r.state.closed()), ..Ticket::from_halo(&r.row, |id| ctx.client.ticket_url(id)) })
+            .collect();
+        let total = total.map(|t| t as i64);
         let count = tickets.len() as i64;
         tracing::info!("Found {count} ticket(s){}", total.map(|t| format!(" of {t} matching")).unwrap_or_default());
         Ok(Output { tickets, count, total: total.or(Some(count)) })

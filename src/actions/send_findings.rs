@@ -41,8 +41,8 @@ pub struct Input {
     pub on_pass: String,
     #[serde(default = "one")]
     pub reopen_status_id: i64,
-    #[serde(default = "five")]
-    pub closed_status_id: i64,
+    /// None: the connection's Closed Status ID.
+    pub closed_status_id: Option<i64>,
     pub team_id: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
@@ -63,9 +63,6 @@ fn note() -> String {
 fn one() -> i64 {
     1
 }
-fn five() -> i64 {
-    5
-}
 
 #[derive(Debug, Serialize)]
 pub struct Output {
@@ -83,6 +80,22 @@ fn bad(problem: String, assistance: &str) -> PluginError {
     PluginError::client(format!("Invalid input for action `send_findings`: {problem}."), assistance)
 }
 
+/// The status that closes tickets, and the setting it came from (named if it does not close).
+pub struct ClosedStatus {
+    pub id: i64,
+    pub setting: &'static str,
+}
+
+impl ClosedStatus {
+    /// The step's own status when given, else the connection's Closed Status ID.
+    pub fn of(given: Option<i64>, connection: i64, given_name: &'static str) -> ClosedStatus {
+        match given {
+            Some(id) => ClosedStatus { id, setting: given_name },
+            None => ClosedStatus { id: connection, setting: "the connection's Closed Status ID" },
+        }
+    }
+}
+
 /// Options from the inputs shared by the action and the command; checked before anything is
 /// sent.
 #[allow(clippy::too_many_arguments)]
@@ -95,7 +108,7 @@ pub fn options(
     group_by: &str,
     on_pass: &str,
     reopen_status_id: i64,
-    closed_status_id: i64,
+    closed_status: ClosedStatus,
     team_id: Option<i64>,
     dry_run: bool,
 ) -> Result<Options, PluginError> {
@@ -152,7 +165,8 @@ pub fn options(
         group_by,
         on_pass,
         reopen_status_id: positive(NAME, "reopen_status_id", reopen_status_id)?,
-        closed_status_id: positive(NAME, "closed_status_id", closed_status_id)?,
+        closed_status_id: positive(NAME, "closed_status_id", closed_status.id)?,
+        closed_status_setting: closed_status.setting,
         team_id: team_id.map(|t| positive(NAME, "team_id", t)).transpose()?,
         dry_run,
     })
@@ -173,7 +187,7 @@ impl Action for SendFindings {
             &input.group_by,
             &input.on_pass,
             input.reopen_status_id,
-            input.closed_status_id,
+            ClosedStatus::of(input.closed_status_id, ctx.client.config().closed_status_id, "the step's `closed_status_id`"),
             input.team_id,
             input.dry_run,
         )?;

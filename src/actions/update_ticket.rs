@@ -52,11 +52,11 @@ impl Action for UpdateTicket {
         let current = ctx.require_ticket(NAME, id).await?;
         if record.is_empty() {
             tracing::info!("Nothing to change on ticket {id}: no field was given");
-            return Ok(Output { ticket: ctx.ticket(&current), success: true });
+            return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
         let saved = ctx.client.update_ticket(id, record).await.map_err(|e| e.to_plugin_error())?;
         tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
-        Ok(Output { ticket: ctx.ticket(&saved), success: true })
+        Ok(Output { ticket: ctx.ticket(&saved).await, success: true })
     }
 }
 

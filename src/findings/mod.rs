@@ -19,7 +19,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::halo::ticket::{int, string};
-use crate::halo::{HaloClient, HaloError, rows_of};
+use crate::halo::ticket_lists::State;
+use crate::halo::{HaloClient, HaloError};
 use ocsf::{Finding, Severity};
 
 /// What a finding key tag looks like inside a ticket's details.
@@ -53,6 +54,8 @@ pub struct Options {
     pub on_pass: OnPass,
     pub reopen_status_id: i64,
     pub closed_status_id: i64,
+    /// The setting that chose `closed_status_id`, named when it turns out not to close tickets.
+    pub closed_status_setting: &'static str,
     pub team_id: Option<i64>,
     pub dry_run: bool,
 }
@@ -318,41 +321,30 @@ pub async fn send(
     Ok(report)
 }
 
-/// Every ticket carrying a finding tag, by tag: one list request per 100 tickets.
+/// Every ticket carrying a finding tag, by tag: one list request per 100 tickets, for open and
+/// for closed ones (a plain list leaves out tickets closed a while ago, and its rows do not say
+/// which are closed: docs/halo-api.md#Q1, Q2, L3).
 async fn lookup(client: &HaloClient, opts: &Options) -> Result<HashMap<String, Existing>, HaloError> {
     let mut out: HashMap<String, Existing> = HashMap::new();
-    let mut page_no = 1u64;
-    let mut first_of_page_one: Option<i64> = None;
-    loop {
-        let mut q = vec![
-            ("search", TAG_PREFIX.to_string()),
-            ("pageinate", "true".to_string()),
-            ("page_size", "100".to_string()),
-            ("page_no", page_no.to_string()),
-            ("order", "id".to_string()),
-        ];
-        if let Some(f) = opts.dedupe_field_id {
-            q.push(("include_custom_fields", f.to_string()));
-        }
-        let (rows, count) = rows_of(client.get("Tickets", &q).await?, "tickets")
-            .map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a ticket list, got {got}") })?;
-        for row in &rows {
+    let mut query = vec![("search", TAG_PREFIX.to_string()), ("order", "id".to_string())];
+    if let Some(f) = opts.dedupe_field_id {
+        query.push(("include_custom_fields", f.to_string()));
+    }
+    for state in [State::Open, State::Closed] {
+        let listed = client.tickets_in(state, &query, usize::MAX).await?;
+        for row in &listed.rows {
             let Some(id) = int(row, "id") else { continue };
-            let mut tags = Vec::new();
-            if let (Some(field), Some(cfs)) = (opts.dedupe_field_id, row.get("customfields").and_then(Value::as_array)) {
-                for cf in cfs.iter().filter(|cf| int(cf, "id") == Some(field)) {
-                    if let Some(v) = cf.get("value").and_then(Value::as_str).filter(|v| !v.is_empty()) {
-                        tags.push(tag_of(v));
-                    }
+            let details = string(row, "details").or_else(|| string(row, "details_html")).unwrap_or_default();
+            let mut tags = find_tags(&details);
+            // A key only in the dedupe field (the tag was edited out of the details) counts once
+            // a full read confirms it: rows carry custom fields only where HaloITSM honours
+            // `include_custom_fields` (L5).
+            for key in dedupe_values(row, opts.dedupe_field_id) {
+                if !tags.contains(&tag_of(&key)) && confirmed_key(client, id, opts.dedupe_field_id, &key).await? {
+                    tags.push(tag_of(&key));
                 }
             }
-            let details = string(row, "details").or_else(|| string(row, "details_html")).unwrap_or_default();
-            tags.extend(find_tags(&details));
-            let e = Existing {
-                id,
-                closed: row.get("hasbeenclosed").and_then(Value::as_bool).unwrap_or(false),
-                summary: string(row, "summary").unwrap_or_default(),
-            };
+            let e = Existing { id, closed: state.closed(), summary: string(row, "summary").unwrap_or_default() };
             for tag in tags {
                 // Several tickets for one key (e.g. one made by hand): an open one wins, then
                 // the newest.
@@ -365,18 +357,22 @@ async fn lookup(client: &HaloClient, opts: &Options) -> Result<HashMap<String, E
                 }
             }
         }
-        let fetched = page_no * 100;
-        // A server that ignores paging would repeat its first page: stop rather than loop.
-        let first_id = rows.first().and_then(|r| int(r, "id"));
-        if rows.len() < 100 || count.is_some_and(|c| fetched >= c) || (page_no > 1 && first_id == first_of_page_one) || page_no >= 10_000 {
-            break;
-        }
-        if page_no == 1 {
-            first_of_page_one = first_id;
-        }
-        page_no += 1;
     }
     Ok(out)
+}
+
+/// The values of the dedupe custom field a record carries.
+fn dedupe_values(record: &Value, field: Option<i64>) -> Vec<String> {
+    let (Some(field), Some(cfs)) = (field, record.get("customfields").and_then(Value::as_array)) else { return Vec::new() };
+    cfs.iter()
+        .filter(|cf| int(cf, "id") == Some(field))
+        .filter_map(|cf| cf.get("value").and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string))
+        .collect()
+}
+
+/// Whether a full read of the ticket shows `key` in the dedupe field.
+async fn confirmed_key(client: &HaloClient, id: i64, field: Option<i64>, key: &str) -> Result<bool, HaloError> {
+    Ok(client.get_ticket(id, true).await?.is_some_and(|t| dedupe_values(&t, field).iter().any(|v| v == key)))
 }
 
 /// The finding tags in a text.
@@ -431,7 +427,13 @@ async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Opti
             Ok(false) => action(client, ticket, &format!("Prowler: PASS{}. The check no longer fails.", last_seen(item)), None).await,
             Err(e) => Err(e),
         },
-        Plan::ClosePass => action(client, ticket, &format!("Prowler: PASS{}; closed.", last_seen(item)), Some(opts.closed_status_id)).await,
+        Plan::ClosePass => {
+            match action(client, ticket, &format!("Prowler: PASS{}; closed.", last_seen(item)), Some(opts.closed_status_id)).await {
+                // The status must really close the ticket on this tenant (docs/halo-api.md#S4).
+                Ok(Some(id)) => client.confirm_closed(id, opts.closed_status_id, opts.closed_status_setting).await.map(|_| Some(id)),
+                other => other,
+            }
+        }
         Plan::Nothing(_) => Ok(ticket),
     };
     match result {
@@ -518,7 +520,8 @@ async fn create(client: &HaloClient, opts: &Options, item: &Item) -> Result<i64,
 }
 
 async fn find_by_tag(client: &HaloClient, tag: &str) -> Result<Option<i64>, HaloError> {
-    let (rows, _) = client.list("Tickets", &[("search", tag.to_string()), ("count", "10".to_string())], "tickets").await?;
+    // A ticket just created is open.
+    let rows = client.tickets_in(State::Open, &[("search", tag.to_string())], 10).await?.rows;
     Ok(rows
         .iter()
         .filter(|r| string(r, "details").or_else(|| string(r, "details_html")).is_none_or(|d| d.contains(tag)))
@@ -565,7 +568,8 @@ mod tests {
             group_by: GroupBy::Finding,
             on_pass: OnPass::Note,
             reopen_status_id: 1,
-            closed_status_id: 5,
+            closed_status_id: 9,
+            closed_status_setting: "the connection's Closed Status ID",
             team_id: None,
             dry_run: false,
         }

@@ -47,6 +47,11 @@ fn default_true() -> bool {
 fn default_timeout() -> u64 {
     30
 }
+/// HaloITSM's built-in Closed status (docs/halo-api.md#S4).
+pub const BUILT_IN_CLOSED_STATUS: i64 = 9;
+fn default_closed_status() -> i64 {
+    BUILT_IN_CLOSED_STATUS
+}
 
 /// The connection fields (see `connection:` in plugin.spec.yaml). Validated against the spec
 /// before it is deserialized here; [`ConnectionConfig::from_value`] adds the semantic checks.
@@ -67,6 +72,9 @@ pub struct ConnectionConfig {
     pub timeout_seconds: u64,
     #[serde(default)]
     pub portal_url: Option<String>,
+    /// The status every closing step sets (close_ticket, send_findings, Rapid7 closing states).
+    #[serde(default = "default_closed_status")]
+    pub closed_status_id: i64,
     /// Custom field holding a ticket's Rapid7 reference.
     #[serde(default)]
     pub reference_field_id: Option<i64>,
@@ -103,6 +111,12 @@ impl ConnectionConfig {
         cfg.tenant = cfg.tenant.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
         if cfg.scope.trim().is_empty() {
             cfg.scope = default_scope();
+        }
+        if cfg.closed_status_id <= 0 {
+            return Err(HaloError::InvalidConfig {
+                field: "closed_status_id".into(),
+                reason: format!("must be a positive HaloITSM status ID, got {}", cfg.closed_status_id),
+            });
         }
         if !(1..=300).contains(&cfg.timeout_seconds) {
             return Err(HaloError::InvalidConfig {
@@ -177,6 +191,7 @@ mod tests {
         assert_eq!(c.scope, "all");
         assert!(c.ssl_verify);
         assert_eq!(c.timeout_seconds, 30);
+        assert_eq!(c.closed_status_id, 9, "HaloITSM's built-in Closed");
         assert_eq!(c.token_url(), "https://halo.example.com/auth/token");
         assert_eq!(c.portal_base(), "https://halo.example.com");
         assert!(!format!("{c:?}").contains("s3cret"));
@@ -206,6 +221,9 @@ mod tests {
         let mut v = base();
         v["resource_server"] = json!("https://halo.example.com/api#frag");
         assert!(ConnectionConfig::from_value(&v).is_err());
+        let mut v = base();
+        v["closed_status_id"] = json!(0);
+        assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "closed_status_id"));
         let mut v = base();
         v["timeout_seconds"] = json!(0);
         assert!(matches!(ConnectionConfig::from_value(&v), Err(HaloError::InvalidConfig { field, .. }) if field == "timeout_seconds"));

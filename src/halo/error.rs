@@ -59,10 +59,20 @@ pub enum HaloError {
     Redirected { status: u16, location: String },
     #[error("HaloITSM sent an unexpected response (HTTP {status}): {message}")]
     Unexpected { status: u16, message: String },
-    #[error("Ticket {id} was deleted while it was being updated; HaloITSM's answer was for ticket {answered}")]
-    Vanished { id: i64, answered: i64 },
+    #[error("Ticket {id} was deleted while it was being updated; HaloITSM's answer was for ticket {answered}{}", stray_fate(*answered, *deleted))]
+    Vanished { id: i64, answered: i64, deleted: bool },
+    #[error("HaloITSM did not close ticket {id}: after moving it to status {status} it does not count the ticket as closed")]
+    NotClosed { id: i64, status: i64, setting: &'static str },
     #[error("The connection setting `{field}` is invalid: {reason}")]
     InvalidConfig { field: String, reason: String },
+}
+
+fn stray_fate(answered: i64, deleted: bool) -> &'static str {
+    match (answered > 0, deleted) {
+        (false, _) => "",
+        (true, true) => ", a ticket this update created by accident, which was deleted again",
+        (true, false) => ", which was left alone: it could not be proven to be a ticket this update created",
+    }
 }
 
 fn opt_suffix(d: &Option<String>) -> String {
@@ -205,10 +215,21 @@ impl HaloError {
                 cause,
                 "Check that the Resource Server URL points at the HaloITSM API (for example https://example.haloitsm.com/api), not at the web portal.",
             ),
-            HaloError::Vanished { id, .. } => PluginError::plugin(
+            HaloError::Vanished { id, answered, deleted } => PluginError::plugin(
                 Preset::NotFound,
                 cause,
-                format!("Check ticket {id} in HaloITSM. Any ticket HaloITSM created instead was deleted again."),
+                if *deleted || *answered <= 0 {
+                    format!("Check ticket {id} in HaloITSM (it may have been deleted or merged).")
+                } else {
+                    format!("Check ticket {id} in HaloITSM (it may have been deleted or merged), and ticket {answered}: delete it if this update created it.")
+                },
+            ),
+            HaloError::NotClosed { status, setting, .. } => PluginError::plugin(
+                Preset::BadRequest,
+                cause,
+                format!(
+                    "Status {status} does not close tickets on this HaloITSM tenant. Set {setting} to a status that does (HaloITSM's built-in Closed is 9; List Statuses shows which statuses close tickets)."
+                ),
             ),
             HaloError::InvalidConfig { field, .. } => PluginError::client(cause, format!("Correct the connection field `{field}`.")),
         }

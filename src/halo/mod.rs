@@ -7,7 +7,10 @@
 mod auth;
 mod config;
 mod error;
+pub mod paging;
+pub mod tenant;
 pub mod ticket;
+pub mod ticket_lists;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub use auth::TokenCache;
-pub use config::{ConnectionConfig, Secret};
+pub use config::{BUILT_IN_CLOSED_STATUS, ConnectionConfig, Secret};
 pub use error::{HaloError, Server, extract_message};
 
 /// A transport failure described without its URL.
@@ -85,6 +88,7 @@ pub struct HaloClient {
     cfg: Arc<ConnectionConfig>,
     tokens: TokenCache,
     retry: RetryPolicy,
+    tenant: tenant::TenantCache,
 }
 
 impl HaloClient {
@@ -98,7 +102,13 @@ impl HaloClient {
             .user_agent(concat!("icon_haloitsm/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HaloError::InvalidConfig { field: "ssl_verify".into(), reason: format!("could not set up TLS: {e}") })?;
-        Ok(HaloClient { http, cfg: Arc::new(cfg), tokens: TokenCache::new(), retry: RetryPolicy::default() })
+        Ok(HaloClient {
+            http,
+            cfg: Arc::new(cfg),
+            tokens: TokenCache::new(),
+            retry: RetryPolicy::default(),
+            tenant: tenant::TenantCache::default(),
+        })
     }
 
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
@@ -288,24 +298,93 @@ impl HaloClient {
         }
     }
 
-    /// Update fields of a ticket known to exist. HaloITSM's POST is an upsert: if the ticket
-    /// was deleted meanwhile, HaloITSM creates a new one instead; that stray ticket is deleted
-    /// again and the update fails with `Vanished`.
+    /// Update fields of a ticket known to exist. HaloITSM's POST is an upsert
+    /// (docs/halo-api.md#T5): if the ticket was deleted meanwhile, HaloITSM creates a new one
+    /// instead. Such a ticket is deleted again only when it is provably the one this very update
+    /// created (see [`HaloClient::created_by_update`]); anything else is reported, never deleted.
+    /// Either way the update fails with `Vanished`.
     pub async fn update_ticket(&self, id: i64, mut fields: serde_json::Map<String, Value>) -> Result<Value, HaloError> {
         fields.insert("id".into(), Value::from(id));
-        let saved = self.post_one("Tickets", Value::Object(fields)).await?;
+        // HaloITSM's dates have whole seconds: a ticket this update created is dated no earlier.
+        let sent_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+        let saved = self.post_one("Tickets", Value::Object(fields.clone())).await?;
         let saved_id = ticket::int(&saved, "id");
         if saved_id == Some(id) {
             return Ok(saved);
         }
-        let stray = saved_id.filter(|s| *s > 0);
-        if let Some(stray) = stray {
-            let reason = format!("Created by accident while updating ticket {id}, which no longer exists");
-            if let Err(e) = self.delete(&format!("Tickets/{stray}"), &[("reason", reason)]).await {
-                tracing::error!("Could not delete the stray ticket {stray}: {e}");
+        let Some(stray) = saved_id.filter(|s| *s > 0) else {
+            return Err(HaloError::Vanished { id, answered: 0, deleted: false });
+        };
+        let deleted = match self.created_by_update(id, stray, &fields, sent_at).await {
+            Ok(true) => {
+                let reason = format!("Created by accident while updating ticket {id}, which no longer exists");
+                match self.delete(&format!("Tickets/{stray}"), &[("reason", reason)]).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::error!("Could not delete ticket {stray}, created by accident while updating ticket {id}: {e}");
+                        false
+                    }
+                }
+            }
+            Ok(false) => {
+                tracing::error!(
+                    "HaloITSM answered an update of ticket {id} with ticket {stray}; it is left alone (not provably created by this update)"
+                );
+                false
+            }
+            Err(e) => {
+                tracing::error!(
+                    "HaloITSM answered an update of ticket {id} with ticket {stray}, which could not be checked ({e}); it is left alone"
+                );
+                false
+            }
+        };
+        Err(HaloError::Vanished { id, answered: stray, deleted })
+    }
+
+    /// Whether `stray`, the ticket HaloITSM answered an update of `id` with, is provably the
+    /// ticket that update created: `id` no longer exists, and `stray` was created no earlier than
+    /// the update was sent and carries every field it sent (as far as a read shows them).
+    async fn created_by_update(
+        &self,
+        id: i64,
+        stray: i64,
+        sent: &serde_json::Map<String, Value>,
+        sent_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, HaloError> {
+        if self.get_ticket(id, false).await?.is_some() {
+            return Ok(false);
+        }
+        let Some(record) = self.get_ticket(stray, true).await? else { return Ok(false) };
+        let created = record.get("datecreated").and_then(Value::as_str).and_then(ticket::parse_halo_date);
+        if created.is_none_or(|c| c < sent_at) {
+            return Ok(false);
+        }
+        Ok(sent.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "details" | "details_html" | "customfields")).all(|(k, v)| {
+            match (record.get(k), v) {
+                (None, _) => true,
+                (Some(got), Value::String(want)) => got.as_str().is_some_and(|g| g.trim() == want.trim()),
+                (Some(got), want) => match (ticket::as_int(got), ticket::as_int(want)) {
+                    (Some(g), Some(w)) => g == w,
+                    _ => got == want,
+                },
+            }
+        }))
+    }
+
+    /// Re-read a ticket just moved to `status` to close it: Err(`NotClosed`) when HaloITSM does
+    /// not count it as closed; Ok(None) when it cannot be read back (the change was made; it is
+    /// not reported as a failure). `setting` names what the user changes to fix a wrong status.
+    pub async fn confirm_closed(&self, id: i64, status: i64, setting: &'static str) -> Result<Option<Value>, HaloError> {
+        match self.get_ticket(id, true).await {
+            Ok(Some(t)) if self.is_closed(&t).await => Ok(Some(t)),
+            Ok(Some(_)) => Err(HaloError::NotClosed { id, status, setting }),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::warn!("Ticket {id} was moved to status {status} but could not be read back to check it is closed: {e}");
+                Ok(None)
             }
         }
-        Err(HaloError::Vanished { id, answered: saved_id.unwrap_or_default() })
     }
 
     /// A list endpoint's rows, whether HaloITSM answers with a plain array or with a
@@ -315,10 +394,17 @@ impl HaloClient {
         rows_of(v, key).map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a list from /{path}, got {got}") })
     }
 
-    /// The connection test: a token, then one cheap authenticated call that needs ticket access.
+    /// The connection test: a token, then one cheap authenticated call that needs ticket access,
+    /// then whether the Closed Status ID closes tickets on this tenant (where HaloITSM says so;
+    /// a tenant whose statuses cannot be read is not failed for it).
     pub async fn test_connection(&self) -> Result<(), HaloError> {
         self.token().await?;
         self.get("Tickets", &[("count", "1".into()), ("ticketidonly", "true".into())]).await?;
+        match self.statuses(true).await {
+            Ok(statuses) => tenant::check_closed_status(&statuses, self.cfg.closed_status_id)
+                .map_err(|reason| HaloError::InvalidConfig { field: "closed_status_id".into(), reason })?,
+            Err(e) => tracing::warn!("Could not read the tenant's statuses to check the Closed Status ID: {e}"),
+        }
         Ok(())
     }
 }

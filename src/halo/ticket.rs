@@ -111,11 +111,7 @@ impl Ticket {
             datecreated: date(raw, "datecreated").or_else(|| date(raw, "dateoccurred")),
             datemodified: date(raw, "last_update").or_else(|| date(raw, "datemodified")).or_else(|| date(raw, "lastactiondate")),
             lastactiondate: date(raw, "lastactiondate"),
-            closed: raw
-                .get("hasbeenclosed")
-                .and_then(Value::as_bool)
-                .or_else(|| raw.get("closed").and_then(Value::as_bool))
-                .or(dateclosed.as_ref().map(|_| true)),
+            closed: closed_flag(raw).or_else(|| raw.get("closed").and_then(Value::as_bool)).or(dateclosed.as_ref().map(|_| true)),
             dateclosed,
             customfields: raw
                 .get("customfields")
@@ -142,15 +138,30 @@ fn assigned_name(raw: &Value, id_key: &str, name: Option<String>) -> Option<Stri
     }
 }
 
+/// HaloITSM's own `hasbeenclosed` flag, when the record has it (a full read or webhook object;
+/// list rows do not: docs/halo-api.md#L3, T11).
+pub fn closed_flag(raw: &Value) -> Option<bool> {
+    match raw.get("hasbeenclosed")? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
+        Value::String(s) => s.trim().parse::<bool>().ok(),
+        _ => None,
+    }
+}
+
 /// An integer field, accepting numbers and numeric strings (some builds quote IDs).
 pub fn int(raw: &Value, key: &str) -> Option<i64> {
     as_int(raw.get(key)?)
 }
 
-fn as_int(v: &Value) -> Option<i64> {
+/// A number, or a numeric string, as an integer (`3`, `3.0` and `"3"` alike: docs/halo-api.md#K1).
+pub fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        }
         _ => None,
     }
 }

@@ -7,6 +7,7 @@
 //! their delivery ID, and both sources feed the same per-ticket record. State advances only
 //! after the dispatcher accepted the event, and is journalled at once (see `state`).
 
+pub mod delivery;
 mod dispatch;
 mod plan;
 pub mod state;
@@ -23,13 +24,15 @@ use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use delivery::Delivery;
 pub use dispatch::Dispatcher;
 use dispatch::Stopped;
 use plan::{Act, Now, Planned};
 use state::{Mark, Store};
-use webhook::{Credentials, Inbox};
+use webhook::{Auth, Credentials, Inbox};
 
 use crate::halo::ticket::{Ticket, int};
+use crate::halo::ticket_lists::State;
 use crate::halo::{HaloClient, HaloError, rows_of};
 use crate::plugin::Plugin;
 use crate::protocol::{PluginError, StartMessage, StepLog};
@@ -93,7 +96,8 @@ pub struct Config {
     pub ticket_id: Option<i64>,
     pub status_changed: bool,
     pub new_status_id: Option<i64>,
-    pub auth: Option<Credentials>,
+    /// What webhook deliveries must carry (nothing configured: accepted as they come).
+    pub auth: Auth,
     /// Directory of the state, journal and inbox files.
     pub state_dir: PathBuf,
     /// File name stem: the trigger ID from `meta.triggerId`.
@@ -173,11 +177,27 @@ impl Config {
             Some(m) => Some(Duration::from_secs(m as u64 * 60)),
             None => None,
         };
-        let auth = connection.get("webhook_credentials").and_then(|c| {
+        let basic = connection.get("webhook_credentials").and_then(|c| {
             let username = c.get("username").and_then(Value::as_str)?.to_string();
             let password = c.get("password").and_then(Value::as_str)?.to_string();
             Some(Credentials { username, password })
         });
+        let secret = connection
+            .get("webhook_secret")
+            .and_then(|s| s.get("secretKey"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let api_key_header = connection.get("webhook_api_key_header").and_then(Value::as_str).map(str::trim).filter(|h| !h.is_empty());
+        if let Some(h) = api_key_header
+            && axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()
+        {
+            return Err(PluginError::client(
+                format!("The connection setting `webhook_api_key_header` (Webhook API Key Header) `{h}` is not an HTTP header name."),
+                "Use a header name such as X-API-Key.",
+            ));
+        }
+        let auth = Auth { basic, secret, api_key_header: api_key_header.map(str::to_string) };
         let state_name = m
             .meta
             .get("triggerId")
@@ -235,26 +255,22 @@ impl Sighting {
 
     /// What a webhook delivery says about its ticket; None when it names no ticket.
     fn of_delivery(d: &Value) -> Option<Sighting> {
-        let id = d.get("object_id").and_then(Value::as_i64).or_else(|| d.get("ticket").and_then(|t| int(t, "id")))?;
-        if id <= 0 {
-            return None;
-        }
-        let event = d.get("event").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-        let mut s = d.get("ticket").and_then(Sighting::of).filter(|s| s.id == id).unwrap_or(Sighting {
-            id,
+        let d = Delivery::read(d, 0).ok()?;
+        let mut s = d.ticket.as_ref().and_then(Sighting::of).filter(|s| s.id == d.ticket_id).unwrap_or(Sighting {
+            id: d.ticket_id,
             seen: None,
             new: false,
             agent_id: None,
         });
-        s.new = event.contains("new ticket") || event.contains("logged");
-        s.agent_id = d.get("agent_id").and_then(Value::as_i64);
+        s.new = d.is_new_ticket();
+        s.agent_id = d.agent_id;
         Some(s)
     }
 }
 
 /// The key under which a delivery's handling is recorded, from HaloITSM's delivery ID.
 fn delivery_id(d: &Value) -> Option<String> {
-    d.get("id").and_then(Value::as_str).map(delivery_key)
+    Delivery::read(d, 0).ok()?.id.as_deref().map(delivery_key)
 }
 
 /// How the engine reads a webhook delivery: the ticket it names and whether it says the ticket
@@ -488,11 +504,14 @@ impl Engine {
             None => self.history(s.id).await?,
         };
         let plan = plan::plan(prev, now, history.as_deref(), floor, s.new);
-        let ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
+        let mut ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
+        let flags = crate::sync::Flags::read(&self.client, &raw).await;
+        ticket.closed = Some(flags.closed);
+        let rapid7 = self.rapid7_statuses(now.status, flags).await;
         let us = self.our_agent().await;
         let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
         for planned in &plan.events {
-            if let Some(output) = self.event(planned, &ticket, &raw, now, source, s.agent_id, us) {
+            if let Some(output) = self.event(planned, &ticket, &raw, now, source, s.agent_id, us, &rapid7) {
                 self.dispatch(output).await?;
             }
             // A transition sent is recorded at once: a kill between two transitions of one
@@ -510,6 +529,22 @@ impl Engine {
         Ok(())
     }
 
+    /// The ticket's status as InsightIDR and InsightVM see it, through the connection's
+    /// mappings (names resolved on the tenant's statuses, when they can be read).
+    async fn rapid7_statuses(&self, status: i64, flags: crate::sync::Flags) -> Vec<(&'static str, String)> {
+        let tenant = match self.client.statuses(false).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!("Could not read the tenant's statuses ({e}); mapping by status ID only");
+                Arc::default()
+            }
+        };
+        [("insightidr_status", crate::sync::Product::InsightIdr), ("insightvm_status", crate::sync::Product::InsightVm)]
+            .into_iter()
+            .filter_map(|(key, product)| self.cfg.mappings.to_rapid7(product, status, flags, &tenant).ok().map(|s| (key, s)))
+            .collect()
+    }
+
     /// The output for a planned event, when this trigger wants it (filters applied).
     #[allow(clippy::too_many_arguments)]
     fn event(
@@ -519,14 +554,22 @@ impl Engine {
         raw: &Value,
         now: Now,
         source: Source,
-        hinted_actor: Option<i64>,
+        hinted_agent: Option<i64>,
         us: Option<i64>,
+        rapid7: &[(&'static str, String)],
     ) -> Option<Value> {
         let cfg = &self.cfg;
         if cfg.ticket_id.is_some_and(|t| t != now.id) {
             return None;
         }
-        let by_us = |actor: Option<i64>| matches!((actor.or(hinted_actor), us), (Some(a), Some(u)) if a == u);
+        // This connection's own change: made by the agent it acts as and not recorded as made
+        // outside an API application (docs/halo-api.md#A7). The webhook's agent stands in only
+        // when the history names none.
+        let by_us = |actor: plan::Actor| match actor.agent {
+            Some(a) => actor.via_api != Some(false) && us == Some(a),
+            // A system entry (ticket logged) names nobody: the webhook's agent is all there is.
+            None => hinted_agent.is_some() && hinted_agent == us,
+        };
         let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let (event, changed_at, actor, extra, key) = match (cfg.kind, planned) {
             (Kind::Created, Planned::Created { at: when, actor }) => {
@@ -572,13 +615,8 @@ impl Engine {
         if let Some(reference) = cfg.reference_field_id.and_then(|f| crate::sync::custom_field(raw, f)) {
             out["reference"] = json!(reference);
         }
-        let flags = crate::sync::Flags::of(raw);
-        for (key, product) in
-            [("insightidr_status", crate::sync::Product::InsightIdr), ("insightvm_status", crate::sync::Product::InsightVm)]
-        {
-            if let Ok(s) = cfg.mappings.to_rapid7(product, now.status, flags) {
-                out[key] = json!(s);
-            }
+        for (key, status) in rapid7 {
+            out[*key] = json!(status);
         }
         Some(out)
     }
@@ -647,10 +685,34 @@ impl Engine {
 
     /// One poll: every ticket whose last action date is at or after the cursor (minus the
     /// overlap), oldest change first, paged by date so that changes made meanwhile cannot
-    /// shift a ticket past a page boundary. The cursor moves at the end of a complete cycle.
+    /// shift a ticket past a page boundary. Open and closed tickets are listed apart: a plain
+    /// list leaves out tickets closed a while ago, whose notes are changes too
+    /// (docs/halo-api.md#Q1, Q2). The cursor moves at the end of a complete cycle.
     async fn poll(&mut self) -> Result<(), Halt> {
         let start = self.store.state.cursor.unwrap_or_else(|| self.floor());
-        let mut from = start - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
+        let from = start - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
+        let (mut newest, mut crowded) = (None, None);
+        for state in [State::Open, State::Closed] {
+            let Some(seen) = self.poll_state(state, from).await? else { return Ok(()) };
+            newest = newest.max(seen.newest);
+            crowded = match (crowded, seen.crowded) {
+                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let to = match (newest, crowded) {
+            (Some(n), Some(c)) => Some(n.min(c)),
+            (n, _) => n,
+        };
+        if let Some(to) = to {
+            self.store.advance_cursor(to)?;
+        }
+        Ok(())
+    }
+
+    /// Poll the tickets in one state changed since `from`; None when HaloITSM could not be read
+    /// (the cursor stays).
+    async fn poll_state(&mut self, state: State, mut from: DateTime<Utc>) -> Result<Option<PollSeen>, Halt> {
         let mut page_no = 1u64;
         let mut newest: Option<DateTime<Utc>> = None;
         // A date shared by a whole page is read page by page; the cursor must not pass it.
@@ -663,19 +725,20 @@ impl Engine {
                 ("pageinate", "true".to_string()),
                 ("page_size", PAGE.to_string()),
                 ("page_no", page_no.to_string()),
+                state.filter(),
             ];
             let answer = match self.client.get("Tickets", &q).await {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!("Polling HaloITSM failed ({e}); trying again at the next interval");
-                    return Ok(());
+                    return Ok(None);
                 }
             };
             let rows = match rows_of(answer, "tickets") {
                 Ok((rows, _)) => rows,
                 Err(got) => {
                     tracing::warn!("HaloITSM answered the poll with {got}; trying again at the next interval");
-                    return Ok(());
+                    return Ok(None);
                 }
             };
             let full_page = rows.len() >= PAGE;
@@ -704,14 +767,15 @@ impl Engine {
                 _ => break,
             }
         }
-        if let Some(to) = match (newest, crowded) {
-            (Some(n), Some(c)) => Some(n.min(c)),
-            (n, _) => n,
-        } {
-            self.store.advance_cursor(to)?;
-        }
-        Ok(())
+        Ok(Some(PollSeen { newest, crowded }))
     }
+}
+
+/// What one poll pass saw: the newest change, and the earliest date that filled whole pages
+/// (the cursor must not pass it).
+struct PollSeen {
+    newest: Option<DateTime<Utc>>,
+    crowded: Option<DateTime<Utc>>,
 }
 
 /// A delivery ID as stored: HaloITSM's GUIDs as they are, anything long as a hash.
@@ -827,8 +891,10 @@ async fn prepare(plugin: Arc<Plugin>, msg: &Value, opts: &Options) -> Result<(Co
     let mut cfg = Config::from_message(&m, &input, &connection)?;
     cfg.state_dir = opts.state_dir.clone();
     cfg.flag_file = opts.flag_file.clone();
-    if cfg.webhook && cfg.auth.is_none() {
-        tracing::warn!("The connection has no Webhook Credentials: the webhook listener accepts deliveries without authentication");
+    if cfg.webhook && cfg.auth.is_open() {
+        tracing::warn!(
+            "The connection has no Webhook Credentials or Webhook Secret: the webhook listener accepts deliveries without authentication"
+        );
     }
     if !debug && cfg.dispatcher_url.is_none() {
         return Err(PluginError::client(

@@ -28,6 +28,16 @@ impl Now {
     }
 }
 
+/// Who made a change, as the history entry records it (docs/halo-api.md#A6, A7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The agent (`actionby_agent_id`, else `who_agentid`); None for HaloITSM itself.
+    pub agent: Option<i64>,
+    /// Whether an API application made it: `actionby_application_id` set (true) or present and
+    /// empty (false); None when the entry does not say.
+    pub via_api: Option<bool>,
+}
+
 /// One entry of a ticket's history.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Act {
@@ -35,18 +45,28 @@ pub struct Act {
     pub at: Option<DateTime<Utc>>,
     pub old_status: Option<i64>,
     pub new_status: Option<i64>,
-    pub actor: Option<i64>,
+    pub actor: Actor,
 }
 
 impl Act {
     pub fn of(a: &Value) -> Option<Act> {
+        let via_api = match a.get("actionby_application_id") {
+            None => None,
+            Some(Value::Null) => Some(false),
+            Some(Value::String(s)) => Some(!s.trim().is_empty()),
+            Some(Value::Number(n)) => Some(n.as_i64() != Some(0)),
+            Some(_) => None,
+        };
         Some(Act {
             id: int(a, "id").filter(|i| *i > 0)?,
             at: a.get("datetime").and_then(Value::as_str).and_then(parse_halo_date),
             old_status: int(a, "old_status").filter(|s| *s > 0),
             new_status: int(a, "new_status").filter(|s| *s > 0),
-            // 0 is HaloITSM itself (system actions): not an agent.
-            actor: int(a, "actionby_agent_id").or_else(|| int(a, "agent_id")).filter(|id| *id > 0),
+            actor: Actor {
+                // 0 is HaloITSM itself (system actions): not an agent.
+                agent: int(a, "actionby_agent_id").filter(|id| *id > 0).or_else(|| int(a, "who_agentid").filter(|id| *id > 0)),
+                via_api,
+            },
         })
     }
 
@@ -63,13 +83,13 @@ impl Act {
 pub enum Planned {
     Created {
         at: DateTime<Utc>,
-        actor: Option<i64>,
+        actor: Actor,
     },
     Updated {
         previous: Option<i64>,
         status_changed: bool,
         at: DateTime<Utc>,
-        actor: Option<i64>,
+        actor: Actor,
     },
     /// A status transition; `act` is the history entry that recorded it (None when the status
     /// changed without one).
@@ -77,7 +97,7 @@ pub enum Planned {
         old: i64,
         new: i64,
         at: DateTime<Utc>,
-        actor: Option<i64>,
+        actor: Actor,
         act: Option<i64>,
     },
 }
@@ -110,12 +130,12 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
         let created = now.created.unwrap_or(now.marker);
         fresh.retain(|a| a.at.is_some_and(|at| at > created));
     }
-    let actor = fresh.last().and_then(|a| a.actor);
+    let actor = fresh.last().map(|a| a.actor).unwrap_or_default();
     let mut events = Vec::new();
     if is_new {
         events.push(Planned::Created {
             at: now.created.unwrap_or(now.marker),
-            actor: history.and_then(|h| h.iter().min_by_key(|a| a.id)).and_then(|a| a.actor),
+            actor: history.and_then(|h| h.iter().min_by_key(|a| a.id)).map(|a| a.actor).unwrap_or_default(),
         });
     }
     let transitions: Vec<(Act, (i64, i64))> = fresh.iter().filter_map(|a| a.transition().map(|t| (*a, t))).collect();
@@ -160,7 +180,11 @@ mod tests {
     }
 
     fn act(id: i64, at: &str, old: i64, new: i64, actor: i64) -> Act {
-        Act { id, at: Some(t(at)), old_status: Some(old).filter(|s| *s > 0), new_status: Some(new).filter(|s| *s > 0), actor: Some(actor) }
+        Act { id, at: Some(t(at)), old_status: Some(old).filter(|s| *s > 0), new_status: Some(new).filter(|s| *s > 0), actor: by(actor) }
+    }
+
+    fn by(agent: i64) -> Actor {
+        Actor { agent: Some(agent), via_api: None }
     }
 
     fn kinds(p: &Plan) -> Vec<&'static str> {
@@ -180,8 +204,8 @@ mod tests {
         let history = [act(1, "01:00:00", 0, 1, 1), act(2, "01:05:00", 1, 6, 3)];
         let p = plan(None, now(6, "01:05:00", "01:00:00"), Some(&history), floor, false);
         assert_eq!(kinds(&p), vec!["created", "updated", "transition"]);
-        assert_eq!(p.events[0], Planned::Created { at: t("01:00:00"), actor: Some(1) });
-        assert_eq!(p.events[2], Planned::Transition { old: 1, new: 6, at: t("01:05:00"), actor: Some(3), act: Some(2) });
+        assert_eq!(p.events[0], Planned::Created { at: t("01:00:00"), actor: by(1) });
+        assert_eq!(p.events[2], Planned::Transition { old: 1, new: 6, at: t("01:05:00"), actor: by(3), act: Some(2) });
         assert_eq!(p.record, Mark { s: 6, m: t("01:05:00"), a: 2 });
         // Just created: only the creation.
         let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&history[..1]), floor, false);
@@ -195,7 +219,7 @@ mod tests {
             [act(10, "01:00:00", 1, 2, 3), act(11, "01:00:05", 2, 6, 3), act(12, "01:00:05", 0, 0, 4), act(13, "01:00:05", 6, 3, 4)];
         let p = plan(Some(prev), now(3, "01:00:05", "00:00:00"), Some(&history), t("00:00:00"), false);
         assert_eq!(kinds(&p), vec!["updated", "transition", "transition"]);
-        assert_eq!(p.events[0], Planned::Updated { previous: Some(2), status_changed: true, at: t("01:00:05"), actor: Some(4) });
+        assert_eq!(p.events[0], Planned::Updated { previous: Some(2), status_changed: true, at: t("01:00:05"), actor: by(4) });
         assert!(matches!(p.events[1], Planned::Transition { old: 2, new: 6, act: Some(11), .. }));
         assert!(matches!(p.events[2], Planned::Transition { old: 6, new: 3, act: Some(13), .. }));
         assert_eq!(p.record.a, 13);
@@ -212,7 +236,7 @@ mod tests {
     fn a_note_is_an_update_without_a_status_change() {
         let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
         let p = plan(Some(prev), now(2, "02:00:00", "00:00:00"), Some(&[act(11, "02:00:00", 0, 0, 1)]), t("00:00:00"), false);
-        assert_eq!(p.events, vec![Planned::Updated { previous: Some(2), status_changed: false, at: t("02:00:00"), actor: Some(1) }]);
+        assert_eq!(p.events, vec![Planned::Updated { previous: Some(2), status_changed: false, at: t("02:00:00"), actor: by(1) }]);
     }
 
     #[test]
@@ -223,7 +247,7 @@ mod tests {
         assert!(matches!(p.events[1], Planned::Transition { old: 2, new: 5, act: None, .. }));
         // A ticket never seen and no history: an update with no previous status, no transition.
         let p = plan(None, now(5, "02:00:00", "00:00:00"), None, t("01:00:00"), false);
-        assert_eq!(p.events, vec![Planned::Updated { previous: None, status_changed: false, at: t("02:00:00"), actor: None }]);
+        assert_eq!(p.events, vec![Planned::Updated { previous: None, status_changed: false, at: t("02:00:00"), actor: Actor::default() }]);
     }
 
     #[test]
@@ -231,7 +255,7 @@ mod tests {
         let history = [act(1, "00:00:00", 0, 1, 1), act(5, "02:00:00", 1, 4, 3)];
         let p = plan(None, now(4, "02:00:00", "00:00:00"), Some(&history), t("01:00:00"), false);
         assert_eq!(kinds(&p), vec!["updated", "transition"]);
-        assert_eq!(p.events[0], Planned::Updated { previous: Some(1), status_changed: true, at: t("02:00:00"), actor: Some(3) });
+        assert_eq!(p.events[0], Planned::Updated { previous: Some(1), status_changed: true, at: t("02:00:00"), actor: by(3) });
         // No status change since the floor: the status is known to be unchanged.
         let p = plan(
             None,
@@ -240,7 +264,7 @@ mod tests {
             t("01:00:00"),
             false,
         );
-        assert_eq!(p.events, vec![Planned::Updated { previous: Some(1), status_changed: false, at: t("02:00:00"), actor: Some(3) }]);
+        assert_eq!(p.events, vec![Planned::Updated { previous: Some(1), status_changed: false, at: t("02:00:00"), actor: by(3) }]);
     }
 
     #[test]

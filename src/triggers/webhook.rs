@@ -1,6 +1,7 @@
-//! The listener for HaloITSM's outbound webhooks: `POST /webhooks/haloitsm` (HTTP Basic auth,
-//! checked before the body is read; JSON; at most 1 MiB and 1,000 deliveries; one delivery or a
-//! batched array) and `GET /healthz`.
+//! The listener for HaloITSM's outbound webhooks: `POST /webhooks/haloitsm` (authentication
+//! checked before the body is read: HTTP Basic, a Bearer token or an API key header; JSON; at
+//! most 1 MiB and 1,000 deliveries; one delivery or a batched array, in which a malformed
+//! delivery is refused alone) and `GET /healthz`.
 //!
 //! The inbox file is the queue: a delivery is answered 200 only once it is appended there, and
 //! the trigger's engine reads the file in order from the offset it has processed (kept in the
@@ -23,6 +24,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
+
+use super::delivery::Delivery;
 
 /// Largest delivery body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -155,43 +158,72 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// What a delivery must carry to be accepted: any one of the configured methods. HaloITSM offers
+/// Basic authentication, a Bearer token and an API key (docs/halo-api.md#W6, W7); how the last two
+/// are sent is not documented, so a secret is accepted as `Authorization: Bearer <secret>` and in
+/// the API key header.
+#[derive(Clone, Default)]
+pub struct Auth {
+    pub basic: Option<Credentials>,
+    pub secret: Option<String>,
+    /// The header an API key arrives in (`X-API-Key` unless configured).
+    pub api_key_header: Option<String>,
+}
+
+/// The API key header when none is configured.
+pub const DEFAULT_API_KEY_HEADER: &str = "X-API-Key";
+
+impl Auth {
+    /// No method configured: every delivery is accepted.
+    pub fn is_open(&self) -> bool {
+        self.basic.is_none() && self.secret.is_none()
+    }
+
+    fn accepts(&self, headers: &HeaderMap) -> bool {
+        if self.basic.as_ref().is_some_and(|c| basic_matches(headers, c)) {
+            return true;
+        }
+        let Some(secret) = &self.secret else { return false };
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .is_some_and(|token| same(token.trim().as_bytes(), secret.as_bytes()));
+        let header_name = self.api_key_header.as_deref().unwrap_or(DEFAULT_API_KEY_HEADER);
+        let key = headers.get(header_name).is_some_and(|v| same(v.as_bytes(), secret.as_bytes()));
+        bearer || key
+    }
+}
+
 fn answer(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-fn authorised(headers: &HeaderMap, creds: &Credentials) -> bool {
+/// Constant time whatever the input, so the comparison reveals nothing about the secret.
+fn same(given: &[u8], expected: &[u8]) -> bool {
+    let same_len = given.len() == expected.len();
+    let padded: Vec<u8> = if same_len { given.to_vec() } else { vec![0u8; expected.len()] };
+    bool::from(padded.ct_eq(expected)) && same_len
+}
+
+fn basic_matches(headers: &HeaderMap, creds: &Credentials) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
-    let expected = format!("{}:{}", creds.username, creds.password);
-    // Constant time whatever the input, so the comparison reveals nothing about the password.
-    let same_len = decoded.len() == expected.len();
-    let padded: Vec<u8> = if same_len { decoded } else { vec![0u8; expected.len()] };
-    bool::from(padded.ct_eq(expected.as_bytes())) && same_len
+    same(&decoded, format!("{}:{}", creds.username, creds.password).as_bytes())
 }
 
 /// Rejects requests without the right credentials before their body is read.
-async fn require_auth(State(creds): State<Option<Arc<Credentials>>>, req: Request, next: Next) -> Response {
-    if let Some(creds) = creds {
-        if !authorised(req.headers(), &creds) {
-            tracing::warn!("Rejected a webhook delivery with missing or wrong credentials");
-            let mut r = answer(StatusCode::UNAUTHORIZED, json!({"error": "Missing or wrong credentials"}));
+async fn require_auth(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    if !auth.is_open() && !auth.accepts(req.headers()) {
+        tracing::warn!("Rejected a webhook delivery with missing or wrong credentials");
+        let mut r = answer(StatusCode::UNAUTHORIZED, json!({"error": "Missing or wrong credentials"}));
+        if auth.basic.is_some() {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"haloitsm\""));
-            return r;
         }
+        return r;
     }
     next.run(req).await
-}
-
-/// Check a delivery's shape; the error names what is wrong (never echoing the payload).
-pub fn check_delivery(d: &Value, index: usize) -> Result<(), String> {
-    let Some(obj) = d.as_object() else { return Err(format!("delivery {index} is not a JSON object")) };
-    let ticket_id =
-        obj.get("object_id").and_then(Value::as_i64).or_else(|| obj.get("ticket").and_then(|t| t.get("id")).and_then(Value::as_i64));
-    match ticket_id {
-        Some(id) if id > 0 => Ok(()),
-        _ => Err(format!("delivery {index} has no ticket ID (`object_id` or `ticket.id`)")),
-    }
 }
 
 async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
@@ -230,14 +262,25 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Resu
             json!({"error": format!("At most {MAX_BATCH} deliveries per request, got {}", deliveries.len())}),
         );
     }
-    for (i, d) in deliveries.iter().enumerate() {
-        if let Err(problem) = check_delivery(d, i) {
-            tracing::warn!("Rejected a malformed webhook delivery: {problem}");
-            return answer(StatusCode::BAD_REQUEST, json!({"error": problem}));
+    // A malformed delivery is refused alone: the others of its batch are stored.
+    let mut refused = Vec::new();
+    let mut good = Vec::with_capacity(deliveries.len());
+    for (i, d) in deliveries.into_iter().enumerate() {
+        match Delivery::read(&d, i) {
+            Ok(_) => good.push(d),
+            Err(problem) => {
+                tracing::warn!("Refused a malformed webhook delivery: {problem}");
+                refused.push(json!({"index": i, "error": problem}));
+            }
         }
     }
-    match inbox.append(&deliveries) {
-        Ok(()) => answer(StatusCode::OK, json!({"status": "queued", "deliveries": deliveries.len()})),
+    if good.is_empty() {
+        let error = if refused.len() == 1 { refused[0]["error"].clone() } else { json!("No delivery could be read") };
+        return answer(StatusCode::BAD_REQUEST, json!({"error": error, "refused": refused}));
+    }
+    match inbox.append(&good) {
+        Ok(()) if refused.is_empty() => answer(StatusCode::OK, json!({"status": "queued", "deliveries": good.len()})),
+        Ok(()) => answer(StatusCode::OK, json!({"status": "queued", "deliveries": good.len(), "refused": refused})),
         Err(AppendError::Full) => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": "The trigger is behind; the change will be picked up by polling or a later delivery"}),
@@ -250,11 +293,11 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Resu
 }
 
 /// The webhook listener's router.
-pub fn router(inbox: Arc<Inbox>, auth: Option<Credentials>) -> Router {
+pub fn router(inbox: Arc<Inbox>, auth: Auth) -> Router {
     let hooks = Router::new()
         .route(PATH, post(receive))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .route_layer(middleware::from_fn_with_state(auth.map(Arc::new), require_auth))
+        .route_layer(middleware::from_fn_with_state(Arc::new(auth), require_auth))
         .with_state(inbox);
     Router::new()
         .merge(hooks)
@@ -273,23 +316,35 @@ mod tests {
         h
     }
 
-    #[test]
-    fn basic_auth_matches_exactly() {
-        let c = Credentials { username: "halo".into(), password: "s3cret".into() };
-        assert!(authorised(&basic("halo", "s3cret"), &c));
-        assert!(!authorised(&basic("halo", "s3cre"), &c));
-        assert!(!authorised(&basic("halo", "s3cretx"), &c));
-        assert!(!authorised(&basic("other", "s3cret"), &c));
-        assert!(!authorised(&HeaderMap::new(), &c));
+    fn with(name: &str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        h
     }
 
     #[test]
-    fn deliveries_need_a_ticket_id() {
-        assert!(check_delivery(&json!({"object_id": 5}), 0).is_ok());
-        assert!(check_delivery(&json!({"ticket": {"id": 5}}), 0).is_ok());
-        assert_eq!(check_delivery(&json!({"event": "x"}), 2).unwrap_err(), "delivery 2 has no ticket ID (`object_id` or `ticket.id`)");
-        assert!(check_delivery(&json!("x"), 0).is_err());
-        assert!(check_delivery(&json!({"object_id": "5"}), 0).is_err());
+    fn basic_auth_matches_exactly() {
+        let auth = Auth { basic: Some(Credentials { username: "halo".into(), password: "s3cret".into() }), ..Auth::default() };
+        assert!(auth.accepts(&basic("halo", "s3cret")));
+        assert!(!auth.accepts(&basic("halo", "s3cre")));
+        assert!(!auth.accepts(&basic("halo", "s3cretx")));
+        assert!(!auth.accepts(&basic("other", "s3cret")));
+        assert!(!auth.accepts(&HeaderMap::new()));
+        assert!(!auth.accepts(&with("authorization", "Bearer s3cret")), "a Bearer token is not Basic");
+    }
+
+    #[test]
+    fn a_secret_is_accepted_as_a_bearer_token_or_an_api_key() {
+        let auth = Auth { secret: Some("t0ken".into()), ..Auth::default() };
+        assert!(auth.accepts(&with("authorization", "Bearer t0ken")));
+        assert!(auth.accepts(&with("x-api-key", "t0ken")));
+        assert!(!auth.accepts(&with("x-api-key", "t0ke")));
+        assert!(!auth.accepts(&with("authorization", "Bearer t0kenx")));
+        assert!(!auth.accepts(&basic("x", "t0ken")));
+        let custom = Auth { api_key_header: Some("X-Halo-Key".into()), ..auth.clone() };
+        assert!(custom.accepts(&with("x-halo-key", "t0ken")));
+        assert!(!custom.accepts(&with("x-api-key", "t0ken")), "only the configured header");
+        assert!(Auth::default().is_open() && !auth.is_open());
     }
 
     #[test]
