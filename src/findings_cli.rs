@@ -228,7 +228,7 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
             return 2;
         }
     };
-    if let Err(e) = client.test_connection().await {
+    if let Err(e) = client.test_access().await {
         let pe = e.to_plugin_error();
         println!("Connection FAILED: {}", pe.cause);
         println!("  {}", pe.assistance);

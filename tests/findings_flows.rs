@@ -319,6 +319,23 @@ async fn check_connection_lists_the_ids_to_use() {
             && text.contains("Security Operations"),
         "{text}"
     );
+    assert!(text.contains("9  Closed  (closes tickets)") && !text.contains("Resolved  (closes"), "as HaloITSM says: {text}");
+    assert!(text.contains("Closed status 9 closes tickets"), "{text}");
+    // A Closed Status ID that does not close tickets on this tenant is reported, exit status 1.
+    let (auth, api) = (w.halo.auth_url(), w.halo.api_url());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["check-connection", "--client-id", "sim-client", "--client-secret", "sim-secret", "--auth-server", &auth])
+            .args(["--resource-server", &api, "--closed-status-id", "5"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("Closed status WRONG: status 5 (Waiting on Client) does not close tickets"), "{text}");
+    assert!(text.contains("statuses that close tickets: 9 (Closed)"), "{text}");
     let (auth, api) = (w.halo.auth_url(), w.halo.api_url());
     let out = tokio::task::spawn_blocking(move || {
         Command::new(BIN)

@@ -95,3 +95,77 @@ fn fields_are_documented_the_way_rapid7_validators_expect() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// Every fact of docs/halo-api.md the code cites (`docs/halo-api.md#T3` in the client, `[T3]` in
+/// the simulator, lists such as `#L3, T11` too) exists there: the code follows the contract, not
+/// a memory of it.
+#[test]
+fn every_cited_halo_api_fact_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/halo-api.md")).unwrap();
+    let facts: BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- **")?.split("**").next().map(str::to_string))
+        .filter(|id| is_fact_id(id))
+        .collect();
+    assert!(facts.len() > 50, "the fact list was not read: {facts:?}");
+    let mut cited = BTreeSet::new();
+    let mut files = Vec::new();
+    for dir in ["src", "sim/src"] {
+        collect_rs(&root.join(dir), &mut files);
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, _) in text.match_indices("docs/halo-api.md#") {
+            cited.extend(id_list(&text[i + "docs/halo-api.md#".len()..]).into_iter().map(|id| (id, f.clone())));
+        }
+        if f.starts_with(root.join("sim/src")) {
+            for (i, _) in text.match_indices('[') {
+                let rest = &text[i + 1..];
+                if let Some(end) = rest.find(']') {
+                    let ids: Vec<String> = rest[..end].split(", ").map(str::to_string).collect();
+                    if ids.iter().all(|id| is_fact_id(id)) {
+                        cited.extend(ids.into_iter().map(|id| (id, f.clone())));
+                    }
+                }
+            }
+        }
+    }
+    assert!(cited.len() > 20, "no citations found: {cited:?}");
+    let missing: Vec<String> =
+        cited.iter().filter(|(id, _)| !facts.contains(id)).map(|(id, f)| format!("{id} in {}", f.display())).collect();
+    assert!(missing.is_empty(), "cited but not in docs/halo-api.md: {missing:?}");
+}
+
+fn is_fact_id(s: &str) -> bool {
+    let letters = s.chars().take_while(char::is_ascii_uppercase).count();
+    (1..=2).contains(&letters) && s.len() > letters && s[letters..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// The IDs at the start of `rest`: `T3`, or a list `L3, T11`.
+fn id_list(rest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in rest.split(", ") {
+        let id: String = part.chars().take_while(char::is_ascii_alphanumeric).collect();
+        if !is_fact_id(&id) {
+            break;
+        }
+        let whole = part.len() == id.len();
+        out.push(id);
+        if !whole {
+            break;
+        }
+    }
+    out
+}
+
+fn collect_rs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}

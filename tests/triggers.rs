@@ -82,12 +82,18 @@ struct Setup {
     dir: tempfile::TempDir,
     port: u16,
     api: HaloClient,
+    /// Connection settings the trigger gets besides the usual ones.
+    conn_extra: Value,
 }
 
 async fn setup() -> Setup {
-    let halo = sim::start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    setup_with(SimConfig::default(), json!({})).await
+}
+
+async fn setup_with(config: SimConfig, conn_extra: Value) -> Setup {
+    let halo = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let api = HaloClient::new(ConnectionConfig::from_value(&connection(&halo)).unwrap()).unwrap();
-    Setup { halo, sink: sink().await, dir: tempfile::tempdir().unwrap(), port: free_port(), api }
+    Setup { halo, sink: sink().await, dir: tempfile::tempdir().unwrap(), port: free_port(), api, conn_extra }
 }
 
 fn connection(halo: &SimHandle) -> Value {
@@ -114,9 +120,13 @@ impl Setup {
         let mut input = input;
         input["webhook_port"] = json!(self.port);
         input["webhook_bind"] = json!("127.0.0.1");
+        let mut conn = connection(&self.halo);
+        for (k, v) in self.conn_extra.as_object().unwrap() {
+            conn[k] = v.clone();
+        }
         let msg = json!({"version": "v1", "type": "trigger_start", "body": {
             "trigger": trigger, "meta": {"triggerId": "trig-1", "workflowId": "wf"},
-            "connection": connection(&self.halo), "input": input,
+            "connection": conn, "input": input,
             "dispatcher": {"url": self.sink.url, "webhook_url": ""}}});
         let log = std::fs::File::create(self.dir.path().join("trigger.log")).unwrap();
         let mut child = Command::new(BIN)
@@ -427,6 +437,78 @@ async fn the_listener_refuses_bad_deliveries_and_keeps_running() {
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!(out[0]["ticket"]["id"], id);
     assert!(!s.log().contains(HOOK_PASS), "the password never reaches the logs");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn bearer_or_api_key_deliveries_with_string_ids_and_a_malformed_one_in_a_batch() {
+    // Halo's Bearer token and API key options (docs/halo-api.md#W7), IDs sent as strings (W10),
+    // small payloads (W3).
+    let s =
+        setup_with(SimConfig::default(), json!({"webhook_secret": {"secretKey": "hook-t0ken"}, "webhook_api_key_header": "X-Halo-Key"}))
+            .await;
+    s.webhooks(json!({"username": null, "password": null, "bearer_token": "hook-t0ken", "payload": "small", "ids_as_strings": true}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    s.listening().await;
+    s.halo.sim.agent_edit(102, json!({"summary": "Emotet loader - contained"}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(out[0]["ticket"]["id"], 102);
+    assert_eq!(out[0]["ticket"]["summary"], "Emotet loader - contained");
+
+    let http = reqwest::Client::new();
+    let url = s.hook_url();
+    let key = |r: reqwest::RequestBuilder| r.header("X-Halo-Key", "hook-t0ken");
+    let r = http.post(&url).header("X-API-Key", "hook-t0ken").json(&json!({"object_id": 101})).send().await.unwrap();
+    assert_eq!(r.status(), 401, "only the configured header carries the key");
+    let r = http.post(&url).bearer_auth("wrong").json(&json!({"object_id": 101})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // One malformed delivery does not reject the others of its batch; the answer names it.
+    s.halo.sim.agent_edit(105, json!({"summary": "bucket fixed"}), None).unwrap();
+    let batch = json!([{"id": "d-9", "event": "ticket updated", "object_id": "105"}, {"event": "x"}]);
+    let r = key(http.post(&url)).json(&batch).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["deliveries"], 1, "{answer}");
+    assert_eq!(answer["refused"][0]["index"], 1, "{answer}");
+    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert!(out.iter().any(|o| o["ticket"]["id"] == 105), "{out:#?}");
+    assert!(!s.log().contains("hook-t0ken"), "the secret never reaches the logs");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_change_in_the_ui_by_the_integrations_agent_is_not_the_integrations() {
+    // An API application acts as an agent, who may also work in HaloITSM's UI: only the
+    // history's `actionby_application_id` tells the two apart (docs/halo-api.md#A7).
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    s.listening().await;
+    s.api.post_one("Actions", json!({"ticket_id": 106, "outcome": "Private Note", "note": "from the integration"})).await.unwrap();
+    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    s.halo.sim.agent_edit_by(1, 107, json!({"summary": "edited in the UI by the API agent"}), None).unwrap();
+    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(out.len(), 2, "{out:#?}\n{}", s.log());
+    let by_ticket = |id: i64| out.iter().find(|o| o["ticket"]["id"] == id).unwrap()["changed_by_integration"].clone();
+    assert_eq!(by_ticket(106), json!(true), "made through the API application");
+    assert_eq!(by_ticket(107), json!(false), "made in the UI, though by the same agent");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn polling_sees_changes_to_tickets_closed_long_ago() {
+    // A plain list leaves out tickets closed a while ago (docs/halo-api.md#Q1); here every
+    // closed ticket is "a while ago". A note on one is still a change.
+    let config = SimConfig { profile: halo_sim::Profile { recently_closed_days: 0, ..Default::default() }, ..SimConfig::default() };
+    let s = setup_with(config, json!({})).await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    s.halo.sim.agent_edit(104, json!({}), Some("Customer asked for the report")).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["ticket"]["closed"].as_bool()), (Some(104), Some(true)));
+    assert_eq!(out[0]["insightidr_status"], "CLOSED");
     assert!(stop(&mut t).success());
 }
 

@@ -1,5 +1,5 @@
 //! Error bodies in the shapes clients report for Halo. They are deliberately not uniform
-//! (docs/halo-api.md E2, E4): clients must cope with every one of them.
+//! ([E2, E4]): clients must cope with every one of them.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

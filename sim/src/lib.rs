@@ -233,7 +233,13 @@ impl Simulator {
     /// `note` as its text, if given), bumps `lastactiondate`. Returns the updated ticket; `None`
     /// if the ticket does not exist or a field is invalid (nothing is changed then).
     pub fn agent_edit(&self, id: i64, fields: Value, note: Option<&str>) -> Option<Value> {
-        self.write(|s| tickets::agent_edit(s, id, &fields, note, util::now()))
+        self.write(|s| tickets::agent_edit(s, id, &fields, note, None, util::now()))
+    }
+
+    /// Like [`Simulator::agent_edit`], by this agent in Halo's UI, whoever it is: the API
+    /// application's own agent too (an agent an API application acts as can also sign in).
+    pub fn agent_edit_by(&self, agent_id: i64, id: i64, fields: Value, note: Option<&str>) -> Option<Value> {
+        self.write(|s| tickets::agent_edit(s, id, &fields, note, Some(agent_id), util::now()))
     }
 
     /// Change events recorded so far (bounded; oldest dropped first).

@@ -371,7 +371,14 @@ pub(crate) fn delete(store: &mut Store, id: i64, actor: &Actor) -> Option<Value>
 /// `Simulator::agent_edit`: a change made by an agent in Halo's UI. The acting agent is the
 /// ticket's (new) agent when that agent is active, else agent 2 (a service-desk agent).
 /// Invalid fields make it return `None` and change nothing.
-pub(crate) fn agent_edit(store: &mut Store, id: i64, fields: &Value, note: Option<&str>, now: NaiveDateTime) -> Option<Value> {
+pub(crate) fn agent_edit(
+    store: &mut Store,
+    id: i64,
+    fields: &Value,
+    note: Option<&str>,
+    by: Option<i64>,
+    now: NaiveDateTime,
+) -> Option<Value> {
     let current_agent = store.tickets.get(&id).map(|t| get_i64(t, "agent_id"))?;
     let empty = Map::new();
     let obj = match fields {
@@ -382,8 +389,9 @@ pub(crate) fn agent_edit(store: &mut Store, id: i64, fields: &Value, note: Optio
     let key = |f: &str| f.to_string();
     let ch = store.parse_ticket_changes(obj, &key, false).ok()?;
     let agent = ch.agent_id.unwrap_or(current_agent);
-    let agent = match store.lookups.agent(agent) {
-        Some(a) if !a.disabled && a.id != super::state::API_AGENT_ID => a.id,
+    let agent = match (by, store.lookups.agent(agent)) {
+        (Some(by), _) => by,
+        (None, Some(a)) if !a.disabled && a.id != super::state::API_AGENT_ID => a.id,
         _ => DEFAULT_UI_AGENT_ID,
     };
     let actor = store.actor(agent);
@@ -511,17 +519,17 @@ mod tests {
         assert!(!s.actions.contains_key(&103));
         assert_eq!(delete(&mut s, 103, &actor), None);
 
-        let t = agent_edit(&mut s, 101, &json!({"status_id": 9}), Some("Done"), n).unwrap_or_default();
+        let t = agent_edit(&mut s, 101, &json!({"status_id": 9}), Some("Done"), None, n).unwrap_or_default();
         assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
         assert_ne!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
         let last = s.actions.get(&101).and_then(|a| a.last()).cloned().unwrap_or_default();
         assert_eq!(last.get("who"), Some(&json!("Ben Carter")));
         assert_eq!(last.get("note"), Some(&json!("Done")));
-        assert_eq!(agent_edit(&mut s, 101, &json!({"status_id": 99}), None, n), None);
-        assert_eq!(agent_edit(&mut s, 9999, &json!({}), None, n), None);
+        assert_eq!(agent_edit(&mut s, 101, &json!({"status_id": 99}), None, None, n), None);
+        assert_eq!(agent_edit(&mut s, 9999, &json!({}), None, None, n), None);
         // An edit without notable changes still leaves a history entry.
         let before = s.actions.get(&102).map_or(0, Vec::len);
-        assert!(agent_edit(&mut s, 102, &json!({"summary": "Renamed"}), None, n).is_some());
+        assert!(agent_edit(&mut s, 102, &json!({"summary": "Renamed"}), None, None, n).is_some());
         assert_eq!(s.actions.get(&102).map_or(0, Vec::len), before + 1);
     }
 }

@@ -263,7 +263,8 @@ impl HaloClient {
 
     // ----- typed helpers ------------------------------------------------------------------------
 
-    /// A ticket's raw record, or None when HaloITSM has no ticket with that ID.
+    /// A ticket's raw record (a full read, docs/halo-api.md#T1), or None when HaloITSM has no
+    /// ticket with that ID.
     pub async fn get_ticket(&self, id: i64, include_details: bool) -> Result<Option<Value>, HaloError> {
         let query = if include_details { vec![("includedetails", "true".to_string())] } else { Vec::new() };
         match self.get(&format!("Tickets/{id}"), &query).await {
@@ -284,7 +285,8 @@ impl HaloClient {
         }
     }
 
-    /// POST one record the HaloITSM way (a one-element array) and return the saved record.
+    /// POST one record the HaloITSM way (a one-element array: docs/halo-api.md#T3) and return the
+    /// saved record, answered as an object or a one-element array (T4).
     pub async fn post_one(&self, path: &str, record: Value) -> Result<Value, HaloError> {
         let saved = self.post(path, &[], &Value::Array(vec![record])).await?;
         match saved {
@@ -394,12 +396,18 @@ impl HaloClient {
         rows_of(v, key).map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a list from /{path}, got {got}") })
     }
 
+    /// A token, then one cheap authenticated call that needs ticket access.
+    pub async fn test_access(&self) -> Result<(), HaloError> {
+        self.token().await?;
+        self.get("Tickets", &[("count", "1".into()), ("ticketidonly", "true".into())]).await?;
+        Ok(())
+    }
+
     /// The connection test: a token, then one cheap authenticated call that needs ticket access,
     /// then whether the Closed Status ID closes tickets on this tenant (where HaloITSM says so;
     /// a tenant whose statuses cannot be read is not failed for it).
     pub async fn test_connection(&self) -> Result<(), HaloError> {
-        self.token().await?;
-        self.get("Tickets", &[("count", "1".into()), ("ticketidonly", "true".into())]).await?;
+        self.test_access().await?;
         match self.statuses(true).await {
             Ok(statuses) => tenant::check_closed_status(&statuses, self.cfg.closed_status_id)
                 .map_err(|reason| HaloError::InvalidConfig { field: "closed_status_id".into(), reason })?,
@@ -420,7 +428,8 @@ fn parse_json(status: StatusCode, bytes: &[u8]) -> Result<Value, HaloError> {
 }
 
 /// Rows and record count of a list answer (plain array, or wrapper with the rows under `key` or,
-/// failing that, under its only array field). Err names what came instead.
+/// failing that, under its only array field: docs/halo-api.md#L1, S1, G1, G7). Err names what
+/// came instead.
 pub fn rows_of(v: Value, key: &str) -> Result<(Vec<Value>, Option<u64>), &'static str> {
     match v {
         Value::Array(rows) => Ok((rows, None)),
@@ -462,7 +471,7 @@ fn describe_path(path: &str) -> String {
     }
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
+/// `Retry-After` in seconds or as an HTTP date (HaloITSM may not send it: docs/halo-api.md#R3).
 fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
