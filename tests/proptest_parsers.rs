@@ -6,7 +6,7 @@
 //!    the REST API (`POST /api/v1/actions/{name}` and the test routes);
 //! 2. input and connection validation against plugin.spec.yaml, for every action and trigger
 //!    (and a trigger's own checks after it, `triggers::Config::from_message`);
-//! 3. HaloITSM webhook deliveries: the listener (`check_delivery`, the HTTP route, the inbox) and
+//! 3. HaloITSM webhook deliveries: the listener (`Delivery::read`, the HTTP route, the inbox) and
 //!    the trigger engine that turns stored deliveries into ticket IDs and events;
 //! 4. Prowler OCSF files (`findings::ocsf`), mutated and truncated example files, the whole batch
 //!    through `findings::send`, and the ticket text rendered from odd strings.
@@ -991,7 +991,7 @@ proptest! {
 
     /// The listener's shape check: never panics; accepts exactly deliveries with a ticket ID.
     #[test]
-    fn check_delivery_accepts_exactly_deliveries_with_a_ticket(d in prop_oneof![arb_json(), delivery()], index in 0usize..2000) {
+    fn delivery_read_accepts_exactly_deliveries_with_a_ticket(d in prop_oneof![arb_json(), delivery()], index in 0usize..2000) {
         match Delivery::read(&d, index) {
             Ok(_) => prop_assert!(delivery_ok(&d), "accepted {d}"),
             Err(e) => {

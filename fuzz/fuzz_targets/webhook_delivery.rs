@@ -1,17 +1,18 @@
-//! Any bytes as the body of a HaloITSM webhook delivery (one object or a batch): the listener's
-//! check, then the engine's reading. A delivery the listener accepts names a ticket the engine
-//! can use.
+//! Any bytes as the body of a HaloITSM webhook delivery (one object or a batch): the reading the
+//! listener refuses a delivery by, then the engine's. A delivery the listener accepts names a
+//! ticket the engine can use.
 #![no_main]
 
+use icon_haloitsm::triggers::delivery::Delivery;
 use icon_haloitsm::triggers::read_delivery;
-use icon_haloitsm::triggers::webhook::check_delivery;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fn one(d: &Value, i: usize) {
     let read = read_delivery(d);
-    if check_delivery(d, i).is_ok() {
-        assert!(read.is_some_and(|(id, _)| id > 0), "accepted but unreadable: {d}");
+    if let Ok(accepted) = Delivery::read(d, i) {
+        assert!(accepted.ticket_id > 0, "accepted without a ticket: {d}");
+        assert!(read.is_some_and(|(id, _)| id == accepted.ticket_id), "accepted but unreadable: {d}");
     }
 }
 
