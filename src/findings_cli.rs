@@ -37,6 +37,15 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
+    /// What the commands print, with the client secret masked in every form it takes on the
+    /// wire (HaloITSM's own text is redacted by the client already; this is the second guard).
+    pub fn mask(&self, text: &str) -> String {
+        let mut secrets = vec![self.client_secret.clone()];
+        let conn = json!({"client_id": self.client_id, "client_secret": {"secretKey": self.client_secret}});
+        crate::protocol::with_encodings(&mut secrets, &conn);
+        crate::protocol::mask_str(text, &secrets).unwrap_or_else(|| text.to_string())
+    }
+
     pub fn client(&self) -> Result<HaloClient, String> {
         let v = json!({
             "client_id": self.client_id, "client_secret": {"secretKey": self.client_secret},
@@ -207,13 +216,18 @@ pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArg
         b.finish_and_clear();
     }
     match result {
-        Ok(report) => {
+        Ok(mut report) => {
+            for r in &mut report.results {
+                if let Some(e) = &mut r.error {
+                    *e = conn.mask(e);
+                }
+            }
             print_report(&report, all.len(), opts.dry_run, args.json);
             if report.failed > 0 { 1 } else { 0 }
         }
         Err(e) => {
             let pe = e.to_plugin_error();
-            eprintln!("error: {} {}", pe.cause, pe.assistance);
+            eprintln!("error: {}", conn.mask(&format!("{} {}", pe.cause, pe.assistance)));
             2
         }
     }
@@ -230,8 +244,8 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
     };
     if let Err(e) = client.test_access().await {
         let pe = e.to_plugin_error();
-        println!("Connection FAILED: {}", pe.cause);
-        println!("  {}", pe.assistance);
+        println!("Connection FAILED: {}", conn.mask(&pe.cause));
+        println!("  {}", conn.mask(&pe.assistance));
         return 1;
     }
     println!("Connection OK: {} (token fetched, tickets readable)", client.config().resource_server);
@@ -246,7 +260,7 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
                     println!("  {id:>5}  {name}");
                 }
             }
-            Err(e) => println!("  (could not list: {e})"),
+            Err(e) => println!("  (could not list: {})", conn.mask(&e.to_string())),
         }
     }
     println!();
@@ -268,7 +282,7 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
             println!();
             println!("Closed status {} closes tickets", client.config().closed_status_id);
         }
-        Err(e) => println!("  (could not list: {e})"),
+        Err(e) => println!("  (could not list: {})", conn.mask(&e.to_string())),
     }
     0
 }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod demo;
 pub mod findings;
 pub mod findings_cli;
+pub mod front_door;
 pub mod halo;
 pub mod plugin;
 pub mod protocol;

@@ -7,7 +7,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use halo_sim as sim;
 use icon_haloitsm::plugin::{Mode, Plugin};
-use icon_haloitsm::server::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_CONCURRENT_STEPS, DEFAULT_MAX_QUEUED_STEPS, ServerOptions};
+use icon_haloitsm::server::{
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
+    DEFAULT_MAX_CONCURRENT_STEPS, DEFAULT_MAX_QUEUED_STEPS, ServerOptions,
+};
 use icon_haloitsm::{cli, demo, findings_cli};
 
 /// jemalloc rather than the C library's allocator: under concurrent steps glibc's malloc spent
@@ -57,6 +60,18 @@ enum Command {
         #[arg(long = "max-queued-steps", value_name = "M", default_value_t = DEFAULT_MAX_QUEUED_STEPS as u64,
               value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
         max_queued_steps: u64,
+        /// Bytes of request bodies held in memory at once (read, waiting or running); a body
+        /// that does not fit is refused with 503 and Retry-After. At least --body-limit.
+        #[arg(long = "max-body-bytes-in-flight", value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES_IN_FLIGHT)]
+        max_body_bytes_in_flight: usize,
+        /// Seconds a client may take to send a request's headers before it is disconnected.
+        #[arg(long = "header-read-timeout", value_name = "SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_read_timeout: u64,
+        /// Seconds a step's body may take to arrive before the step is answered 408.
+        #[arg(long = "body-read-timeout", value_name = "SECONDS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_read_timeout: u64,
         // Accepted for compatibility with the Python runtime's command line; not used.
         #[arg(long = "process_workers", hide = true)]
         _process_workers: Option<u32>,
@@ -138,13 +153,27 @@ fn main() -> ExitCode {
             let code = runtime(false).block_on(cli::run_stdin(plugin, mode));
             ExitCode::from(code as u8)
         }
-        Command::Http { port, bind, graceful_timeout, body_limit, max_concurrent_steps, max_queued_steps, .. } => {
+        Command::Http {
+            port,
+            bind,
+            graceful_timeout,
+            body_limit,
+            max_concurrent_steps,
+            max_queued_steps,
+            max_body_bytes_in_flight,
+            header_read_timeout,
+            body_read_timeout,
+            ..
+        } => {
             let opts = ServerOptions {
                 body_limit,
                 graceful_timeout: Duration::from_secs(graceful_timeout),
                 // The parsers bound both far below usize::MAX.
                 max_concurrent_steps: max_concurrent_steps as usize,
                 max_queued_steps: max_queued_steps as usize,
+                max_body_bytes_in_flight,
+                header_read_timeout: Duration::from_secs(header_read_timeout),
+                body_read_timeout: Duration::from_secs(body_read_timeout),
             };
             match runtime(true).block_on(cli::http(Plugin::new(args.debug), SocketAddr::new(bind, port), opts)) {
                 Ok(()) => ExitCode::SUCCESS,

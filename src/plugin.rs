@@ -75,13 +75,11 @@ impl Plugin {
         let log = StepLog::new(self.debug, secrets.clone());
         let (out_type, meta, result) = log
             .scope(async {
-                let (out_type, meta, result) = match StartMessage::parse(&msg) {
-                    Err(e) => {
-                        let (out_type, meta) = StartMessage::salvage(&msg);
-                        (out_type, meta, Err(e))
-                    }
-                    Ok(m) => {
-                        let result = self.run(&m, mode).await;
+                let (salvaged_type, salvaged_meta) = StartMessage::salvage(&msg);
+                let (out_type, meta, result) = match StartMessage::from_value(msg) {
+                    Err(e) => (salvaged_type, salvaged_meta, Err(e)),
+                    Ok(mut m) => {
+                        let result = self.run(&mut m, mode).await;
                         (Some(m.kind.output_type()), m.meta, result)
                     }
                 };
@@ -103,7 +101,7 @@ impl Plugin {
         Outcome { message, status }
     }
 
-    async fn run(&self, m: &StartMessage, mode: Mode) -> Result<Value, PluginError> {
+    async fn run(&self, m: &mut StartMessage, mode: Mode) -> Result<Value, PluginError> {
         let kind = m.kind.step_kind();
         if let (Some(kind), Some(name)) = (kind, &m.name) {
             if self.spec.step(kind, name).is_none() {
@@ -124,7 +122,8 @@ impl Plugin {
         }
     }
 
-    async fn run_action(&self, m: &StartMessage) -> Result<Value, PluginError> {
+    /// Runs the action on the message's input, which it takes (no copy of it is made).
+    async fn run_action(&self, m: &mut StartMessage) -> Result<Value, PluginError> {
         let name = m.name.as_deref().unwrap_or_default();
         let step = self.spec.actions.get(name).ok_or_else(|| unknown_step(StepKind::Action, name))?;
         let handler = self
@@ -132,9 +131,10 @@ impl Plugin {
             .get(name)
             .ok_or_else(|| PluginError::internal(format!("The action `{name}` is in the spec but has no handler.")))?;
         let client = self.client(&m.connection)?;
-        let mut input = m.input.clone();
+        let mut input = std::mem::take(&mut m.input);
         self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, StepKind::Action, name))?;
         tracing::info!("{}/{}:{}. Step name: {}", self.spec.vendor, self.spec.name, self.spec.version, name);
+        warn_unknown(&step.input, &input, &format!("action `{name}`"));
         let output = (handler.run)(ActionContext { client }, input).await?;
         self.check_output(StepKind::Action, name, &output)?;
         Ok(output)
@@ -159,6 +159,7 @@ impl Plugin {
     /// The shared client of a connection (validated against the spec, defaults applied).
     pub fn client(&self, connection: &Value) -> Result<Arc<HaloClient>, PluginError> {
         let mut conn = connection.clone();
+        warn_unknown(&self.spec.connection, connection, "the connection");
         self.spec.validate_input(&self.spec.connection, &mut conn, Section::Connection).map_err(|e| {
             let field = e.path.clone();
             PluginError::client(format!("{e}."), format!("Correct the connection field `{field}` and run the step again."))
@@ -197,6 +198,21 @@ impl Plugin {
     /// How many distinct connections have a cached client.
     pub fn cached_clients(&self) -> usize {
         self.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// Keys a step or connection does not have are ignored, but never silently: a misspelt input
+/// would otherwise just not take effect.
+pub fn warn_unknown(schema: &crate::spec::ObjectSchema, given: &Value, of: &str) {
+    let Some(obj) = given.as_object() else { return };
+    let unknown: Vec<&str> = obj.keys().map(String::as_str).filter(|k| schema.field(k).is_none()).collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+        tracing::warn!(
+            "Ignored input {} of {of}: not one of its inputs ({})",
+            unknown.iter().map(|k| format!("`{}`", crate::protocol::one_line(k))).collect::<Vec<_>>().join(", "),
+            known.join(", ")
+        );
     }
 }
 

@@ -273,13 +273,19 @@ impl StartMessage {
     /// Check a start message the way the Python runtime does; missing `meta`/`connection`/`input`
     /// default to `{}`.
     pub fn parse(msg: &Value) -> Result<StartMessage, PluginError> {
+        Self::from_value(msg.clone())
+    }
+
+    /// `parse`, taking the message: its parts are moved out, not copied (an attachment's
+    /// content is most of a message).
+    pub fn from_value(mut msg: Value) -> Result<StartMessage, PluginError> {
         let bad = |cause: String| {
             PluginError::client(
                 cause,
                 "Send a start message of the form {\"version\": \"v1\", \"type\": \"action_start\", \"body\": {\"action\": ..., \"connection\": {...}, \"input\": {...}}}.",
             )
         };
-        let Value::Object(top) = msg else {
+        let Value::Object(top) = &mut msg else {
             return Err(bad("Input message is not a JSON object".into()));
         };
         let type_ = match top.get("type") {
@@ -300,7 +306,7 @@ impl StartMessage {
                 "Unsupported message type \"{type_}\". Must be action_start, trigger_start, connection_test, or task_start"
             )));
         };
-        let body = match top.get("body") {
+        let body = match top.get_mut("body") {
             None => return Err(bad("\"body\" missing from input message".into())),
             Some(Value::Object(b)) => b,
             Some(_) => return Err(bad("\"body\" must be a JSON object".into())),
@@ -322,13 +328,14 @@ impl StartMessage {
             }
             None => None,
         };
-        let take = |k: &str| match body.get(k) {
+        let mut take = |k: &str| match body.remove(k) {
             None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(v) => v.clone(),
+            Some(v) => v,
         };
+        let (connection, input, dispatcher) = (take("connection"), take("input"), take("dispatcher"));
         // `meta` is echoed as sent (a null stays null, like the Python runtime).
-        let meta = body.get("meta").cloned().unwrap_or_else(|| Value::Object(Map::new()));
-        Ok(StartMessage { kind, name, meta, connection: take("connection"), input: take("input"), dispatcher: take("dispatcher") })
+        let meta = body.remove("meta").unwrap_or_else(|| Value::Object(Map::new()));
+        Ok(StartMessage { kind, name, meta, connection, input, dispatcher })
     }
 
     /// What can still be echoed from a message that failed to parse: its output type (when
@@ -344,8 +351,7 @@ impl StartMessage {
         let conn = msg.get("body").and_then(|b| b.get("connection")).cloned().unwrap_or(Value::Null);
         let mut secrets = connection_secrets(&conn);
         secrets.extend(spec.sensitive_strings(&conn));
-        secrets.sort();
-        secrets.dedup();
+        with_encodings(&mut secrets, &conn);
         secrets
     }
 }
@@ -394,6 +400,33 @@ pub fn connection_secrets(connection: &Value) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Add the forms a secret takes on the wire, so that an echo of a request cannot show it either:
+/// form/URL-encoded, JSON-escaped, and inside HTTP Basic (`base64(user:secret)`) for the client
+/// credentials and any user name and password pair.
+pub fn with_encodings(secrets: &mut Vec<String>, connection: &Value) {
+    use crate::halo::redact::{basic_forms, wire_forms};
+    let mut more: Vec<String> = secrets.iter().flat_map(|s| wire_forms(s)).collect();
+    let id = connection.get("client_id").and_then(Value::as_str);
+    let secret = connection.get("client_secret").and_then(|c| c.get("secretKey")).and_then(Value::as_str);
+    if let (Some(id), Some(secret)) = (id, secret) {
+        more.extend(basic_forms(id, secret));
+    }
+    fn pairs(v: &Value, out: &mut Vec<(String, String)>) {
+        if let Value::Object(m) = v {
+            if let (Some(Value::String(u)), Some(Value::String(p))) = (m.get("username"), m.get("password")) {
+                out.push((u.clone(), p.clone()));
+            }
+            m.values().for_each(|v| pairs(v, out));
+        }
+    }
+    let mut found = Vec::new();
+    pairs(connection, &mut found);
+    more.extend(found.iter().filter(|(_, p)| !p.is_empty()).flat_map(|(u, p)| basic_forms(u, p)));
+    secrets.extend(more.into_iter().filter(|m| m.len() >= 4));
+    secrets.sort();
+    secrets.dedup();
 }
 
 /// Replace every occurrence of a secret inside every string of `value` (keys untouched).
@@ -518,7 +551,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StepLogLayer {
             let mut visitor = MessageVisitor(String::new());
             event.record(&mut visitor);
             let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
-            log.push(&format!("{now} {level} {}\n", visitor.0));
+            log.push(&format!("{now} {level} {}\n", one_line(&visitor.0)));
         });
     }
 }
@@ -549,9 +582,33 @@ impl std::io::Write for MaskedLine {
     }
 }
 
+/// A log message as one line: line breaks and other control characters escaped, so that text
+/// from outside (a file name, HaloITSM's answer) cannot forge a log line of its own.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    // ESC stays: it starts the colour codes of a terminal's log, and breaks no line.
+    let escaped = |c: char| c.is_control() && c != '\u{1b}';
+    if !s.chars().any(escaped) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| match c {
+                '\n' => "\\n".to_string(),
+                '\r' => "\\r".to_string(),
+                '\t' => "\\t".to_string(),
+                c if escaped(c) => format!("\\u{{{:x}}}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
 impl Drop for MaskedLine {
     fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.0);
+        let raw = String::from_utf8_lossy(&self.0);
+        // One event, one line: only the final line break stays.
+        let body = raw.strip_suffix('\n').unwrap_or(&raw);
+        let text = format!("{}\n", one_line(body));
         let masked = STEP_LOG.try_with(|log| mask_str(&text, &log.secrets)).ok().flatten();
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), masked.as_deref().unwrap_or(&text).as_bytes());
     }

@@ -482,6 +482,7 @@ async fn get_ticket_links_to_the_portal_url_when_one_is_set() {
 #[tokio::test]
 async fn get_ticket_unknown_id_is_found_false_with_an_empty_ticket() {
     let e = env().await;
+    e.mount(ticket_list_probe()).await;
     e.mount(
         api("GET", "Tickets/404", ExactQuery::new(&[("includedetails", "true")]))
             .respond_with(ResponseTemplate::new(404).set_body_json(json!({"Message": "Ticket not found"})))
@@ -674,6 +675,7 @@ async fn list_comments_with_system_actions_does_not_exclude_them() {
 #[tokio::test]
 async fn list_comments_on_an_unknown_ticket_is_a_400_naming_it() {
     let e = env().await;
+    e.mount(ticket_list_probe()).await;
     e.mount(
         api("GET", "Tickets/77", ExactQuery::new(&[("includedetails", "true")]))
             .respond_with(ResponseTemplate::new(404).set_body_json(json!({"Message": "not found"})))

@@ -186,6 +186,7 @@ impl Halo {
             .named(format!("GET unknown ticket {id}"))
             .mount(&self.server)
             .await;
+        ticket_list_probe().mount(&self.server).await;
     }
 
     /// `POST {path}` with exactly `[record]` answers `response`, exactly `times` times.
@@ -227,6 +228,8 @@ fn raw_ticket(id: i64, status: i64) -> Value {
 
 const TICKET_GET: &str = "GET /api/Tickets/42?includedetails=true";
 const MAYBE_SAVED: &str = "may or may not have been saved";
+/// The one ticket-list request that follows the first 404 (see `ticket_list_probe`).
+const PROBE: &str = "GET /api/Tickets?count=1&ticketidonly=true";
 
 // ----- create_ticket --------------------------------------------------------------------------
 
@@ -501,7 +504,7 @@ async fn update_of_an_unknown_ticket_is_a_400_naming_it_and_writes_nothing() {
     api("POST", "/api/Tickets").respond_with(ok_json(json!({"id": 4242}))).expect(0).mount(&h.server).await;
     let body = h.err("update_ticket", json!({"ticket_id": 4242, "summary": "x"}), 400).await;
     assert!(body["error"].as_str().unwrap().contains("Ticket 4242 does not exist"), "{body}");
-    assert_eq!(h.api_requests().await, ["GET /api/Tickets/4242?includedetails=true"]);
+    assert_eq!(h.api_requests().await, ["GET /api/Tickets/4242?includedetails=true", PROBE]);
     h.verify().await;
 }
 
@@ -551,6 +554,7 @@ async fn gone(h: &Halo, id: i64) {
         .named(format!("GET ticket {id} (gone)"))
         .mount(&h.server)
         .await;
+    ticket_list_probe().mount(&h.server).await;
 }
 
 #[tokio::test]
@@ -579,6 +583,7 @@ async fn update_that_halo_turned_into_a_create_deletes_the_stray_ticket() {
             TICKET_GET,
             "POST /api/Tickets",
             "GET /api/Tickets/42",
+            PROBE,
             "GET /api/Tickets/43?includedetails=true",
             "DELETE /api/Tickets/43?reason=Created+by+accident+while+updating+ticket+42%2C+which+no+longer+exists"
         ]
@@ -748,7 +753,7 @@ async fn closing_an_unknown_ticket_is_a_400_and_writes_nothing() {
     h.no_ticket(4242).await;
     let body = h.err("close_ticket", json!({"ticket_id": 4242, "resolution": "done"}), 400).await;
     assert!(body["error"].as_str().unwrap().contains("Ticket 4242 does not exist"), "{body}");
-    assert_eq!(h.api_requests().await, ["GET /api/Tickets/4242?includedetails=true"]);
+    assert_eq!(h.api_requests().await, ["GET /api/Tickets/4242?includedetails=true", PROBE]);
     h.verify().await;
 }
 
@@ -1127,6 +1132,29 @@ async fn attachment_is_posted_under_its_base_name_with_the_note() {
 }
 
 #[tokio::test]
+async fn attachment_names_lose_control_and_text_hiding_characters_and_cannot_forge_a_log_line() {
+    let h = Halo::start().await;
+    let content = base64::engine::general_purpose::STANDARD.encode(b"MZ");
+    h.ticket(42, raw_ticket(42, 2), 1).await;
+    h.post_one(
+        "/api/Attachment",
+        json!({"ticket_id": 42, "filename": "invoicefdp.exe", "data_base64": content}),
+        ok_json(json!({"id": 79})),
+        1,
+    )
+    .await;
+    let forged = "invoice\u{202e}fdp.exe\r\n2026-01-01T00:00:00.000Z INFO forged\0";
+    // The name HaloITSM gets: its last path part, without the line break, NUL or override.
+    let name = "..\\invoice\u{202e}fdp\0.exe";
+    let (status, body) = h.run("add_attachment", json!({"ticket_id": 42, "file": {"filename": name, "content": content}, forged: 1})).await;
+    assert_eq!(status, 200, "{body}");
+    let log = body["log"].as_str().unwrap();
+    assert!(log.contains("Ignored input"), "an unknown input key is warned about: {log}");
+    assert!(!log.lines().any(|l| l.starts_with("2026-01-01T00:00:00.000Z INFO forged")), "no forged line: {log}");
+    h.verify().await;
+}
+
+#[tokio::test]
 async fn attachment_without_a_note_sends_the_content_without_line_breaks() {
     let h = Halo::start().await;
     let bytes: Vec<u8> = (0..=255u8).cycle().take(200).collect();
@@ -1154,7 +1182,7 @@ async fn attachment_with_invalid_base64_is_a_400_before_any_request() {
     let body = h.err("add_attachment", json!({"ticket_id": 42, "file": {"filename": "a.txt", "content": "not base64!!"}}), 400).await;
     assert!(body["error"].as_str().unwrap().contains("`file.content` is not valid base64"), "{body}");
     let body = h.err("add_attachment", json!({"ticket_id": 42, "file": {"filename": "dir/", "content": "YQ=="}}), 400).await;
-    assert!(body["error"].as_str().unwrap().contains("`file.filename` is empty"), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("`file.filename` is not a usable file name"), "{body}");
     assert!(h.api_requests().await.is_empty());
     h.verify().await;
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{SECRET, connection};
+use common::{ODD_SECRET, SECRET, connection, echoing_api, echoing_token_endpoint, halo_with_token, leaked, odd_connection};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,12 +24,7 @@ fn stdout_json(out: &Output) -> Value {
 }
 
 async fn halo() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/auth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})))
-        .mount(&server)
-        .await;
+    let server = halo_with_token().await;
     Mock::given(method("GET"))
         .and(path("/api/Tickets/5"))
         .respond_with(
@@ -240,4 +235,54 @@ async fn process_logs_on_stderr_are_masked_too() {
     assert!(stderr.contains("bad secret ********"), "{stderr}");
     assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
     assert!(!stderr.contains("\x1b["), "no colour codes when stderr is not a terminal");
+}
+
+// ----- an upstream that echoes requests -----------------------------------------------------------
+
+#[tokio::test]
+async fn run_never_prints_an_echoed_token_or_secret() {
+    for halo in [echoing_token_endpoint().await, echoing_api().await] {
+        let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "meta": {},
+                         "connection": odd_connection(&halo.uri()), "input": {"ticket_id": 5}}});
+        let out = tokio::task::spawn_blocking(move || run_with_stdin(&["run"], &msg.to_string())).await.unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("********"), "the echo is shown, masked: {text}");
+        assert_eq!(leaked(&text), Vec::<String>::new(), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn check_connection_and_send_findings_never_print_an_echoed_token_or_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.ocsf.json");
+    let finding = json!({"class_name": "Detection Finding", "status_code": "FAIL", "severity": "High",
+        "metadata": {"event_code": "s3_public"}, "finding_info": {"uid": "prowler-aws-s3_public-1-eu-west-1-logs", "title": "Public bucket"},
+        "cloud": {"provider": "aws", "region": "eu-west-1", "account": {"uid": "1"}},
+        "resources": [{"uid": "arn:aws:s3:::logs", "name": "logs", "region": "eu-west-1"}]});
+    std::fs::write(&file, serde_json::to_vec(&json!([finding])).unwrap()).unwrap();
+    for halo in [echoing_token_endpoint().await, echoing_api().await] {
+        let (auth, api) = (format!("{}/auth", halo.uri()), format!("{}/api", halo.uri()));
+        let f = file.clone();
+        let runs = tokio::task::spawn_blocking(move || {
+            let command = |args: &[&str]| {
+                Command::new(BIN)
+                    .args(args)
+                    .env("HALO_CLIENT_ID", "cid")
+                    .env("HALO_CLIENT_SECRET", ODD_SECRET)
+                    .env("HALO_AUTH_SERVER", &auth)
+                    .env("HALO_RESOURCE_SERVER", &api)
+                    .output()
+                    .unwrap()
+            };
+            [command(&["check-connection"]), command(&["send-findings", f.to_str().unwrap(), "--tickettype-id", "4"])]
+        })
+        .await
+        .unwrap();
+        for out in runs {
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(!out.status.success(), "{text}");
+            assert_eq!(leaked(&text), Vec::<String>::new(), "{text}");
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! The HaloITSM client against exact HTTP expectations (wiremock): the token request, token
 //! reuse and single-flight refresh, 401 handling, the retry policy per method, error mapping.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +12,8 @@ use icon_haloitsm::halo::{ConnectionConfig, HaloClient, HaloError, RetryPolicy};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use common::ticket_list_probe;
 
 const SECRET: &str = "very-secret-value-123";
 
@@ -408,7 +412,9 @@ async fn api_errors_map_to_typed_errors_with_halos_message() {
     let err = c.get("Tickets/8", &[]).await.unwrap_err();
     assert_eq!(err, HaloError::Forbidden { what: "Ticket 8".into(), message: "No access".into() });
     Mock::given(method("GET")).and(path("/api/Tickets/404")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    ticket_list_probe().mount(&server).await;
     assert_eq!(c.get_ticket(404, true).await.unwrap(), None);
+    assert_eq!(c.get_ticket(404, true).await.unwrap(), None, "the probe is sent once per client");
     Mock::given(method("GET"))
         .and(path("/api/Tickets/77"))
         .respond_with(ResponseTemplate::new(200).set_body_string("<html><title>Login</title></html>"))
@@ -632,4 +638,18 @@ async fn a_write_is_retried_when_the_connection_was_refused() {
         .mount(&api)
         .await;
     assert_eq!(post.await.unwrap().unwrap()["id"], 5);
+}
+
+#[tokio::test]
+async fn a_resource_server_that_is_not_the_api_is_reported_not_read_as_no_such_ticket() {
+    // A Resource Server without /api (or the portal) answers 404 to every path.
+    let server = MockServer::start().await;
+    mount_token(&server, 1).await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(404).set_body_string("Not Found")).mount(&server).await;
+    let c = client(&server, json!({}));
+    let err = c.get_ticket(42, true).await.unwrap_err();
+    assert!(
+        matches!(&err, HaloError::Unexpected { status: 404, message } if message.contains("not HaloITSM's API") && message.contains("/api")),
+        "{err:?}"
+    );
 }

@@ -12,13 +12,7 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn halo() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/auth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})))
-        .mount(&server)
-        .await;
-    server
+    halo_with_token().await
 }
 
 fn ticket_42() -> Value {
@@ -65,6 +59,7 @@ async fn legacy_route_and_unknown_ticket() {
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"Message": "not found"})))
         .mount(&halo)
         .await;
+    ticket_list_probe().mount(&halo).await;
     let srv = PluginServer::start().await;
     let (status, body) = post(
         &srv.url("/actions/get_ticket"),
@@ -475,4 +470,24 @@ async fn a_rejected_message_still_echoes_its_meta_and_type() {
     let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "meta": null, "connection": connection("http://127.0.0.1:9"), "input": {}}});
     let (_, body) = post(&srv.url("/api/v1/actions/get_ticket"), &msg).await;
     assert_eq!(body["body"]["meta"], Value::Null, "a null meta is echoed as null");
+}
+
+#[tokio::test]
+async fn an_upstream_echoing_the_request_never_puts_the_token_or_secret_in_an_answer() {
+    let srv = PluginServer::start().await;
+    for halo in [echoing_token_endpoint().await, echoing_api().await] {
+        for (name, input) in [("get_ticket", json!({"ticket_id": 5})), ("add_comment", json!({"ticket_id": 5, "comment": "x"}))] {
+            let (status, body) =
+                post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, odd_connection(&halo.uri()), input)).await;
+            assert!(status >= 400, "{body}");
+            let text = body.to_string();
+            assert!(text.contains("********"), "the echo is shown, masked: {text}");
+            assert_eq!(leaked(&text), Vec::<String>::new(), "{text}");
+        }
+        // The connection test too.
+        let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "get_ticket", "meta": {},
+                         "connection": odd_connection(&halo.uri()), "input": {}}});
+        let (_, body) = post(&srv.url("/api/v1/actions/get_ticket/test"), &msg).await;
+        assert_eq!(leaked(&body.to_string()), Vec::<String>::new(), "{body}");
+    }
 }

@@ -24,27 +24,33 @@ const BIN: &str = env!("CARGO_BIN_EXE_icon_haloitsm");
 const HOOK_USER: &str = "halo-hook";
 const HOOK_PASS: &str = "hook-password-123";
 
-/// What the sink records, and whether it currently fails.
-type SinkState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>);
+/// What the sink records, whether it currently fails, and the ticket whose events it refuses.
+type SinkState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>, Arc<Mutex<Option<i64>>>);
 
-/// A dispatcher that records trigger events, and can be made to fail.
+/// A dispatcher that records trigger events, and can be made to fail (503, for now) or to refuse
+/// one ticket's events for good (413, as for an event too large for it).
 #[derive(Clone)]
 struct Sink {
     url: String,
     events: Arc<Mutex<Vec<Value>>>,
     failing: Arc<AtomicBool>,
+    refusing: Arc<Mutex<Option<i64>>>,
 }
 
 async fn sink() -> Sink {
     let events: Arc<Mutex<Vec<Value>>> = Arc::default();
     let failing: Arc<AtomicBool> = Arc::default();
-    let state = (events.clone(), failing.clone());
+    let refusing: Arc<Mutex<Option<i64>>> = Arc::default();
+    let state = (events.clone(), failing.clone(), refusing.clone());
     let app = Router::new()
         .route(
             "/events",
-            post(|State((events, failing)): State<SinkState>, body: axum::Json<Value>| async move {
+            post(|State((events, failing, refusing)): State<SinkState>, body: axum::Json<Value>| async move {
                 if failing.load(Ordering::SeqCst) {
                     return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                if *refusing.lock().unwrap() == body.0["body"]["output"]["ticket"]["id"].as_i64() {
+                    return StatusCode::PAYLOAD_TOO_LARGE;
                 }
                 events.lock().unwrap().push(body.0);
                 StatusCode::OK
@@ -54,7 +60,7 @@ async fn sink() -> Sink {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/events", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Sink { url, events, failing }
+    Sink { url, events, failing, refusing }
 }
 
 impl Sink {
@@ -119,7 +125,9 @@ impl Setup {
     fn start(&self, trigger: &str, input: Value) -> Proc {
         let mut input = input;
         input["webhook_port"] = json!(self.port);
-        input["webhook_bind"] = json!("127.0.0.1");
+        if input.get("webhook_bind").is_none() {
+            input["webhook_bind"] = json!("127.0.0.1");
+        }
         let mut conn = connection(&self.halo);
         for (k, v) in self.conn_extra.as_object().unwrap() {
             conn[k] = v.clone();
@@ -406,8 +414,10 @@ async fn the_listener_refuses_bad_deliveries_and_keeps_running() {
     assert_eq!(r.status(), 401, "no credentials");
     let r = http.post(&url).basic_auth(HOOK_USER, Some("wrong")).json(&good).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).header("content-type", "text/plain").body("x").send().await.unwrap();
-    assert_eq!(r.status(), 415);
+    for not_json in ["text/plain", "application/jsonxyz", "application/json-patch+json"] {
+        let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).header("content-type", not_json).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 415, "{not_json}");
+    }
     let r = http
         .post(&url)
         .basic_auth(HOOK_USER, Some(HOOK_PASS))
@@ -430,8 +440,15 @@ async fn the_listener_refuses_bad_deliveries_and_keeps_running() {
     // Still working: a batched array of real deliveries.
     let id = s.create("after the bad ones", 4).await;
     let batch = json!([{"id": "d-2", "event": "new ticket logged", "object_id": id, "agent_id": 1}, {"id": "d-2", "event": "new ticket logged", "object_id": id}]);
-    let r = http.post(&url).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&batch).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let r = http
+        .post(&url)
+        .basic_auth(HOOK_USER, Some(HOOK_PASS))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a media type is case-insensitive, and may carry a charset");
     let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
@@ -571,6 +588,40 @@ async fn bad_trigger_input_is_reported_at_start() {
     assert!(msg["body"]["error"].as_str().unwrap().contains("`interval_seconds` must be at least 5"), "{msg}");
 }
 
+#[tokio::test]
+async fn a_listener_open_to_anyone_or_with_an_empty_password_does_not_start_unless_allowed() {
+    let refused = |s: &Setup, input: Value| {
+        let mut t = s.start("ticket_created", input);
+        let (status, out) = t.wait_with_output_timeout();
+        assert!(!status.success());
+        let msg: Value = serde_json::from_slice(&out).unwrap();
+        msg["body"]["error"].as_str().unwrap().to_string()
+    };
+    // No credentials and every interface: refused, naming the input that allows it.
+    let open = setup_with(SimConfig::default(), json!({"webhook_credentials": null})).await;
+    let error = refused(&open, json!({"source": "webhook", "webhook_bind": "0.0.0.0"}));
+    assert!(error.contains("allow_unauthenticated_webhooks") && error.contains("accept deliveries from anyone"), "{error}");
+    // Allowed explicitly, or on loopback only: it starts.
+    for input in
+        [json!({"source": "webhook", "webhook_bind": "0.0.0.0", "allow_unauthenticated_webhooks": true}), json!({"source": "webhook"})]
+    {
+        let mut t = open.start("ticket_created", input.clone());
+        open.listening().await;
+        // Stopped at once, HaloITSM reads in flight or not (this test's simulator cannot answer
+        // while `stop` waits).
+        let status = stop(&mut t);
+        assert!(status.success(), "{input}: {status:?}\n{}", open.log());
+    }
+    // Polling alone opens no listener: nothing to refuse.
+    let mut t = open.start("ticket_created", json!({"source": "poll", "webhook_bind": "0.0.0.0"}));
+    open.started().await;
+    assert!(stop(&mut t).success());
+    // An empty password is no password.
+    let empty = setup_with(SimConfig::default(), json!({"webhook_credentials": {"username": HOOK_USER, "password": ""}})).await;
+    let error = refused(&empty, json!({"source": "webhook"}));
+    assert!(error.contains("`webhook_credentials`") && error.contains("empty"), "{error}");
+}
+
 trait WaitTimeout {
     fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>);
 }
@@ -635,6 +686,71 @@ async fn every_transition_arrives_once_in_order_despite_lost_reordered_and_same_
     assert_eq!(transitions, vec![(2, 6), (6, 3), (3, 4), (4, 5)], "{out:#?}\n{}", s.log());
     let ids: std::collections::HashSet<&str> = out.iter().map(|o| o["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), out.len(), "event IDs are unique");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_status_moved_in_the_second_of_its_creation_fires_from_either_source() {
+    for source in ["poll", "webhook"] {
+        let s = setup().await;
+        s.webhooks(json!({}));
+        let mut t = s.start("ticket_status_changed", json!({"source": source, "interval_seconds": 5}));
+        if source == "webhook" {
+            s.listening().await;
+        } else {
+            s.started().await;
+        }
+        // Created and moved 1 -> 2 at once: both stamped with the same whole second.
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let id = s.create(&format!("moved at once {i}"), 4).await;
+            s.halo.sim.agent_edit(id, json!({"status_id": 2}), None).unwrap();
+            ids.push(id);
+        }
+        let out = s.sink.wait_for(5, Duration::from_secs(20)).await;
+        let mut got: Vec<(i64, i64, i64)> = out
+            .iter()
+            .map(|o| (o["ticket"]["id"].as_i64().unwrap(), o["old_status_id"].as_i64().unwrap(), o["new_status_id"].as_i64().unwrap()))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, ids.iter().map(|id| (*id, 1, 2)).collect::<Vec<_>>(), "{source}: {out:#?}\n{}", s.log());
+        assert!(stop(&mut t).success());
+    }
+}
+
+#[tokio::test]
+async fn changes_landing_between_reads_fire_once_with_a_snapshot_no_older_than_the_transition() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    // HaloITSM answering in 100 ms, the status moving every 40 ms: a change lands between the
+    // trigger's read of the ticket and of its history.
+    s.halo.sim.set_faults(halo_sim::Faults { latency_ms: 100, ..Default::default() });
+    let mut t = s.start("ticket_status_changed", json!({"source": "webhook", "ticket_id": 103}));
+    s.listening().await;
+    let path = [2, 3, 4, 5, 6, 2, 3];
+    for st in path {
+        s.halo.sim.agent_edit(103, json!({"status_id": st}), None).unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let out = s.sink.wait_for(path.len(), Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    let transitions: Vec<(i64, i64)> =
+        out.iter().map(|o| (o["old_status_id"].as_i64().unwrap(), o["new_status_id"].as_i64().unwrap())).collect();
+    let mut want = vec![(1, 2)];
+    want.extend(path.windows(2).map(|w| (w[0], w[1])));
+    assert_eq!(transitions, want, "each transition once, in order: {out:#?}\n{}", s.log());
+    let ids: std::collections::HashSet<&str> = out.iter().map(|o| o["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), out.len(), "one identity per transition");
+    // The ticket an event carries shows the transition's status or a later one, never an older.
+    for (i, o) in out.iter().enumerate() {
+        let shown = o["ticket"]["status_id"].as_i64().unwrap();
+        let later: Vec<i64> = want[i..].iter().map(|(_, n)| *n).collect();
+        assert!(later.contains(&shown), "event {i} ({:?}) carries status {shown}", want[i]);
+    }
     assert!(stop(&mut t).success());
 }
 
@@ -770,4 +886,145 @@ async fn a_delivery_for_a_missing_ticket_is_skipped_and_later_changes_flow() {
     let r = http.post(s.hook_url()).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&big).send().await.unwrap();
     assert_eq!(r.status(), 400, "batches are capped");
     assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn an_event_the_dispatcher_refuses_for_good_is_set_aside_and_replayed_on_request() {
+    let s = setup().await;
+    s.webhooks(json!({}));
+    let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+    s.listening().await;
+    let refused = s.create("refused by the dispatcher", 4).await;
+    *s.sink.refusing.lock().unwrap() = Some(refused);
+    let later = [s.create("after it 1", 4).await, s.create("after it 2", 4).await, s.create("after it 3", 4).await];
+    let out = s.sink.wait_for(3, Duration::from_secs(20)).await;
+    let got: Vec<i64> = out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(got, later, "the trigger goes on past the refused event:\n{}", s.log());
+    let log = s.log();
+    let line = log.lines().find(|l| l.contains("refused event")).unwrap_or_else(|| panic!("the refusal is logged:\n{log}"));
+    assert!(line.contains("HTTP 413") && line.contains("trig-1:"), "{line}");
+    let dead = s.dir.path().join("trig-1.dead.jsonl");
+    assert!(dead.exists());
+    assert!(stop(&mut t).success());
+
+    // Started again without replay: it says what is set aside, and sends nothing of it.
+    *s.sink.refusing.lock().unwrap() = None;
+    let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+    s.listening().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(s.log().contains("1 event(s) the dispatcher refused are set aside"), "{}", s.log());
+    assert_eq!(s.sink.outputs().len(), 3);
+    assert!(stop(&mut t).success());
+
+    // With replay: the event arrives, under the event ID it was refused with, and leaves the list.
+    let mut t = s.start("ticket_created", json!({"source": "webhook", "replay_dead_letters": true}));
+    let out = s.sink.wait_for(4, Duration::from_secs(20)).await;
+    assert_eq!(out.len(), 4, "{}", s.log());
+    assert_eq!(out[3]["ticket"]["id"], refused);
+    let event_id = out[3]["event_id"].as_str().unwrap();
+    assert!(line.contains(event_id), "replayed as {event_id}, refused as: {line}");
+    assert!(!dead.exists(), "no dead letter left");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_lost_or_truncated_inbox_is_detected_logged_and_deliveries_still_flow() {
+    for damage in ["truncated", "deleted"] {
+        let s = setup().await;
+        s.webhooks(json!({}));
+        let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+        s.listening().await;
+        let first = s.create("before the damage", 4).await;
+        assert_eq!(s.sink.wait_for(1, Duration::from_secs(10)).await.len(), 1, "{}", s.log());
+        assert!(stop(&mut t).success());
+        let inbox = s.dir.path().join("trig-1.inbox");
+        match damage {
+            "truncated" => std::fs::OpenOptions::new().write(true).open(&inbox).unwrap().set_len(3).unwrap(),
+            _ => std::fs::remove_file(&inbox).unwrap(),
+        }
+        let mut t = s.start("ticket_created", json!({"source": "webhook"}));
+        s.listening().await;
+        let second = s.create("after the damage", 4).await;
+        let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+        let got: Vec<i64> = out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
+        assert_eq!(got, [first, second], "{damage}: a delivery after the damage is processed, none repeats:\n{}", s.log());
+        assert!(s.log().contains("the file was truncated, replaced or lost"), "{damage}: it is logged:\n{}", s.log());
+        assert!(stop(&mut t).success());
+    }
+}
+
+#[tokio::test]
+async fn a_lost_state_file_and_unreadable_journal_lines_are_logged_loudly() {
+    let s = setup().await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    assert!(stop(&mut t).success());
+    std::fs::remove_file(s.dir.path().join("trig-1.json")).unwrap();
+    std::fs::write(s.dir.path().join("trig-1.journal"), "not a journal line\n{\"k\":\"d\",\"v\":\"delivery-1\"}\n").unwrap();
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    let log = s.log();
+    let warned = |needle: &str| log.lines().any(|l| l.contains("WARN") && l.contains(needle));
+    assert!(warned("No state for this trigger"), "{log}");
+    assert!(warned("1 unreadable line(s)"), "{log}");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn event_only_deliveries_for_one_ticket_cost_one_read_per_batch() {
+    // HaloITSM's "event only" payload (docs/halo-api.md#W3) names the ticket and nothing else:
+    // every delivery asks the trigger to read it.
+    let s = setup().await;
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    s.listening().await;
+    let http = reqwest::Client::new();
+    s.halo.sim.reset_stats();
+    const POSTS: usize = 20;
+    for p in 0..POSTS {
+        let batch: Vec<Value> =
+            (0..100).map(|i| json!({"id": format!("d-{p}-{i}"), "event": "ticket updated", "object_id": 103})).collect();
+        let r = http.post(s.hook_url()).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&batch).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // The inbox is worked in order: once a change announced after them fires, they are done.
+    s.halo.sim.agent_edit(102, json!({"summary": "announced last"}), None).unwrap();
+    let r = http
+        .post(s.hook_url())
+        .basic_auth(HOOK_USER, Some(HOOK_PASS))
+        .json(&json!({"id": "d-last", "event": "ticket updated", "object_id": 102}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let out = s.sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(out[0]["ticket"]["id"], 102, "ticket 103 did not change");
+    let reads = s.halo.sim.stats().by_route.get("GET /api/Tickets/{id}").copied().unwrap_or(0);
+    // At most one read (and one re-read) per ticket per batch of stored POSTs, not one per delivery.
+    assert!(reads <= 2 * (POSTS as u64 + 1), "{reads} ticket reads for {} deliveries", POSTS * 100);
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_stop_is_not_held_up_by_a_halo_that_does_not_answer() {
+    let s = setup().await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    // Every HaloITSM request from now on hangs; the next poll is one of them.
+    s.halo.sim.set_faults(halo_sim::Faults { hold: true, ..Default::default() });
+    let before = s.halo.sim.stats().api_requests;
+    let start = Instant::now();
+    while s.halo.sim.stats().api_requests == before {
+        assert!(start.elapsed() < Duration::from_secs(20), "no poll came:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = stop(&mut t);
+        (status, t)
+    })
+    .await
+    .unwrap()
+    .0;
+    assert!(status.success(), "{}", s.log());
+    assert!(s.log().contains("Trigger stopped"), "it saved its state and said so:\n{}", s.log());
 }

@@ -42,52 +42,110 @@ fn base_name(name: &str) -> &str {
     name.rsplit(['/', '\\']).next().unwrap_or(name).trim()
 }
 
+/// Characters that reorder or hide text (bidirectional overrides and marks): a name carrying
+/// them can show as something it is not (`invoice\u{202e}fdp.exe`).
+fn hides_text(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A file name safe to hand to HaloITSM and to show: its last path component, without control
+/// characters (NUL, CR, LF, ...) or text-hiding ones; never empty, `.` or `..`.
+fn safe_name(raw: &str) -> Result<String, PluginError> {
+    let name: String = base_name(raw).chars().filter(|c| !c.is_control() && !hides_text(*c)).collect();
+    let name = name.trim().to_string();
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(bad(
+            format!("input `file.filename` is not a usable file name (got {raw:?})"),
+            "Give the file a plain name, for example alert.json. Nothing was sent.",
+        ));
+    }
+    Ok(name)
+}
+
+/// The length of what base64 `text` (without whitespace) decodes to, checked by decoding it a
+/// block at a time into one small buffer rather than into a copy of the whole file.
+fn decoded_len(text: &str) -> Result<usize, base64::DecodeSliceError> {
+    // A multiple of 4 characters: every block but the last decodes on its own, without padding.
+    const BLOCK: usize = 64 * 1024;
+    let mut buf = vec![0u8; BLOCK / 4 * 3];
+    let mut total = 0;
+    for block in text.as_bytes().chunks(BLOCK) {
+        total += base64::engine::general_purpose::STANDARD.decode_slice(block, &mut buf)?;
+    }
+    Ok(total)
+}
+
 impl Action for AddAttachment {
     const NAME: &'static str = NAME;
     type Input = Input;
     type Output = Output;
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
-        let filename = base_name(&input.file.filename).to_string();
-        if filename.is_empty() {
-            return Err(bad("input `file.filename` is empty".into(), "Give the file a name, for example alert.json."));
+        let filename = safe_name(&input.file.filename)?;
+        let note = input.note;
+        // Checked before anything is sent: the content must be base64 and not too large. The
+        // content is most of the message: it is checked in place and moved into the request,
+        // never decoded whole or copied (but once, when it holds line breaks to take out).
+        let mut content = input.file.content;
+        if content.bytes().any(|b| b.is_ascii_whitespace()) {
+            content.retain(|c| !c.is_ascii_whitespace());
         }
-        // Checked before anything is sent: the content must be base64 and not too large.
-        let cleaned: String = input.file.content.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        if cleaned.len() / 4 * 3 > MAX_BYTES + 3 {
-            return Err(bad(
-                format!("input `file` is larger than {} MiB", MAX_BYTES / 1024 / 1024),
-                "Attach a smaller file, or compress it first.",
-            ));
+        let too_large =
+            || bad(format!("input `file` is larger than {} MiB", MAX_BYTES / 1024 / 1024), "Attach a smaller file, or compress it first.");
+        if content.len() / 4 * 3 > MAX_BYTES + 3 {
+            return Err(too_large());
         }
-        let bytes = base64::engine::general_purpose::STANDARD.decode(&cleaned).map_err(|e| {
+        let size = decoded_len(&content).map_err(|e| {
             bad(
                 format!("input `file.content` is not valid base64 ({e})"),
                 "Give the file content base64-encoded, as InsightConnect file inputs are.",
             )
         })?;
-        if bytes.len() > MAX_BYTES {
-            return Err(bad(
-                format!("input `file` is larger than {} MiB", MAX_BYTES / 1024 / 1024),
-                "Attach a smaller file, or compress it first.",
-            ));
+        if size > MAX_BYTES {
+            return Err(too_large());
         }
         let id = input.ticket_id;
         ctx.require_ticket(NAME, id).await?;
-        let mut record = json!({"ticket_id": id, "filename": filename, "data_base64": cleaned});
-        if let Some(n) = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        let mut record = json!({"ticket_id": id, "filename": filename, "data_base64": content});
+        if let Some(n) = note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
             record["note"] = json!(n);
         }
         let saved = ctx.client.post_one("Attachment", record).await.map_err(|e| e.to_plugin_error())?;
         let attachment_id = int(&saved, "id").filter(|i| *i > 0);
-        tracing::info!("Attached {filename} ({} bytes) to ticket {id}", bytes.len());
-        Ok(Output { success: true, attachment_id, size: bytes.len() as i64 })
+        tracing::info!("Attached {filename} ({size} bytes) to ticket {id}");
+        Ok(Output { success: true, attachment_id, size: size as i64 })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::base_name;
+    use super::{base_name, decoded_len, safe_name};
+    use base64::Engine;
+
+    #[test]
+    fn base64_is_checked_a_block_at_a_time_as_a_whole_decode_would() {
+        let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        for n in [0, 1, 2, 3, 49_151, 49_152, 49_153, 200_000] {
+            assert_eq!(decoded_len(&b64(n)).unwrap(), n, "{n} bytes");
+        }
+        // Padding is only valid at the very end, wherever the blocks fall.
+        let mut padded_early = b64(1);
+        padded_early.push_str(&b64(70_000));
+        assert!(decoded_len(&padded_early).is_err());
+        assert!(decoded_len("not base64!!").is_err());
+        assert!(decoded_len("YQ").is_err(), "unpadded");
+    }
+
+    #[test]
+    fn file_names_are_made_safe_or_refused() {
+        assert_eq!(safe_name("report\r\n2026.pdf").unwrap(), "report2026.pdf");
+        assert_eq!(safe_name("invoice\u{202e}fdp.exe").unwrap(), "invoicefdp.exe");
+        assert_eq!(safe_name("a\0b.txt").unwrap(), "ab.txt");
+        assert_eq!(safe_name("../../etc/passwd").unwrap(), "passwd");
+        for bad in ["", " ", ".", "..", "dir/..", "\u{202e}", "\r\n"] {
+            assert!(safe_name(bad).unwrap_err().cause.contains("`file.filename`"), "{bad:?}");
+        }
+    }
 
     #[test]
     fn directory_parts_are_dropped_from_file_names() {

@@ -438,6 +438,15 @@ async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Opti
     };
     match result {
         Ok(t) => (outcome, t.or(ticket), None),
+        // HaloITSM may have saved it: say so, and how the next run settles it.
+        Err(e) if e.outcome_uncertain() && outcome == Outcome::Created => (
+            Outcome::Failed,
+            ticket,
+            Some(format!(
+                "{e}. HaloITSM may have created the ticket anyway; it was looked for by its tag {} and not found. The next run looks for it by that tag before creating it, so the ticket is never created twice",
+                item.tag
+            )),
+        ),
         Err(e) => (Outcome::Failed, ticket, Some(e.to_string())),
     }
 }

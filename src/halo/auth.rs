@@ -201,17 +201,22 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
             }
             let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
             let status = seen.status;
-            let message = extract_message(&seen.body);
+            // An endpoint that echoes the form would show the secret: never pass it on.
+            let secrets = super::redact::connection_secrets(cfg);
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let clean = |t: &str| super::redact::redact(t, &refs);
+            let message = clean(&extract_message(&seen.body));
             Err(match err {
                 _ if status == 429 => HaloError::RateLimited { retry_after: seen.retry_after },
                 _ if status >= 500 => HaloError::ServerError { status, message, write: false },
                 _ if (300..400).contains(&status) => HaloError::Redirected { status, location: "another address".into() },
                 RequestTokenError::ServerResponse(resp) => match resp.error() {
-                    BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
-                        HaloError::InvalidCredentials { code: resp.error().to_string(), description: resp.error_description().cloned() }
-                    }
+                    BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => HaloError::InvalidCredentials {
+                        code: resp.error().to_string(),
+                        description: resp.error_description().map(|d| clean(d)),
+                    },
                     BasicErrorResponseType::InvalidScope => {
-                        HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().cloned() }
+                        HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().map(|d| clean(d)) }
                     }
                     _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
                 },

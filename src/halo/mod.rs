@@ -5,9 +5,11 @@
 //! can create a duplicate ticket.
 
 mod auth;
+mod backoff;
 mod config;
 mod error;
 pub mod paging;
+pub mod redact;
 pub mod tenant;
 pub mod ticket;
 pub mod ticket_lists;
@@ -19,6 +21,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub use auth::TokenCache;
+pub use backoff::Backoff;
 pub use config::{BUILT_IN_CLOSED_STATUS, ConnectionConfig, Secret};
 pub use error::{HaloError, Server, extract_message};
 
@@ -52,11 +55,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The backoff before retry number `retry` (1-based): exponential with "equal jitter".
+    /// The backoff before retry number `retry` (1-based).
     fn backoff(&self, retry: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << (retry - 1).min(16)).min(self.max_delay);
-        let half = exp / 2;
-        half + half.mul_f64(fastrand::f64())
+        Backoff::delay(self.base_delay, self.max_delay, retry)
     }
 }
 
@@ -89,6 +90,8 @@ pub struct HaloClient {
     tokens: TokenCache,
     retry: RetryPolicy,
     tenant: tenant::TenantCache,
+    /// Whether the Resource Server answered the ticket list (see `api_found`).
+    api_checked: tokio::sync::OnceCell<bool>,
 }
 
 impl HaloClient {
@@ -108,6 +111,7 @@ impl HaloClient {
             tokens: TokenCache::new(),
             retry: RetryPolicy::default(),
             tenant: tenant::TenantCache::default(),
+            api_checked: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -153,14 +157,21 @@ impl HaloClient {
 
     /// One API call with the retry policy applied. `what` names the resource in 404/403 errors.
     pub async fn request(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Value, HaloError> {
+        let body_bytes = body.map(json_bytes).transpose()?;
+        self.send(method, path, query, body_bytes).await
+    }
+
+    /// `request` with the body already serialized: what is sent (and resent) is these bytes, so
+    /// the caller need not keep the value it was made of.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body_bytes: Option<bytes::Bytes>,
+    ) -> Result<Value, HaloError> {
         let url = self.api_url(path);
         let write = method != Method::GET;
-        let body_bytes = match body {
-            Some(b) => {
-                Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| HaloError::Unexpected { status: 0, message: e.to_string() })?))
-            }
-            None => None,
-        };
         let started = Instant::now();
         let mut attempt: u32 = 0;
         let mut refreshed_token = false;
@@ -238,7 +249,11 @@ impl HaloClient {
         let retry_after = parse_retry_after(resp.headers());
         let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         let bytes = resp.bytes().await.unwrap_or_default();
-        let message = extract_message(&bytes);
+        // A server or proxy that echoes the request would hand back the token or the secret.
+        let secrets = redact::connection_secrets(&self.cfg);
+        let mut refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        refs.push(token);
+        let message = redact::redact(&extract_message(&bytes), &refs);
         match status {
             401 if !*refreshed_token => {
                 tracing::info!("HaloITSM rejected the access token; fetching a new one and trying again");
@@ -270,8 +285,34 @@ impl HaloClient {
         match self.get(&format!("Tickets/{id}"), &query).await {
             Ok(v) if v.is_object() => Ok(Some(v)),
             Ok(v) => Err(HaloError::Unexpected { status: 200, message: format!("expected a ticket object, got {}", kind_of(&v)) }),
-            Err(HaloError::NotFound { .. }) => Ok(None),
+            Err(HaloError::NotFound { .. }) => self.api_found().await.map(|()| None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// After a 404: whether the Resource Server is HaloITSM's API at all. A wrong path there
+    /// (`/apix`, the portal) answers 404 to everything, which must not read as "no such ticket".
+    /// Asked once per client (`GET /Tickets?count=1`), when the first 404 comes.
+    async fn api_found(&self) -> Result<(), HaloError> {
+        let found = self
+            .api_checked
+            .get_or_try_init(|| async {
+                match self.get("Tickets", &[("count", "1".into()), ("ticketidonly", "true".into())]).await {
+                    Ok(_) => Ok(true),
+                    Err(HaloError::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        match found {
+            Ok(true) | Err(_) => Ok(()),
+            Ok(false) => Err(HaloError::Unexpected {
+                status: 404,
+                message: format!(
+                    "{} answers 404 even to the ticket list, so it is not HaloITSM's API (it usually ends with /api)",
+                    self.cfg.resource_server
+                ),
+            }),
         }
     }
 
@@ -288,7 +329,9 @@ impl HaloClient {
     /// POST one record the HaloITSM way (a one-element array: docs/halo-api.md#T3) and return the
     /// saved record, answered as an object or a one-element array (T4).
     pub async fn post_one(&self, path: &str, record: Value) -> Result<Value, HaloError> {
-        let saved = self.post(path, &[], &Value::Array(vec![record])).await?;
+        // Serialized at once and the record let go: an attachment's content is held once.
+        let body = json_bytes(&Value::Array(vec![record]))?;
+        let saved = self.send(Method::POST, path, &[], Some(body)).await?;
         match saved {
             Value::Object(_) => Ok(saved),
             // Some builds answer with an array: the saved record is its last element.
@@ -417,13 +460,18 @@ impl HaloClient {
     }
 }
 
+/// A request body as JSON bytes.
+fn json_bytes(body: &Value) -> Result<bytes::Bytes, HaloError> {
+    serde_json::to_vec(body).map(bytes::Bytes::from).map_err(|e| HaloError::Unexpected { status: 0, message: e.to_string() })
+}
+
 fn parse_json(status: StatusCode, bytes: &[u8]) -> Result<Value, HaloError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
     serde_json::from_slice(bytes).map_err(|_| HaloError::Unexpected {
         status: status.as_u16(),
-        message: format!("the body is not JSON: {}", extract_message(bytes)),
+        message: format!("the body is not JSON: {}", redact::redact(&extract_message(bytes), &[])),
     })
 }
 

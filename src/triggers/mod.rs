@@ -26,9 +26,9 @@ use tokio::sync::watch;
 
 use delivery::Delivery;
 pub use dispatch::Dispatcher;
-use dispatch::Stopped;
+use dispatch::{Delivered, Stopped};
 use plan::{Act, Now, Planned};
-use state::{Mark, Store};
+use state::{DeadLetter, Mark, Store};
 use webhook::{Auth, Credentials, Inbox};
 
 use crate::halo::ticket::{Ticket, int};
@@ -98,6 +98,8 @@ pub struct Config {
     pub new_status_id: Option<i64>,
     /// What webhook deliveries must carry (nothing configured: accepted as they come).
     pub auth: Auth,
+    /// Send the dead letters again on start.
+    pub replay_dead_letters: bool,
     /// Directory of the state, journal and inbox files.
     pub state_dir: PathBuf,
     /// File name stem: the trigger ID from `meta.triggerId`.
@@ -182,6 +184,12 @@ impl Config {
             let password = c.get("password").and_then(Value::as_str)?.to_string();
             Some(Credentials { username, password })
         });
+        if basic.as_ref().is_some_and(|c| c.username.trim().is_empty() || c.password.is_empty()) {
+            return Err(PluginError::client(
+                "The connection setting `webhook_credentials` (Webhook Credentials) has an empty user name or password.",
+                "Give both a user name and a long random password, the same as in HaloITSM's webhook, or leave the setting empty.",
+            ));
+        }
         let secret = connection
             .get("webhook_secret")
             .and_then(|s| s.get("secretKey"))
@@ -198,6 +206,17 @@ impl Config {
             ));
         }
         let auth = Auth { basic, secret, api_key_header: api_key_header.map(str::to_string) };
+        let webhook = source.contains("webhook");
+        let allow_open = input.get("allow_unauthenticated_webhooks").and_then(Value::as_bool).unwrap_or(false);
+        if webhook && auth.is_open() && !ip.is_loopback() && !allow_open {
+            return Err(bad_input(
+                &name,
+                format!(
+                    "input `allow_unauthenticated_webhooks` is false, and without Webhook Credentials or a Webhook Secret in the connection the webhook listener would accept deliveries from anyone on {ip}"
+                ),
+                "Set Webhook Credentials (or a Webhook Secret) in the connection and the same in HaloITSM's webhook; or, where the port is reachable only by HaloITSM, set input `allow_unauthenticated_webhooks` to true.",
+            ));
+        }
         let state_name = m
             .meta
             .get("triggerId")
@@ -210,7 +229,7 @@ impl Config {
             name,
             meta: m.meta.clone(),
             poll: source.contains("poll"),
-            webhook: source.contains("webhook"),
+            webhook,
             interval: Duration::from_secs(interval as u64),
             webhook_addr: SocketAddr::new(ip, port),
             lookback,
@@ -220,6 +239,7 @@ impl Config {
             status_changed: input.get("status_changed").and_then(Value::as_bool).unwrap_or(false),
             new_status_id: i("new_status_id"),
             auth,
+            replay_dead_letters: input.get("replay_dead_letters").and_then(Value::as_bool).unwrap_or(false),
             state_dir: cache_dir(),
             state_name,
             flag_file: flag_file(),
@@ -316,6 +336,14 @@ struct Engine {
 
 /// Tickets read from HaloITSM at once while a batch of sightings is handled.
 const READ_AHEAD: usize = 16;
+/// Reads of a ticket whose history shows a newer status than the ticket did.
+const REREADS: usize = 2;
+
+/// Whether a ticket shows the status its history ends with (a history that records no status
+/// says nothing against it).
+fn consistent(ticket: &Value, history: &[Act]) -> bool {
+    plan::status_after(history).is_none_or(|s| int(ticket, "status_id") == Some(s))
+}
 
 /// Stop reasons that end the engine.
 enum Halt {
@@ -345,17 +373,17 @@ impl Engine {
 
     /// Which agent this API application acts as (to recognise its own changes); asked again at
     /// most every 30 seconds while unknown.
-    async fn our_agent(&mut self) -> Option<i64> {
+    async fn our_agent(&mut self) -> Result<Option<i64>, Halt> {
         if self.our_agent.is_none() && self.agent_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
             self.agent_checked = Some(std::time::Instant::now());
-            match self.client.get_optional("Agent/me", &[]).await {
+            match unless_stopped(&self.stop, self.client.get_optional("Agent/me", &[])).await? {
                 Ok(Some(me)) => self.our_agent = int(&me, "id"),
                 Ok(None) | Err(_) => {
                     tracing::warn!("Could not read /Agent/me; changes by this integration cannot be recognised until it can")
                 }
             }
         }
-        self.our_agent
+        Ok(self.our_agent)
     }
 
     /// Wait out HaloITSM failures that may pass (the event must not be lost): retried with
@@ -365,9 +393,10 @@ impl Engine {
         F: FnMut(Arc<HaloClient>) -> Fut,
         Fut: std::future::Future<Output = Result<T, HaloError>>,
     {
-        let mut delay = Duration::from_millis(500);
+        let mut backoff = crate::halo::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
         loop {
-            match call(self.client.clone()).await {
+            let delay = backoff.next_delay();
+            match unless_stopped(&self.stop, call(self.client.clone())).await? {
                 Ok(v) => return Ok(Ok(v)),
                 Err(e)
                     if e.is_transient()
@@ -384,7 +413,6 @@ impl Engine {
                 _ = tokio::time::sleep(delay) => {}
                 _ = until_stopped(&mut self.stop) => return Err(Halt::Stopped),
             }
-            delay = (delay * 2).min(Duration::from_secs(30));
         }
     }
 
@@ -418,6 +446,27 @@ impl Engine {
         }
     }
 
+    /// The ticket read again after its history showed a change the first read had not: the
+    /// snapshot an event carries is never older than the transition it reports. Read at most
+    /// `REREADS` times while changes keep landing; the last read is newer than the history either
+    /// way. None when the ticket is gone or refused meanwhile.
+    async fn reread_after(&mut self, id: i64, history: &[Act]) -> Result<Option<(Value, Now)>, Halt> {
+        let mut last = None;
+        for _ in 0..REREADS {
+            let raw = match self.ticket(id).await? {
+                Fetched::Got(t) => t,
+                Fetched::Gone | Fetched::Refused => return Ok(None),
+            };
+            let Some(now) = Now::of(&raw) else { return Ok(None) };
+            let done = consistent(&raw, history);
+            last = Some((raw, now));
+            if done {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
     /// Whether a sighting needs HaloITSM to be asked, judged from what the source said alone.
     fn worth_reading(&self, s: &Sighting) -> Worth {
         let Some((status, marker)) = s.seen else { return Worth::Read };
@@ -444,10 +493,15 @@ impl Engine {
             .map(|id| {
                 let c = client.clone();
                 async move {
-                    // The history is read after the ticket, as `observe` does: it is never older.
-                    let ticket = c.get_ticket(id, true).await.ok().flatten()?;
+                    // As `observe` reads them: the ticket, its history, and the ticket again when
+                    // the history has moved on meanwhile, so the snapshot is never older.
+                    let mut ticket = c.get_ticket(id, true).await.ok().flatten()?;
                     let (rows, _) = c.list("Actions", &[("ticket_id", id.to_string())], "actions").await.ok()?;
-                    Some((id, (ticket, rows.iter().filter_map(Act::of).collect::<Vec<_>>())))
+                    let history: Vec<Act> = rows.iter().filter_map(Act::of).collect();
+                    if !consistent(&ticket, &history) {
+                        ticket = c.get_ticket(id, true).await.ok().flatten()?;
+                    }
+                    Some((id, (ticket, history)))
                 }
             })
             .buffer_unordered(READ_AHEAD)
@@ -503,12 +557,19 @@ impl Engine {
             Some(h) => h,
             None => self.history(s.id).await?,
         };
+        let (raw, now) = match &history {
+            Some(h) if !consistent(&raw, h) => match self.reread_after(s.id, h).await? {
+                Some(fresh) => fresh,
+                None => return Ok(()),
+            },
+            _ => (raw, now),
+        };
         let plan = plan::plan(prev, now, history.as_deref(), floor, s.new);
         let mut ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
-        let flags = crate::sync::Flags::read(&self.client, &raw).await;
+        let flags = unless_stopped(&self.stop, crate::sync::Flags::read(&self.client, &raw)).await?;
         ticket.closed = Some(flags.closed);
-        let rapid7 = self.rapid7_statuses(now.status, flags).await;
-        let us = self.our_agent().await;
+        let rapid7 = unless_stopped(&self.stop, self.rapid7_statuses(now.status, flags)).await?;
+        let us = self.our_agent().await?;
         let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
         for planned in &plan.events {
             if let Some(output) = self.event(planned, &ticket, &raw, now, source, s.agent_id, us, &rapid7) {
@@ -588,13 +649,14 @@ impl Engine {
                 let event = if *status_changed { "status_changed" } else { "updated" };
                 (event, *when, *actor, extra, format!("updated:{}:{}:{}", now.id, at(*when), now.status))
             }
-            (Kind::StatusChanged, Planned::Transition { old, new, at: when, actor, act }) => {
+            (Kind::StatusChanged, Planned::Transition { old, new, at: when, actor, nth, .. }) => {
                 if cfg.new_status_id.is_some_and(|s| s != *new) {
                     return None;
                 }
-                let key = match act {
-                    Some(a) => format!("status:{}:action-{a}", now.id),
-                    None => format!("status:{}:{}:{old}-{new}", now.id, at(*when)),
+                // One identity for a transition, whether the history or the ticket reported it.
+                let key = match nth {
+                    0 => format!("status:{}:{old}-{new}@{}", now.id, at(*when)),
+                    n => format!("status:{}:{old}-{new}@{}#{n}", now.id, at(*when)),
                 };
                 ("status_changed", *when, *actor, json!({"old_status_id": old, "new_status_id": new}), key)
             }
@@ -621,58 +683,90 @@ impl Engine {
         Some(out)
     }
 
-    /// Validate and send one event; retried until accepted or stopped.
+    /// Validate and send one event: retried until accepted or stopped; an event the dispatcher
+    /// refuses for good is set aside as a dead letter and the trigger goes on.
     async fn dispatch(&mut self, output: Value) -> Result<(), Halt> {
         self.plugin.check_output(StepKind::Trigger, &self.cfg.name, &output).map_err(|e| Halt::Failed(e.to_string()))?;
         tracing::info!("Sending a {} event for ticket {}", output["event"].as_str().unwrap_or("ticket"), output["ticket"]["id"]);
+        let event_id = output["event_id"].as_str().unwrap_or_default().to_string();
         let msg =
             json!({"version": "v1", "type": "trigger_event", "body": {"meta": self.cfg.meta, "output": output, "log": self.log.take()}});
-        self.dispatcher.send(&msg, &mut self.stop).await?;
-        self.dispatched += 1;
-        Ok(())
-    }
-
-    /// Handle one batch of webhook deliveries.
-    /// Whether the delivery with this key was handled already (one without an ID never was).
-    fn handled(&self, delivery_id: Option<&str>) -> bool {
-        delivery_id.is_some_and(|id| self.store.state.seen_delivery(id))
-    }
-
-    async fn on_deliveries(&mut self, deliveries: &[Value]) -> Result<(), Halt> {
-        for d in deliveries {
-            let delivery_id = delivery_id(d);
-            if self.handled(delivery_id.as_deref()) {
-                tracing::debug!("Skipping a webhook delivery already handled");
-                continue;
-            }
-            if let Some(s) = Sighting::of_delivery(d) {
-                self.observe(s, Source::Webhook).await?;
-            }
-            if let Some(id) = delivery_id {
-                self.store.record_delivery(&id)?;
+        match self.dispatcher.send(&msg, &mut self.stop).await? {
+            Delivered::Accepted => self.dispatched += 1,
+            Delivered::Refused { status, reason } => {
+                tracing::error!(
+                    "The dispatcher refused event {event_id} for good (HTTP {status}{}); it is set aside in {} and the trigger goes on. Start the trigger with Replay Dead Letters to send it again",
+                    if reason.is_empty() { String::new() } else { format!(": {reason}") },
+                    self.store.dead_letter_path().display()
+                );
+                self.store.dead_letter(DeadLetter { event_id, at: Utc::now(), status, reason }, &msg)?;
             }
         }
         Ok(())
     }
 
-    /// Process what the inbox holds beyond the recorded offset.
+    /// Send the events set aside earlier, oldest first; those accepted leave the list.
+    async fn replay_dead_letters(&mut self) -> Result<(), Halt> {
+        let letters = self.store.dead_messages()?;
+        if letters.is_empty() {
+            tracing::info!("Replay Dead Letters: there are none");
+            return Ok(());
+        }
+        tracing::info!("Replaying {} dead letter(s)", letters.len());
+        for (event_id, msg) in letters {
+            match self.dispatcher.send(&msg, &mut self.stop).await? {
+                Delivered::Accepted => {
+                    tracing::info!("The dispatcher accepted dead letter {event_id}");
+                    self.store.revive(&event_id)?;
+                }
+                Delivered::Refused { status, .. } => {
+                    tracing::error!("The dispatcher refused dead letter {event_id} again (HTTP {status}); it stays set aside");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the delivery with this key was handled already (one without an ID never was).
+    fn handled(&self, delivery_id: Option<&str>) -> bool {
+        delivery_id.is_some_and(|id| self.store.state.seen_delivery(id))
+    }
+
+    /// Process what the inbox holds beyond the recorded offset, a group of stored POSTs at a
+    /// time. Deliveries that carry no ticket (event-only payloads) are merged per ticket within a
+    /// group: the ticket is read once after all of them arrived, which covers every change they
+    /// announce, however many there are.
     async fn drain_inbox(&mut self, inbox: &Inbox) -> Result<(), Halt> {
+        self.check_inbox(inbox).await?;
         loop {
             let batches = inbox.read_from(self.store.state.inbox_offset, 64)?;
-            if batches.is_empty() {
-                break;
+            let Some(end) = batches.last().map(|(_, end)| *end) else { break };
+            let deliveries: Vec<&Value> =
+                batches.iter().flat_map(|(d, _)| d).filter(|d| !self.handled(delivery_id(d).as_deref())).collect();
+            let mut sightings: Vec<Sighting> = Vec::new();
+            let mut event_only: HashMap<i64, usize> = HashMap::new();
+            for s in deliveries.iter().filter_map(|d| Sighting::of_delivery(d)) {
+                match (s.seen, event_only.get(&s.id)) {
+                    (None, Some(&i)) => {
+                        let merged = &mut sightings[i];
+                        merged.new |= s.new;
+                        merged.agent_id = s.agent_id.or(merged.agent_id);
+                    }
+                    (None, None) => {
+                        event_only.insert(s.id, sightings.len());
+                        sightings.push(s);
+                    }
+                    (Some(_), _) => sightings.push(s),
+                }
             }
-            let sightings: Vec<Sighting> = batches
-                .iter()
-                .flat_map(|(deliveries, _)| deliveries)
-                .filter(|d| !self.handled(delivery_id(d).as_deref()))
-                .filter_map(Sighting::of_delivery)
-                .collect();
             self.read_ahead(&sightings).await?;
-            for (deliveries, end) in batches {
-                self.on_deliveries(&deliveries).await?;
-                self.store.set_inbox_offset(end)?;
+            for s in sightings {
+                self.observe(s, Source::Webhook).await?;
             }
+            for id in deliveries.iter().filter_map(|d| delivery_id(d)) {
+                self.store.record_delivery(&id)?;
+            }
+            self.store.set_inbox_offset(end)?;
             self.read.clear();
         }
         let processed = self.store.state.inbox_offset;
@@ -681,6 +775,23 @@ impl Engine {
             tracing::debug!("Compacted the webhook inbox");
         }
         Ok(())
+    }
+
+    /// An inbox shorter than the offset recorded as processed, or whose recorded offset is not
+    /// the start of a line, was truncated, replaced or lost: new deliveries would wait (or be
+    /// skipped) unseen. It is read again from the start (deliveries already handled are known by
+    /// their IDs, changes by the record) and HaloITSM is polled for whatever was in the lost part.
+    async fn check_inbox(&mut self, inbox: &Inbox) -> Result<(), Halt> {
+        let offset = self.store.state.inbox_offset;
+        if offset == 0 || inbox.starts_line(offset)? {
+            return Ok(());
+        }
+        tracing::error!(
+            "The webhook inbox holds {} bytes but {offset} were recorded as processed, or that point is not the start of a delivery: the file was truncated, replaced or lost. Reading it again from the start and polling HaloITSM for anything missed",
+            inbox.len()
+        );
+        self.store.set_inbox_offset(0)?;
+        self.poll().await
     }
 
     /// One poll: every ticket whose last action date is at or after the cursor (minus the
@@ -727,7 +838,7 @@ impl Engine {
                 ("page_no", page_no.to_string()),
                 state.filter(),
             ];
-            let answer = match self.client.get("Tickets", &q).await {
+            let answer = match unless_stopped(&self.stop, self.client.get("Tickets", &q)).await? {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!("Polling HaloITSM failed ({e}); trying again at the next interval");
@@ -794,6 +905,17 @@ async fn until_stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// `call`'s answer, or `Halt::Stopped` as soon as the trigger is asked to stop: a HaloITSM read
+/// in flight (a slow or hung HaloITSM) never holds up a stop. Only reads go through here, so
+/// abandoning one loses nothing.
+async fn unless_stopped<T>(stop: &watch::Receiver<bool>, call: impl std::future::Future<Output = T>) -> Result<T, Halt> {
+    let mut stop = stop.clone();
+    tokio::select! {
+        v = call => Ok(v),
+        _ = until_stopped(&mut stop) => Err(Halt::Stopped),
+    }
+}
+
 /// Resolves when the orchestrator asks the trigger to stop: SIGTERM/SIGINT or the flag file
 /// (which is removed).
 async fn stop_requested(flag: PathBuf) {
@@ -808,7 +930,7 @@ async fn stop_requested(flag: PathBuf) {
         }
     };
     tokio::select! {
-        _ = crate::server::termination_signal() => tracing::info!("Stop signal received; saving state and stopping"),
+        _ = crate::front_door::termination_signal() => tracing::info!("Stop signal received; saving state and stopping"),
         _ = flag_seen => {}
     }
 }
@@ -883,6 +1005,7 @@ async fn prepare(plugin: Arc<Plugin>, msg: &Value, opts: &Options) -> Result<(Co
     })?;
     let client = plugin.client(&m.connection)?;
     let mut input = m.input.clone();
+    crate::plugin::warn_unknown(&step.input, &m.input, &format!("trigger `{name}`"));
     plugin.spec().validate_input(&step.input, &mut input, Section::Input).map_err(|e| {
         PluginError::client(format!("Invalid input for trigger `{name}`: {e}."), format!("Correct the input field `{}`.", e.path))
     })?;
@@ -924,10 +1047,23 @@ async fn serve(
     };
     let dir = cfg.state_dir.clone();
     let mut store = Store::open(&dir, &cfg.state_name).map_err(|e| format!("cannot open the trigger state in {}: {e}", dir.display()))?;
+    if store.opened.bad_lines > 0 {
+        tracing::warn!(
+            "The trigger journal in {} had {} unreadable line(s), skipped: what they recorded is lost, so changes since may be reported again (with the event IDs they had)",
+            dir.display(),
+            store.opened.bad_lines
+        );
+    }
     if store.is_new() {
         let lookback = cfg.lookback.and_then(|l| chrono::Duration::from_std(l).ok()).unwrap_or_default();
         store.set_since(Utc::now() - lookback).map_err(|e| format!("cannot save the trigger state: {e}"))?;
-        tracing::info!("First start: reporting changes from {}", store.state.since.map(|s| s.to_rfc3339()).unwrap_or_default());
+        let since = store.state.since.map(|s| s.to_rfc3339()).unwrap_or_default();
+        // Loud: a lost state file looks exactly like a first start, and re-reports the window.
+        tracing::warn!(
+            "No state for this trigger in {} ({}.json): starting as on a first start, reporting changes from {since}. If this trigger ran before, its state was lost or deleted: changes since {since} may be reported again, with the event IDs they had",
+            dir.display(),
+            cfg.state_name
+        );
     } else {
         tracing::info!(
             "Resuming: {} ticket(s) known, changes seen up to {}",
@@ -951,7 +1087,8 @@ async fn serve(
         let app = webhook::router(inbox.clone(), cfg.auth.clone());
         let mut listener_stop = stop.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { until_stopped(&mut listener_stop).await }).await;
+            let stopped = async move { until_stopped(&mut listener_stop).await };
+            crate::front_door::serve(listener, app, crate::front_door::DEFAULT_HEADER_READ_TIMEOUT, stopped).await;
         });
     }
     let mut engine = Engine {
@@ -968,6 +1105,15 @@ async fn serve(
         read: HashMap::new(),
     };
     let outcome: Result<(), Halt> = async {
+        if engine.cfg.replay_dead_letters {
+            engine.replay_dead_letters().await?;
+        } else if !engine.store.state.dead_letters.is_empty() {
+            tracing::warn!(
+                "{} event(s) the dispatcher refused are set aside in {}; start the trigger with Replay Dead Letters to send them again",
+                engine.store.state.dead_letters.len(),
+                engine.store.dead_letter_path().display()
+            );
+        }
         // Catch up on what changed while the trigger was not running, whatever the source.
         engine.poll().await?;
         let mut ticker = tokio::time::interval(engine.cfg.interval);

@@ -48,6 +48,11 @@ pub struct Act {
     pub actor: Actor,
 }
 
+/// The status a ticket has after its history: the new status of its last entry that records one.
+pub fn status_after(history: &[Act]) -> Option<i64> {
+    history.iter().filter(|a| a.new_status.is_some()).max_by_key(|a| a.id).and_then(|a| a.new_status)
+}
+
 impl Act {
     pub fn of(a: &Value) -> Option<Act> {
         let via_api = match a.get("actionby_application_id") {
@@ -92,13 +97,15 @@ pub enum Planned {
         actor: Actor,
     },
     /// A status transition; `act` is the history entry that recorded it (None when the status
-    /// changed without one).
+    /// changed without one). `nth` counts the same transition earlier in the same second, so
+    /// that (ticket, old, new, second, nth) names it whichever path reports it.
     Transition {
         old: i64,
         new: i64,
         at: DateTime<Utc>,
         actor: Actor,
         act: Option<i64>,
+        nth: u32,
     },
 }
 
@@ -115,7 +122,10 @@ pub struct Plan {
 pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTime<Utc>, hinted_new: bool) -> Plan {
     let is_new = prev.is_none() && (hinted_new || now.created.is_some_and(|c| c >= floor));
     let mut acts: Vec<Act> = history.map(|h| h.to_vec()).unwrap_or_default();
+    // HaloITSM's dates have whole seconds: the order of a ticket's history is its action IDs.
     acts.sort_by_key(|a| a.id);
+    let first_act = acts.first().map(|a| a.id);
+    let all = acts.clone();
     let latest_act = acts.last().map(|a| a.id).max(prev.map(|p| p.a)).unwrap_or(0);
     let mut fresh: Vec<Act> = acts
         .into_iter()
@@ -126,9 +136,11 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
         })
         .collect();
     if is_new {
-        // The entries written when the ticket was logged are the creation, not changes.
+        // The entries written when the ticket was logged are the creation, not changes: its
+        // first entry, and entries of that same second that move no status. A status moved in
+        // the second the ticket was created is a change like any other.
         let created = now.created.unwrap_or(now.marker);
-        fresh.retain(|a| a.at.is_some_and(|at| at > created));
+        fresh.retain(|a| Some(a.id) != first_act && (a.transition().is_some() || a.at.is_some_and(|at| at > created)));
     }
     let actor = fresh.last().map(|a| a.actor).unwrap_or_default();
     let mut events = Vec::new();
@@ -156,11 +168,14 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
         if transitions.is_empty() {
             if let Some(p) = prev.filter(|p| p.s != now.status) {
                 // The status changed without a history entry (or the history was unreadable).
-                events.push(Planned::Transition { old: p.s, new: now.status, at: now.marker, actor, act: None });
+                events.push(Planned::Transition { old: p.s, new: now.status, at: now.marker, actor, act: None, nth: 0 });
             }
         }
         for (a, (old, new)) in &transitions {
-            events.push(Planned::Transition { old: *old, new: *new, at: a.at.unwrap_or(now.marker), actor: a.actor, act: Some(a.id) });
+            let at = a.at.unwrap_or(now.marker);
+            let nth =
+                all.iter().filter(|b| b.id < a.id && b.transition() == Some((*old, *new)) && b.at.unwrap_or(now.marker) == at).count();
+            events.push(Planned::Transition { old: *old, new: *new, at, actor: a.actor, act: Some(a.id), nth: nth as u32 });
         }
     }
     let marker = prev.map_or(now.marker, |p| p.m.max(now.marker));
@@ -205,11 +220,25 @@ mod tests {
         let p = plan(None, now(6, "01:05:00", "01:00:00"), Some(&history), floor, false);
         assert_eq!(kinds(&p), vec!["created", "updated", "transition"]);
         assert_eq!(p.events[0], Planned::Created { at: t("01:00:00"), actor: by(1) });
-        assert_eq!(p.events[2], Planned::Transition { old: 1, new: 6, at: t("01:05:00"), actor: by(3), act: Some(2) });
+        assert_eq!(p.events[2], Planned::Transition { old: 1, new: 6, at: t("01:05:00"), actor: by(3), act: Some(2), nth: 0 });
         assert_eq!(p.record, Mark { s: 6, m: t("01:05:00"), a: 2 });
         // Just created: only the creation.
         let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&history[..1]), floor, false);
         assert_eq!(kinds(&p), vec!["created"]);
+    }
+
+    #[test]
+    fn a_status_moved_in_the_second_the_ticket_was_created_is_a_change() {
+        let floor = t("00:00:00");
+        // Created and moved 1 -> 2 within one second: same date, ordered by ID.
+        let history = [act(1, "01:00:00", 0, 1, 1), act(2, "01:00:00", 1, 2, 1), act(3, "01:00:00", 2, 2, 1)];
+        let p = plan(None, now(2, "01:00:00", "01:00:00"), Some(&history), floor, true);
+        assert_eq!(kinds(&p), vec!["created", "updated", "transition"]);
+        assert!(matches!(p.events[2], Planned::Transition { old: 1, new: 2, act: Some(2), .. }), "{:?}", p.events);
+        // Only the logging entries in that second: just the creation.
+        let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&[act(1, "01:00:00", 0, 1, 1), act(2, "01:00:00", 1, 1, 1)]), floor, true);
+        assert_eq!(kinds(&p), vec!["created"]);
+        assert_eq!(status_after(&history), Some(2));
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub const MAX_TICKETS: usize = 50_000;
 pub const MAX_DELIVERIES: usize = 20_000;
 /// Journal entries before it is folded into the state file.
 const COMPACT_EVERY: usize = 5_000;
+/// Most events set aside as refused by the dispatcher; the oldest go first.
+pub const MAX_DEAD_LETTERS: usize = 1_000;
+
+/// An event the dispatcher refused for good, set aside so the trigger goes on. Its whole message
+/// is in the dead-letter file (`<trigger id>.dead.jsonl`), to be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub status: u16,
+    pub reason: String,
+}
 
 /// The last known state of one ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +60,9 @@ pub struct TriggerState {
     /// unknown to the state but changed before this may have been known before.
     #[serde(default)]
     pub forgotten: Option<DateTime<Utc>>,
+    /// Events the dispatcher refused for good, oldest first.
+    #[serde(default)]
+    pub dead_letters: VecDeque<DeadLetter>,
     #[serde(skip)]
     delivery_set: HashSet<String>,
 }
@@ -70,6 +85,11 @@ enum Entry {
     Delivery { v: String },
     #[serde(rename = "o")]
     Inbox { v: u64 },
+    #[serde(rename = "x")]
+    Dead { v: DeadLetter },
+    /// A dead letter the dispatcher has now accepted.
+    #[serde(rename = "r")]
+    Revived { v: String },
 }
 
 impl TriggerState {
@@ -101,6 +121,14 @@ impl TriggerState {
                 }
             }
             Entry::Inbox { v } => self.inbox_offset = v,
+            Entry::Dead { v } => {
+                self.dead_letters.retain(|d| d.event_id != v.event_id);
+                self.dead_letters.push_back(v);
+                while self.dead_letters.len() > MAX_DEAD_LETTERS {
+                    self.dead_letters.pop_front();
+                }
+            }
+            Entry::Revived { v } => self.dead_letters.retain(|d| d.event_id != v),
         }
     }
 
@@ -128,6 +156,19 @@ pub struct Store {
     journal: Option<File>,
     pending: usize,
     pub state: TriggerState,
+    /// What opening found, for the trigger to say.
+    pub opened: Opened,
+}
+
+/// What `Store::open` found on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// The state file was there.
+    pub state_file: bool,
+    /// A journal was there (left by a run that did not stop cleanly).
+    pub journal: bool,
+    /// Journal lines that could not be read, the torn last line of a kill aside.
+    pub bad_lines: usize,
 }
 
 impl Store {
@@ -136,24 +177,34 @@ impl Store {
         fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.json"));
         let journal_path = dir.join(format!("{name}.journal"));
+        let mut opened = Opened::default();
         let mut state: TriggerState = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the trigger state file {} is not valid: {e}", path.display()))
-            })?,
+            Ok(bytes) => {
+                opened.state_file = true;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the trigger state file {} is not valid: {e}", path.display()),
+                    )
+                })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => TriggerState::default(),
             Err(e) => return Err(e),
         };
         state.rebuild_index();
         if let Ok(f) = File::open(&journal_path) {
-            for line in BufReader::new(f).lines() {
-                let Ok(line) = line else { break };
-                // A line cut short by a kill is the last one; it is skipped.
-                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
-                    state.apply(e);
+            opened.journal = true;
+            let lines: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
+            for (i, line) in lines.iter().enumerate() {
+                match serde_json::from_str::<Entry>(line) {
+                    Ok(e) => state.apply(e),
+                    // A line cut short by a kill is the last one: expected, and skipped.
+                    Err(_) if i + 1 == lines.len() => {}
+                    Err(_) => opened.bad_lines += 1,
                 }
             }
         }
-        let mut store = Store { path, journal_path, journal: None, pending: 0, state };
+        let mut store = Store { path, journal_path, journal: None, pending: 0, state, opened };
         store.compact()?;
         Ok(store)
     }
@@ -194,6 +245,52 @@ impl Store {
             return Ok(());
         }
         self.write(Entry::Delivery { v: id.to_string() })
+    }
+
+    /// Set an event aside as refused for good: its summary in the state, the whole message in
+    /// the dead-letter file.
+    pub fn dead_letter(&mut self, letter: DeadLetter, message: &serde_json::Value) -> std::io::Result<()> {
+        let mut line =
+            serde_json::to_vec(&serde_json::json!({"event_id": letter.event_id, "message": message})).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        OpenOptions::new().create(true).append(true).open(self.dead_letter_path())?.write_all(&line)?;
+        self.write(Entry::Dead { v: letter })
+    }
+
+    /// The file holding the messages of the events set aside.
+    pub fn dead_letter_path(&self) -> PathBuf {
+        self.path.with_extension("dead.jsonl")
+    }
+
+    /// The messages set aside that are still dead letters, oldest first.
+    pub fn dead_messages(&self) -> std::io::Result<Vec<(String, serde_json::Value)>> {
+        let f = match File::open(self.dead_letter_path()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out: Vec<(String, serde_json::Value)> = Vec::new();
+        for line in BufReader::new(f).lines().map_while(Result::ok) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            let Some(id) = v.get("event_id").and_then(serde_json::Value::as_str) else { continue };
+            if self.state.dead_letters.iter().any(|d| d.event_id == id) && !out.iter().any(|(o, _)| o == id) {
+                out.push((id.to_string(), v.get("message").cloned().unwrap_or_default()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A dead letter was accepted on replay; once none is left, the file goes too.
+    pub fn revive(&mut self, event_id: &str) -> std::io::Result<()> {
+        self.write(Entry::Revived { v: event_id.to_string() })?;
+        if self.state.dead_letters.is_empty() {
+            match fs::remove_file(self.dead_letter_path()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     pub fn set_inbox_offset(&mut self, offset: u64) -> std::io::Result<()> {
@@ -285,6 +382,36 @@ mod tests {
         let f = s.state.forgotten.unwrap();
         assert!(f >= base + chrono::Duration::seconds(MAX_TICKETS as i64 / 10 - 1), "{f}");
         assert_eq!(s.floor(), Some(f));
+    }
+
+    #[test]
+    fn dead_letters_are_kept_until_revived() {
+        let dir = tempfile::tempdir().unwrap();
+        let letter = |id: &str| DeadLetter { event_id: id.into(), at: t("2026-09-01T00:00:00Z"), status: 413, reason: "too big".into() };
+        {
+            let mut s = Store::open(dir.path(), "d").unwrap();
+            s.dead_letter(letter("e1"), &serde_json::json!({"n": 1})).unwrap();
+            s.dead_letter(letter("e2"), &serde_json::json!({"n": 2})).unwrap();
+        }
+        let mut s = Store::open(dir.path(), "d").unwrap();
+        assert_eq!(s.state.dead_letters.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), ["e1", "e2"]);
+        assert_eq!(
+            s.dead_messages().unwrap(),
+            vec![("e1".into(), serde_json::json!({"n": 1})), ("e2".into(), serde_json::json!({"n": 2}))]
+        );
+        s.revive("e1").unwrap();
+        assert_eq!(s.dead_messages().unwrap().len(), 1);
+        s.revive("e2").unwrap();
+        assert!(!s.dead_letter_path().exists(), "no dead letter left, no file");
+    }
+
+    #[test]
+    fn unreadable_journal_lines_are_counted_but_a_torn_last_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("j.journal"), b"garbage\n{\"k\":\"c\",\"v\":\"2026-09-01T00:00:00Z\"}\n{\"k\":\"t\",\"id\"").unwrap();
+        let s = Store::open(dir.path(), "j").unwrap();
+        assert_eq!(s.opened, Opened { state_file: false, journal: true, bad_lines: 1 });
+        assert_eq!(s.state.cursor, Some(t("2026-09-01T00:00:00Z")));
     }
 
     #[test]

@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,9 +24,15 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use super::delivery::Delivery;
+use crate::front_door::body::{self, BodyRules};
+use crate::front_door::budget::BodyBudget;
 
 /// Largest delivery body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Longest a delivery's body may take to arrive.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Bytes of delivery bodies being read at once: a flood of slow senders cannot hold more.
+pub const BODIES_IN_FLIGHT: usize = 64 * BODY_LIMIT;
 /// Most deliveries in one batched body.
 pub const MAX_BATCH: usize = 1000;
 /// The inbox refuses new deliveries (503) past this size, until the engine catches up.
@@ -97,6 +101,22 @@ impl Inbox {
         Ok(())
     }
 
+    /// Whether `offset` is where a stored delivery starts: the start of the file, or just after a
+    /// line's end, within the file.
+    pub fn starts_line(&self, offset: u64) -> std::io::Result<bool> {
+        if offset == 0 {
+            return Ok(true);
+        }
+        if offset > self.len() {
+            return Ok(false);
+        }
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(offset - 1))?;
+        let mut b = [0u8; 1];
+        f.read_exact(&mut b)?;
+        Ok(b[0] == b'\n')
+    }
+
     /// The complete batches after `offset`, at most `max` of them, each with the offset just
     /// past it.
     pub fn read_from(&self, offset: u64, max: usize) -> std::io::Result<Vec<(Vec<Value>, u64)>> {
@@ -119,8 +139,11 @@ impl Inbox {
             end += n as u64;
             match serde_json::from_slice::<Value>(&line) {
                 Ok(Value::Array(deliveries)) => out.push((deliveries, end)),
-                // Not written by this listener: skip it rather than stall on it.
-                _ => out.push((Vec::new(), end)),
+                // Not written by this listener: skip it rather than stall on it, and say so.
+                _ => {
+                    tracing::warn!("Skipped an unreadable line of {} bytes in the webhook inbox at offset {}", n, end - n as u64);
+                    out.push((Vec::new(), end));
+                }
             }
         }
         Ok(out)
@@ -226,20 +249,28 @@ async fn require_auth(State(auth): State<Arc<Auth>>, req: Request, next: Next) -
     next.run(req).await
 }
 
-async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let is_json = headers
+/// What the delivery route holds: the inbox, and the budget and rules for reading bodies (the
+/// same as the REST API's, see `server::body`).
+struct Intake {
+    inbox: Arc<Inbox>,
+    bodies: BodyBudget,
+    rules: BodyRules,
+}
+
+async fn receive(State(intake): State<Arc<Intake>>, OriginalUri(uri): OriginalUri, method: Method, req: Request) -> Response {
+    // The media type itself, parameters (charset) aside: `application/jsonx` is not JSON.
+    let is_json = req
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"));
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, json!({"error": "Deliveries must be JSON (Content-Type: application/json)"}));
     }
-    let bytes = match body {
-        Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return answer(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("Deliveries are limited to {BODY_LIMIT} bytes")}));
-        }
-        Err(r) => return answer(r.status(), json!({"error": r.body_text()})),
+    let bytes = match body::read(req, &intake.rules, &intake.bodies, &uri, &method).await {
+        Ok((bytes, _room)) => bytes,
+        Err(refusal) => return *refusal,
     };
     let payload: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
@@ -278,7 +309,7 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Resu
         let error = if refused.len() == 1 { refused[0]["error"].clone() } else { json!("No delivery could be read") };
         return answer(StatusCode::BAD_REQUEST, json!({"error": error, "refused": refused}));
     }
-    match inbox.append(&good) {
+    match intake.inbox.append(&good) {
         Ok(()) if refused.is_empty() => answer(StatusCode::OK, json!({"status": "queued", "deliveries": good.len()})),
         Ok(()) => answer(StatusCode::OK, json!({"status": "queued", "deliveries": good.len(), "refused": refused})),
         Err(AppendError::Full) => answer(
@@ -294,11 +325,12 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Resu
 
 /// The webhook listener's router.
 pub fn router(inbox: Arc<Inbox>, auth: Auth) -> Router {
+    let intake =
+        Intake { inbox, bodies: BodyBudget::new(BODIES_IN_FLIGHT), rules: BodyRules { limit: BODY_LIMIT, timeout: BODY_READ_TIMEOUT } };
     let hooks = Router::new()
         .route(PATH, post(receive))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .route_layer(middleware::from_fn_with_state(Arc::new(auth), require_auth))
-        .with_state(inbox);
+        .with_state(Arc::new(intake));
     Router::new()
         .merge(hooks)
         .route("/healthz", get(|| async { answer(StatusCode::OK, json!({"status": "ok"})) }))
