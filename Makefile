@@ -48,6 +48,7 @@ ifeq ($(HAS_DOCKER),yes)
 	docker save $(IMAGE) | gzip > $(PLG)
 	@echo "wrote $(PLG) from the Docker image $(IMAGE)"
 else
+	scripts/install-musl.sh
 	cargo xtask export --out $(PLG)
 endif
 

@@ -20,9 +20,40 @@ pub fn identity(spec: &str) -> Result<(String, String, String), String> {
     Ok((get("vendor")?, get("name")?, get("version")?))
 }
 
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// The workspace's target directory as cargo itself resolves it (`CARGO_TARGET_DIR`,
+/// `build.target-dir` in a config file, or `target/`): a binary is looked for where the build
+/// put it, never in a stale `target/`.
+fn target_dir() -> Result<PathBuf, String> {
+    target_dir_with(&[])
+}
+
+/// `target_dir` with `env` added to cargo's environment.
+fn target_dir_with(env: &[(&str, &str)]) -> Result<PathBuf, String> {
+    let out = cargo()
+        .current_dir(crate::root())
+        .envs(env.iter().copied())
+        .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    target_dir_of(&out.stdout)
+}
+
+/// `target_directory` from `cargo metadata` output.
+fn target_dir_of(metadata: &[u8]) -> Result<PathBuf, String> {
+    let doc: serde_json::Value = serde_json::from_slice(metadata).map_err(|e| format!("cargo metadata: {e}"))?;
+    doc.get("target_directory").and_then(|d| d.as_str()).map(PathBuf::from).ok_or_else(|| "cargo metadata has no target_directory".into())
+}
+
 fn build_static() -> Result<PathBuf, String> {
     let root = crate::root();
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = cargo();
     cmd.current_dir(&root).args(["build", "--release", "--locked", "--package", "icon_haloitsm", "--target", TARGET]);
     // ring's C code needs a musl C compiler (Debian package musl-tools).
     if std::env::var_os("CC_x86_64_unknown_linux_musl").is_none() {
@@ -30,9 +61,11 @@ fn build_static() -> Result<PathBuf, String> {
     }
     let status = cmd.status().map_err(|e| format!("could not run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("the static build failed (needs `rustup target add {TARGET}` and musl-tools)"));
+        return Err(format!(
+            "the static build failed (needs `rustup target add {TARGET}` and musl-tools; scripts/install-musl.sh installs both)"
+        ));
     }
-    Ok(root.join("target").join(TARGET).join("release").join("icon_haloitsm"))
+    Ok(target_dir()?.join(TARGET).join("release").join("icon_haloitsm"))
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -86,6 +119,14 @@ mod tests {
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(1_790_318_468), "2026-09-25T06:41:08Z");
         assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn the_target_directory_is_where_cargo_builds() {
+        let elsewhere = std::env::temp_dir().join("icon_haloitsm-elsewhere");
+        let dir = target_dir_with(&[("CARGO_TARGET_DIR", elsewhere.to_str().unwrap())]).unwrap();
+        assert_eq!(dir, elsewhere);
+        assert!(target_dir_of(b"{}").is_err());
     }
 
     #[test]
