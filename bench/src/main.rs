@@ -5,6 +5,7 @@
 //! Usage: bench [--bin PATH] [--out PATH] [--plg PATH] [--repeat N] [--seconds S] [--quick] [--only TEXT]
 //! (`--only` runs the scenarios whose name contains TEXT.)
 
+mod large_bodies;
 mod load;
 mod procs;
 mod scenarios;

@@ -26,6 +26,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("token requests under a cold burst", |c| Box::pin(token_burst(c))),
     ("webhook ingest", |c| Box::pin(webhook_ingest(c))),
     ("Prowler findings", |c| Box::pin(prowler(c))),
+    ("memory under large bodies", |c| Box::pin(crate::large_bodies::large_bodies(c))),
 ];
 
 const CONCURRENCY: usize = 16;
