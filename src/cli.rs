@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::plugin::{Mode, Plugin};
-use crate::protocol::{PluginError, envelope};
+use crate::protocol::{MessageType, PluginError, StartMessage, envelope};
 use crate::server::{self, AppState, ServerOptions};
 use crate::spec::spec;
 
@@ -77,7 +77,7 @@ pub async fn run_stdin(plugin: Arc<Plugin>, mode: Mode) -> i32 {
     };
     let (message, ok) = match parsed {
         // A trigger runs until it is stopped; it prints only if it cannot start or fails.
-        Ok(msg) if mode == Mode::Run && msg.get("type").and_then(Value::as_str) == Some("trigger_start") => {
+        Ok(msg) if mode == Mode::Run && StartMessage::type_of(&msg) == Some(MessageType::TriggerStart) => {
             match crate::triggers::run(plugin.clone(), msg, crate::triggers::Options::from_env(plugin.debug()), std::future::pending())
                 .await
             {

@@ -108,7 +108,8 @@ async fn trigger_fires(plugin: Arc<Plugin>, halo: &sim::SimHandle, connection: &
         "trigger": "ticket_status_changed", "meta": {"triggerId": "demo-trigger"}, "connection": conn,
         "input": {"source": "webhook", "webhook_port": port, "webhook_bind": "127.0.0.1"},
         "dispatcher": {"url": sink_url, "webhook_url": ""}}});
-    let opts = crate::triggers::Options { debug: false, state_dir: dir.clone(), flag_file: dir.join("terminate_trigger.flag") };
+    let opts =
+        crate::triggers::Options { debug: false, state_dir: dir.clone(), flag_file: dir.join("terminate_trigger.flag"), poll_every: None };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let trigger = tokio::spawn(crate::triggers::run(plugin, msg, opts, async {
         let _ = stop_rx.await;

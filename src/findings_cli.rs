@@ -226,7 +226,7 @@ pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArg
             if report.failed > 0 { 1 } else { 0 }
         }
         Err(e) => {
-            let pe = e.to_plugin_error();
+            let pe = PluginError::from(&e);
             eprintln!("error: {}", conn.mask(&format!("{} {}", pe.cause, pe.assistance)));
             2
         }
@@ -243,7 +243,7 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
         }
     };
     if let Err(e) = client.test_access().await {
-        let pe = e.to_plugin_error();
+        let pe = PluginError::from(&e);
         println!("Connection FAILED: {}", conn.mask(&pe.cause));
         println!("  {}", conn.mask(&pe.assistance));
         return 1;

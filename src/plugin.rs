@@ -2,7 +2,7 @@
 //! connection → client cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
 use serde_json::{Value, json};
@@ -34,8 +34,19 @@ impl Outcome {
     }
 }
 
+/// A step ready to run.
+pub struct Prepared {
+    /// The input, validated, the spec's defaults in.
+    pub input: Value,
+    /// The connection's shared client.
+    pub client: Arc<HaloClient>,
+    /// This message's connection, checked (a cached client may serve connections that differ
+    /// in what it does not use, such as webhook settings).
+    pub connection: ConnectionConfig,
+}
+
 /// A cached client, built once by whichever request needs it first (outside the cache lock).
-type ClientSlot = OnceLock<Result<Arc<HaloClient>, PluginError>>;
+type ClientSlot = tokio::sync::OnceCell<Arc<HaloClient>>;
 
 /// Most connections a process serves at once; more are evicted least recently used first.
 const MAX_CLIENTS: usize = 32;
@@ -122,21 +133,31 @@ impl Plugin {
         }
     }
 
-    /// Runs the action on the message's input, which it takes (no copy of it is made).
+    /// The first half of every step, action or trigger: the step is one of the spec's, the
+    /// connection (checked once) gives the shared client, and the input, taken from the message
+    /// (never copied), is validated with the spec's defaults applied.
+    pub async fn prepare(&self, kind: StepKind, m: &mut StartMessage) -> Result<Prepared, PluginError> {
+        let name = m.name.clone().unwrap_or_default();
+        let step = self.spec.step(kind, &name).ok_or_else(|| unknown_step(kind, &name))?;
+        let connection = self.connection(&m.connection)?;
+        let client = self.client_for(connection.clone()).await?;
+        let mut input = std::mem::take(&mut m.input);
+        warn_unknown(&step.input, &input, &format!("{} `{name}`", kind.as_str()));
+        self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, kind, &name))?;
+        tracing::info!("{}/{}:{}. Step name: {}", self.spec.vendor, self.spec.name, self.spec.version, name);
+        Ok(Prepared { input, client, connection })
+    }
+
+    /// Runs the action on the message's input.
     async fn run_action(&self, m: &mut StartMessage) -> Result<Value, PluginError> {
-        let name = m.name.as_deref().unwrap_or_default();
-        let step = self.spec.actions.get(name).ok_or_else(|| unknown_step(StepKind::Action, name))?;
+        let name = m.name.clone().unwrap_or_default();
         let handler = self
             .actions
-            .get(name)
+            .get(name.as_str())
             .ok_or_else(|| PluginError::internal(format!("The action `{name}` is in the spec but has no handler.")))?;
-        let client = self.client(&m.connection)?;
-        let mut input = std::mem::take(&mut m.input);
-        self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, StepKind::Action, name))?;
-        tracing::info!("{}/{}:{}. Step name: {}", self.spec.vendor, self.spec.name, self.spec.version, name);
-        warn_unknown(&step.input, &input, &format!("action `{name}`"));
+        let Prepared { input, client, .. } = self.prepare(StepKind::Action, m).await?;
         let output = (handler.run)(ActionContext { client }, input).await?;
-        self.check_output(StepKind::Action, name, &output)?;
+        self.check_output(StepKind::Action, &name, &output)?;
         Ok(output)
     }
 
@@ -150,21 +171,33 @@ impl Plugin {
 
     async fn connection_test(&self, m: &StartMessage) -> Result<Value, PluginError> {
         tracing::info!("{}/{}:{}", self.spec.vendor, self.spec.name, self.spec.version);
-        let client = self.client(&m.connection).map_err(PluginError::into_connection_test)?;
-        client.test_connection().await.map_err(|e| e.to_plugin_error().into_connection_test())?;
+        let client = self.client(&m.connection).await.map_err(PluginError::into_connection_test)?;
+        client.test_connection().await.map_err(|e| PluginError::from(&e).into_connection_test())?;
         tracing::info!("Connected to HaloITSM at {} and read tickets successfully", client.config().resource_server);
         Ok(json!({"success": true}))
     }
 
-    /// The shared client of a connection (validated against the spec, defaults applied).
-    pub fn client(&self, connection: &Value) -> Result<Arc<HaloClient>, PluginError> {
+    /// A connection validated against the spec (defaults applied) and checked whole: a bad
+    /// setting fails here, naming it, so the connection test reports it too.
+    pub fn connection(&self, connection: &Value) -> Result<ConnectionConfig, PluginError> {
         let mut conn = connection.clone();
         warn_unknown(&self.spec.connection, connection, "the connection");
         self.spec.validate_input(&self.spec.connection, &mut conn, Section::Connection).map_err(|e| {
             let field = e.path.clone();
             PluginError::client(format!("{e}."), format!("Correct the connection field `{field}` and run the step again."))
         })?;
-        let cfg = ConnectionConfig::from_value(&conn).map_err(|e| e.to_plugin_error())?;
+        let cfg = ConnectionConfig::from_value(&conn)?;
+        crate::sync::Mappings::of_connection(&cfg)?;
+        Ok(cfg)
+    }
+
+    /// The shared client of a connection.
+    pub async fn client(&self, connection: &Value) -> Result<Arc<HaloClient>, PluginError> {
+        self.client_for(self.connection(connection)?).await
+    }
+
+    /// The shared client of a checked connection.
+    async fn client_for(&self, cfg: ConnectionConfig) -> Result<Arc<HaloClient>, PluginError> {
         let key = cfg.cache_key();
         let slot = {
             let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
@@ -184,15 +217,18 @@ impl Plugin {
                 }
             }
         };
-        // Concurrent first requests wait here for one client (and so share one token).
-        slot.get_or_init(|| {
-            let client = HaloClient::new(cfg).map_err(|e| e.to_plugin_error())?;
-            Ok(Arc::new(match &self.retry {
-                Some(p) => client.with_retry_policy(p.clone()),
-                None => client,
-            }))
-        })
-        .clone()
+        // Concurrent first requests wait here (without holding a thread) for one client, and so
+        // share one token. A build that fails is not kept: the next step tries again.
+        let client = slot
+            .get_or_try_init(|| async {
+                let client = HaloClient::new(cfg)?;
+                Ok::<_, PluginError>(Arc::new(match &self.retry {
+                    Some(p) => client.with_retry_policy(p.clone()),
+                    None => client,
+                }))
+            })
+            .await?;
+        Ok(client.clone())
     }
 
     /// How many distinct connections have a cached client.
@@ -216,7 +252,7 @@ pub fn warn_unknown(schema: &crate::spec::ObjectSchema, given: &Value, of: &str)
     }
 }
 
-fn unknown_step(kind: StepKind, name: &str) -> PluginError {
+pub fn unknown_step(kind: StepKind, name: &str) -> PluginError {
     let list: Vec<&String> = match kind {
         StepKind::Action => spec().actions.keys().collect(),
         StepKind::Trigger => spec().triggers.keys().collect(),

@@ -24,8 +24,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::halo::HaloClient;
 use crate::halo::tenant::Statuses;
+use crate::halo::{ConnectionConfig, HaloClient};
+use crate::protocol::PluginError;
 
 /// A Rapid7 product whose statuses are mapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +246,18 @@ impl Mappings {
         Ok(m)
     }
 
+    /// The connection's mappings: the defaults with its Status Mapping's tables in their place.
+    /// The one check of that setting, made when the connection is (so the connection test
+    /// reports a bad one), and the one message for it.
+    pub fn of_connection(connection: &ConnectionConfig) -> Result<Mappings, PluginError> {
+        Mappings::with(&[connection.status_mapping.as_ref()]).map_err(|e| {
+            PluginError::client(
+                format!("The connection setting `status_mapping` (Status Mapping) is invalid: {e}."),
+                "Correct the connection field `status_mapping`; the help shows its shape and the default tables.",
+            )
+        })
+    }
+
     fn table(&self, product: Product) -> (&BTreeMap<String, StatusRef>, &'static str) {
         match product {
             Product::InsightIdr => (&self.idr_to_halo, "insightidr_to_halo"),
@@ -342,12 +355,7 @@ pub fn custom_field(ticket: &Value, field_id: i64) -> Option<String> {
 /// The searchable tag of an external reference, written in the details of tickets this plugin
 /// creates for it (FNV-1a, stable).
 pub fn reference_tag(reference: &str) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in reference.trim().as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("rapid7-ref:{h:016x}")
+    format!("rapid7-ref:{:016x}", crate::fnv::fnv1a(reference.trim().as_bytes()))
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ impl Action for AddAttachment {
         if let Some(n) = note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
             record["note"] = json!(n);
         }
-        let saved = ctx.client.post_one("Attachment", record).await.map_err(|e| e.to_plugin_error())?;
+        let saved = ctx.client.post_one("Attachment", record).await?;
         let attachment_id = int(&saved, "id").filter(|i| *i > 0);
         tracing::info!("Attached {filename} ({size} bytes) to ticket {id}");
         Ok(Output { success: true, attachment_id, size: size as i64 })

@@ -15,14 +15,9 @@ pub struct Input {
     pub comment: String,
     #[serde(default)]
     pub is_private: bool,
-    #[serde(default = "note")]
     pub outcome: String,
     #[serde(default)]
     pub send_email: bool,
-}
-
-fn note() -> String {
-    "Note".into()
 }
 
 #[derive(Debug, Serialize)]
@@ -47,7 +42,8 @@ impl Action for AddComment {
         }
         ctx.require_ticket(NAME, input.ticket_id).await?;
         let outcome = match input.outcome.trim() {
-            "" => note(),
+            // Only spaces (a blank is dropped before, and the spec's default put in).
+            "" => "Note".to_string(),
             o => o.to_string(),
         };
         let action = json!({
@@ -57,7 +53,7 @@ impl Action for AddComment {
             "hiddenfromuser": input.is_private,
             "sendemail": input.send_email,
         });
-        let saved = ctx.client.post_one("Actions", action).await.map_err(|e| e.to_plugin_error())?;
+        let saved = ctx.client.post_one("Actions", action).await?;
         let comment_id = int(&saved, "id").filter(|i| *i > 0);
         tracing::info!(
             "Added a {} note to ticket {}{}",

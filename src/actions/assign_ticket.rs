@@ -17,12 +17,7 @@ pub struct Input {
     pub agent_id: Option<i64>,
     pub team_id: Option<i64>,
     pub team_name: Option<String>,
-    #[serde(default = "yes")]
     pub notify: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Serialize)]
@@ -42,8 +37,7 @@ async fn team_of(ctx: &ActionContext, id: Option<i64>, name: Option<&str>) -> Re
         Some(id) => Some(
             ctx.client
                 .team(id)
-                .await
-                .map_err(|e| e.to_plugin_error())?
+                .await?
                 .ok_or_else(|| nothing_changed(format!("Team {id} does not exist in HaloITSM."), "List Teams shows valid team IDs."))?,
         ),
         None => None,
@@ -51,10 +45,10 @@ async fn team_of(ctx: &ActionContext, id: Option<i64>, name: Option<&str>) -> Re
     let by_name = match name {
         Some(name) => {
             let find = |teams: &[TeamInfo]| teams.iter().find(|t| t.name.trim().eq_ignore_ascii_case(name.trim())).cloned();
-            let teams = ctx.client.teams(false).await.map_err(|e| e.to_plugin_error())?;
+            let teams = ctx.client.teams(false).await?;
             Some(match find(&teams) {
                 Some(t) => t,
-                None => find(&ctx.client.teams(true).await.map_err(|e| e.to_plugin_error())?).ok_or_else(|| {
+                None => find(&ctx.client.teams(true).await?).ok_or_else(|| {
                     nothing_changed(format!("HaloITSM has no team named `{name}`."), "List Teams shows the teams' names.")
                 })?,
             })
@@ -105,7 +99,7 @@ impl Action for AssignTicket {
         let mut who = Vec::new();
         let mut email_to = None;
         if let Some(a) = agent {
-            let raw = ctx.client.get_optional(&format!("Agent/{a}"), &[]).await.map_err(|e| e.to_plugin_error())?;
+            let raw = ctx.client.get_optional(&format!("Agent/{a}"), &[]).await?;
             let Some(raw) = raw else {
                 return Err(nothing_changed(format!("Agent {a} does not exist in HaloITSM."), "List Agents shows valid agent IDs."));
             };
@@ -134,7 +128,7 @@ impl Action for AssignTicket {
             ("sendemail", Some(json!(notify))),
             ("emailto", email_to.filter(|_| notify).map(Value::from)),
         ]);
-        let saved = ctx.client.post_one("Actions", Value::Object(action)).await.map_err(|e| e.to_plugin_error())?;
+        let saved = ctx.client.post_one("Actions", Value::Object(action)).await?;
         let ticket = match ctx.client.get_ticket(id, true).await {
             Ok(Some(t)) => {
                 if let Err(e) = check_assigned(id, &t, agent, team.as_ref()) {

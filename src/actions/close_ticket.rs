@@ -46,10 +46,10 @@ impl Action for CloseTicket {
         // together and the ticket's details stay as they are.
         let note = input.resolution.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Closed from InsightConnect");
         let action = json!({"ticket_id": id, "outcome": "Closed", "note": note, "new_status": status, "hiddenfromuser": false});
-        ctx.client.post_one("Actions", action).await.map_err(|e| e.to_plugin_error())?;
+        ctx.client.post_one("Actions", action).await?;
         // Status IDs are the tenant's own: a status that does not close tickets is an error the
         // user must see, not a success (docs/halo-api.md#S4, S6).
-        let ticket = match ctx.client.confirm_closed(id, status, setting).await.map_err(|e| e.to_plugin_error())? {
+        let ticket = match ctx.client.confirm_closed(id, status, setting).await? {
             Some(t) => ctx.ticket(&t).await,
             None => Ticket { status_id: Some(status), status_name: None, closed: None, ..ctx.ticket(&current).await },
         };

@@ -29,7 +29,7 @@ impl ActionContext {
     /// of a missing ticket would silently create a new one.
     pub async fn require_ticket(&self, action: &str, id: i64) -> Result<Value, PluginError> {
         positive(action, "ticket_id", id)?;
-        match self.client.get_ticket(id, true).await.map_err(|e| e.to_plugin_error())? {
+        match self.client.get_ticket(id, true).await? {
             Some(t) => Ok(t),
             None => Err(PluginError::client(
                 format!("Ticket {id} does not exist in HaloITSM (action `{action}`)."),

@@ -16,7 +16,6 @@ pub struct Input {
     pub details: String,
     pub tickettype_id: Option<i64>,
     pub priority_id: Option<i64>,
-    #[serde(default = "new_status")]
     pub status_id: i64,
     pub category_id: Option<i64>,
     pub agent_id: Option<i64>,
@@ -25,10 +24,6 @@ pub struct Input {
     pub user_id: Option<i64>,
     #[serde(default)]
     pub customfields: Vec<Value>,
-}
-
-fn new_status() -> i64 {
-    1
 }
 
 #[derive(Debug, Serialize)]
@@ -67,7 +62,7 @@ impl Action for CreateTicket {
             ("user_id", id("user_id", input.user_id)?),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
-        let saved = ctx.client.post_one("Tickets", Value::Object(record)).await.map_err(|e| e.to_plugin_error())?;
+        let saved = ctx.client.post_one("Tickets", Value::Object(record)).await?;
         let ticket = ctx.ticket(&saved).await;
         let Some(new_id) = ticket.id else {
             return Err(PluginError::internal(

@@ -27,7 +27,7 @@ impl Action for DeleteTicket {
         let id = input.ticket_id;
         ctx.require_ticket(NAME, id).await?;
         let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Deleted from InsightConnect");
-        ctx.client.delete(&format!("Tickets/{id}"), &[("reason", reason.to_string())]).await.map_err(|e| e.to_plugin_error())?;
+        ctx.client.delete(&format!("Tickets/{id}"), &[("reason", reason.to_string())]).await?;
         tracing::info!("Deleted ticket {id} ({reason})");
         Ok(Output { success: true })
     }

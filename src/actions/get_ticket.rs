@@ -9,12 +9,7 @@ pub struct GetTicket;
 #[derive(Debug, Deserialize)]
 pub struct Input {
     pub ticket_id: i64,
-    #[serde(default = "yes")]
     pub include_details: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Serialize)]
@@ -35,7 +30,7 @@ impl Action for GetTicket {
                 "Give the numeric ID of a HaloITSM ticket.",
             ));
         }
-        match ctx.client.get_ticket(input.ticket_id, input.include_details).await.map_err(|e| e.to_plugin_error())? {
+        match ctx.client.get_ticket(input.ticket_id, input.include_details).await? {
             Some(raw) => {
                 let ticket = ctx.ticket(&raw).await;
                 tracing::info!("Found ticket {}", input.ticket_id);

@@ -12,14 +12,9 @@ const NAME: &str = "list_comments";
 #[derive(Debug, Deserialize)]
 pub struct Input {
     pub ticket_id: i64,
-    #[serde(default = "yes")]
     pub include_private: bool,
     #[serde(default)]
     pub include_system: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The `comment` custom type.
@@ -111,7 +106,7 @@ impl Action for ListComments {
         if !input.include_system {
             q.push(("excludesys", "true".into()));
         }
-        let (rows, _) = ctx.client.list("Actions", &q, "actions").await.map_err(|e| e.to_plugin_error())?;
+        let (rows, _) = ctx.client.list("Actions", &q, "actions").await?;
         let mut comments: Vec<(Option<chrono::DateTime<chrono::Utc>>, Comment)> = rows
             .iter()
             .map(Comment::from_halo)

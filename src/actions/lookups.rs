@@ -20,7 +20,7 @@ fn flag(raw: &Value, key: &str) -> Option<bool> {
 }
 
 async fn rows(ctx: &ActionContext, path: &str, query: &[(&str, String)], key: &str) -> Result<Vec<Value>, PluginError> {
-    ctx.client.list(path, query, key).await.map(|(rows, _)| rows).map_err(|e| e.to_plugin_error())
+    ctx.client.list(path, query, key).await.map(|(rows, _)| rows).map_err(PluginError::from)
 }
 
 // ----- statuses -------------------------------------------------------------------------------

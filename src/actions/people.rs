@@ -32,7 +32,7 @@ async fn fetch(
     label: &str,
 ) -> Result<Option<Map<String, Value>>, PluginError> {
     positive(action, field, id)?;
-    let raw = ctx.client.get_optional(&format!("{path}/{id}"), &[]).await.map_err(|e| e.to_plugin_error())?;
+    let raw = ctx.client.get_optional(&format!("{path}/{id}"), &[]).await?;
     match &raw {
         Some(_) => tracing::info!("Found {label} {id}"),
         None => tracing::info!("The {label} {id} does not exist in HaloITSM"),

@@ -51,10 +51,13 @@ fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) -> Result<i64
     positive(action, "reference_field_id", id)
 }
 
+/// The connection's mappings (checked with the connection) with a step's own tables in their
+/// place: only the step's can be at fault here.
 fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Result<Mappings, PluginError> {
-    Mappings::with(&[ctx.client.config().status_mapping.as_ref(), per_step]).map_err(|e| {
-        bad(action, format!("status mapping: {e}"), "Fix the Status Mapping (connection or step); see the help for its shape.")
-    })
+    let connection = Mappings::of_connection(ctx.client.config())?;
+    let Some(per_step) = per_step else { return Ok(connection) };
+    Mappings::with(&[ctx.client.config().status_mapping.as_ref(), Some(per_step)])
+        .map_err(|e| bad(action, format!("input `status_mapping`: {e}"), "Fix the step's Status Mapping; see the help for its shape."))
 }
 
 /// The ticket holding `reference` in `field`: an open one first, then (unless `open_only`) the
@@ -135,7 +138,6 @@ pub struct UpsertInput {
     pub note: Option<String>,
     pub tickettype_id: Option<i64>,
     pub priority_id: Option<i64>,
-    #[serde(default = "new_status")]
     pub status_id: i64,
     pub category_id: Option<i64>,
     pub agent_id: Option<i64>,
@@ -144,10 +146,6 @@ pub struct UpsertInput {
     pub user_id: Option<i64>,
     #[serde(default)]
     pub customfields: Vec<Value>,
-}
-
-fn new_status() -> i64 {
-    1
 }
 
 #[derive(Debug, Serialize)]
@@ -182,7 +180,7 @@ impl Action for UpsertTicketByReference {
         ]);
         let lock = reference_lock(&format!("{field}:{reference}"));
         let _held = lock.lock().await;
-        let existing = find(&ctx.client, &reference, field, true).await.map_err(|e| e.to_plugin_error())?;
+        let existing = find(&ctx.client, &reference, field, true).await?;
         match existing {
             None => {
                 let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
@@ -197,7 +195,7 @@ impl Action for UpsertTicketByReference {
                 record.insert("status_id".into(), json!(positive(UPSERT, "status_id", input.status_id)?));
                 let tag = reference_tag(&reference);
                 record.insert("details".into(), json!(format!("{}\n\n{tag}", input.details)));
-                let saved = create_once(&ctx.client, Value::Object(record), &reference, field).await.map_err(|e| e.to_plugin_error())?;
+                let saved = create_once(&ctx.client, Value::Object(record), &reference, field).await?;
                 tracing::info!("Created ticket {} for {reference}", int(&saved, "id").unwrap_or_default());
                 Ok(UpsertOutput { ticket: ctx.ticket(&saved).await, created: true, success: true })
             }
@@ -207,18 +205,17 @@ impl Action for UpsertTicketByReference {
                 let changes: Map<String, Value> =
                     common.into_iter().filter(|(k, v)| k != "customfields" && current.get(k) != Some(v)).collect();
                 if !changes.is_empty() {
-                    ctx.client.update_ticket(id, changes).await.map_err(|e| e.to_plugin_error())?;
+                    ctx.client.update_ticket(id, changes).await?;
                 }
                 let text = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(input.details.trim());
                 let note = format!("Update from {reference}: {text}");
-                if !last_note_is(&ctx.client, id, &note).await.map_err(|e| e.to_plugin_error())? {
+                if !last_note_is(&ctx.client, id, &note).await? {
                     ctx.client
                         .post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true}))
-                        .await
-                        .map_err(|e| e.to_plugin_error())?;
+                        .await?;
                 }
                 tracing::info!("Updated ticket {id} for {reference}");
-                let now = ctx.client.get_ticket(id, true).await.map_err(|e| e.to_plugin_error())?.unwrap_or(current);
+                let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
                 Ok(UpsertOutput { ticket: ctx.ticket(&now).await, created: false, success: true })
             }
         }
@@ -279,7 +276,7 @@ impl Action for FindTicketByReference {
     async fn run(ctx: ActionContext, input: FindInput) -> Result<FindOutput, PluginError> {
         let reference = reference_of(FIND, &input.reference)?;
         let field = field_of(&ctx, FIND, input.reference_field_id)?;
-        match find(&ctx.client, &reference, field, input.open_only).await.map_err(|e| e.to_plugin_error())? {
+        match find(&ctx.client, &reference, field, input.open_only).await? {
             Some(t) => {
                 tracing::info!("Ticket {} holds {reference}", int(&t, "id").unwrap_or_default());
                 Ok(FindOutput { found: true, ticket: ctx.ticket(&t).await })
@@ -327,7 +324,7 @@ impl Action for SetStatusFromRapid7 {
             bad(SET, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
         })?;
         let map = mappings(&ctx, SET, input.status_mapping.as_ref())?;
-        let tenant = ctx.client.statuses(false).await.map_err(|e| e.to_plugin_error())?;
+        let tenant = ctx.client.statuses(false).await?;
         let closed_status = ctx.client.config().closed_status_id;
         let target = map
             .to_halo(product, &input.status, &tenant, closed_status)
@@ -336,7 +333,7 @@ impl Action for SetStatusFromRapid7 {
             (Some(id), _) => ctx.require_ticket(SET, id).await?,
             (None, Some(reference)) => {
                 let field = field_of(&ctx, SET, input.reference_field_id)?;
-                find(&ctx.client, reference, field, false).await.map_err(|e| e.to_plugin_error())?.ok_or_else(|| {
+                find(&ctx.client, reference, field, false).await?.ok_or_else(|| {
                     PluginError::client(
                         format!("No HaloITSM ticket holds the reference {reference} (action `{SET}`)."),
                         "Create it first (Upsert Ticket by Reference), or check the Reference Field ID.",
@@ -363,13 +360,12 @@ impl Action for SetStatusFromRapid7 {
                 "Actions",
                 json!({"ticket_id": id, "outcome": "Private Note", "note": note, "new_status": target, "hiddenfromuser": true}),
             )
-            .await
-            .map_err(|e| e.to_plugin_error())?;
+            .await?;
         tracing::info!("Ticket {id}: status {status} -> {target} ({} {})", product.name(), input.status);
         let now = if target == closed_status || tenant.closes(target) == Some(true) {
             // A status meant to close must leave the ticket closed in HaloITSM.
             let setting = if target == closed_status { "the connection's Closed Status ID" } else { "the Status Mapping" };
-            ctx.client.confirm_closed(id, target, setting).await.map_err(|e| e.to_plugin_error())?
+            ctx.client.confirm_closed(id, target, setting).await?
         } else {
             ctx.client.get_ticket(id, true).await.ok().flatten()
         };
@@ -393,7 +389,6 @@ const MAP: &str = "map_status";
 #[derive(Debug, Deserialize)]
 pub struct MapInput {
     pub product: String,
-    #[serde(default = "to_halo")]
     pub direction: String,
     pub status: Option<String>,
     pub halo_status_id: Option<i64>,
@@ -402,10 +397,6 @@ pub struct MapInput {
     #[serde(default)]
     pub on_hold: bool,
     pub status_mapping: Option<Value>,
-}
-
-fn to_halo() -> String {
-    "to_halo".into()
 }
 
 #[derive(Debug, Serialize)]
@@ -425,7 +416,7 @@ impl Action for MapStatus {
         })?;
         let map = mappings(&ctx, MAP, input.status_mapping.as_ref())?;
         // Names in the mapping are the tenant's status names.
-        let tenant = ctx.client.statuses(false).await.map_err(|e| e.to_plugin_error())?;
+        let tenant = ctx.client.statuses(false).await?;
         match input.direction.as_str() {
             "to_halo" => {
                 let status = input

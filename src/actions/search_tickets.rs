@@ -24,12 +24,7 @@ pub struct Input {
     pub created_before: Option<String>,
     #[serde(default)]
     pub open_only: bool,
-    #[serde(default = "fifty")]
     pub max_results: i64,
-}
-
-fn fifty() -> i64 {
-    50
 }
 
 #[derive(Debug, Serialize)]
@@ -117,10 +112,10 @@ impl Action for SearchTickets {
         // whether a ticket is closed (docs/halo-api.md#Q1, L3): open and closed tickets are
         // listed apart and merged, newest first; each one's `closed` is the list it came from.
         let (mut rows, total) = if input.open_only {
-            let listed = ctx.client.tickets_in(State::Open, &base, wanted).await.map_err(|e| e.to_plugin_error())?;
+            let listed = ctx.client.tickets_in(State::Open, &base, wanted).await?;
             (listed.rows.into_iter().map(|row| Row { row, state: State::Open }).collect::<Vec<_>>(), listed.total)
         } else {
-            ctx.client.tickets_open_and_closed(&base, wanted).await.map_err(|e| e.to_plugin_error())?
+            ctx.client.tickets_open_and_closed(&base, wanted).await?
         };
         rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
         rows.dedup_by_key(|r| int(&r.row, "id"));

@@ -27,41 +27,20 @@ pub struct Input {
     #[serde(default)]
     pub findings: Vec<Value>,
     pub file: Option<File>,
-    #[serde(default = "fail")]
     pub statuses: Vec<String>,
-    #[serde(default = "low")]
     pub min_severity: String,
     pub tickettype_id: Option<i64>,
     #[serde(default)]
     pub priority_map: HashMap<String, Value>,
     pub dedupe_field_id: Option<i64>,
-    #[serde(default = "by_finding")]
     pub group_by: String,
-    #[serde(default = "note")]
     pub on_pass: String,
-    #[serde(default = "one")]
     pub reopen_status_id: i64,
     /// None: the connection's Closed Status ID.
     pub closed_status_id: Option<i64>,
     pub team_id: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
-}
-
-fn fail() -> Vec<String> {
-    vec!["FAIL".into()]
-}
-fn low() -> String {
-    "Low".into()
-}
-fn by_finding() -> String {
-    "finding".into()
-}
-fn note() -> String {
-    "note".into()
-}
-fn one() -> i64 {
-    1
 }
 
 #[derive(Debug, Serialize)]
@@ -207,7 +186,7 @@ impl Action for SendFindings {
         if all.is_empty() && input.file.is_none() {
             return Err(bad("give `findings` or `file`".into(), "Pass the findings of a Prowler OCSF output, or the file itself."));
         }
-        let report = findings::send(&ctx.client, &opts, &all, &|_, _| {}).await.map_err(|e| e.to_plugin_error())?;
+        let report = findings::send(&ctx.client, &opts, &all, &|_, _| {}).await?;
         tracing::info!(
             "{} finding(s): {} created, {} updated, {} reopened, {} closed, {} unchanged, {} skipped, {} failed{}",
             all.len(),

@@ -54,7 +54,7 @@ impl Action for UpdateTicket {
             tracing::info!("Nothing to change on ticket {id}: no field was given");
             return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
-        let saved = ctx.client.update_ticket(id, record).await.map_err(|e| e.to_plugin_error())?;
+        let saved = ctx.client.update_ticket(id, record).await?;
         tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
         Ok(Output { ticket: ctx.ticket(&saved).await, success: true })
     }

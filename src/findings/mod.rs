@@ -153,12 +153,7 @@ pub fn key_of(f: &Finding, group: GroupBy) -> String {
 
 /// The searchable tag of a key (FNV-1a, stable across versions and platforms).
 pub fn tag_of(key: &str) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("{TAG_PREFIX}{h:016x}")
+    format!("{TAG_PREFIX}{:016x}", crate::fnv::fnv1a(key.as_bytes()))
 }
 
 /// The findings sharing one key (one finding, or one check with its resources).

@@ -240,37 +240,3 @@ async fn execute(http: &reqwest::Client, req: oauth2::HttpRequest) -> Result<oau
     *out.headers_mut() = headers;
     Ok(out)
 }
-
-/// A transport error described without its URL (the caller adds the one that matters).
-pub fn describe_reqwest(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut parts = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    if parts.is_empty() {
-        parts.push(e.without_url_ref().to_string());
-    }
-    parts.join(": ")
-}
-
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        if self.is_timeout() {
-            "timed out".into()
-        } else if self.is_connect() {
-            "connection failed".into()
-        } else {
-            "request failed".into()
-        }
-    }
-}

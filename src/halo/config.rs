@@ -38,6 +38,10 @@ fn de_secret_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Er
     Ok(Secret(SecretKey::deserialize(d)?.secret_key))
 }
 
+fn de_optional_secret_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Ok(Option::<SecretKey>::deserialize(d)?.map(|k| Secret(k.secret_key)).filter(|s| !s.0.is_empty()))
+}
+
 fn default_scope() -> String {
     "all".into()
 }
@@ -91,6 +95,28 @@ pub struct ConnectionConfig {
     pub default_agent_id: Option<i64>,
     #[serde(default)]
     pub default_category_id: Option<i64>,
+    /// What HaloITSM's outbound webhooks send with Basic authentication (the triggers' listener).
+    #[serde(default)]
+    pub webhook_credentials: Option<WebhookCredentials>,
+    /// The token or API key HaloITSM's outbound webhooks send.
+    #[serde(default, deserialize_with = "de_optional_secret_key")]
+    pub webhook_secret: Option<Secret>,
+    /// The header an API key arrives in.
+    #[serde(default)]
+    pub webhook_api_key_header: Option<String>,
+}
+
+/// `credential_username_password` as the orchestrator sends it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WebhookCredentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+impl fmt::Debug for WebhookCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookCredentials").field("username", &self.username).field("password", &self.password).finish()
+    }
 }
 
 impl ConnectionConfig {
@@ -116,6 +142,29 @@ impl ConnectionConfig {
             return Err(HaloError::InvalidConfig {
                 field: "closed_status_id".into(),
                 reason: format!("must be a positive HaloITSM status ID, got {}", cfg.closed_status_id),
+            });
+        }
+        if let Some(id) = cfg.reference_field_id.filter(|id| *id <= 0) {
+            return Err(HaloError::InvalidConfig {
+                field: "reference_field_id".into(),
+                reason: format!("must be the positive ID of a HaloITSM custom field, got {id}"),
+            });
+        }
+        // Both parts empty is how an unset credential can arrive: not set.
+        cfg.webhook_credentials = cfg.webhook_credentials.filter(|c| !(c.username.trim().is_empty() && c.password.expose().is_empty()));
+        if cfg.webhook_credentials.as_ref().is_some_and(|c| c.username.trim().is_empty() || c.password.expose().is_empty()) {
+            return Err(HaloError::InvalidConfig {
+                field: "webhook_credentials".into(),
+                reason: "has an empty user name or password; give both (the same as in HaloITSM's webhook), or neither".into(),
+            });
+        }
+        cfg.webhook_api_key_header = cfg.webhook_api_key_header.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+        if let Some(h) = &cfg.webhook_api_key_header
+            && reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err()
+        {
+            return Err(HaloError::InvalidConfig {
+                field: "webhook_api_key_header".into(),
+                reason: format!("`{h}` is not an HTTP header name; use one such as X-API-Key"),
             });
         }
         if !(1..=300).contains(&cfg.timeout_seconds) {
@@ -150,8 +199,11 @@ impl ConnectionConfig {
     }
 
     /// A stable identity of this connection (secret included) for the client cache. Never logged.
+    /// Webhook settings are left out: the client does not use them.
     pub fn cache_key(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let client_part =
+            ConnectionConfig { webhook_credentials: None, webhook_secret: None, webhook_api_key_header: None, ..self.clone() };
+        serde_json::to_string(&client_part).unwrap_or_default()
     }
 }
 

@@ -1,10 +1,8 @@
-//! What can go wrong talking to HaloITSM, and how each failure is explained to a user.
+//! What can go wrong talking to HaloITSM (how a user is told: `crate::halo_failures`).
 
 use std::time::Duration;
 
 use serde_json::Value;
-
-use crate::protocol::{PluginError, Preset};
 
 /// Which server a failure happened on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +14,8 @@ pub enum Server {
 }
 
 impl Server {
-    fn field(self) -> &'static str {
+    /// The connection field that names this server.
+    pub fn field(self) -> &'static str {
         match self {
             Server::Auth => "Authorization Server",
             Server::Api => "Resource Server",
@@ -83,8 +82,6 @@ fn retry_after_suffix(d: &Option<Duration>) -> String {
     d.map(|d| format!("; HaloITSM asked to wait {} seconds", d.as_secs().max(1))).unwrap_or_default()
 }
 
-const MAYBE_APPLIED: &str = "The change may or may not have been saved in HaloITSM, so it was not sent again (HaloITSM would create a duplicate). Check the ticket in HaloITSM before running the step again.";
-
 impl HaloError {
     /// True when a write may have been applied although it failed (a retry could duplicate it).
     pub fn outcome_uncertain(&self) -> bool {
@@ -106,7 +103,7 @@ impl HaloError {
 
     /// Map a reqwest failure; `url` is the configured server URL (never carries credentials).
     pub fn from_reqwest(e: &reqwest::Error, server: Server, url: &str, seconds: u64, write: bool) -> HaloError {
-        let message = super::auth::describe_reqwest(e);
+        let message = describe_reqwest(e);
         let lower = message.to_ascii_lowercase();
         if lower.contains("certificate") || lower.contains("tls handshake") || lower.contains("unknownissuer") {
             HaloError::Tls { server, message }
@@ -118,120 +115,38 @@ impl HaloError {
             HaloError::Transport { message, write }
         }
     }
+}
 
-    /// The user-facing error, with a cause that says what failed and an assistance that says
-    /// what to do about it.
-    pub fn to_plugin_error(&self) -> PluginError {
-        let cause = format!("{self}.");
-        match self {
-            HaloError::InvalidCredentials { .. } => PluginError::plugin(
-                Preset::InvalidCredentials,
-                cause,
-                "Check the Client ID and Client Secret of the API application in HaloITSM (Configuration > Integrations > HaloITSM API > Applications), that the application uses Client ID and Secret (Services) authentication, and that it is active.",
-            ),
-            HaloError::InvalidScope { .. } => PluginError::plugin(
-                Preset::Unauthorized,
-                cause,
-                "Use the scope `all`, or give the API application the scopes you entered in the connection's Scope field.",
-            ),
-            HaloError::TokenRejected { tenant_set, .. } => PluginError::plugin(
-                Preset::InvalidCredentials,
-                cause,
-                if *tenant_set {
-                    "Check the Tenant field (it must be your Halo tenant name exactly), the Authorization Server URL, and the API application's credentials."
-                } else {
-                    "Check the Authorization Server URL and the API application's credentials. Instances hosted by Halo usually also need the Tenant field."
-                },
-            ),
-            HaloError::Unauthorized { .. } => PluginError::plugin(
-                Preset::Unauthorized,
-                cause,
-                "Check that the Authorization Server and Resource Server belong to the same HaloITSM instance, and that the API application is still active.",
-            ),
-            HaloError::Forbidden { .. } => PluginError::plugin(
-                Preset::Unauthorized,
-                cause,
-                "Give the API application's agent the permission this step needs (for tickets: read and edit tickets), and make sure the token scope includes it (e.g. `all`).",
-            ),
-            HaloError::NotFound { .. } => PluginError::plugin(
-                Preset::NotFound,
-                cause,
-                "Check the ID you gave, and that the Resource Server URL points at your instance's API (it usually ends with /api).",
-            ),
-            HaloError::Validation { message, .. } => PluginError::plugin(
-                Preset::BadRequest,
-                cause,
-                "Correct the input HaloITSM complained about (IDs must exist in your instance; the lookup actions list valid IDs) and run the step again.",
-            )
-            .with_data(message.clone()),
-            HaloError::RateLimited { .. } => PluginError::plugin(
-                Preset::RateLimit,
-                cause,
-                "The plugin already waited and retried. Run fewer HaloITSM steps at once, or ask your Halo administrator about the API rate limit.",
-            ),
-            HaloError::ServerError { write, .. } => PluginError::plugin(
-                Preset::ServerError,
-                cause,
-                if *write { MAYBE_APPLIED } else { "HaloITSM failed while handling the request; the plugin retried reads already. Try again later, and check HaloITSM's status if it persists." },
-            ),
-            HaloError::Timeout { write, .. } => PluginError::plugin(
-                Preset::Timeout,
-                cause,
-                if *write { MAYBE_APPLIED } else { "Check that HaloITSM is reachable and responsive, or raise the connection's Request Timeout." },
-            ),
-            HaloError::Unreachable { server, .. } => PluginError::plugin(
-                Preset::ConnectionError,
-                cause,
-                format!(
-                    "Check the {} URL in the connection, that the orchestrator can reach it (DNS, firewall, proxy), and for a self-signed certificate set SSL Verify to false.",
-                    server.field()
-                ),
-            ),
-            HaloError::Tls { server, .. } => PluginError::plugin(
-                Preset::ConnectionError,
-                cause,
-                format!(
-                    "If the {} uses a self-signed or private certificate, set SSL Verify to false in the connection (or add its CA to the container); otherwise check that the URL's host matches its certificate.",
-                    server.field()
-                ),
-            ),
-            HaloError::NoTokenEndpoint { .. } => PluginError::plugin(
-                Preset::NotFound,
-                cause,
-                "Set Authorization Server to your instance's authorisation URL, usually https://<instance>/auth (hosted instances may use https://auth.haloservicedesk.com).",
-            ),
-            HaloError::Transport { write, .. } => PluginError::plugin(
-                Preset::ConnectionError,
-                cause,
-                if *write { MAYBE_APPLIED } else { "Check the network path to HaloITSM and try again." },
-            ),
-            HaloError::Redirected { .. } => PluginError::plugin(
-                Preset::RedirectError,
-                cause,
-                "Use the exact URLs of your instance in the connection: https rather than http, and the host the redirect points to.",
-            ),
-            HaloError::Unexpected { .. } => PluginError::plugin(
-                Preset::InvalidJson,
-                cause,
-                "Check that the Resource Server URL points at the HaloITSM API (for example https://example.haloitsm.com/api), not at the web portal.",
-            ),
-            HaloError::Vanished { id, answered, deleted } => PluginError::plugin(
-                Preset::NotFound,
-                cause,
-                if *deleted || *answered <= 0 {
-                    format!("Check ticket {id} in HaloITSM (it may have been deleted or merged).")
-                } else {
-                    format!("Check ticket {id} in HaloITSM (it may have been deleted or merged), and ticket {answered}: delete it if this update created it.")
-                },
-            ),
-            HaloError::NotClosed { status, setting, .. } => PluginError::plugin(
-                Preset::BadRequest,
-                cause,
-                format!(
-                    "Status {status} does not close tickets on this HaloITSM tenant. Set {setting} to a status that does (HaloITSM's built-in Closed is 9; List Statuses shows which statuses close tickets)."
-                ),
-            ),
-            HaloError::InvalidConfig { field, .. } => PluginError::client(cause, format!("Correct the connection field `{field}`.")),
+/// A transport error described without its URL (the caller adds the one that matters).
+pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.without_url_ref().to_string());
+    }
+    parts.join(": ")
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        if self.is_timeout() {
+            "timed out".into()
+        } else if self.is_connect() {
+            "connection failed".into()
+        } else {
+            "request failed".into()
         }
     }
 }
@@ -327,22 +242,5 @@ mod tests {
         assert_eq!(extract_message(b"<html><head><title>404 Not Found</title></head></html>"), "an HTML page (404 Not Found)");
         assert_eq!(extract_message(b"   "), "no details given");
         assert_eq!(extract_message("x".repeat(600).as_bytes()).chars().count(), 501);
-    }
-
-    #[test]
-    fn writes_that_may_have_applied_say_so() {
-        let e = HaloError::ServerError { status: 500, message: "boom".into(), write: true };
-        assert!(e.outcome_uncertain());
-        assert!(e.to_plugin_error().assistance.contains("may or may not have been saved"));
-        let r = HaloError::ServerError { status: 500, message: "boom".into(), write: false };
-        assert!(!r.outcome_uncertain());
-        assert_eq!(r.to_plugin_error().http_status(), 500);
-    }
-
-    #[test]
-    fn validation_errors_are_bad_requests() {
-        let e = HaloError::Validation { status: 400, message: "summary: required".into() }.to_plugin_error();
-        assert_eq!(e.http_status(), 400);
-        assert_eq!(e.data, "summary: required");
     }
 }

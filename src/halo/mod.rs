@@ -27,7 +27,7 @@ pub use error::{HaloError, Server, extract_message};
 
 /// A transport failure described without its URL.
 pub fn describe_transport(e: &reqwest::Error) -> String {
-    auth::describe_reqwest(e)
+    error::describe_reqwest(e)
 }
 
 /// How requests are retried.

@@ -1,7 +1,7 @@
 //! Protocol conformance of http mode: envelopes, status codes, masking, validation, meta echo,
 //! log capture, shutdown, unknown routes, malformed and oversized bodies, the client cache.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The plugin end to end against the stateful simulator: the path through the REST API, token
 //! lifetime and revocation, rate limiting and server errors, the tenant.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -530,8 +530,16 @@ async fn cli_path(bytes: &[u8], mode: Mode) -> (Value, bool) {
         }
     };
     if mode == Mode::Run && msg.get("type").and_then(Value::as_str) == Some("trigger_start") {
+        // Generated triggers listen on the default webhook port: one at a time.
+        static DEFAULT_PORT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _port = DEFAULT_PORT.lock().await;
         let dir = tempfile::tempdir().expect("a state directory");
-        let opts = triggers::Options { debug: false, state_dir: dir.path().to_path_buf(), flag_file: dir.path().join("stop.flag") };
+        let opts = triggers::Options {
+            debug: false,
+            state_dir: dir.path().to_path_buf(),
+            flag_file: dir.path().join("stop.flag"),
+            poll_every: None,
+        };
         let run = triggers::run(plugin, msg, opts, std::future::ready(()));
         return match tokio::time::timeout(Duration::from_secs(30), run).await {
             Ok(Ok(())) => (Value::Null, true),
@@ -808,6 +816,17 @@ proptest! {
         if v.get("portal_url").is_some() {
             v["portal_url"] = json!(format!("https://{host}"));
         }
+        // Settings with meaning beyond their type, given real values (the first half checks
+        // that odd ones are refused by name).
+        if v.get("webhook_credentials").is_some() {
+            v["webhook_credentials"] = json!({"username": host, "password": "a-long-random-password"});
+        }
+        if v.get("reference_field_id").is_some() {
+            v["reference_field_id"] = json!(closed_status);
+        }
+        if v.get("webhook_api_key_header").is_some() {
+            v["webhook_api_key_header"] = json!("X-API-Key");
+        }
         prop_assert!(spec().validate_input(&spec().connection, &mut v, Section::Connection).is_ok());
         let parsed = ConnectionConfig::from_value(&v);
         prop_assert!(parsed.is_ok(), "refused a valid connection {v}: {parsed:?}");
@@ -823,10 +842,26 @@ proptest! {
     ) {
         let mut input = input;
         prop_assume!(spec().validate_input(&spec().triggers[&name].input, &mut input, Section::Input).is_ok());
-        let mut connection = connection;
-        let _ = spec().validate_input(&spec().connection, &mut connection, Section::Connection);
+        // The generated settings on top of a working connection; the spec's checks, then the
+        // connection's own, which must either accept it or name the setting at fault.
+        let mut connection = match (sim_connection(), connection) {
+            (Value::Object(mut base), Value::Object(extra)) => { base.extend(extra); Value::Object(base) }
+            (base, _) => base,
+        };
+        // Most fuzzed connections fail the spec's checks (covered above); not counted as rejects,
+        // which would end the run early.
+        if spec().validate_input(&spec().connection, &mut connection, Section::Connection).is_err() {
+            return Ok(());
+        }
+        let checked = match ConnectionConfig::from_value(&connection) {
+            Ok(c) => c,
+            Err(e) => {
+                prop_assert!(e.to_string().contains("connection setting `"), "names no setting: {e}");
+                return Ok(());
+            }
+        };
         let m = StartMessage { kind: MessageType::TriggerStart, name: Some(name.clone()), meta, connection: connection.clone(), input: input.clone(), dispatcher: json!({}) };
-        match triggers::Config::from_message(&m, &input, &connection) {
+        match triggers::Config::from_message(&m, input, &checked) {
             Ok(cfg) => {
                 prop_assert!(cfg.interval >= Duration::from_secs(5));
                 prop_assert!(cfg.webhook_addr.port() > 0);
@@ -1097,7 +1132,12 @@ fn engine() -> &'static Engine {
                 "input": {"source": "webhook", "webhook_port": port, "webhook_bind": "127.0.0.1"},
                 "dispatcher": {"url": sink_url}}});
             let dir = tempfile::tempdir().expect("a state directory");
-            let opts = triggers::Options { debug: false, state_dir: dir.path().to_path_buf(), flag_file: dir.path().join("stop.flag") };
+            let opts = triggers::Options {
+                debug: false,
+                state_dir: dir.path().to_path_buf(),
+                flag_file: dir.path().join("stop.flag"),
+                poll_every: None,
+            };
             let task = tokio::spawn(triggers::run(e.plugin.clone(), msg, opts, std::future::pending()));
             let health = format!("http://127.0.0.1:{port}/healthz");
             let start = Instant::now();
@@ -1475,7 +1515,8 @@ fn trigger_start(trigger: &str, input: Value) -> Vec<u8> {
     .into_bytes()
 }
 
-fn trigger_config(input: Value) -> Result<triggers::Config, PluginError> {
+fn trigger_config(mut input: Value) -> Result<triggers::Config, PluginError> {
+    spec().validate_input(&spec().triggers["ticket_created"].input, &mut input, Section::Input).expect("a valid input");
     let m = StartMessage {
         kind: MessageType::TriggerStart,
         name: Some("ticket_created".into()),
@@ -1484,7 +1525,7 @@ fn trigger_config(input: Value) -> Result<triggers::Config, PluginError> {
         input: input.clone(),
         dispatcher: json!({}),
     };
-    triggers::Config::from_message(&m, &input, &json!({}))
+    triggers::Config::from_message(&m, input, &ConnectionConfig::from_value(&sim_connection()).expect("the simulator's connection"))
 }
 
 /// Found by `trigger_config_accepts_or_names_the_input`: `lookback_minutes` × 60 overflowed

@@ -82,6 +82,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// How often a trigger under test polls.
+const POLL_MS: u64 = 300;
+
 struct Setup {
     halo: SimHandle,
     sink: Sink,
@@ -141,6 +144,8 @@ impl Setup {
             .arg("run")
             .env("ICON_HALOITSM_CACHE_DIR", self.dir.path())
             .env("ICON_HALOITSM_FLAG_DIR", self.dir.path())
+            // Polls every 300 ms (the 5 s floor is for users): a test waits for a poll, not for 5 s.
+            .env(icon_haloitsm::triggers::TEST_POLL_ENV, POLL_MS.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -161,6 +166,18 @@ impl Setup {
             assert!(start.elapsed() < Duration::from_secs(10), "the listener did not start:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Wait until the trigger has listed HaloITSM's tickets three more times (over a full poll
+    /// pass after this call, whatever a pass lists): what polling can catch has been caught.
+    async fn more_polls(&self) {
+        let lists = || self.halo.sim.stats().by_route.get("GET /api/Tickets").copied().unwrap_or(0);
+        let (before, start) = (lists(), Instant::now());
+        while lists() < before + 3 {
+            assert!(start.elapsed() < Duration::from_secs(20), "the trigger stopped polling:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
     }
 
     /// Wait until the trigger's first poll has happened (its state file exists).
@@ -333,7 +350,7 @@ async fn dropped_webhooks_are_caught_by_polling_and_duplicates_fire_once() {
         s.halo.sim.agent_edit(*id, json!({"summary": format!("edited {i}")}), None).unwrap();
     }
     let out = s.sink.wait_for(ids.len(), Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.more_polls().await;
     let out = {
         let _ = out;
         s.sink.outputs()
@@ -369,7 +386,7 @@ async fn killed_and_restarted_it_loses_nothing_and_repeats_nothing() {
     let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
     s.listening().await;
     let out = s.sink.wait_for(ids.len(), Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.more_polls().await;
     let out = {
         let _ = out;
         s.sink.outputs()
@@ -679,7 +696,7 @@ async fn every_transition_arrives_once_in_order_despite_lost_reordered_and_same_
     tokio::time::sleep(Duration::from_millis(1100)).await;
     s.halo.sim.agent_edit(101, json!({"status_id": 5}), None).unwrap();
     s.sink.wait_for(4, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.more_polls().await;
     let out = s.sink.outputs();
     let transitions: Vec<(i64, i64)> =
         out.iter().map(|o| (o["old_status_id"].as_i64().unwrap(), o["new_status_id"].as_i64().unwrap())).collect();
@@ -767,7 +784,7 @@ async fn a_flaky_halo_delays_events_but_loses_none() {
         s.halo.sim.agent_edit(*id, json!({"summary": "edited while HaloITSM is flaky"}), None).unwrap();
     }
     s.sink.wait_for(ids.len(), Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.more_polls().await;
     let out = s.sink.outputs();
     let keys = assert_once(&out);
     let mut got: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();

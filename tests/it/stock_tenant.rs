@@ -4,7 +4,7 @@
 //! refused), and on a tenant with its own statuses. Each check is one a new user makes on day
 //! one: the ticket is closed, on the team, reopened, found, listed, as HaloITSM itself says.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! from creation to closure, partial updates, the upsert trap, lookups, attachments, deletion,
 //! and every action's `sample` message accepted by `run`.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! for reproducibility, its layers (entrypoint, spec, non-root user), skopeo's acceptance, the
 //! unpacked binary answering `info`, and, where a Docker engine exists, `docker load` + `run`.
 
-#[path = "../xtask/src/image.rs"]
+#[path = "../../xtask/src/image.rs"]
 #[allow(dead_code)]
 mod image;
 

@@ -3,7 +3,7 @@
 //! Covers search_tickets (filters, paging, duplicates, retries), get_ticket, get_user,
 //! get_agent, list_comments and the lookups (statuses, ticket types, priorities, agents, teams).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

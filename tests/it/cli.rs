@@ -1,6 +1,6 @@
 //! The legacy command line of the real binary: `info`, `sample`, `run`, `test`, `http`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -116,13 +116,10 @@ async fn test_runs_the_connection_test() {
 
 #[tokio::test]
 async fn http_serves_until_sigterm_then_exits_cleanly() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child =
-        Command::new(BIN).args(["http", "--port", &port.to_string(), "--bind", "127.0.0.1"]).stderr(Stdio::null()).spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}/api/v1/status");
+    // Port 0: the server binds a free port itself and says which (no window for another to take it).
+    let mut child = Command::new(BIN).args(["http", "--port", "0", "--bind", "127.0.0.1"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (base, _) = common::announced_url(child.stderr.take().unwrap(), "serving the plugin API on ").await;
+    let url = format!("{base}/api/v1/status");
     let started = Instant::now();
     let mut ready = false;
     while started.elapsed() < Duration::from_secs(10) {
@@ -166,13 +163,8 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
 
 #[tokio::test]
 async fn simulate_serves_a_halo_the_plugin_can_use() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child =
-        Command::new(BIN).args(["simulate", "--port", &port.to_string()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(BIN).args(["simulate", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let (base, printed) = common::announced_url(child.stdout.take().unwrap(), "simulator listening on ").await;
     let started = Instant::now();
     while reqwest::get(format!("{base}/_sim/stats")).await.is_err() {
         assert!(started.elapsed() < Duration::from_secs(10), "simulator did not start");
@@ -210,8 +202,8 @@ async fn simulate_serves_a_halo_the_plugin_can_use() {
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stdout));
     }
     child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let printed = String::from_utf8_lossy(&output.stdout);
+    child.wait().unwrap();
+    let printed = printed.lock().unwrap().clone();
     assert!(printed.contains(&format!("{base}/api")), "{printed}");
 }
 

@@ -2,7 +2,7 @@
 //! unchanged, pass (note or close), fail again (reopen); every shared Prowler file; a timeout
 //! after HaloITSM saved the ticket; a 1,000-finding batch; the `send-findings` command.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::Command;

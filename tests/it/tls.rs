@@ -1,6 +1,7 @@
 //! `ssl_verify=false` lets the plugin talk to a self-hosted HaloITSM with a self-signed
 //! certificate; with verification on, the same server is refused with a clear error.
 
+use icon_haloitsm::protocol::PluginError;
 use std::sync::Arc;
 
 use icon_haloitsm::halo::{ConnectionConfig, HaloClient, HaloError};
@@ -93,5 +94,5 @@ async fn ssl_verify_true_refuses_a_self_signed_certificate_with_advice() {
     assert!(matches!(err, HaloError::Tls { .. }), "{err:?}");
     let text = err.to_string().to_lowercase();
     assert!(text.contains("certificate"), "{text}");
-    assert!(err.to_plugin_error().assistance.contains("SSL Verify"));
+    assert!(PluginError::from(&err).assistance.contains("SSL Verify"));
 }

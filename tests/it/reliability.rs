@@ -2,10 +2,11 @@
 //! simulator with injected 5xx and 429, HaloITSM stalling beyond the request timeout, and more
 //! concurrent requests than the server accepts.
 //!
-//! The stall test counts the process's open file descriptors, so it runs alone: it takes
-//! `EXCLUSIVE` for writing, every other test here for reading.
+//! The stall test counts the open sockets of its own servers and runs alone among these tests
+//! (it takes `EXCLUSIVE` for writing, every other test here for reading), so that their load
+//! does not stretch its timings.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -322,8 +323,27 @@ async fn soak_mixed_steps_with_injected_5xx_and_429() {
 
 /// Open file descriptors of this process (the directory handle read_dir holds counts in every
 /// measurement alike).
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).expect("/proc/self/fd is readable")
+/// Open TCP sockets with an end on one of `ports` (this test's servers), in any state but
+/// listening and TIME_WAIT (which holds no descriptor). Counted from /proc/net/tcp{,6} rather
+/// than from the process's descriptors, which tests running beside this one also open.
+fn open_sockets(ports: &[u16]) -> usize {
+    let mut n = 0;
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for row in text.lines().skip(1) {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let port = |c: &str| c.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let (Some(local), Some(remote), Some(state)) =
+                (cols.get(1).and_then(|c| port(c)), cols.get(2).and_then(|c| port(c)), cols.get(3))
+            else {
+                continue;
+            };
+            if !matches!(*state, "06" | "0A") && (ports.contains(&local) || ports.contains(&remote)) {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Check `ready` every 10 ms until it holds; false if it did not within `limit`. For states that
@@ -381,7 +401,8 @@ async fn halo_stalling_beyond_the_timeout_fails_steps_cleanly_and_leaks_nothing(
         let (s, b) = post(&http, url, msg).await;
         assert_eq!(s, 200, "{b}");
     }
-    let baseline = open_fds();
+    let ports = [stalled.addr.port(), healthy.addr.port(), srv.addr.port()];
+    let baseline = open_sockets(&ports);
 
     for round in 1..=2 {
         stalled.sim.reset_stats();
@@ -464,10 +485,10 @@ async fn halo_stalling_beyond_the_timeout_fails_steps_cleanly_and_leaks_nothing(
         let (_, st, _) = timed_get(&http, srv.url("/api/v1/admin/status")).await;
         assert_eq!(st["active_work"], 0, "{st}");
         // A leak of one socket per stalled step would be 10 a round, on each end.
-        let settled = eventually(STALL_LATENCY + Duration::from_secs(5), || open_fds() <= baseline + FD_SLACK).await;
-        let now = open_fds();
-        eprintln!("stall round {round}: {now} descriptors open (baseline {baseline})");
-        assert!(settled, "descriptors open after round {round}: {now}, baseline {baseline}");
+        let settled = eventually(STALL_LATENCY + Duration::from_secs(5), || open_sockets(&ports) <= baseline + FD_SLACK).await;
+        let now = open_sockets(&ports);
+        eprintln!("stall round {round}: {now} sockets open (baseline {baseline})");
+        assert!(settled, "sockets open after round {round}: {now}, baseline {baseline}");
         stalled.sim.set_faults(Faults::default());
     }
 

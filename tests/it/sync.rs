@@ -1,7 +1,7 @@
 //! Rapid7 two-way sync: tickets keyed by a reference, statuses mapped both ways, and the round
 //! trip (InsightIDR ⇄ HaloITSM through the triggers) that must not bounce.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -318,7 +318,8 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
     let msg = json!({"version": "v1", "type": "trigger_start", "body": {
         "trigger": "ticket_status_changed", "meta": {"triggerId": "sync"}, "connection": w.conn,
         "input": {"source": "webhook", "webhook_port": port, "webhook_bind": "127.0.0.1"}, "dispatcher": {"url": sink}}});
-    let opts = triggers::Options { debug: false, state_dir: dir.path().to_path_buf(), flag_file: dir.path().join("stop.flag") };
+    let opts =
+        triggers::Options { debug: false, state_dir: dir.path().to_path_buf(), flag_file: dir.path().join("stop.flag"), poll_every: None };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let trigger = tokio::spawn(triggers::run(Arc::new(Plugin::new(false)), msg, opts, async {
         let _ = stopped.await;

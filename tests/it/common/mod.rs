@@ -199,3 +199,30 @@ pub fn odd_connection(base: &str) -> Value {
     c["client_secret"] = json!({"secretKey": ODD_SECRET});
     c
 }
+
+/// The URL a child process announces on `out` after `marker` (a server started on port 0 says
+/// which port it bound), and everything it prints there, collected as it comes: the rest of
+/// `out` keeps being read, so the child never blocks on it.
+pub async fn announced_url(
+    out: impl std::io::Read + Send + 'static,
+    marker: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let all = printed.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some((_, rest)) = line.split_once(marker)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_string());
+            }
+            all.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let url =
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx).await.expect("the child announced its address").expect("an address");
+    (url, printed)
+}

@@ -3,7 +3,7 @@
 //! in time by small server timeouts, and checked by what the server answers (status, JSON), never
 //! by how long it took.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

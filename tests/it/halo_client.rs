@@ -1,7 +1,8 @@
 //! The HaloITSM client against exact HTTP expectations (wiremock): the token request, token
 //! reuse and single-flight refresh, 401 handling, the retry policy per method, error mapping.
 
-mod common;
+use crate::common;
+use icon_haloitsm::protocol::PluginError;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -372,7 +373,7 @@ async fn unreachable_servers_are_reported_with_the_field_to_fix() {
     let c = HaloClient::new(cfg).unwrap().with_retry_policy(fast());
     let err = c.get_ticket(1, false).await.unwrap_err();
     assert!(matches!(err, HaloError::Unreachable { server: icon_haloitsm::halo::Server::Auth, .. }), "{err:?}");
-    let pe = err.to_plugin_error();
+    let pe = PluginError::from(&err);
     assert!(pe.assistance.contains("Authorization Server URL"), "{}", pe.assistance);
 }
 
@@ -450,12 +451,12 @@ async fn token_endpoint_errors_are_explained() {
                     matches!(&err, HaloError::TokenRejected { status: 400, tenant_set: true, message } if message == "Unknown tenant"),
                     "{err:?}"
                 );
-                assert!(err.to_plugin_error().assistance.contains("Tenant"));
+                assert!(PluginError::from(&err).assistance.contains("Tenant"));
             }
             "404" => assert!(matches!(err, HaloError::NoTokenEndpoint { .. }), "{err:?}"),
             _ => assert!(matches!(err, HaloError::ServerError { status: 500, .. }), "{err:?}"),
         }
-        let text = format!("{err} {:?}", err.to_plugin_error());
+        let text = format!("{err} {:?}", PluginError::from(&err));
         assert!(!text.contains(SECRET), "secret leaked: {text}");
     }
 }
@@ -534,7 +535,7 @@ async fn a_rate_limited_token_request_is_reported_as_such() {
         .await;
     let err = client(&server, json!({})).token().await.unwrap_err();
     assert!(matches!(err, HaloError::RateLimited { .. }), "{err:?}");
-    assert!(!err.to_plugin_error().assistance.contains("credentials"));
+    assert!(!PluginError::from(&err).assistance.contains("credentials"));
 }
 
 #[tokio::test]
@@ -548,7 +549,7 @@ async fn redirects_are_reported_with_advice_not_as_bad_input() {
         .await;
     let err = client(&server, json!({})).get_ticket(1, false).await.unwrap_err();
     assert!(matches!(&err, HaloError::Redirected { status: 302, location } if location.contains("elsewhere")), "{err:?}");
-    let pe = err.to_plugin_error();
+    let pe = PluginError::from(&err);
     assert_eq!(pe.http_status(), 500);
     assert!(pe.assistance.contains("https"), "{}", pe.assistance);
 }

@@ -6,7 +6,7 @@
 //! echo of the request, and fails verification when it was hit, so an extra, missing or
 //! differently shaped request fails the test.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::*;

@@ -1,0 +1,375 @@
+//! The engine's work on one sighting: reading the ticket and its history from HaloITSM
+//! (patiently, giving way to a stop), deciding what it means (`plan`), and sending each event
+//! (or setting it aside as a dead letter).
+
+use super::*;
+
+impl Engine {
+    /// Changes at or after this moment are reported. HaloITSM dates have whole seconds, so the
+    /// moment is rounded down to its second: a change in the same second counts as after it.
+    pub(super) fn floor(&self) -> DateTime<Utc> {
+        use chrono::SubsecRound;
+        self.store.floor().unwrap_or_else(Utc::now).trunc_subsecs(0)
+    }
+
+    /// Which agent this API application acts as (to recognise its own changes); asked again at
+    /// most every 30 seconds while unknown.
+    pub(super) async fn our_agent(&mut self) -> Result<Option<i64>, Halt> {
+        if self.our_agent.is_none() && self.agent_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+            self.agent_checked = Some(std::time::Instant::now());
+            match unless_stopped(&self.stop, self.client.get_optional("Agent/me", &[])).await? {
+                Ok(Some(me)) => self.our_agent = int(&me, "id"),
+                Ok(None) | Err(_) => {
+                    tracing::warn!("Could not read /Agent/me; changes by this integration cannot be recognised until it can")
+                }
+            }
+        }
+        Ok(self.our_agent)
+    }
+
+    /// Wait out HaloITSM failures that may pass (the event must not be lost): retried with
+    /// backoff until they succeed or the trigger stops. Permanent refusals are returned.
+    pub(super) async fn patiently<T, F, Fut>(&mut self, what: &str, mut call: F) -> Result<Result<T, HaloError>, Halt>
+    where
+        F: FnMut(Arc<HaloClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, HaloError>>,
+    {
+        let mut backoff = crate::halo::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        loop {
+            let delay = backoff.next_delay();
+            match unless_stopped(&self.stop, call(self.client.clone())).await? {
+                Ok(v) => return Ok(Ok(v)),
+                Err(e)
+                    if e.is_transient()
+                        || matches!(
+                            e,
+                            HaloError::InvalidCredentials { .. } | HaloError::Unauthorized { .. } | HaloError::TokenRejected { .. }
+                        ) =>
+                {
+                    tracing::warn!("Could not read {what} ({e}); trying again in {:.1} s", delay.as_secs_f32());
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = until_stopped(&mut self.stop) => return Err(Halt::Stopped),
+            }
+        }
+    }
+
+    pub(super) async fn ticket(&mut self, id: i64) -> Result<Fetched<Value>, Halt> {
+        match self.patiently(&format!("ticket {id}"), |c| async move { c.get_ticket(id, true).await }).await? {
+            Ok(Some(t)) => Ok(Fetched::Got(t)),
+            Ok(None) => Ok(Fetched::Gone),
+            Err(e) => {
+                tracing::error!("Skipping a change to ticket {id}: HaloITSM refuses to show it ({e})");
+                Ok(Fetched::Refused)
+            }
+        }
+    }
+
+    /// The ticket's history; None when HaloITSM refuses it for good (then only what the record
+    /// proves is reported).
+    pub(super) async fn history(&mut self, id: i64) -> Result<Option<Vec<Act>>, Halt> {
+        let q = [("ticket_id", id.to_string())];
+        match self
+            .patiently(&format!("the history of ticket {id}"), |c| {
+                let q = q.clone();
+                async move { c.list("Actions", &q, "actions").await }
+            })
+            .await?
+        {
+            Ok((rows, _)) => Ok(Some(rows.iter().filter_map(Act::of).collect())),
+            Err(e) => {
+                tracing::warn!("HaloITSM refuses the history of ticket {id} ({e}); reporting only what the trigger itself saw");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The ticket read again after its history showed a change the first read had not: the
+    /// snapshot an event carries is never older than the transition it reports. Read at most
+    /// `REREADS` times while changes keep landing; the last read is newer than the history either
+    /// way. None when the ticket is gone or refused meanwhile.
+    pub(super) async fn reread_after(&mut self, id: i64, history: &[Act]) -> Result<Option<(Value, Now)>, Halt> {
+        let mut last = None;
+        for _ in 0..REREADS {
+            let raw = match self.ticket(id).await? {
+                Fetched::Got(t) => t,
+                Fetched::Gone | Fetched::Refused => return Ok(None),
+            };
+            let Some(now) = Now::of(&raw) else { return Ok(None) };
+            let done = consistent(&raw, history);
+            last = Some((raw, now));
+            if done {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Whether a sighting needs HaloITSM to be asked, judged from what the source said alone.
+    pub(super) fn worth_reading(&self, s: &Sighting) -> Worth {
+        let Some((status, marker)) = s.seen else { return Worth::Read };
+        match self.store.state.tickets.get(&s.id) {
+            Some(p) if marker < p.m || (marker == p.m && status == p.s) => Worth::Known,
+            None if !s.new && marker < self.floor() => Worth::BeforeFloor(Mark { s: status, m: marker, a: 0 }),
+            _ => Worth::Read,
+        }
+    }
+
+    /// Read the tickets (then each one's history) that a batch of sightings will need,
+    /// `READ_AHEAD` at a time, so that handling the batch in order waits on no round trip.
+    /// What cannot be read here is simply read again, patiently, when its turn comes; what is
+    /// read is used once, by the ticket's next sighting in this batch, and then forgotten.
+    pub(super) async fn read_ahead(&mut self, sightings: &[Sighting]) -> Result<(), Halt> {
+        let mut ids: Vec<i64> = sightings.iter().filter(|s| matches!(self.worth_reading(s), Worth::Read)).map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() < 2 {
+            return Ok(());
+        }
+        let client = self.client.clone();
+        let reads = stream::iter(ids)
+            .map(|id| {
+                let c = client.clone();
+                async move {
+                    // As `observe` reads them: the ticket, its history, and the ticket again when
+                    // the history has moved on meanwhile, so the snapshot is never older.
+                    let mut ticket = c.get_ticket(id, true).await.ok().flatten()?;
+                    let (rows, _) = c.list("Actions", &[("ticket_id", id.to_string())], "actions").await.ok()?;
+                    let history: Vec<Act> = rows.iter().filter_map(Act::of).collect();
+                    if !consistent(&ticket, &history) {
+                        ticket = c.get_ticket(id, true).await.ok().flatten()?;
+                    }
+                    Some((id, (ticket, history)))
+                }
+            })
+            .buffer_unordered(READ_AHEAD)
+            .filter_map(std::future::ready)
+            .collect::<Vec<_>>();
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            read = reads => self.read.extend(read),
+            _ = until_stopped(&mut stop) => return Err(Halt::Stopped),
+        }
+        Ok(())
+    }
+
+    /// Handle one sighting of a ticket: skip what is already known, otherwise read the ticket
+    /// and its history, send the events this trigger wants (each once), then record.
+    pub(super) async fn observe(&mut self, s: Sighting, source: Source) -> Result<(), Halt> {
+        let prev = self.store.state.tickets.get(&s.id).copied();
+        let floor = self.floor();
+        match self.worth_reading(&s) {
+            Worth::Read => {}
+            Worth::Known => return Ok(()),
+            Worth::BeforeFloor(mark) => {
+                // Last changed before the trigger's floor (e.g. re-read in the poll overlap):
+                // remembered, not reported.
+                self.store.record_ticket(s.id, mark)?;
+                return Ok(());
+            }
+        }
+        let (raw, history) = match self.read.remove(&s.id) {
+            Some((raw, history)) => (raw, Some(Some(history))),
+            None => match self.ticket(s.id).await? {
+                Fetched::Got(t) => (t, None),
+                Fetched::Gone => {
+                    tracing::info!("Ticket {} no longer exists; nothing to report", s.id);
+                    return Ok(());
+                }
+                Fetched::Refused => return Ok(()),
+            },
+        };
+        let Some(now) = Now::of(&raw) else {
+            tracing::warn!("Ticket {} has no status or last action date; it is skipped", s.id);
+            return Ok(());
+        };
+        if let Some(p) = prev {
+            if now.marker <= p.m && now.status == p.s {
+                return Ok(());
+            }
+        } else if !s.new && now.marker < floor {
+            self.store.record_ticket(s.id, Mark { s: now.status, m: now.marker, a: 0 })?;
+            return Ok(());
+        }
+        let history = match history {
+            Some(h) => h,
+            None => self.history(s.id).await?,
+        };
+        let (raw, now) = match &history {
+            Some(h) if !consistent(&raw, h) => match self.reread_after(s.id, h).await? {
+                Some(fresh) => fresh,
+                None => return Ok(()),
+            },
+            _ => (raw, now),
+        };
+        let plan = plan::plan(prev, now, history.as_deref(), floor, s.new);
+        let mut ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
+        let flags = unless_stopped(&self.stop, crate::sync::Flags::read(&self.client, &raw)).await?;
+        ticket.closed = Some(flags.closed);
+        let rapid7 = unless_stopped(&self.stop, self.rapid7_statuses(now.status, flags)).await?;
+        let us = self.our_agent().await?;
+        let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
+        for planned in &plan.events {
+            if let Some(output) = self.event(planned, &ticket, &raw, now, source, s.agent_id, us, &rapid7) {
+                self.dispatch(output).await?;
+            }
+            // A transition sent is recorded at once: a kill between two transitions of one
+            // change must not send the first again.
+            if let Planned::Transition { new, act: Some(act), .. } = planned {
+                progress = Mark { s: *new, m: progress.m, a: *act };
+                self.store.record_ticket(s.id, progress)?;
+            }
+        }
+        self.store.record_ticket(s.id, plan.record)?;
+        if !self.cfg.poll {
+            // Without polling, the webhook's changes are the cursor a restart catches up from.
+            self.store.advance_cursor(now.marker)?;
+        }
+        Ok(())
+    }
+
+    /// The ticket's status as InsightIDR and InsightVM see it, through the connection's
+    /// mappings (names resolved on the tenant's statuses, when they can be read).
+    pub(super) async fn rapid7_statuses(&self, status: i64, flags: crate::sync::Flags) -> Vec<(&'static str, String)> {
+        let tenant = match self.client.statuses(false).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!("Could not read the tenant's statuses ({e}); mapping by status ID only");
+                Arc::default()
+            }
+        };
+        [("insightidr_status", crate::sync::Product::InsightIdr), ("insightvm_status", crate::sync::Product::InsightVm)]
+            .into_iter()
+            .filter_map(|(key, product)| self.cfg.mappings.to_rapid7(product, status, flags, &tenant).ok().map(|s| (key, s)))
+            .collect()
+    }
+
+    /// The output for a planned event, when this trigger wants it (filters applied).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn event(
+        &self,
+        planned: &Planned,
+        ticket: &Ticket,
+        raw: &Value,
+        now: Now,
+        source: Source,
+        hinted_agent: Option<i64>,
+        us: Option<i64>,
+        rapid7: &[(&'static str, String)],
+    ) -> Option<Value> {
+        let cfg = &self.cfg;
+        if cfg.ticket_id.is_some_and(|t| t != now.id) {
+            return None;
+        }
+        // This connection's own change: made by the agent it acts as and not recorded as made
+        // outside an API application (docs/halo-api.md#A7). The webhook's agent stands in only
+        // when the history names none.
+        let by_us = |actor: plan::Actor| match actor.agent {
+            Some(a) => actor.via_api != Some(false) && us == Some(a),
+            // A system entry (ticket logged) names nobody: the webhook's agent is all there is.
+            None => hinted_agent.is_some() && hinted_agent == us,
+        };
+        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (event, changed_at, actor, extra, key) = match (cfg.kind, planned) {
+            (Kind::Created, Planned::Created { at: when, actor }) => {
+                if cfg.tickettype_id.is_some_and(|t| ticket.tickettype_id != Some(t))
+                    || cfg.priority_id.is_some_and(|p| ticket.priority_id != Some(p))
+                {
+                    return None;
+                }
+                ("created", *when, *actor, json!({}), format!("created:{}", now.id))
+            }
+            (Kind::Updated, Planned::Updated { previous, status_changed, at: when, actor }) => {
+                if cfg.status_changed && !status_changed {
+                    return None;
+                }
+                let extra = previous.map_or(json!({}), |p| json!({"previous_status_id": p}));
+                let event = if *status_changed { "status_changed" } else { "updated" };
+                (event, *when, *actor, extra, format!("updated:{}:{}:{}", now.id, at(*when), now.status))
+            }
+            (Kind::StatusChanged, Planned::Transition { old, new, at: when, actor, nth, .. }) => {
+                if cfg.new_status_id.is_some_and(|s| s != *new) {
+                    return None;
+                }
+                // One identity for a transition, whether the history or the ticket reported it.
+                let key = match nth {
+                    0 => format!("status:{}:{old}-{new}@{}", now.id, at(*when)),
+                    n => format!("status:{}:{old}-{new}@{}#{n}", now.id, at(*when)),
+                };
+                ("status_changed", *when, *actor, json!({"old_status_id": old, "new_status_id": new}), key)
+            }
+            _ => return None,
+        };
+        let mut out = json!({
+            "ticket": ticket,
+            "event": event,
+            "source": source.as_str(),
+            "changed_at": at(changed_at),
+            "changed_by_integration": by_us(actor),
+            "event_id": format!("{}:{key}", cfg.state_name),
+        });
+        if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        // What a two-way sync workflow needs to update the Rapid7 side in one step.
+        if let Some(reference) = cfg.reference_field_id.and_then(|f| crate::sync::custom_field(raw, f)) {
+            out["reference"] = json!(reference);
+        }
+        for (key, status) in rapid7 {
+            out[*key] = json!(status);
+        }
+        Some(out)
+    }
+
+    /// Validate and send one event: retried until accepted or stopped; an event the dispatcher
+    /// refuses for good is set aside as a dead letter and the trigger goes on.
+    pub(super) async fn dispatch(&mut self, output: Value) -> Result<(), Halt> {
+        self.plugin.check_output(StepKind::Trigger, &self.cfg.name, &output).map_err(|e| Halt::Failed(e.to_string()))?;
+        tracing::info!("Sending a {} event for ticket {}", output["event"].as_str().unwrap_or("ticket"), output["ticket"]["id"]);
+        let event_id = output["event_id"].as_str().unwrap_or_default().to_string();
+        let msg =
+            json!({"version": "v1", "type": "trigger_event", "body": {"meta": self.cfg.meta, "output": output, "log": self.log.take()}});
+        match self.dispatcher.send(&msg, &mut self.stop).await? {
+            Delivered::Accepted => self.dispatched += 1,
+            Delivered::Refused { status, reason } => {
+                tracing::error!(
+                    "The dispatcher refused event {event_id} for good (HTTP {status}{}); it is set aside in {} and the trigger goes on. Start the trigger with Replay Dead Letters to send it again",
+                    if reason.is_empty() { String::new() } else { format!(": {reason}") },
+                    self.store.dead_letter_path().display()
+                );
+                self.store.dead_letter(DeadLetter { event_id, at: Utc::now(), status, reason }, &msg)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Send the events set aside earlier, oldest first; those accepted leave the list.
+    pub(super) async fn replay_dead_letters(&mut self) -> Result<(), Halt> {
+        let letters = self.store.dead_messages()?;
+        if letters.is_empty() {
+            tracing::info!("Replay Dead Letters: there are none");
+            return Ok(());
+        }
+        tracing::info!("Replaying {} dead letter(s)", letters.len());
+        for (event_id, msg) in letters {
+            match self.dispatcher.send(&msg, &mut self.stop).await? {
+                Delivered::Accepted => {
+                    tracing::info!("The dispatcher accepted dead letter {event_id}");
+                    self.store.revive(&event_id)?;
+                }
+                Delivered::Refused { status, .. } => {
+                    tracing::error!("The dispatcher refused dead letter {event_id} again (HTTP {status}); it stays set aside");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the delivery with this key was handled already (one without an ID never was).
+    pub(super) fn handled(&self, delivery_id: Option<&str>) -> bool {
+        delivery_id.is_some_and(|id| self.store.state.seen_delivery(id))
+    }
+}

@@ -1,0 +1,93 @@
+//! ARCHITECTURE.md's import rules hold: every `crate::` path in a module of `src/` (tests and
+//! comments aside) names a module its rules allow, and the rules themselves form a one-way order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The `imports` block of ARCHITECTURE.md: module → the modules it may import.
+fn rules() -> BTreeMap<String, BTreeSet<String>> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md")).unwrap();
+    let block = doc.split("```imports\n").nth(1).and_then(|b| b.split("```").next()).expect("an ```imports block in ARCHITECTURE.md");
+    block
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(m, deps)| (m.trim().to_string(), deps.split_whitespace().map(str::to_string).collect()))
+        .collect()
+}
+
+/// What each top-level module of `src/` imports from the rest of the crate (and `halo_sim`).
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files = vec![src.clone()];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if p.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let rel = p.strip_prefix(&src).unwrap();
+        let module = rel.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_string();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        let deps = out.entry(module.clone()).or_default();
+        for line in code.lines().map(str::trim_start).filter(|l| !l.starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let before = line[..i].chars().last();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue; // `icon_haloitsm::crate::`-like text, or part of a longer name
+                }
+                let name: String = line[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if name != module {
+                    deps.insert(name);
+                }
+            }
+            if line.contains("halo_sim") {
+                deps.insert("halo_sim".into());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_module_imports_only_what_architecture_md_allows() {
+    let rules = rules();
+    for (module, deps) in imports() {
+        let allowed = rules.get(&module).unwrap_or_else(|| panic!("ARCHITECTURE.md has no import rule for `{module}`"));
+        let extra: Vec<&String> = deps.difference(allowed).collect();
+        assert!(extra.is_empty(), "`{module}` imports {extra:?}, which ARCHITECTURE.md does not allow it");
+    }
+}
+
+#[test]
+fn the_import_rules_are_a_one_way_order() {
+    let rules = rules();
+    // Each rule may name only modules listed before it: no circle, no upward arrow.
+    let mut seen = BTreeSet::new();
+    for line in std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+        .unwrap()
+        .split("```imports\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap()
+        .lines()
+    {
+        let Some((module, _)) = line.split_once(':') else { continue };
+        let module = module.trim();
+        for dep in &rules[module] {
+            assert!(seen.contains(dep.as_str()) || dep == "halo_sim", "`{module}` may import `{dep}`, which comes after it");
+        }
+        seen.insert(module);
+    }
+    for quiet in ["halo", "spec", "front_door", "fnv"] {
+        assert!(rules[quiet].is_empty(), "`{quiet}` must import no plugin module");
+    }
+}

@@ -1,0 +1,26 @@
+//! The integration tests, one binary (linked once, every test run in parallel), a module per area.
+
+mod common;
+
+mod actions_reads;
+mod actions_writes;
+mod adversarial;
+mod architecture;
+mod cli;
+mod connection_settings;
+mod findings_flows;
+mod findings_wiremock;
+mod halo_client;
+mod plg;
+mod proptest_parsers;
+mod protocol_http;
+mod reliability;
+mod sim;
+mod sim_flows;
+mod sim_webhooks;
+mod spec_contract;
+mod stock_tenant;
+mod sync;
+mod ticket_flows;
+mod tls;
+mod triggers;
