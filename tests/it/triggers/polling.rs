@@ -1,0 +1,89 @@
+//! Polling on its own: where it starts, the lookback, old closed tickets, changes between polls.
+
+use super::*;
+
+#[tokio::test]
+async fn polling_sees_changes_to_tickets_closed_long_ago() {
+    // A plain list leaves out tickets closed a while ago (docs/halo-api.md#Q1); here every
+    // closed ticket is "a while ago". A note on one is still a change.
+    let config = SimConfig { profile: halo_sim::Profile { recently_closed_days: 0, ..Default::default() }, ..SimConfig::default() };
+    let s = setup_with(config, json!({})).await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    s.halo.sim.agent_edit(104, json!({}), Some("Customer asked for the report")).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["ticket"]["closed"].as_bool()), (Some(104), Some(true)));
+    assert_eq!(out[0]["insightidr_status"], "CLOSED");
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn polling_alone_starts_from_now_and_the_flag_file_stops_it() {
+    let s = setup().await;
+    s.halo.sim.agent_edit(104, json!({"summary": "changed before the trigger started"}), None).unwrap();
+    // HaloITSM dates have whole seconds: a change in the start's own second counts as after it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    s.halo.sim.agent_edit(105, json!({"summary": "changed after"}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(out[0]["ticket"]["id"], 105);
+    assert_eq!(out[0]["source"], "poll");
+    std::fs::write(s.dir.path().join("terminate_trigger.flag"), b"").unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = t.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the flag file did not stop the trigger");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(!s.dir.path().join("terminate_trigger.flag").exists(), "the flag is consumed");
+    let state: Value = serde_json::from_slice(&std::fs::read(s.dir.path().join("trig-1.json")).unwrap()).unwrap();
+    assert!(state["tickets"]["105"].is_object(), "{state}");
+}
+
+#[tokio::test]
+async fn lookback_reports_recent_changes_on_first_start() {
+    let s = setup().await;
+    s.halo.sim.agent_edit(104, json!({"status_id": 2}), None).unwrap();
+    let mut t = s.start("ticket_status_changed", json!({"source": "poll", "interval_seconds": 5, "lookback_minutes": 10}));
+    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(
+        (out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
+        (Some(9), Some(2)),
+        "the old status from the ticket's history"
+    );
+    assert!(stop(&mut t).success());
+}
+
+#[tokio::test]
+async fn a_ticket_created_and_changed_between_polls_reports_both() {
+    let s = setup().await;
+    let mut t = s.start("ticket_status_changed", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    let id = s.create("created and moved before the next poll", 4).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.agent_edit(id, json!({"status_id": 6}), None).unwrap();
+    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = {
+        let _ = out;
+        s.sink.outputs()
+    };
+    assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
+    assert_eq!(
+        (out[0]["ticket"]["id"].as_i64(), out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
+        (Some(id), Some(1), Some(6))
+    );
+    assert!(stop(&mut t).success());
+}
