@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ const HOOK_USER: &str = "halo-hook";
 const HOOK_PASS: &str = "hook-password-123";
 
 /// What the sink records, whether it currently fails, and the ticket whose events it refuses.
-type SinkState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>, Arc<Mutex<Option<i64>>>);
+type SinkState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>, Arc<Mutex<Option<i64>>>, Arc<(AtomicUsize, AtomicUsize)>);
 
 /// A dispatcher that records trigger events, and can be made to fail (503, for now) or to refuse
 /// one ticket's events for good (413, as for an event too large for it).
@@ -41,18 +41,25 @@ struct Sink {
     events: Arc<Mutex<Vec<Value>>>,
     failing: Arc<AtomicBool>,
     refusing: Arc<Mutex<Option<i64>>>,
+    /// Accept at most this many events, answering 503 beyond (and counting those answers).
+    cap: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 async fn sink() -> Sink {
     let events: Arc<Mutex<Vec<Value>>> = Arc::default();
     let failing: Arc<AtomicBool> = Arc::default();
     let refusing: Arc<Mutex<Option<i64>>> = Arc::default();
-    let state = (events.clone(), failing.clone(), refusing.clone());
+    let cap: Arc<(AtomicUsize, AtomicUsize)> = Arc::new((AtomicUsize::new(usize::MAX), AtomicUsize::new(0)));
+    let state = (events.clone(), failing.clone(), refusing.clone(), cap.clone());
     let app = Router::new()
         .route(
             "/events",
-            post(|State((events, failing, refusing)): State<SinkState>, body: axum::Json<Value>| async move {
+            post(|State((events, failing, refusing, cap)): State<SinkState>, body: axum::Json<Value>| async move {
                 if failing.load(Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                if events.lock().unwrap().len() >= cap.0.load(Ordering::SeqCst) {
+                    cap.1.fetch_add(1, Ordering::SeqCst);
                     return StatusCode::SERVICE_UNAVAILABLE;
                 }
                 if *refusing.lock().unwrap() == body.0["body"]["output"]["ticket"]["id"].as_i64() {
@@ -66,10 +73,27 @@ async fn sink() -> Sink {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/events", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Sink { url, events, failing, refusing }
+    Sink { url, events, failing, refusing, cap }
 }
 
 impl Sink {
+    /// Accept `n` events in all and turn the next away; resolves once one was turned away. The
+    /// trigger sends one event at a time and records each before the next, so from then on
+    /// every accepted event is on record: a kill now falls outside the instant (documented)
+    /// between the orchestrator taking an event and the trigger recording it.
+    async fn accept_only(&self, n: usize) {
+        self.cap.0.store(n, Ordering::SeqCst);
+        let start = Instant::now();
+        while self.cap.1.load(Ordering::SeqCst) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(20), "no event beyond the first {n} was sent");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn accept_all(&self) {
+        self.cap.0.store(usize::MAX, Ordering::SeqCst);
+    }
+
     fn outputs(&self) -> Vec<Value> {
         self.events.lock().unwrap().iter().map(|e| e["body"]["output"].clone()).collect()
     }
