@@ -177,8 +177,9 @@ impl Plugin {
         Ok(json!({"success": true}))
     }
 
-    /// A connection validated against the spec (defaults applied) and checked whole: a bad
-    /// setting fails here, naming it, so the connection test reports it too.
+    /// A connection validated against the spec (defaults applied) and its settings checked (the
+    /// status mapping when its client is first built): a bad setting fails naming it, so the
+    /// connection test reports it too.
     pub fn connection(&self, connection: &Value) -> Result<ConnectionConfig, PluginError> {
         let mut conn = connection.clone();
         warn_unknown(&self.spec.connection, connection, "the connection");
@@ -186,9 +187,7 @@ impl Plugin {
             let field = e.path.clone();
             PluginError::client(format!("{e}."), format!("Correct the connection field `{field}` and run the step again."))
         })?;
-        let cfg = ConnectionConfig::from_value(&conn)?;
-        crate::sync::Mappings::of_connection(&cfg)?;
-        Ok(cfg)
+        Ok(ConnectionConfig::from_value(&conn)?)
     }
 
     /// The shared client of a connection.
@@ -221,6 +220,9 @@ impl Plugin {
         // share one token. A build that fails is not kept: the next step tries again.
         let client = slot
             .get_or_try_init(|| async {
+                // The status mapping is part of the cache key: checked once per distinct
+                // connection, not on every step (a failed check is not kept either).
+                crate::sync::Mappings::of_connection(&cfg)?;
                 let client = HaloClient::new(cfg)?;
                 Ok::<_, PluginError>(Arc::new(match &self.retry {
                     Some(p) => client.with_retry_policy(p.clone()),
