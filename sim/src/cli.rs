@@ -31,6 +31,12 @@ pub struct SimulateArgs {
     /// Answer every Nth API request with 429.
     #[arg(long = "rate-limit-every", default_value_t = 0)]
     pub rate_limit_every: u64,
+    /// HaloITSM's rolling-window limit, REQUESTS/SECONDS (e.g. 100/10): beyond it, 429.
+    #[arg(long = "rate-limit")]
+    pub rate_limit: Option<super::RateWindow>,
+    /// Send `Retry-After` with the rolling window's 429s.
+    #[arg(long = "rate-limit-retry-after", requires = "rate_limit")]
+    pub rate_limit_retry_after: bool,
     /// Answer every Nth API request with 500.
     #[arg(long = "server-error-every", default_value_t = 0)]
     pub server_error_every: u64,
@@ -149,6 +155,7 @@ impl SimulateArgs {
             rate_limit_every: self.rate_limit_every,
             server_error_every: self.server_error_every,
             retry_after_secs: Some(1),
+            rate_window: self.rate_limit.map(|w| super::RateWindow { retry_after: self.rate_limit_retry_after, ..w }),
             ..Faults::default()
         };
         let payload = match (self.webhook_event_only, self.webhook_payload) {

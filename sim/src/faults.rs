@@ -1,4 +1,4 @@
-//! The `/api/*` request pipeline: stats, hold, latency, Bearer check, injected 429/500, handler.
+//! The `/api/*` request pipeline: stats, hold, latency, Bearer check, rate window, injected 429/500, handler.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,6 +32,10 @@ impl Simulator {
                 g.by_route.insert(key, 1);
             }
         }
+    }
+
+    fn count_window_429(&self) {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).window_429 += 1;
     }
 
     fn count_injected(&self, status: StatusCode) {
@@ -76,6 +80,13 @@ pub(crate) async fn api_pipeline(State(sim): State<Arc<Simulator>>, req: Request
     }
     if !sim.bearer_ok(req.headers()) {
         return unauthorized();
+    }
+    if let Some(w) = &f.rate_window
+        && let Err(wait) = sim.rate_window.admit(w, std::time::Instant::now())
+    {
+        sim.count_window_429();
+        // Whole seconds, rounded up: a client that waits that long finds the slot free.
+        return rate_limited(w.retry_after.then(|| wait.as_millis().div_ceil(1000).max(1) as u64));
     }
     let n = sim.fault_counter.fetch_add(1, Ordering::SeqCst) + 1;
     if f.rate_limit_every > 0 && n % f.rate_limit_every == 0 {

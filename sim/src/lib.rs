@@ -42,6 +42,7 @@ mod events;
 mod faults;
 mod lookups;
 mod profile;
+mod rate_window;
 mod routes;
 mod seed;
 mod state;
@@ -61,6 +62,7 @@ use tokio::task::JoinHandle;
 
 pub use events::{ChangeEvent, ChangeKind};
 pub use profile::{ListRows, Profile, StatusSet};
+pub use rate_window::RateWindow;
 pub use webhooks::{Payload, WebhookConfig, WebhookStats};
 
 use state::Store;
@@ -122,6 +124,8 @@ pub struct Faults {
     /// `/api/*` requests wait (after being counted, before anything else) until faults without
     /// `hold` are set: a test can fill a client's every connection and release them at once.
     pub hold: bool,
+    /// HaloITSM's rolling-window limit (docs/halo-api.md#R2): beyond it, 429.
+    pub rate_window: Option<RateWindow>,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -132,6 +136,8 @@ pub struct SimStats {
     /// count under `"METHOD /api/{unknown}"`. The token endpoint counts as `"POST /auth/token"`.
     pub by_route: BTreeMap<String, u64>,
     pub injected_429: u64,
+    /// 429s the rolling window answered.
+    pub window_429: u64,
     pub injected_500: u64,
 }
 
@@ -147,6 +153,7 @@ pub struct Simulator {
     held: tokio::sync::watch::Sender<bool>,
     /// Authenticated `/api/*` requests since faults were last set (drives every-Nth faults).
     fault_counter: AtomicU64,
+    rate_window: rate_window::Limiter,
     stats: Mutex<SimStats>,
     events: events::EventLog,
     /// Held from the end of a store write until its events are emitted, so concurrent writers
@@ -165,6 +172,7 @@ impl Simulator {
             faults: Mutex::new(Faults::default()),
             held: tokio::sync::watch::Sender::new(false),
             fault_counter: AtomicU64::new(0),
+            rate_window: rate_window::Limiter::default(),
             stats: Mutex::new(SimStats::default()),
             events: events::EventLog::default(),
             emit_order: Mutex::new(()),
@@ -188,6 +196,7 @@ impl Simulator {
         self.held.send_replace(f.hold);
         *g = f;
         self.fault_counter.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.rate_window.reset();
     }
 
     /// Resolves once `hold` is off (at once if it is).
