@@ -34,6 +34,13 @@ pub struct ConnectionArgs {
     /// The status that closes tickets (HaloITSM's built-in Closed is 9).
     #[arg(long = "closed-status-id", env = "HALO_CLOSED_STATUS_ID")]
     pub closed_status_id: Option<i64>,
+    /// Requests the API application may make per --rate-limit-window; requests are paced to it.
+    /// Unset: the limit is learned from HaloITSM's 429 answers.
+    #[arg(long = "rate-limit-requests", env = "HALO_RATE_LIMIT_REQUESTS")]
+    pub rate_limit_requests: Option<i64>,
+    /// Seconds of the window --rate-limit-requests counts in.
+    #[arg(long = "rate-limit-window", env = "HALO_RATE_LIMIT_WINDOW", default_value_t = 300)]
+    pub rate_limit_window_seconds: u64,
 }
 
 impl ConnectionArgs {
@@ -51,6 +58,7 @@ impl ConnectionArgs {
             "client_id": self.client_id, "client_secret": {"secretKey": self.client_secret},
             "authorization_server": self.auth_server, "resource_server": self.resource_server,
             "tenant": self.tenant, "ssl_verify": !self.insecure, "timeout_seconds": self.timeout_seconds,
+            "rate_limit_requests": self.rate_limit_requests, "rate_limit_window_seconds": self.rate_limit_window_seconds,
         });
         let mut v = v;
         if let Some(c) = self.closed_status_id {
@@ -92,6 +100,9 @@ pub struct FindingArgs {
     /// Work out what would happen without changing anything.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Seconds the whole batch may wait for HaloITSM's rate limit before the rest fails.
+    #[arg(long = "deadline-seconds", env = "HALO_DEADLINE_SECONDS", default_value_t = 3600)]
+    pub deadline_seconds: i64,
     /// Print the per-finding results as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -122,6 +133,7 @@ fn options(a: &FindingArgs, closed_status_id: i64) -> Result<findings::Options, 
         a.team_id,
         a.dry_run,
     )
+    .and_then(|o| Ok(findings::Options { deadline: send_findings::deadline("--deadline-seconds", a.deadline_seconds)?, ..o }))
 }
 
 fn print_report(r: &Report, total: usize, dry_run: bool, json: bool) {
@@ -164,6 +176,14 @@ fn print_report(r: &Report, total: usize, dry_run: bool, json: bool) {
     }
 }
 
+/// The progress bar's note while requests wait for the rate limit (a second or more).
+fn waiting_message(waiting: Option<std::time::Duration>) -> String {
+    match waiting {
+        Some(d) if d.as_secs() >= 1 => format!("waiting for HaloITSM's rate limit ({} s)", d.as_secs()),
+        _ => String::new(),
+    }
+}
+
 /// `send-findings FILE`: exit status 0 when every finding was handled, 1 when some failed,
 /// 2 when nothing could be done.
 pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArgs) -> i32 {
@@ -198,13 +218,24 @@ pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArg
     };
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} tickets {elapsed}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} tickets {elapsed} {msg}") {
             b.set_style(style);
         }
+        b.enable_steady_tick(std::time::Duration::from_millis(250));
         Some(b)
     } else {
         None
     };
+    // Say when the batch is held back by HaloITSM's rate limit, and for how long.
+    let watch = bar.clone().map(|b| {
+        let budget = client.budget().clone();
+        tokio::spawn(async move {
+            loop {
+                b.set_message(waiting_message(budget.waiting()));
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        })
+    });
     let progress = |done: usize, total: usize| {
         if let Some(b) = &bar {
             b.set_length(total as u64);
@@ -212,6 +243,9 @@ pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArg
         }
     };
     let result = findings::send(&client, &opts, &all, &progress).await;
+    if let Some(w) = watch {
+        w.abort();
+    }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

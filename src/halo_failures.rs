@@ -51,6 +51,11 @@ impl From<&HaloError> for PluginError {
                 "Correct the input HaloITSM complained about (IDs must exist in your instance; the lookup actions list valid IDs) and run the step again.",
             )
             .with_data(message.clone()),
+            HaloError::RateLimitWait { .. } => PluginError::plugin(
+                Preset::RateLimit,
+                cause,
+                "Nothing was sent for this request. Run the step again later, set the connection's Rate Limit so requests are paced, or give bulk steps a longer deadline.",
+            ),
             HaloError::RateLimited { .. } => PluginError::plugin(
                 Preset::RateLimit,
                 cause,

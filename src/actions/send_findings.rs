@@ -41,6 +41,7 @@ pub struct Input {
     pub team_id: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
+    pub deadline_seconds: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -148,7 +149,22 @@ pub fn options(
         closed_status_setting: closed_status.setting,
         team_id: team_id.map(|t| positive(NAME, "team_id", t)).transpose()?,
         dry_run,
+        deadline: crate::halo::budget::patience::BULK_DEADLINE,
     })
+}
+
+/// The longest deadline a batch may be given: a day.
+pub const MAX_DEADLINE_SECONDS: u64 = 86_400;
+
+/// A batch's deadline for HaloITSM's rate limit, checked (`what` names the input or flag).
+pub fn deadline(what: &str, seconds: i64) -> Result<std::time::Duration, PluginError> {
+    if !(1..=MAX_DEADLINE_SECONDS as i64).contains(&seconds) {
+        return Err(bad(
+            format!("{what} must be between 1 and {MAX_DEADLINE_SECONDS} seconds, got {seconds}"),
+            "Give the seconds the batch may wait in all for HaloITSM's rate limit; 3600 is the default.",
+        ));
+    }
+    Ok(std::time::Duration::from_secs(seconds.unsigned_abs()))
 }
 
 impl Action for SendFindings {
@@ -170,6 +186,7 @@ impl Action for SendFindings {
             input.team_id,
             input.dry_run,
         )?;
+        let opts = Options { deadline: deadline("input `deadline_seconds`", input.deadline_seconds)?, ..opts };
         let mut all = input.findings;
         if let Some(f) = &input.file {
             let bytes =

@@ -104,6 +104,16 @@ pub struct ConnectionConfig {
     /// The header an API key arrives in.
     #[serde(default)]
     pub webhook_api_key_header: Option<String>,
+    /// The API application's limit when known: this many requests per `rate_limit_window_seconds`.
+    #[serde(default)]
+    pub rate_limit_requests: Option<i64>,
+    #[serde(default = "default_rate_window")]
+    pub rate_limit_window_seconds: u64,
+}
+
+/// HaloITSM's documented window is a rolling five minutes (docs/halo-api.md#R2).
+fn default_rate_window() -> u64 {
+    300
 }
 
 /// `credential_username_password` as the orchestrator sends it.
@@ -167,6 +177,20 @@ impl ConnectionConfig {
                 reason: format!("`{h}` is not an HTTP header name; use one such as X-API-Key"),
             });
         }
+        // 0 is how an unset number can arrive: not set.
+        cfg.rate_limit_requests = cfg.rate_limit_requests.filter(|n| *n != 0);
+        if let Some(n) = cfg.rate_limit_requests.filter(|n| !(1..=1_000_000).contains(n)) {
+            return Err(HaloError::InvalidConfig {
+                field: "rate_limit_requests".into(),
+                reason: format!("must be a number of requests from 1 to 1000000 (or empty, to learn the limit), got {n}"),
+            });
+        }
+        if !(1..=3600).contains(&cfg.rate_limit_window_seconds) {
+            return Err(HaloError::InvalidConfig {
+                field: "rate_limit_window_seconds".into(),
+                reason: format!("must be between 1 and 3600 seconds, got {}", cfg.rate_limit_window_seconds),
+            });
+        }
         if !(1..=300).contains(&cfg.timeout_seconds) {
             return Err(HaloError::InvalidConfig {
                 field: "timeout_seconds".into(),
@@ -196,6 +220,26 @@ impl ConnectionConfig {
         }
         let rs = &self.resource_server;
         rs.strip_suffix("/api").unwrap_or(rs).to_string()
+    }
+
+    /// The configured rate limit, if any.
+    pub fn rate_limit(&self) -> Option<super::RateLimit> {
+        self.rate_limit_requests.map(|requests| super::RateLimit {
+            requests: requests.clamp(1, u32::MAX.into()) as u32,
+            window: std::time::Duration::from_secs(self.rate_limit_window_seconds),
+        })
+    }
+
+    /// Which API application this is: HaloITSM limits requests per application, so every
+    /// connection with the same one shares one budget. Never logged.
+    pub fn application_key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}",
+            self.authorization_server,
+            self.resource_server,
+            self.tenant.as_deref().unwrap_or(""),
+            self.client_id
+        )
     }
 
     /// A stable identity of this connection (secret included) for the client cache. Never logged.

@@ -42,6 +42,12 @@ pub enum HaloError {
     Validation { status: u16, message: String },
     #[error("HaloITSM is rate limiting this API application (HTTP 429){}", retry_after_suffix(retry_after))]
     RateLimited { retry_after: Option<Duration> },
+    #[error(
+        "HaloITSM's rate limit was reached (HTTP 429) and the request could not be sent in the time it may wait{}{}",
+        waited_suffix(waited),
+        retry_in_suffix(retry_in)
+    )]
+    RateLimitWait { waited: Duration, retry_in: Option<Duration> },
     #[error("HaloITSM answered with a server error (HTTP {status}): {message}")]
     ServerError { status: u16, message: String, write: bool },
     #[error("HaloITSM did not answer within {seconds} seconds ({})", server.field())]
@@ -78,6 +84,17 @@ fn opt_suffix(d: &Option<String>) -> String {
     d.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
 }
 
+fn waited_suffix(d: &Duration) -> String {
+    if d.as_secs() >= 1 { format!(" (it waited {} seconds)", d.as_secs()) } else { String::new() }
+}
+
+fn retry_in_suffix(d: &Option<Duration>) -> String {
+    match d {
+        Some(d) => format!("; HaloITSM will take requests again in about {} seconds", d.as_millis().div_ceil(1000).max(1)),
+        None => "; HaloITSM did not say when it takes requests again (try again in a few minutes)".into(),
+    }
+}
+
 fn retry_after_suffix(d: &Option<Duration>) -> String {
     d.map(|d| format!("; HaloITSM asked to wait {} seconds", d.as_secs().max(1))).unwrap_or_default()
 }
@@ -95,7 +112,7 @@ impl HaloError {
     /// timeouts and network failures, but not certificate or configuration problems.
     pub fn is_transient(&self) -> bool {
         match self {
-            HaloError::RateLimited { .. } | HaloError::Unreachable { .. } => true,
+            HaloError::RateLimited { .. } | HaloError::RateLimitWait { .. } | HaloError::Unreachable { .. } => true,
             HaloError::ServerError { write, .. } | HaloError::Timeout { write, .. } | HaloError::Transport { write, .. } => !write,
             _ => false,
         }

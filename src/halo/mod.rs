@@ -6,6 +6,7 @@
 
 mod auth;
 mod backoff;
+pub mod budget;
 mod config;
 mod error;
 pub mod paging;
@@ -22,6 +23,7 @@ use serde_json::Value;
 
 pub use auth::TokenCache;
 pub use backoff::Backoff;
+pub use budget::{Budget, RateLimit};
 pub use config::{BUILT_IN_CLOSED_STATUS, ConnectionConfig, Secret};
 pub use error::{HaloError, Server, extract_message};
 
@@ -92,6 +94,8 @@ pub struct HaloClient {
     tenant: tenant::TenantCache,
     /// Whether the Resource Server answered the ticket list (see `api_found`).
     api_checked: tokio::sync::OnceCell<bool>,
+    /// Shared with every client of the same API application in this process.
+    budget: Arc<Budget>,
 }
 
 impl HaloClient {
@@ -105,8 +109,10 @@ impl HaloClient {
             .user_agent(concat!("icon_haloitsm/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HaloError::InvalidConfig { field: "ssl_verify".into(), reason: format!("could not set up TLS: {e}") })?;
+        let budget = Budget::shared(&cfg.application_key(), cfg.rate_limit());
         Ok(HaloClient {
             http,
+            budget,
             cfg: Arc::new(cfg),
             tokens: TokenCache::new(),
             retry: RetryPolicy::default(),
@@ -122,6 +128,11 @@ impl HaloClient {
 
     pub fn config(&self) -> &ConnectionConfig {
         &self.cfg
+    }
+
+    /// The request budget this client draws on.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// How many token requests this client has sent.
@@ -173,11 +184,18 @@ impl HaloClient {
         let url = self.api_url(path);
         let write = method != Method::GET;
         let started = Instant::now();
+        // Bulk steps set one deadline for all their requests; any other waits as a retry would.
+        let deadline = budget::patience::deadline().unwrap_or_else(|| tokio::time::Instant::now() + self.retry.max_elapsed);
         let mut attempt: u32 = 0;
         let mut refreshed_token = false;
+        let mut prober = None;
         loop {
             attempt += 1;
             let token = self.token().await?;
+            let permit = match prober.take() {
+                Some(p) => self.budget.probe(p, deadline).await?,
+                None => self.budget.acquire(deadline).await?,
+            };
             let mut req = self.http.request(method.clone(), &url).bearer_auth(&*token).header(reqwest::header::ACCEPT, "application/json");
             if !query.is_empty() {
                 req = req.query(query);
@@ -186,7 +204,17 @@ impl HaloClient {
                 req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
             }
             let retryable = match req.send().await {
+                // HaloITSM applied nothing: the request waits its turn again, writes included, and
+                // this costs no attempt (the deadline bounds it).
+                Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    if let budget::Next::Probe(p) = permit.throttled(parse_retry_after(resp.headers())) {
+                        prober = Some(p);
+                    }
+                    attempt -= 1;
+                    continue;
+                }
                 Ok(resp) => {
+                    permit.answered();
                     let status = resp.status();
                     if status.is_success() {
                         match resp.bytes().await {
@@ -207,6 +235,7 @@ impl HaloClient {
                     }
                 }
                 Err(e) => {
+                    drop(permit);
                     let error = self.transport_error(&e, write);
                     if matches!(error, HaloError::Tls { .. }) {
                         return Err(error);
@@ -264,7 +293,8 @@ impl HaloClient {
             401 => Err(HaloError::Unauthorized { message }),
             403 => Err(HaloError::Forbidden { what: describe_path(path), message }),
             404 => Err(HaloError::NotFound { what: describe_path(path), message }),
-            429 => Ok(Some(Retryable { error: HaloError::RateLimited { retry_after }, retry_after })),
+            // Answered before this is reached (`send`); kept so no 429 is ever a validation error.
+            429 => Err(HaloError::RateLimited { retry_after }),
             300..=399 => Err(HaloError::Redirected { status, location: location.unwrap_or_else(|| "nowhere".into()) }),
             s if s >= 500 && !write => Ok(Some(Retryable { error: HaloError::ServerError { status: s, message, write }, retry_after })),
             s if s >= 500 => Err(HaloError::ServerError { status: s, message, write }),

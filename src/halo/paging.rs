@@ -31,12 +31,20 @@ impl HaloClient {
         let mut out = Listed::default();
         let mut seen = HashSet::new();
         let mut first_of_page_one: Option<i64> = None;
+        // A listing of more pages than one is bulk work: its later pages wait for the rate limit
+        // as a bulk step would (unless a step set a deadline already).
+        let bulk_deadline = tokio::time::Instant::now() + super::budget::patience::BULK_DEADLINE;
         for page_no in 1..=MAX_PAGES {
             let mut q = query.to_vec();
             q.push(("pageinate", "true".to_string()));
             q.push(("page_size", size.to_string()));
             q.push(("page_no", page_no.to_string()));
-            let (rows, count) = rows_of(self.get(path, &q).await?, key)
+            let page = if page_no == 1 || super::budget::patience::deadline().is_some() {
+                self.get(path, &q).await?
+            } else {
+                super::budget::patience::within(bulk_deadline, self.get(path, &q)).await?
+            };
+            let (rows, count) = rows_of(page, key)
                 .map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a list from /{path}, got {got}") })?;
             if page_no == 1 {
                 out.total = count;

@@ -133,6 +133,7 @@ fn finding_options(dry_run: bool, group_by: GroupBy) -> FindingOptions {
         closed_status_setting: "the connection's Closed Status ID",
         team_id: None,
         dry_run,
+        deadline: icon_haloitsm::halo::budget::patience::BULK_DEADLINE,
     }
 }
 

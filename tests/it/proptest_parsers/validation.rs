@@ -116,6 +116,12 @@ proptest! {
         if v.get("webhook_api_key_header").is_some() {
             v["webhook_api_key_header"] = json!("X-API-Key");
         }
+        if v.get("rate_limit_requests").is_some() {
+            v["rate_limit_requests"] = json!(closed_status);
+        }
+        if v.get("rate_limit_window_seconds").is_some() {
+            v["rate_limit_window_seconds"] = json!(timeout);
+        }
         prop_assert!(spec().validate_input(&spec().connection, &mut v, Section::Connection).is_ok());
         let parsed = ConnectionConfig::from_value(&v);
         prop_assert!(parsed.is_ok(), "refused a valid connection {v}: {parsed:?}");

@@ -132,7 +132,9 @@ async fn soak_mixed_steps_with_injected_5xx_and_429() {
         server_error_every: 97,
         server_error_after_apply: true,
         rate_limit_every: 101,
-        retry_after_secs: None,
+        // Retry-After 0: the retry goes at once; without it every 429 would pause the connection
+        // for half a second (the learned-limit path, tested in rate_limits).
+        retry_after_secs: Some(0),
         ..Default::default()
     });
     let seed = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_u64);
