@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod cli;
+pub mod converge;
 pub mod demo;
 pub mod findings;
 pub mod findings_cli;
@@ -9,6 +10,7 @@ pub mod fnv;
 pub mod front_door;
 pub mod halo;
 pub mod halo_failures;
+pub mod key_locks;
 pub mod plugin;
 pub mod protocol;
 pub mod server;

@@ -7,9 +7,6 @@
 //! carry a searchable tag (`rapid7-ref:<hash>`) in their details, so they are found with one
 //! search; a ticket that got its reference some other way is found by scanning open tickets.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -66,10 +63,7 @@ fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Resu
 /// neither the ticket's state nor, reliably, its custom fields (L3, L5).
 pub async fn find(client: &HaloClient, reference: &str, field: i64, open_only: bool) -> Result<Option<Value>, HaloError> {
     let tag = reference_tag(reference);
-    let holds = |t: &Value| {
-        custom_field(t, field).as_deref() == Some(reference)
-            || string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&tag))
-    };
+    let holds = |t: &Value| holds_reference(t, reference, field);
     let by_tag = [("search", tag.clone()), ("include_custom_fields", field.to_string())];
     // Tickets this plugin created carry the tag: one search each for open and closed ones.
     if let Some(t) = confirmed(client, State::Open, &by_tag, 50, &holds).await? {
@@ -87,6 +81,12 @@ pub async fn find(client: &HaloClient, reference: &str, field: i64, open_only: b
         return Ok(None);
     }
     confirmed(client, State::Closed, &by_tag, 50, &holds).await
+}
+
+/// Whether a ticket (a full read) holds the reference: in its field, or as the tag we write.
+fn holds_reference(t: &Value, reference: &str, field: i64) -> bool {
+    custom_field(t, field).as_deref() == Some(reference)
+        || string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&reference_tag(reference)))
 }
 
 /// The newest ticket in `state` among the rows `query` lists that look like they hold the
@@ -113,14 +113,6 @@ async fn confirmed(
         }
     }
     Ok(None)
-}
-
-/// One upsert per reference at a time in this process, so concurrent runs cannot both create.
-fn reference_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    locks.retain(|_, l| Arc::strong_count(l) > 1);
-    locks.entry(key.to_string()).or_default().clone()
 }
 
 // ----- upsert_ticket_by_reference -------------------------------------------------------------
@@ -153,6 +145,8 @@ pub struct UpsertOutput {
     pub ticket: Ticket,
     pub created: bool,
     pub success: bool,
+    /// Newer tickets for the same reference, made at the same time elsewhere, that were closed.
+    pub duplicates_closed: Vec<i64>,
 }
 
 impl Action for UpsertTicketByReference {
@@ -178,10 +172,10 @@ impl Action for UpsertTicketByReference {
             ("user_id", id("user_id", input.user_id)?),
             ("customfields", Some(Value::Array(fields))),
         ]);
-        let lock = reference_lock(&format!("{field}:{reference}"));
+        let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{reference}", cfg.application_key()));
         let _held = lock.lock().await;
-        let existing = find(&ctx.client, &reference, field, true).await?;
-        match existing {
+        let (current, duplicates_closed) = match find(&ctx.client, &reference, field, true).await? {
+            Some(current) => (current, Vec::new()),
             None => {
                 let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
                     bad(
@@ -190,35 +184,56 @@ impl Action for UpsertTicketByReference {
                         "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
                     )
                 })?;
-                let mut record = common;
+                let mut record = common.clone();
                 record.insert("tickettype_id".into(), json!(positive(UPSERT, "tickettype_id", tickettype)?));
                 record.insert("status_id".into(), json!(positive(UPSERT, "status_id", input.status_id)?));
                 let tag = reference_tag(&reference);
                 record.insert("details".into(), json!(format!("{}\n\n{tag}", input.details)));
                 let saved = create_once(&ctx.client, Value::Object(record), &reference, field).await?;
-                tracing::info!("Created ticket {} for {reference}", int(&saved, "id").unwrap_or_default());
-                Ok(UpsertOutput { ticket: ctx.ticket(&saved).await, created: true, success: true })
-            }
-            Some(current) => {
-                let id = int(&current, "id").unwrap_or_default();
-                // Only what differs is sent; details are kept (the text goes into the note).
-                let changes: Map<String, Value> =
-                    common.into_iter().filter(|(k, v)| k != "customfields" && current.get(k) != Some(v)).collect();
-                if !changes.is_empty() {
-                    ctx.client.update_ticket(id, changes).await?;
+                let id = int(&saved, "id").unwrap_or_default();
+                tracing::info!("Created ticket {id} for {reference}");
+                // Another container may have created one at the same time: keep the oldest.
+                let holds = |t: &Value| holds_reference(t, &reference, field);
+                let what = format!("the reference {reference}");
+                let key = crate::converge::Key {
+                    tag: &tag,
+                    holds: &holds,
+                    what: &what,
+                    closed_status: cfg.closed_status_id,
+                    closed_status_setting: "the connection's Closed Status ID",
+                };
+                let settled = crate::converge::settle_or_keep(&ctx.client, &key, id).await;
+                if settled.kept == id {
+                    return Ok(UpsertOutput {
+                        ticket: ctx.ticket(&saved).await,
+                        created: true,
+                        success: true,
+                        duplicates_closed: settled.closed,
+                    });
                 }
-                let text = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(input.details.trim());
-                let note = format!("Update from {reference}: {text}");
-                if !last_note_is(&ctx.client, id, &note).await? {
-                    ctx.client
-                        .post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true}))
-                        .await?;
-                }
-                tracing::info!("Updated ticket {id} for {reference}");
-                let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
-                Ok(UpsertOutput { ticket: ctx.ticket(&now).await, created: false, success: true })
+                // Ours was the duplicate: the kept ticket is updated as if it had been found.
+                let kept = ctx.client.get_ticket(settled.kept, true).await?.ok_or_else(|| {
+                    PluginError::from(HaloError::NotFound { what: format!("ticket {}", settled.kept), message: String::new() })
+                })?;
+                (kept, settled.closed)
             }
+        };
+        let id = int(&current, "id").unwrap_or_default();
+        // Only what differs is sent; details are kept (the text goes into the note).
+        let changes: Map<String, Value> = common.into_iter().filter(|(k, v)| k != "customfields" && current.get(k) != Some(v)).collect();
+        if !changes.is_empty() {
+            ctx.client.update_ticket(id, changes).await?;
         }
+        let text = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(input.details.trim());
+        let note = format!("Update from {reference}: {text}");
+        if !last_note_is(&ctx.client, id, &note).await? {
+            ctx.client
+                .post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true}))
+                .await?;
+        }
+        tracing::info!("Updated ticket {id} for {reference}");
+        let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
+        Ok(UpsertOutput { ticket: ctx.ticket(&now).await, created: false, success: true, duplicates_closed })
     }
 }
 

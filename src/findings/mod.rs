@@ -8,6 +8,7 @@
 //! outcome is uncertain (timeout or 5xx after sending) is resolved by searching for the tag
 //! before anything is sent again.
 
+mod create;
 pub mod ocsf;
 mod render;
 
@@ -21,6 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::halo::ticket::{int, string};
 use crate::halo::ticket_lists::State;
 use crate::halo::{HaloClient, HaloError};
+use create::{create, failed_create};
 use ocsf::{Finding, Severity};
 
 /// What a finding key tag looks like inside a ticket's details.
@@ -58,6 +60,9 @@ pub struct Options {
     pub closed_status_setting: &'static str,
     pub team_id: Option<i64>,
     pub dry_run: bool,
+    /// How long the whole batch may wait for HaloITSM's rate limit (its 429s never fail a
+    /// finding before then).
+    pub deadline: std::time::Duration,
 }
 
 /// The default severity → HaloITSM priority mapping (1 Critical … 4 Low).
@@ -110,6 +115,9 @@ pub struct FindingResult {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Tickets for the same key that a concurrent run opened too, closed as duplicates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicates_closed: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -242,8 +250,18 @@ fn decide(item: &Item, existing: Option<&Existing>, opts: &Options) -> Plan {
     }
 }
 
-/// Send a batch of findings. `progress(done, total)` is called as items finish.
+/// Send a batch of findings. `progress(done, total)` is called as items finish. Every request
+/// waits for HaloITSM's rate limit until `opts.deadline` at most.
 pub async fn send(
+    client: &HaloClient,
+    opts: &Options,
+    findings: &[Value],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, HaloError> {
+    crate::halo::budget::patience::for_at_most(opts.deadline, send_within(client, opts, findings, progress)).await
+}
+
+async fn send_within(
     client: &HaloClient,
     opts: &Options,
     findings: &[Value],
@@ -268,28 +286,44 @@ pub async fn send(
                 ticket_id: None,
                 outcome: Outcome::Failed,
                 error: Some(format!("finding {i} is malformed: {e}")),
+                duplicates_closed: Vec::new(),
             }),
         }
     }
     let needs_lookup =
         items.values().any(|it| !matches!(decide(it, None, opts), Plan::Nothing(Outcome::Skipped)) || it.status(&opts.statuses) == "PASS");
+    let looked_up_at = std::time::Instant::now();
+    // Keys are per HaloITSM: the same finding sent to two tenants is two tickets.
+    let tenant = client.config().application_key();
     let existing = if needs_lookup && !items.is_empty() { lookup(client, opts).await? } else { HashMap::new() };
     let total = items.len();
     let done = AtomicUsize::new(0);
-    let outcomes: Vec<(Item, Outcome, Option<i64>, Option<String>)> = stream::iter(items.into_values())
+    let outcomes: Vec<(Item, Handled)> = stream::iter(items.into_values())
         .map(|item| {
             let found = existing.get(&item.tag).cloned();
-            let done = &done;
+            let (done, key) = (&done, format!("{tenant}\u{0}{}", item.tag));
             async move {
-                let (outcome, ticket, error) = handle(client, opts, &item, found).await;
+                // One run per key at a time in this process; a ticket another run made since
+                // the lookup counts as found.
+                let lock = crate::key_locks::lock_of(&key);
+                let held = lock.lock().await;
+                let found = found.or_else(|| {
+                    crate::key_locks::created_since(&key, looked_up_at).map(|id| Existing {
+                        id,
+                        closed: false,
+                        summary: item.summary(opts),
+                    })
+                });
+                let handled = handle(client, opts, &item, found, &key).await;
+                drop(held);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                (item, outcome, ticket, error)
+                (item, handled)
             }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    for (item, outcome, ticket_id, error) in outcomes {
+    for (item, Handled { outcome, ticket: ticket_id, error, duplicates_closed }) in outcomes {
         let status = item.status(&opts.statuses);
         for (i, f) in &item.findings {
             // A finding sharing its key with one of another status did not shape the ticket.
@@ -304,6 +338,7 @@ pub async fn send(
                 ticket_id,
                 outcome,
                 error: error.clone(),
+                duplicates_closed: duplicates_closed.clone(),
             });
             report.count(outcome);
         }
@@ -385,8 +420,23 @@ fn find_tags(text: &str) -> Vec<String> {
     out
 }
 
-/// Carry out the plan for one item: (outcome, ticket, error).
-async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Option<Existing>) -> (Outcome, Option<i64>, Option<String>) {
+/// What handling one item came to.
+#[derive(Debug)]
+struct Handled {
+    outcome: Outcome,
+    ticket: Option<i64>,
+    error: Option<String>,
+    duplicates_closed: Vec<i64>,
+}
+
+impl Handled {
+    fn of(outcome: Outcome, ticket: Option<i64>, error: Option<String>) -> Handled {
+        Handled { outcome, ticket, error, duplicates_closed: Vec::new() }
+    }
+}
+
+/// Carry out the plan for one item.
+async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Option<Existing>, lock_key: &str) -> Handled {
     let plan = decide(item, existing.as_ref(), opts);
     let ticket = existing.as_ref().map(|e| e.id);
     let outcome = match &plan {
@@ -398,17 +448,26 @@ async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Opti
         Plan::Nothing(o) => *o,
     };
     if matches!(plan, Plan::Nothing(_)) {
-        return (outcome, ticket, None);
+        return Handled::of(outcome, ticket, None);
     }
     if opts.dry_run {
         // Reading is no change: a dry run predicts an already-noted PASS as the real run would.
         if plan == Plan::NotePass && already_noted_pass(client, ticket.unwrap_or_default()).await.unwrap_or(false) {
-            return (Outcome::Unchanged, ticket, None);
+            return Handled::of(Outcome::Unchanged, ticket, None);
         }
-        return (outcome, ticket, None);
+        return Handled::of(outcome, ticket, None);
+    }
+    if plan == Plan::Create {
+        return match create(client, opts, item, lock_key).await {
+            Ok(settled) => {
+                let outcome = if settled.kept == settled.created { Outcome::Created } else { Outcome::Unchanged };
+                Handled { outcome, ticket: Some(settled.kept), error: None, duplicates_closed: settled.closed }
+            }
+            Err(e) => failed_create(e, item),
+        };
     }
     let result = match plan {
-        Plan::Create => create(client, opts, item).await.map(Some),
+        Plan::Create => Ok(ticket),
         Plan::UpdateSummary => refresh(client, opts, item, ticket).await,
         Plan::Reopen => {
             let note = format!("Prowler: {} again{}; reopened.", item.status(&opts.statuses), last_seen(item));
@@ -418,7 +477,7 @@ async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Opti
             }
         }
         Plan::NotePass => match already_noted_pass(client, ticket.unwrap_or_default()).await {
-            Ok(true) => return (Outcome::Unchanged, ticket, None),
+            Ok(true) => return Handled::of(Outcome::Unchanged, ticket, None),
             Ok(false) => action(client, ticket, &format!("Prowler: PASS{}. The check no longer fails.", last_seen(item)), None).await,
             Err(e) => Err(e),
         },
@@ -432,17 +491,8 @@ async fn handle(client: &HaloClient, opts: &Options, item: &Item, existing: Opti
         Plan::Nothing(_) => Ok(ticket),
     };
     match result {
-        Ok(t) => (outcome, t.or(ticket), None),
-        // HaloITSM may have saved it: say so, and how the next run settles it.
-        Err(e) if e.outcome_uncertain() && outcome == Outcome::Created => (
-            Outcome::Failed,
-            ticket,
-            Some(format!(
-                "{e}. HaloITSM may have created the ticket anyway; it was looked for by its tag {} and not found. The next run looks for it by that tag before creating it, so the ticket is never created twice",
-                item.tag
-            )),
-        ),
-        Err(e) => (Outcome::Failed, ticket, Some(e.to_string())),
+        Ok(t) => Handled::of(outcome, t.or(ticket), None),
+        Err(e) => Handled::of(Outcome::Failed, ticket, Some(e.to_string())),
     }
 }
 
@@ -490,49 +540,6 @@ async fn already_noted_pass(client: &HaloClient, id: i64) -> Result<bool, HaloEr
     Ok(newest.and_then(|a| string(a, "note")).is_some_and(|n| n.starts_with("Prowler: PASS")))
 }
 
-/// Create the item's ticket. An uncertain outcome (timeout or 5xx after sending) is resolved by
-/// looking for the tag before anything is sent again: never a duplicate.
-async fn create(client: &HaloClient, opts: &Options, item: &Item) -> Result<i64, HaloError> {
-    let mut record = json!({
-        "summary": item.summary(opts),
-        "details": item.details(opts),
-        "tickettype_id": opts.tickettype_id,
-    });
-    if let Some(p) = opts.priorities.get(&item.severity(&opts.statuses)) {
-        record["priority_id"] = json!(p);
-    }
-    if let Some(t) = opts.team_id {
-        record["team_id"] = json!(t);
-    }
-    if let Some(f) = opts.dedupe_field_id {
-        record["customfields"] = json!([{"id": f, "value": item.key}]);
-    }
-    for attempt in 0..2 {
-        match client.post_one("Tickets", record.clone()).await {
-            Ok(saved) => return int(&saved, "id").ok_or(HaloError::Unexpected { status: 200, message: "the new ticket has no ID".into() }),
-            Err(e) if e.outcome_uncertain() && attempt == 0 => {
-                tracing::warn!("Creating the ticket for {} may or may not have worked ({e}); looking for it before trying again", item.key);
-                if let Some(id) = find_by_tag(client, &item.tag).await? {
-                    tracing::info!("The ticket for {} was created after all (ticket {id})", item.key);
-                    return Ok(id);
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(HaloError::Unexpected { status: 0, message: "the ticket could not be created".into() })
-}
-
-async fn find_by_tag(client: &HaloClient, tag: &str) -> Result<Option<i64>, HaloError> {
-    // A ticket just created is open.
-    let rows = client.tickets_in(State::Open, &[("search", tag.to_string())], 10).await?.rows;
-    Ok(rows
-        .iter()
-        .filter(|r| string(r, "details").or_else(|| string(r, "details_html")).is_none_or(|d| d.contains(tag)))
-        .filter_map(|r| int(r, "id"))
-        .max())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +583,7 @@ mod tests {
             closed_status_setting: "the connection's Closed Status ID",
             team_id: None,
             dry_run: false,
+            deadline: crate::halo::budget::patience::BULK_DEADLINE,
         }
     }
 

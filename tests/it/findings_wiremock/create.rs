@@ -32,7 +32,7 @@ async fn a_new_failure_creates_one_ticket_with_the_full_body() {
                "results": [{"index": 0, "key": key, "check_id": "s3_bucket_public_access", "resource_uid": "arn:aws:s3:::logs",
                             "severity": "High", "status": "FAIL", "ticket_id": 1042, "outcome": "created"}]})
     );
-    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets", settle_request(&tag).as_str()]);
 
     let posted = h.posted("/api/Tickets").await;
     let details = posted[0][0]["details"].as_str().unwrap();

@@ -70,7 +70,7 @@ async fn findings_and_a_file_together_are_one_batch_findings_first() {
         ],
         "{out}"
     );
-    assert_eq!(h.api_requests().await.iter().filter(|r| r.starts_with("GET")).count(), 2, "one lookup each of open and closed tickets");
+    assert_eq!(h.api_requests().await.iter().filter(|r| is_lookup(r)).count(), 2, "one lookup each of open and closed tickets");
     h.verify().await;
 }
 
@@ -91,7 +91,7 @@ async fn every_shared_prowler_file_goes_through_with_one_lookup() {
         assert_eq!(c.iter().sum::<i64>(), findings.len() as i64, "{name}: {out}");
         assert_eq!(c[6], 0, "{name}: no finding of a shared file fails: {out}");
         let reqs = h.api_requests().await;
-        assert_eq!(reqs.iter().filter(|r| r.starts_with("GET")).count(), 2, "{name}: one lookup each of open and closed: {reqs:?}");
+        assert_eq!(reqs.iter().filter(|r| is_lookup(r)).count(), 2, "{name}: one lookup each of open and closed: {reqs:?}");
         h.verify().await;
     }
 }

@@ -208,7 +208,7 @@ async fn the_statuses_input_chooses_what_gets_a_ticket() {
     h.create(new_ticket("s3_bucket_policy_review", "Medium", "logs", 3), &tag(&manual), ok_json(json!({"id": 71})), 1).await;
     let out = h.ok(json!({"findings": [fail, manual], "statuses": ["manual"]})).await;
     assert_eq!(outcomes(&out), [o("skipped", None), o("created", Some(71))], "{out}");
-    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets", settle_request(&tag(&manual)).as_str()]);
     h.verify().await;
 }
 

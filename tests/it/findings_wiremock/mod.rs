@@ -118,6 +118,18 @@ impl Halo {
             .named("token")
             .mount(&server)
             .await;
+        // The duplicate check after each create (`crate::converge`): no other ticket has the tag.
+        Mock::given(method("GET"))
+            .and(path("/api/Tickets"))
+            .and(|r: &wiremock::Request| {
+                let q: Vec<(String, String)> = r.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                let has = |k: &str, v: &str| q.iter().any(|(qk, qv)| qk == k && qv == v);
+                has("open_only", "true") && has("page_size", "50") && q.iter().any(|(k, v)| k == "search" && v.len() > "prowler-key:".len())
+            })
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
+            .named("duplicate check after a create")
+            .mount(&server)
+            .await;
         Mock::given(any())
             .respond_with(Unexpected)
             .with_priority(u8::MAX)
@@ -434,6 +446,16 @@ fn o(outcome: &str, ticket: Option<i64>) -> (String, Option<i64>) {
 
 /// The bulk lookup's first page of open tickets, then of closed ones (HaloITSM's plain list
 /// leaves out tickets closed a while ago).
+/// A read that is not the duplicate check after a create.
+fn is_lookup(request: &str) -> bool {
+    request.starts_with("GET") && !request.contains("&page_size=50&")
+}
+
+/// The duplicate check after a create of the ticket tagged `tag`.
+fn settle_request(tag: &str) -> String {
+    format!("GET /api/Tickets?search={tag}&open_only=true&pageinate=true&page_size=50&page_no=1")
+}
+
 const LOOKUP: &str = "GET /api/Tickets?search=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
 const LOOKUP_CLOSED: &str = "GET /api/Tickets?search=prowler-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";
 
