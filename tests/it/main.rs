@@ -14,6 +14,7 @@ mod halo_client;
 mod plg;
 mod proptest_parsers;
 mod protocol_http;
+mod rate_limits;
 mod reliability;
 mod sim;
 mod sim_flows;
