@@ -8,6 +8,7 @@
 mod large_bodies;
 mod load;
 mod procs;
+mod rate_limit;
 mod scenarios;
 
 use std::fmt::Write as _;

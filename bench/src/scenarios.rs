@@ -27,6 +27,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("webhook ingest", |c| Box::pin(webhook_ingest(c))),
     ("Prowler findings", |c| Box::pin(prowler(c))),
     ("memory under large bodies", |c| Box::pin(crate::large_bodies::large_bodies(c))),
+    ("under HaloITSM's rate limit", |c| Box::pin(crate::rate_limit::rate_limit(c))),
 ];
 
 const CONCURRENCY: usize = 16;
