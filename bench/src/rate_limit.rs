@@ -1,7 +1,7 @@
 //! Under HaloITSM's rate limit: 1,000 distinct Prowler findings through `send_findings` against
 //! the simulator allowing 100 requests per 10 s on a rolling window without `Retry-After`, once
 //! with the limit unknown (learned from 429s) and once with it set on the connection; then 50
-//! concurrent http-mode steps on one connection under the same window. Every finding must get
+//! concurrent http-mode `send_findings` steps on one connection under the same window. Every finding must get
 //! exactly one ticket, in at most 1.2× the time the window allows for the requests it took.
 
 use std::fmt::Write as _;
@@ -118,23 +118,30 @@ pub async fn rate_limit(ctx: &Ctx) -> Report {
         let (goal, met) = if configured { ("no 429", run.throttled == 0) } else { ("≤ 5% of requests answered 429", share <= 0.05) };
         r.goal(&format!("{count} findings, limit {label}: 429s"), goal, format!("{} ({:.1}%)", run.throttled, share * 100.0), Some(met));
     }
-    // 50 concurrent steps on one connection, limit unknown.
+    // 50 concurrent steps on one connection, limit unknown: each sends two findings of its
+    // own (about 6 requests), 300 requests in all, three windows' worth.
     let sim = limited_sim(ctx, "sim-rate-steps").await;
     let plugin = procs::plugin(&ctx.bin, &ctx.work, "plugin-rate-steps", &ctx.http).await;
     let mut conn = procs::connection(&sim);
     conn["default_ticket_type_id"] = json!(4);
     let mut steps = tokio::task::JoinSet::new();
     for i in 0..50 {
-        let (http, url) = (ctx.http.clone(), plugin.url("/api/v1/actions/create_ticket"));
-        let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "create_ticket", "meta": {},
-                         "input": {"summary": format!("bench {i}"), "details": "d"}, "connection": conn}});
-        steps.spawn(async move { http.post(url).json(&msg).send().await.map(|r| r.status().as_u16()).unwrap_or(0) });
+        let (http, url) = (ctx.http.clone(), plugin.url("/api/v1/actions/send_findings"));
+        let msg = json!({"version": "v1", "type": "action_start", "body": {"action": "send_findings", "meta": {},
+                         "input": {"findings": [finding(10_000 + 2 * i), finding(10_001 + 2 * i)]}, "connection": conn}});
+        steps.spawn(async move {
+            let r = http.post(url).json(&msg).send().await.ok()?;
+            let ok = r.status().as_u16() == 200;
+            let body: Value = r.json().await.ok()?;
+            Some(ok && body["body"]["output"]["created"] == json!(2))
+        });
     }
-    let ok = steps.join_all().await.iter().filter(|s| **s == 200).count();
+    let ok = steps.join_all().await.into_iter().filter(|s| *s == Some(true)).count();
     let stats = procs::sim_stats(&ctx.http, &sim).await;
     let _ = writeln!(
         details,
-        "\n50 concurrent `create_ticket` steps on one connection under the same window (limit unknown): {ok} answered 200, {} answered 429 by HaloITSM.",
+        "\n50 concurrent `send_findings` steps of two findings each on one connection under the same window (limit unknown, {} requests let through): {ok} created both tickets and answered 200; HaloITSM answered {} requests 429.",
+        stats["api_requests"].as_u64().unwrap_or(0) - stats["window_429"].as_u64().unwrap_or(0),
         stats["window_429"]
     );
     r.goal("50 concurrent steps on one connection under the window", "all succeed", format!("{ok} of 50"), Some(ok == 50));
