@@ -21,21 +21,26 @@ async fn request(b: &Budget, log: &Log, latency: Duration) {
     p.answered();
 }
 
-#[tokio::test(start_paused = true)]
-async fn fifty_callers_keep_to_a_configured_window_together() {
-    let b = Arc::new(Budget::new(Some(RateLimit { requests: 10, window: S })));
+/// `n` callers of `b` at once, each answered after `latency`; the log once all are done.
+async fn callers(b: &Arc<Budget>, n: usize, latency: Duration) -> Vec<(Instant, Instant)> {
     let log: Log = Default::default();
-    let t0 = Instant::now();
-    let tasks: Vec<_> = (0..50)
+    let tasks: Vec<_> = (0..n)
         .map(|_| {
             let (b, log) = (b.clone(), log.clone());
-            tokio::spawn(async move { request(&b, &log, Duration::from_millis(30)).await })
+            tokio::spawn(async move { request(&b, &log, latency).await })
         })
         .collect();
     for t in tasks {
         t.await.unwrap();
     }
-    let log = log.lock().unwrap().clone();
+    log.lock().unwrap().to_vec()
+}
+
+#[tokio::test(start_paused = true)]
+async fn fifty_callers_keep_to_a_configured_window_together() {
+    let b = Arc::new(Budget::new(Some(RateLimit { requests: 10, window: S })));
+    let t0 = Instant::now();
+    let log = callers(&b, 50, Duration::from_millis(30)).await;
     assert_eq!(log.len(), 50);
     // HaloITSM counts a request somewhere between its sending and its answer: any window that
     // could hold more than 10 of ours would let it count 11.
@@ -108,18 +113,8 @@ async fn a_wait_past_the_deadline_fails_at_once_saying_when_to_retry() {
 async fn a_learned_pace_is_kept_by_every_caller() {
     let b = Arc::new(Budget::new(None));
     b.state().learner.rate = Some(10.0);
-    let log: Log = Default::default();
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..40)
-        .map(|_| {
-            let (b, log) = (b.clone(), log.clone());
-            tokio::spawn(async move { request(&b, &log, Duration::from_millis(200)).await })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let mut sent: Vec<Instant> = log.lock().unwrap().iter().map(|(s, _)| *s).collect();
+    let mut sent: Vec<Instant> = callers(&b, 40, Duration::from_millis(200)).await.iter().map(|(s, _)| *s).collect();
     sent.sort();
     for pair in sent.windows(2) {
         assert!(
