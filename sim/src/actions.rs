@@ -250,6 +250,9 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
             if !html {
                 a.remove("note_html");
             }
+            // List rows leave out the new agent and team; a full read has them [A4].
+            a.remove("new_agent");
+            a.remove("new_team");
             Value::Object(a)
         })
         .collect();

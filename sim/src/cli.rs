@@ -75,9 +75,12 @@ pub struct SimulateArgs {
     #[arg(long = "webhook-batch", requires = "webhook_url", default_value_t = 0)]
     pub webhook_batch: usize,
     /// What a delivery carries: `full` (ticket and action), `small` (a few ticket fields) or
-    /// `event-only` (IDs only).
+    /// `event-only` (IDs only) or `custom` (the --webhook-custom-payload template).
     #[arg(long = "webhook-payload", requires = "webhook_url", value_enum, default_value = "full")]
     pub webhook_payload: PayloadArg,
+    /// With --webhook-payload custom: the JSON template (`<<ticket>>`, `<<ticket^field>>`).
+    #[arg(long = "webhook-custom-payload", requires = "webhook_url")]
+    pub webhook_custom_payload: Option<String>,
     /// The same as --webhook-payload event-only.
     #[arg(long = "webhook-event-only", requires = "webhook_url")]
     pub webhook_event_only: bool,
@@ -115,6 +118,7 @@ pub enum PayloadArg {
     Full,
     Small,
     EventOnly,
+    Custom,
 }
 
 /// What `simulate` runs: the simulator's settings, where it listens, its faults and webhooks.
@@ -162,6 +166,7 @@ impl SimulateArgs {
             (true, _) | (false, PayloadArg::EventOnly) => Payload::EventOnly,
             (false, PayloadArg::Small) => Payload::Small,
             (false, PayloadArg::Full) => Payload::Full,
+            (false, PayloadArg::Custom) => Payload::Custom,
         };
         let webhook = self.webhook_url.map(|url| WebhookConfig {
             url,
@@ -173,6 +178,7 @@ impl SimulateArgs {
             batch_size: self.webhook_batch,
             batch_window_ms: if self.webhook_batch > 1 { 50 } else { 0 },
             payload,
+            custom_payload: self.webhook_custom_payload,
             ids_as_strings: self.webhook_ids_as_strings,
             drop_ratio: self.webhook_drop,
             duplicate_ratio: self.webhook_duplicate,

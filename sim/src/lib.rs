@@ -37,6 +37,7 @@ mod actions;
 mod attachments;
 mod auth;
 pub mod cli;
+mod custom_payload;
 mod errors;
 mod events;
 mod faults;

@@ -37,6 +37,8 @@ pub enum Payload {
     Small,
     /// No ticket or action: the receiver reads the ticket itself.
     EventOnly,
+    /// The `custom_payload` template instead of the envelope [W13].
+    Custom,
 }
 
 /// Where and how webhook deliveries are sent. Missing keys take their defaults; unknown keys are
@@ -63,6 +65,8 @@ pub struct WebhookConfig {
     /// How long to gather a batch before sending it; 0 sends whatever is already queued.
     pub batch_window_ms: u64,
     pub payload: Payload,
+    /// The template of a `Custom` payload (see `custom_payload::render`).
+    pub custom_payload: Option<String>,
     /// Numbers (IDs) as strings, as some payload settings send them [W10].
     pub ids_as_strings: bool,
     /// Share (0..=1) of deliveries silently never sent.
@@ -100,6 +104,11 @@ impl WebhookConfig {
             if ms > MAX_WAIT_MS {
                 return Err(format!("Invalid {name} {ms}: at most {MAX_WAIT_MS}"));
             }
+        }
+        if self.payload == Payload::Custom {
+            let template = self.custom_payload.as_deref().ok_or("payload custom needs custom_payload, the template")?;
+            super::custom_payload::render(template, &json!({"id": 1, "status_id": 1}))
+                .map_err(|e| format!("Invalid custom_payload: {e}"))?;
         }
         if self.bearer_token.is_some() && self.username.is_some() {
             return Err("Set either username/password (Basic) or bearer_token, not both: both use the Authorization header".into());
@@ -175,6 +184,9 @@ pub(crate) fn halo_timestamp(at: DateTime<Utc>) -> String {
 /// (deletion). `ev.ticket` is the ticket as a full read shows it.
 pub(crate) fn payload(ev: ChangeEvent, webhook_id: &str, cfg: &WebhookConfig, at: DateTime<Utc>) -> Option<Value> {
     let closed = ev.closed;
+    if cfg.payload == Payload::Custom {
+        return super::custom_payload::render(cfg.custom_payload.as_deref().unwrap_or("{}"), &ev.ticket).ok();
+    }
     let (event, notification_id, message) = match ev.kind {
         ChangeKind::Created => EVENT_NEW_TICKET,
         ChangeKind::StatusChanged if closed => EVENT_CLOSED,
@@ -193,7 +205,7 @@ pub(crate) fn payload(ev: ChangeEvent, webhook_id: &str, cfg: &WebhookConfig, at
     m.insert("agent_id".into(), json!(ev.agent_id));
     m.insert("timestamp".into(), json!(halo_timestamp(at)));
     match cfg.payload {
-        Payload::EventOnly => {}
+        Payload::EventOnly | Payload::Custom => {}
         Payload::Small => {
             m.insert("ticket".into(), super::profile::small_object(&ev.ticket));
         }
@@ -593,6 +605,15 @@ mod tests {
         let small = WebhookConfig { payload: Payload::Small, ..WebhookConfig::default() };
         let p = payload(ev(ChangeKind::Updated, false), "w", &small, at).unwrap_or_default();
         assert!(p["ticket"].get("details").is_none() && p["ticket"]["status_id"] == json!(2) && p.get("action").is_none());
+        let custom = WebhookConfig {
+            payload: Payload::Custom,
+            custom_payload: Some(r#"{"ticket": <<ticket>>}"#.into()),
+            ..WebhookConfig::default()
+        };
+        let p = payload(ev(ChangeKind::Updated, false), "w", &custom, at).unwrap_or_default();
+        assert_eq!(p.as_object().map(|o| o.keys().collect::<Vec<_>>()), Some(vec![&"ticket".to_string()]));
+        assert_eq!(p["ticket"]["id"], json!(1042));
+        assert!(WebhookConfig { url: "http://x/".into(), payload: Payload::Custom, ..WebhookConfig::default() }.validate().is_err());
         let strings = WebhookConfig { ids_as_strings: true, ..WebhookConfig::default() };
         let p = payload(ev(ChangeKind::Updated, false), "w", &strings, at).unwrap_or_default();
         assert_eq!((p["object_id"].clone(), p["ticket"]["id"].clone()), (json!("1042"), json!("1042")));
