@@ -16,4 +16,5 @@ pub mod protocol;
 pub mod server;
 pub mod spec;
 pub mod sync;
+pub mod ticket_events;
 pub mod triggers;

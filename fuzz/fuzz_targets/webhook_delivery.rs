@@ -3,7 +3,7 @@
 //! ticket the engine can use.
 #![no_main]
 
-use icon_haloitsm::triggers::delivery::Delivery;
+use icon_haloitsm::ticket_events::delivery::Delivery;
 use icon_haloitsm::triggers::read_delivery;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

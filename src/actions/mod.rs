@@ -24,6 +24,7 @@ mod get_ticket;
 pub mod list_comments;
 mod lookups;
 mod people;
+mod process_webhook;
 mod reference;
 pub mod search_tickets;
 pub mod send_findings;
@@ -96,5 +97,6 @@ pub fn registry() -> Vec<Handler> {
         handler::<reference::FindTicketByReference>(),
         handler::<reference::SetStatusFromRapid7>(),
         handler::<reference::MapStatus>(),
+        handler::<process_webhook::ProcessWebhook>(),
     ]
 }

@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 
-use crate::halo::ticket::{as_int, int};
+use chrono::{DateTime, Utc};
+
+use crate::halo::ticket::{as_int, int, parse_halo_date};
 
 /// What one delivery says.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,10 @@ pub struct Delivery {
     pub event: String,
     /// The agent the delivery names.
     pub agent_id: Option<i64>,
+    /// When HaloITSM queued the delivery (`timestamp`, docs/halo-api.md#W2).
+    pub at: Option<DateTime<Utc>>,
+    /// The history entry the delivery carries (`action`, full payloads only, W1).
+    pub action: Option<Value>,
 }
 
 impl Delivery {
@@ -42,6 +48,8 @@ impl Delivery {
             ticket: ticket.filter(|t| int(t, "id").is_none_or(|i| i == ticket_id)).cloned(),
             event: obj.get("event").and_then(Value::as_str).unwrap_or_default().trim().to_ascii_lowercase(),
             agent_id: obj.get("agent_id").and_then(as_int).filter(|a| *a > 0),
+            at: obj.get("timestamp").and_then(Value::as_str).and_then(parse_halo_date),
+            action: obj.get("action").filter(|a| a.is_object() && int(a, "id").is_some_and(|id| id > 0)).cloned(),
         })
     }
 
@@ -65,6 +73,11 @@ mod tests {
         assert_eq!((d.ticket_id, d.id.as_deref(), d.agent_id), (4242, Some("8e25bc7b-e07e-4102-9398-5d6647e1e79d"), Some(3)));
         assert_eq!(d.ticket.as_ref().and_then(|t| int(t, "status_id")), Some(9));
         assert!(!d.is_new_ticket());
+        assert_eq!(d.at, None);
+        let stamped = json!({"object_id": 1, "timestamp": "2026-09-01T10:00:05.1234567Z", "action": {"id": 77, "ticket_id": 1}});
+        let d = Delivery::read(&stamped, 0).unwrap();
+        assert_eq!(d.at.map(|t| t.to_rfc3339()), Some("2026-09-01T10:00:05.123456700+00:00".into()));
+        assert_eq!(d.action.as_ref().and_then(|a| int(a, "id")), Some(77));
         let strings = json!({"id": 7, "object_id": "4242", "agent_id": "3.0", "event": "New Ticket Logged", "ticket": {"id": "4242"}});
         let d = Delivery::read(&strings, 0).unwrap();
         assert_eq!((d.ticket_id, d.id.as_deref(), d.agent_id, d.is_new_ticket()), (4242, Some("7"), Some(3), true));

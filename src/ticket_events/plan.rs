@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::state::Mark;
+use super::Mark;
 use crate::halo::ticket::{int, parse_halo_date};
 
 /// The ticket as it is now.
@@ -46,6 +46,13 @@ pub struct Act {
     pub old_status: Option<i64>,
     pub new_status: Option<i64>,
     pub actor: Actor,
+    /// The entry records a new priority, agent or team (docs/halo-api.md#A6; list rows carry no
+    /// agent or team, A4).
+    pub priority: bool,
+    pub agent: bool,
+    pub team: bool,
+    /// The entry has note text.
+    pub note: bool,
 }
 
 /// The status a ticket has after its history: the new status of its last entry that records one.
@@ -72,6 +79,15 @@ impl Act {
                 agent: int(a, "actionby_agent_id").filter(|id| *id > 0).or_else(|| int(a, "who_agentid").filter(|id| *id > 0)),
                 via_api,
             },
+            // 0 or absent is "no change" (docs/halo-api.md#A10).
+            priority: int(a, "new_priority").is_some_and(|p| p > 0 && int(a, "old_priority") != Some(p)),
+            agent: int(a, "new_agent").is_some_and(|p| p > 0 && int(a, "old_agent") != Some(p)),
+            team: match a.get("new_team") {
+                Some(Value::String(t)) => !t.trim().is_empty() && a.get("old_team").and_then(Value::as_str) != Some(t.as_str()),
+                Some(v) => crate::halo::ticket::as_int(v).is_some_and(|t| t > 0),
+                None => false,
+            },
+            note: ["note", "note_html"].iter().any(|k| a.get(*k).and_then(Value::as_str).is_some_and(|n| !n.trim().is_empty())),
         })
     }
 
@@ -114,6 +130,8 @@ pub enum Planned {
 pub struct Plan {
     pub events: Vec<Planned>,
     pub record: Mark,
+    /// The history entries this change added (the creation's own entries left out).
+    pub fresh: Vec<Act>,
 }
 
 /// Decide. `history` is None when it could not be read: then only what the record proves is
@@ -179,7 +197,7 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
         }
     }
     let marker = prev.map_or(now.marker, |p| p.m.max(now.marker));
-    Plan { events, record: Mark { s: now.status, m: marker, a: latest_act } }
+    Plan { events, record: Mark { s: now.status, m: marker, a: latest_act }, fresh }
 }
 
 #[cfg(test)]
@@ -195,7 +213,17 @@ mod tests {
     }
 
     fn act(id: i64, at: &str, old: i64, new: i64, actor: i64) -> Act {
-        Act { id, at: Some(t(at)), old_status: Some(old).filter(|s| *s > 0), new_status: Some(new).filter(|s| *s > 0), actor: by(actor) }
+        Act {
+            id,
+            at: Some(t(at)),
+            old_status: Some(old).filter(|s| *s > 0),
+            new_status: Some(new).filter(|s| *s > 0),
+            actor: by(actor),
+            priority: false,
+            agent: false,
+            team: false,
+            note: false,
+        }
     }
 
     fn by(agent: i64) -> Actor {

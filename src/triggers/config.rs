@@ -13,29 +13,13 @@ use super::webhook::{Auth, Credentials};
 use crate::halo::ConnectionConfig;
 use crate::protocol::{PluginError, StartMessage};
 use crate::sync::Mappings;
+pub use crate::ticket_events::Kind;
+use crate::ticket_events::changes;
+use crate::ticket_events::event::{FilterInput, Filters};
 
 /// Furthest a first start looks back (100 years): further overflows the minutes-to-seconds
 /// conversion or the date arithmetic, and reaches before any HaloITSM date anyway.
 const MAX_LOOKBACK_MINUTES: i64 = 100 * 365 * 24 * 60;
-
-/// Which trigger runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Created,
-    Updated,
-    StatusChanged,
-}
-
-impl Kind {
-    pub fn from_name(name: &str) -> Option<Kind> {
-        match name {
-            "ticket_created" => Some(Kind::Created),
-            "ticket_updated" => Some(Kind::Updated),
-            "ticket_status_changed" => Some(Kind::StatusChanged),
-            _ => None,
-        }
-    }
-}
 
 /// Where the trigger hears of changes (input `source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,18 +53,13 @@ struct Input {
     allow_unauthenticated_webhooks: bool,
     replay_dead_letters: bool,
     lookback_minutes: Option<i64>,
-    tickettype_id: Option<i64>,
-    priority_id: Option<i64>,
-    ticket_id: Option<i64>,
-    new_status_id: Option<i64>,
-    /// An input of `ticket_updated` only.
-    #[serde(default)]
-    status_changed: bool,
+    /// Which events: each trigger has some of these.
+    #[serde(flatten)]
+    filters: FilterInput,
 }
 
 /// Everything a running trigger needs, from its start message and the environment.
 pub struct Config {
-    pub kind: Kind,
     pub name: String,
     pub meta: Value,
     pub poll: bool,
@@ -88,11 +67,8 @@ pub struct Config {
     pub interval: Duration,
     pub webhook_addr: SocketAddr,
     pub lookback: Option<Duration>,
-    pub tickettype_id: Option<i64>,
-    pub priority_id: Option<i64>,
-    pub ticket_id: Option<i64>,
-    pub status_changed: bool,
-    pub new_status_id: Option<i64>,
+    /// Which events this trigger sends.
+    pub filters: Filters,
     /// What webhook deliveries must carry (nothing configured: accepted as they come).
     pub auth: Auth,
     /// Send the dead letters again on start.
@@ -187,6 +163,9 @@ impl Config {
             Some(m) => Some(Duration::from_secs(m as u64 * 60)),
             None => None,
         };
+        let watchable: Vec<&str> = changes::FIELDS.iter().copied().chain([changes::NOTE]).collect();
+        let monitored_fields = changes::monitored(input.filters.monitored_fields.as_deref(), &watchable, true)
+            .map_err(|e| bad_input(&name, e, "Name fields as `changed_fields` does, e.g. status, agent, priority, custom_field_146."))?;
         let auth = auth_of(connection);
         let webhook = input.source.listens();
         if webhook && auth.is_open() && !ip.is_loopback() && !input.allow_unauthenticated_webhooks {
@@ -206,7 +185,6 @@ impl Config {
             .map(str::to_string)
             .unwrap_or_else(|| name.clone());
         Ok(Config {
-            kind,
             name,
             meta: m.meta.clone(),
             poll: input.source.polls(),
@@ -214,11 +192,7 @@ impl Config {
             interval: Duration::from_secs(input.interval_seconds as u64),
             webhook_addr: SocketAddr::new(ip, port),
             lookback,
-            tickettype_id: input.tickettype_id,
-            priority_id: input.priority_id,
-            ticket_id: input.ticket_id,
-            status_changed: input.status_changed,
-            new_status_id: input.new_status_id,
+            filters: Filters::of(kind, &input.filters, monitored_fields),
             auth,
             replay_dead_letters: input.replay_dead_letters,
             state_dir: cache_dir(),

@@ -209,11 +209,24 @@ impl Engine {
         let mut ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
         let flags = unless_stopped(&self.stop, crate::sync::Flags::read(&self.client, &raw)).await?;
         ticket.closed = Some(flags.closed);
-        let rapid7 = unless_stopped(&self.stop, self.rapid7_statuses(now.status, flags)).await?;
+        let rapid7 = unless_stopped(&self.stop, event::rapid7_statuses(&self.client, &self.cfg.mappings, now.status, flags)).await?;
         let us = self.our_agent().await?;
+        let (prints, changed_fields) = self.changed_fields(s.id, &raw, &plan, prev);
+        let seen = event::Seen {
+            ticket: &ticket,
+            raw: &raw,
+            now,
+            source,
+            hinted_agent: s.agent_id,
+            us,
+            rapid7: &rapid7,
+            reference_field_id: self.cfg.reference_field_id,
+            changed_fields: &changed_fields,
+        };
         let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
         for planned in &plan.events {
-            if let Some(output) = self.event(planned, &ticket, &raw, now, source, s.agent_id, us, &rapid7) {
+            if let Some((mut output, key)) = event::build(&self.cfg.filters, planned, &seen) {
+                output["event_id"] = json!(format!("{}:{key}", self.cfg.state_name));
                 self.dispatch(output).await?;
             }
             // A transition sent is recorded at once: a kill between two transitions of one
@@ -224,6 +237,9 @@ impl Engine {
             }
         }
         self.store.record_ticket(s.id, plan.record)?;
+        if let Some(prints) = prints {
+            self.store.record_fields(s.id, prints)?;
+        }
         if !self.cfg.poll {
             // Without polling, the webhook's changes are the cursor a restart catches up from.
             self.store.advance_cursor(now.marker)?;
@@ -231,97 +247,20 @@ impl Engine {
         Ok(())
     }
 
-    /// The ticket's status as InsightIDR and InsightVM see it, through the connection's
-    /// mappings (names resolved on the tenant's statuses, when they can be read).
-    pub(super) async fn rapid7_statuses(&self, status: i64, flags: crate::sync::Flags) -> Vec<(&'static str, String)> {
-        let tenant = match self.client.statuses(false).await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::debug!("Could not read the tenant's statuses ({e}); mapping by status ID only");
-                Arc::default()
-            }
-        };
-        [("insightidr_status", crate::sync::Product::InsightIdr), ("insightvm_status", crate::sync::Product::InsightVm)]
-            .into_iter()
-            .filter_map(|(key, product)| self.cfg.mappings.to_rapid7(product, status, flags, &tenant).ok().map(|s| (key, s)))
-            .collect()
-    }
-
-    /// The output for a planned event, when this trigger wants it (filters applied).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn event(
-        &self,
-        planned: &Planned,
-        ticket: &Ticket,
-        raw: &Value,
-        now: Now,
-        source: Source,
-        hinted_agent: Option<i64>,
-        us: Option<i64>,
-        rapid7: &[(&'static str, String)],
-    ) -> Option<Value> {
-        let cfg = &self.cfg;
-        if cfg.ticket_id.is_some_and(|t| t != now.id) {
-            return None;
+    /// The fields this change touched (`ticket_updated` only): those whose fingerprint differs
+    /// from the ticket as last seen, and those the history entries since then record. Returns
+    /// the fingerprints to keep as well.
+    fn changed_fields(&self, id: i64, raw: &Value, plan: &plan::Plan, prev: Option<Mark>) -> (Option<Prints>, Vec<String>) {
+        if self.cfg.filters.kind != Kind::Updated {
+            return (None, Vec::new());
         }
-        // This connection's own change: made by the agent it acts as and not recorded as made
-        // outside an API application (docs/halo-api.md#A7). The webhook's agent stands in only
-        // when the history names none.
-        let by_us = |actor: plan::Actor| match actor.agent {
-            Some(a) => actor.via_api != Some(false) && us == Some(a),
-            // A system entry (ticket logged) names nobody: the webhook's agent is all there is.
-            None => hinted_agent.is_some() && hinted_agent == us,
-        };
-        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let (event, changed_at, actor, extra, key) = match (cfg.kind, planned) {
-            (Kind::Created, Planned::Created { at: when, actor }) => {
-                if cfg.tickettype_id.is_some_and(|t| ticket.tickettype_id != Some(t))
-                    || cfg.priority_id.is_some_and(|p| ticket.priority_id != Some(p))
-                {
-                    return None;
-                }
-                ("created", *when, *actor, json!({}), format!("created:{}", now.id))
-            }
-            (Kind::Updated, Planned::Updated { previous, status_changed, at: when, actor }) => {
-                if cfg.status_changed && !status_changed {
-                    return None;
-                }
-                let extra = previous.map_or(json!({}), |p| json!({"previous_status_id": p}));
-                let event = if *status_changed { "status_changed" } else { "updated" };
-                (event, *when, *actor, extra, format!("updated:{}:{}:{}", now.id, at(*when), now.status))
-            }
-            (Kind::StatusChanged, Planned::Transition { old, new, at: when, actor, nth, .. }) => {
-                if cfg.new_status_id.is_some_and(|s| s != *new) {
-                    return None;
-                }
-                // One identity for a transition, whether the history or the ticket reported it.
-                let key = match nth {
-                    0 => format!("status:{}:{old}-{new}@{}", now.id, at(*when)),
-                    n => format!("status:{}:{old}-{new}@{}#{n}", now.id, at(*when)),
-                };
-                ("status_changed", *when, *actor, json!({"old_status_id": old, "new_status_id": new}), key)
-            }
-            _ => return None,
-        };
-        let mut out = json!({
-            "ticket": ticket,
-            "event": event,
-            "source": source.as_str(),
-            "changed_at": at(changed_at),
-            "changed_by_integration": by_us(actor),
-            "event_id": format!("{}:{key}", cfg.state_name),
-        });
-        if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
-            o.extend(e);
+        let now = Prints::of(raw);
+        let by_prints = self.store.state.fields.get(&id).map(|before| before.changed(&now)).unwrap_or_default();
+        let mut by_history = changes::from_history(&plan.fresh);
+        if prev.is_some_and(|p| p.s != plan.record.s) {
+            by_history.push("status".into());
         }
-        // What a two-way sync workflow needs to update the Rapid7 side in one step.
-        if let Some(reference) = cfg.reference_field_id.and_then(|f| crate::sync::custom_field(raw, f)) {
-            out["reference"] = json!(reference);
-        }
-        for (key, status) in rapid7 {
-            out[*key] = json!(status);
-        }
-        Some(out)
+        (Some(now), changes::merge(by_prints, by_history))
     }
 
     /// Validate and send one event: retried until accepted or stopped; an event the dispatcher

@@ -8,11 +8,9 @@
 //! after the dispatcher accepted the event, and is journalled at once (see `state`).
 
 mod config;
-pub mod delivery;
 mod dispatch;
 mod engine;
 mod intake;
-mod plan;
 pub mod state;
 pub mod webhook;
 
@@ -26,10 +24,12 @@ use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use delivery::Delivery;
+use crate::ticket_events::changes::Prints;
+use crate::ticket_events::delivery::Delivery;
+use crate::ticket_events::plan::{self, Act, Now, Planned};
+use crate::ticket_events::{Source, changes, event};
 pub use dispatch::Dispatcher;
 use dispatch::{Delivered, Stopped};
-use plan::{Act, Now, Planned};
 use state::{DeadLetter, Mark, Store};
 use webhook::Inbox;
 
@@ -46,22 +46,6 @@ use crate::spec::StepKind;
 pub const OVERLAP: Duration = Duration::from_secs(60);
 /// Rows per poll page (HaloITSM's maximum).
 const PAGE: usize = 100;
-
-/// Where a change was noticed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Webhook,
-    Poll,
-}
-
-impl Source {
-    fn as_str(self) -> &'static str {
-        match self {
-            Source::Webhook => "webhook",
-            Source::Poll => "poll",
-        }
-    }
-}
 
 /// A ticket as a source reported it: enough to skip duplicates cheaply before asking HaloITSM.
 #[derive(Debug, Clone)]

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::ticket_events::Mark;
+use crate::ticket_events::changes::Prints;
+
 /// Most tickets remembered; the ones changed longest ago are forgotten first.
 pub const MAX_TICKETS: usize = 50_000;
 /// Most webhook delivery IDs remembered for de-duplication.
@@ -34,18 +37,6 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
-/// The last known state of one ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mark {
-    /// Status ID.
-    pub s: i64,
-    /// Change marker: HaloITSM's last action date of the ticket.
-    pub m: DateTime<Utc>,
-    /// The newest history entry (action ID) already accounted for; 0 when unknown.
-    #[serde(default)]
-    pub a: i64,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TriggerState {
     /// Changes before this moment are not reported (first start, or lookback).
@@ -63,6 +54,10 @@ pub struct TriggerState {
     /// Events the dispatcher refused for good, oldest first.
     #[serde(default)]
     pub dead_letters: VecDeque<DeadLetter>,
+    /// Field fingerprints of each ticket as last seen (`ticket_updated` only, for
+    /// `changed_fields`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<i64, Prints>,
     #[serde(skip)]
     delivery_set: HashSet<String>,
 }
@@ -90,6 +85,8 @@ enum Entry {
     /// A dead letter the dispatcher has now accepted.
     #[serde(rename = "r")]
     Revived { v: String },
+    #[serde(rename = "f")]
+    Fields { id: i64, v: Prints },
 }
 
 impl TriggerState {
@@ -129,6 +126,12 @@ impl TriggerState {
                 }
             }
             Entry::Revived { v } => self.dead_letters.retain(|d| d.event_id != v),
+            Entry::Fields { id, v } => {
+                // Only for tickets the state keeps (a forgotten one is forgotten whole).
+                if self.tickets.contains_key(&id) {
+                    self.fields.insert(id, v);
+                }
+            }
         }
     }
 
@@ -138,6 +141,7 @@ impl TriggerState {
         by_age.sort_unstable();
         for (m, id) in by_age.into_iter().take(MAX_TICKETS / 10) {
             self.tickets.remove(&id);
+            self.fields.remove(&id);
             if self.forgotten.is_none_or(|f| m > f) {
                 self.forgotten = Some(m);
             }
@@ -231,6 +235,14 @@ impl Store {
 
     pub fn record_ticket(&mut self, id: i64, mark: Mark) -> std::io::Result<()> {
         self.write(Entry::Ticket { id, s: mark.s, m: mark.m, a: mark.a })
+    }
+
+    /// Remember a ticket's field fingerprints (after its mark: see `Entry::Fields`).
+    pub fn record_fields(&mut self, id: i64, prints: Prints) -> std::io::Result<()> {
+        if self.state.fields.get(&id) == Some(&prints) {
+            return Ok(());
+        }
+        self.write(Entry::Fields { id, v: prints })
     }
 
     pub fn advance_cursor(&mut self, to: DateTime<Utc>) -> std::io::Result<()> {
@@ -344,6 +356,29 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn field_prints_survive_a_restart_and_go_with_their_ticket() {
+        let dir = tempfile::tempdir().unwrap();
+        let prints = Prints::of(&serde_json::json!({"summary": "a", "status_id": 2}));
+        {
+            let mut s = Store::open(dir.path(), "trig").unwrap();
+            s.record_fields(5, prints.clone()).unwrap();
+            assert!(s.state.fields.is_empty(), "no prints for a ticket the state does not keep");
+            s.record_ticket(5, Mark { s: 2, m: t("2026-09-01T01:00:00Z"), a: 7 }).unwrap();
+            s.record_fields(5, prints.clone()).unwrap();
+        }
+        let mut s = Store::open(dir.path(), "trig").unwrap();
+        assert_eq!(s.state.fields.get(&5), Some(&prints));
+        s.state.tickets.clear();
+        for id in 0..(MAX_TICKETS as i64 + 1) {
+            s.state.apply(Entry::Ticket { id, s: 1, m: t("2026-09-01T00:00:00Z") + chrono::Duration::seconds(id), a: 0 });
+            if id == 0 {
+                s.state.apply(Entry::Fields { id, v: prints.clone() });
+            }
+        }
+        assert!(!s.state.fields.contains_key(&0), "forgotten with the ticket");
     }
 
     #[test]

@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
-use super::delivery::Delivery;
 use crate::front_door::body::{self, BodyRules};
 use crate::front_door::budget::BodyBudget;
+use crate::ticket_events::delivery::Delivery;
 
 /// Largest delivery body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -33,8 +33,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Bytes of delivery bodies being read at once: a flood of slow senders cannot hold more.
 pub const BODIES_IN_FLIGHT: usize = 64 * BODY_LIMIT;
-/// Most deliveries in one batched body.
-pub const MAX_BATCH: usize = 1000;
+pub use crate::ticket_events::MAX_BATCH;
 /// The inbox refuses new deliveries (503) past this size, until the engine catches up.
 pub const INBOX_LIMIT: u64 = 256 * 1024 * 1024;
 /// Processed bytes after which the inbox is rewritten without them.

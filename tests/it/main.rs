@@ -12,6 +12,7 @@ mod findings_flows;
 mod findings_wiremock;
 mod halo_client;
 mod plg;
+mod process_webhook;
 mod proptest_parsers;
 mod protocol_http;
 mod rate_limits;

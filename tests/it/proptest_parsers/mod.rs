@@ -30,7 +30,7 @@ use icon_haloitsm::plugin::{Mode, Plugin};
 use icon_haloitsm::protocol::{MessageType, PluginError, StartMessage, envelope};
 use icon_haloitsm::server::{self, AppState, ServerOptions};
 use icon_haloitsm::spec::{ObjectSchema, Section, Ty, spec};
-use icon_haloitsm::triggers::delivery::Delivery;
+use icon_haloitsm::ticket_events::delivery::Delivery;
 use icon_haloitsm::triggers::{self, webhook};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

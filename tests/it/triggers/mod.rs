@@ -20,6 +20,8 @@ use icon_haloitsm::plugin::Plugin;
 use icon_haloitsm::spec::StepKind;
 use serde_json::{Value, json};
 
+mod api_trigger;
+mod changed_fields;
 mod exactly_once;
 mod polling;
 mod refusals;

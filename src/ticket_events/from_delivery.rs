@@ -1,0 +1,200 @@
+//! What one webhook delivery announces, decided without any trigger state, for the
+//! `process_webhook` step: the history entry the change wrote, and the ticket's state just
+//! before and just after it, all from HaloITSM's history. The same delivery gives the same answer
+//! whenever it is processed, however the ticket changed since: later entries are left out.
+//!
+//! The change is found, in this order, by the history entry a full payload carries (`action`,
+//! docs/halo-api.md#W1), by the payload ticket's last action date, by the delivery's `timestamp`
+//! (W2), or, for an event-only delivery with neither, as the ticket's latest entry. Entries of the
+//! same second are one change (HaloITSM writes a change's entries together, with whole-second
+//! dates: A3).
+
+use chrono::{DateTime, Utc};
+
+use super::Mark;
+use super::delivery::Delivery;
+use super::plan::{Act, Now, status_after};
+use crate::halo::ticket::{int, parse_halo_date};
+
+/// A change as `plan::plan` takes it: the record "before", the ticket "after", and the history up
+/// to the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announced {
+    pub prev: Option<Mark>,
+    pub now: Now,
+    /// The history up to and including the change; None when it could not be read.
+    pub history: Option<Vec<Act>>,
+    /// The entries the change wrote (empty when it wrote none).
+    pub covered: Vec<Act>,
+    pub new: bool,
+}
+
+/// Decide. `history` as read (any order); `current` is the ticket as it is now.
+pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announced {
+    let payload_marker = d.ticket.as_ref().and_then(|t| t.get("lastactiondate")).and_then(|v| v.as_str()).and_then(parse_halo_date);
+    let payload_status = d.ticket.as_ref().and_then(|t| int(t, "status_id"));
+    let Some(history) = history else {
+        let marker = payload_marker.or(d.at).unwrap_or(current.marker);
+        let status = payload_status.unwrap_or(current.status);
+        let now = Now { status, marker, ..current };
+        // Without a history only what the delivery itself says: no previous status.
+        let prev = (!d.is_new_ticket()).then_some(Mark { s: status, m: marker - chrono::Duration::seconds(1), a: 0 });
+        return Announced { prev, now, history: None, covered: Vec::new(), new: d.is_new_ticket() };
+    };
+    let mut acts = history.to_vec();
+    acts.sort_by_key(|a| a.id);
+    let action_id = d.action.as_ref().and_then(|a| int(a, "id"));
+    let bound: Option<DateTime<Utc>> = payload_marker.or(d.at);
+    // The last entry written by the time of the change.
+    let upto = match (action_id.and_then(|id| acts.iter().position(|a| a.id == id)), bound) {
+        (Some(i), _) => Some(i),
+        (None, Some(t)) => acts.iter().rposition(|a| a.at.is_some_and(|at| at <= t)),
+        (None, None) => acts.len().checked_sub(1),
+    };
+    let known: Vec<Act> = upto.map_or_else(Vec::new, |i| acts[..=i].to_vec());
+    // A change later than its entry's second (say a summary edit) wrote no entry of its own.
+    let wrote_none = action_id.is_none() && payload_marker.zip(known.last().and_then(|a| a.at)).is_some_and(|(m, at)| m > at);
+    let covered: Vec<Act> = match known.last() {
+        Some(last) if !wrote_none => match last.at {
+            Some(at) => known[known.iter().rposition(|a| a.at != Some(at)).map_or(0, |i| i + 1)..].to_vec(),
+            None => vec![*last],
+        },
+        _ => Vec::new(),
+    };
+    let before = &known[..known.len() - covered.len()];
+    let marker = match covered.last().and_then(|a| a.at) {
+        Some(at) => at,
+        None => payload_marker.or(d.at).unwrap_or(current.marker),
+    };
+    let status = status_after(&known).or(payload_status).unwrap_or(current.status);
+    let now = Now { status, marker, ..current };
+    let new = d.is_new_ticket();
+    let prev = (!new).then(|| {
+        // The change's own entry says best what the status was before it.
+        let first_old = covered.iter().find_map(|a| a.old_status);
+        Mark {
+            s: first_old.or(status_after(before)).unwrap_or(status),
+            m: before.last().and_then(|a| a.at).filter(|at| *at < marker).unwrap_or(marker - chrono::Duration::seconds(1)),
+            a: before.last().map_or(0, |a| a.id),
+        }
+    });
+    Announced { prev, now, history: Some(known), covered, new }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::{Actor, Planned, plan};
+    use super::*;
+    use serde_json::json;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2026-09-01T{s}Z")).unwrap().with_timezone(&Utc)
+    }
+
+    fn act(id: i64, at: &str, old: i64, new: i64) -> Act {
+        Act {
+            id,
+            at: Some(t(at)),
+            old_status: Some(old).filter(|s| *s > 0),
+            new_status: Some(new).filter(|s| *s > 0),
+            actor: Actor { agent: Some(3), via_api: Some(false) },
+            priority: false,
+            agent: false,
+            team: false,
+            note: true,
+        }
+    }
+
+    /// Logged at 10:00 in status 1, moved to 2 at 10:05, to 3 at 10:10 (the ticket now).
+    fn history() -> Vec<Act> {
+        vec![act(1, "10:00:00", 0, 1), act(2, "10:05:00", 1, 2), act(3, "10:10:00", 2, 3)]
+    }
+
+    fn current() -> Now {
+        Now { id: 7, status: 3, marker: t("10:10:00"), created: Some(t("10:00:00")) }
+    }
+
+    fn delivery(v: serde_json::Value) -> Delivery {
+        Delivery::read(&v, 0).unwrap()
+    }
+
+    fn transitions(a: &Announced) -> Vec<(i64, i64)> {
+        plan(a.prev, a.now, a.history.as_deref(), DateTime::<Utc>::MIN_UTC, a.new)
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Planned::Transition { old, new, .. } => Some((*old, *new)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_change_is_found_by_action_by_payload_date_and_by_timestamp() {
+        let h = history();
+        // The full payload's action names the entry.
+        let by_action = announced(&delivery(json!({"object_id": 7, "action": {"id": 2}})), Some(&h), current());
+        assert_eq!(transitions(&by_action), vec![(1, 2)]);
+        assert_eq!(by_action.now.status, 2, "the state right after the change, not now");
+        // The payload ticket's last action date.
+        let by_date = announced(
+            &delivery(json!({"object_id": 7, "ticket": {"id": 7, "lastactiondate": "2026-09-01T10:05:00"}})),
+            Some(&h),
+            current(),
+        );
+        assert_eq!(transitions(&by_date), vec![(1, 2)]);
+        // The delivery's timestamp (event only), a moment after the change.
+        let by_stamp = announced(&delivery(json!({"object_id": "7", "timestamp": "2026-09-01T10:05:01.5000000Z"})), Some(&h), current());
+        assert_eq!(transitions(&by_stamp), vec![(1, 2)]);
+        // Nothing to go by: the latest entry.
+        assert_eq!(transitions(&announced(&delivery(json!({"object_id": 7})), Some(&h), current())), vec![(2, 3)]);
+    }
+
+    #[test]
+    fn the_same_delivery_gives_the_same_change_after_later_ones() {
+        let d = delivery(json!({"object_id": 7, "timestamp": "2026-09-01T10:05:00.9000000Z"}));
+        let early = announced(&d, Some(&history()[..2]), Now { status: 2, marker: t("10:05:00"), ..current() });
+        let late = announced(&d, Some(&history()), current());
+        assert_eq!(early, late);
+    }
+
+    #[test]
+    fn entries_of_one_second_are_one_change_and_a_change_without_an_entry_moves_nothing() {
+        let mut h = history();
+        h.push(act(4, "10:10:00", 3, 4));
+        let a = announced(&delivery(json!({"object_id": 7})), Some(&h), Now { status: 4, ..current() });
+        assert_eq!(a.covered.iter().map(|a| a.id).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(transitions(&a), vec![(2, 3), (3, 4)]);
+        // A summary edit at 10:20 wrote no entry: an update, no transition, the status as it was.
+        let edit = announced(
+            &delivery(json!({"object_id": 7, "ticket": {"id": 7, "status_id": 3, "lastactiondate": "2026-09-01T10:20:00"}})),
+            Some(&history()),
+            current(),
+        );
+        assert!(edit.covered.is_empty());
+        assert!(transitions(&edit).is_empty());
+        assert_eq!(edit.now.marker, t("10:20:00"));
+        let p = plan(edit.prev, edit.now, edit.history.as_deref(), DateTime::<Utc>::MIN_UTC, false);
+        assert!(matches!(p.events.as_slice(), [Planned::Updated { status_changed: false, previous: Some(3), .. }]), "{:?}", p.events);
+    }
+
+    #[test]
+    fn without_a_history_no_status_is_guessed() {
+        let a = announced(
+            &delivery(json!({"object_id": 7, "event": "ticket status changed", "ticket": {"id": 7, "status_id": 3}})),
+            None,
+            current(),
+        );
+        assert!(transitions(&a).is_empty());
+        let p = plan(a.prev, a.now, None, DateTime::<Utc>::MIN_UTC, false);
+        assert!(matches!(p.events.as_slice(), [Planned::Updated { status_changed: false, .. }]), "{:?}", p.events);
+    }
+
+    #[test]
+    fn a_new_ticket_delivery_is_its_creation() {
+        let a =
+            announced(&delivery(json!({"object_id": 7, "event": "New Ticket Logged", "action": {"id": 1}})), Some(&history()), current());
+        let p = plan(a.prev, a.now, a.history.as_deref(), DateTime::<Utc>::MIN_UTC, a.new);
+        assert!(matches!(p.events.as_slice(), [Planned::Created { .. }]), "{:?}", p.events);
+    }
+}
