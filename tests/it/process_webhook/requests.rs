@@ -138,3 +138,45 @@ async fn haloitsm_down_fails_the_step_so_the_workflow_can_retry() {
     assert!(out["body"]["error"].as_str().unwrap().contains("503"), "{out}");
     read_only(&server).await;
 }
+
+#[tokio::test]
+async fn the_captured_delivery_shape_gives_its_status_change() {
+    // The live capture of docs/halo-api.md#W2 and W4 (DOTMARC), as HaloITSM posted it.
+    let captured = json!({"id": "8e25bc7b-e07e-4102-9398-5d6647e1e79d", "webhook_id": "53232637-7724-4a19-b126-3c7267a292aa",
+        "notification_id": 41, "event": "ticket status changed", "object_id": 4242, "agent_id": 3,
+        "ticket": {"id": 4242, "status_id": 9, "team_id": 5, "agent_id": 3, "customfields": [], "hasbeenclosed": true}});
+    let server = halo_with_token().await;
+    let get = |p: &str| Mock::given(method("GET")).and(path(p.to_string()));
+    get("/api/Tickets/4242")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": 4242, "summary": "Phish", "status_id": 9, "hasbeenclosed": true,
+            "datecreated": "2026-09-01T09:00:00", "lastactiondate": "2026-09-01T10:00:00"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    get("/api/Actions")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"actions": [
+            {"id": 1, "datetime": "2026-09-01T09:00:00", "old_status": 1, "new_status": 1, "who_agentid": 0},
+            {"id": 2, "datetime": "2026-09-01T10:00:00", "old_status": 1, "new_status": 9, "who_agentid": 3, "actionby_agent_id": 3, "note": "Closed"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    get("/api/Actions/2")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 2, "old_status": 1, "new_status": 9})))
+        .mount(&server)
+        .await;
+    get("/api/Agent/me").respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1}))).mount(&server).await;
+    get("/api/Status")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 9, "name": "Closed", "type": 2}])))
+        .mount(&server)
+        .await;
+    let (status, out) = run(&server, json!({"delivery": captured, "trigger": "ticket_status_changed"})).await;
+    assert_eq!(status, 200, "{out}");
+    let e = &out["body"]["output"]["events"][0];
+    assert_eq!((e["old_status_id"].as_i64(), e["new_status_id"].as_i64()), (Some(1), Some(9)));
+    assert_eq!(e["event_id"], "8e25bc7b-e07e-4102-9398-5d6647e1e79d");
+    assert_eq!(e["ticket"]["closed"], true);
+    assert_eq!(e["insightidr_status"], "CLOSED");
+    read_only(&server).await;
+}
