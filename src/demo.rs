@@ -416,6 +416,35 @@ pub async fn run() -> bool {
     };
     demo.record("Send the same scan again", report);
 
+    // 12. An InsightIDR investigation, as InsightIDR's plugin outputs it, becomes a ticket; the
+    // same investigation moved on changes only what InsightIDR changed.
+    let mut investigation = json!({"rrn": "rrn:investigation:us:demo:investigation:7QK2", "title": "Lateral movement from fin-ws-12",
+        "status": "OPEN", "priority": "HIGH", "disposition": "UNDECIDED", "source": "ALERT",
+        "assignee": {"name": "Priya Shah", "email": "priya.shah@halo.example"}, "created_time": "2026-09-01T09:00:00Z"});
+    let send = |inv: &Value| json!({"investigation": inv, "reference_field_id": 101});
+    let report = expect_ok(demo.action("send_investigation", send(&investigation)).await, |o| {
+        let mut lines = vec![format!(
+            "{}: ticket #{} (priority {}, agent {})",
+            o["outcome"].as_str().unwrap_or("-"),
+            o["ticket"]["id"],
+            o["ticket"]["priority_id"],
+            o["ticket"]["agent_name"].as_str().unwrap_or("-")
+        )];
+        lines.extend(ticket_lines(&o["ticket"]).into_iter().take(1));
+        lines
+    });
+    demo.record("Send an InsightIDR investigation", report);
+    investigation["status"] = json!("INVESTIGATING");
+    investigation["priority"] = json!("CRITICAL");
+    let report = expect_ok(demo.action("send_investigation", send(&investigation)).await, |o| {
+        vec![format!(
+            "{}: {}",
+            o["outcome"].as_str().unwrap_or("-"),
+            o["changes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join("; ")
+        )]
+    });
+    demo.record("Send it again after InsightIDR moved on", report);
+
     let stats = halo.sim.stats();
     let passed = demo.steps.iter().filter(|(_, r)| r.ok).count();
     let total = demo.steps.len();

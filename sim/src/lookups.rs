@@ -54,14 +54,16 @@ fn wanted(q: &Params, disabled: bool) -> bool {
 }
 
 /// `GET /api/Agent`: plain array (with `pageinate=true` the `{record_count, agents}` wrapper).
-/// Disabled agents only when asked for [G3, G6]; `team_id` filters.
+/// Disabled agents only when asked for [G3, G6]; `team_id` and `search` (name or email, G5) filter.
 pub(crate) fn agents(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
     let team = q.int("team_id").map_err(|m| ApiError::field("team_id", m))?;
+    let search = q.get_nonblank("search");
     let rows: Vec<Value> = lk
         .agents
         .iter()
         .filter(|a| wanted(q, a.disabled))
         .filter(|a| team.is_none_or(|t| a.team_id == t))
+        .filter(|a| text_match(&[&a.name, &a.email], search))
         .map(|a| agent_json(lk, a))
         .collect();
     Ok(if q.flag("pageinate") { json!({"record_count": rows.len(), "agents": rows}) } else { Value::Array(rows) })

@@ -28,6 +28,7 @@ mod process_webhook;
 mod reference;
 pub mod search_tickets;
 pub mod send_findings;
+mod send_investigation;
 mod update_ticket;
 
 /// What a running action can use.
@@ -98,5 +99,6 @@ pub fn registry() -> Vec<Handler> {
         handler::<reference::SetStatusFromRapid7>(),
         handler::<reference::MapStatus>(),
         handler::<process_webhook::ProcessWebhook>(),
+        handler::<send_investigation::SendInvestigation>(),
     ]
 }

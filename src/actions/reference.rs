@@ -37,7 +37,7 @@ fn reference_of(action: &str, reference: &str) -> Result<String, PluginError> {
     Ok(r.to_string())
 }
 
-fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) -> Result<i64, PluginError> {
+pub(crate) fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) -> Result<i64, PluginError> {
     let id = given.or(ctx.client.config().reference_field_id).ok_or_else(|| {
         bad(
             action,
@@ -50,7 +50,7 @@ fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) -> Result<i64
 
 /// The connection's mappings (checked with the connection) with a step's own tables in their
 /// place: only the step's can be at fault here.
-fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Result<Mappings, PluginError> {
+pub(crate) fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Result<Mappings, PluginError> {
     let connection = Mappings::of_connection(ctx.client.config())?;
     let Some(per_step) = per_step else { return Ok(connection) };
     Mappings::with(&[ctx.client.config().status_mapping.as_ref(), Some(per_step)])
@@ -187,35 +187,17 @@ impl Action for UpsertTicketByReference {
                 let mut record = common.clone();
                 record.insert("tickettype_id".into(), json!(positive(UPSERT, "tickettype_id", tickettype)?));
                 record.insert("status_id".into(), json!(positive(UPSERT, "status_id", input.status_id)?));
-                let tag = reference_tag(&reference);
-                record.insert("details".into(), json!(format!("{}\n\n{tag}", input.details)));
-                let saved = create_once(&ctx.client, Value::Object(record), &reference, field).await?;
-                let id = int(&saved, "id").unwrap_or_default();
-                tracing::info!("Created ticket {id} for {reference}");
-                // Another container may have created one at the same time: keep the oldest.
-                let holds = |t: &Value| holds_reference(t, &reference, field);
-                let what = format!("the reference {reference}");
-                let key = crate::converge::Key {
-                    tag: &tag,
-                    holds: &holds,
-                    what: &what,
-                    closed_status: cfg.closed_status_id,
-                    closed_status_setting: "the connection's Closed Status ID",
-                };
-                let settled = crate::converge::settle_or_keep(&ctx.client, &key, id).await;
-                if settled.kept == id {
+                let made = create_for(&ctx, record, &input.details, &reference, field).await?;
+                if made.ours {
                     return Ok(UpsertOutput {
-                        ticket: ctx.ticket(&saved).await,
+                        ticket: ctx.ticket(&made.ticket).await,
                         created: true,
                         success: true,
-                        duplicates_closed: settled.closed,
+                        duplicates_closed: made.duplicates_closed,
                     });
                 }
                 // Ours was the duplicate: the kept ticket is updated as if it had been found.
-                let kept = ctx.client.get_ticket(settled.kept, true).await?.ok_or_else(|| {
-                    PluginError::from(HaloError::NotFound { what: format!("ticket {}", settled.kept), message: String::new() })
-                })?;
-                (kept, settled.closed)
+                (made.ticket, made.duplicates_closed)
             }
         };
         let id = int(&current, "id").unwrap_or_default();
@@ -235,6 +217,52 @@ impl Action for UpsertTicketByReference {
         let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
         Ok(UpsertOutput { ticket: ctx.ticket(&now).await, created: false, success: true, duplicates_closed })
     }
+}
+
+/// A ticket made for a reference, settled with any made for it at the same moment elsewhere.
+pub(crate) struct Made {
+    /// The ticket kept (a full read).
+    pub ticket: Value,
+    /// Whether the kept ticket is the one this call created.
+    pub ours: bool,
+    /// Newer tickets for the reference, closed as duplicates.
+    pub duplicates_closed: Vec<i64>,
+}
+
+/// Create the ticket for `reference` (the record, its details followed by the reference's tag),
+/// then settle: another container may have created one at the same time, and the oldest is kept.
+pub(crate) async fn create_for(
+    ctx: &ActionContext,
+    mut record: Map<String, Value>,
+    details: &str,
+    reference: &str,
+    field: i64,
+) -> Result<Made, PluginError> {
+    let tag = reference_tag(reference);
+    record.insert("details".into(), json!(format!("{details}\n\n{tag}")));
+    let saved = create_once(&ctx.client, Value::Object(record), reference, field).await?;
+    let id = int(&saved, "id").unwrap_or_default();
+    tracing::info!("Created ticket {id} for {reference}");
+    let holds = |t: &Value| holds_reference(t, reference, field);
+    let what = format!("the reference {reference}");
+    let cfg = ctx.client.config();
+    let key = crate::converge::Key {
+        tag: &tag,
+        holds: &holds,
+        what: &what,
+        closed_status: cfg.closed_status_id,
+        closed_status_setting: "the connection's Closed Status ID",
+    };
+    let settled = crate::converge::settle_or_keep(&ctx.client, &key, id).await;
+    if settled.kept == id {
+        return Ok(Made { ticket: saved, ours: true, duplicates_closed: settled.closed });
+    }
+    let kept = ctx
+        .client
+        .get_ticket(settled.kept, true)
+        .await?
+        .ok_or_else(|| PluginError::from(HaloError::NotFound { what: format!("ticket {}", settled.kept), message: String::new() }))?;
+    Ok(Made { ticket: kept, ours: false, duplicates_closed: settled.closed })
 }
 
 /// Whether the newest note of a ticket already says exactly this (a rerun adds no duplicate).

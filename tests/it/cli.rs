@@ -154,12 +154,15 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
         "API Trigger: a HaloITSM webhook turned into an event by Process Webhook",
         "Send a Prowler scan (AWS example file)",
         "Send the same scan again",
+        "Send an InsightIDR investigation",
+        "Send it again after InsightIDR moved on",
     ] {
         assert!(text.contains(&format!("✔ {step}")), "{step} missing:\n{text}");
     }
     assert!(String::from_utf8_lossy(&out.stderr).trim().is_empty(), "the demo's account is not interleaved with logs");
     assert!(!text.contains('✘'), "{text}");
     assert!(text.contains("1 token request"), "{text}");
+    assert!(text.contains("updated: status: OPEN -> INVESTIGATING; priority: HIGH -> CRITICAL"), "{text}");
     assert!(text.contains("changed fields [\"agent\"]") && text.contains("processed again: the same event, the same event ID"), "{text}");
 }
 

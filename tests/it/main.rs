@@ -11,6 +11,7 @@ mod connection_settings;
 mod findings_flows;
 mod findings_wiremock;
 mod halo_client;
+mod investigations;
 mod plg;
 mod process_webhook;
 mod proptest_parsers;

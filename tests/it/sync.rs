@@ -4,12 +4,11 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use halo_sim::{self as sim, SimConfig, SimHandle, WebhookConfig};
+use halo_sim::{self as sim, SimHandle, WebhookConfig};
 use icon_haloitsm::plugin::Plugin;
 use icon_haloitsm::triggers;
 use serde_json::{Value, json};
@@ -25,14 +24,9 @@ struct World {
 }
 
 async fn world() -> World {
-    let halo = sim::start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let conn = json!({
-        "client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
-        "authorization_server": halo.auth_url(), "resource_server": halo.api_url(),
-        "default_ticket_type_id": 4, "reference_field_id": FIELD, "timeout_seconds": 5,
-        "webhook_credentials": {"username": "hook", "password": "hook-pass"},
-    });
-    World { halo, srv: PluginServer::start().await, conn }
+    let (halo, srv, conn) =
+        sim_world(json!({"reference_field_id": FIELD, "webhook_credentials": {"username": "hook", "password": "hook-pass"}})).await;
+    World { halo, srv, conn }
 }
 
 impl World {

@@ -4,11 +4,9 @@
 
 use crate::common;
 
-use std::net::SocketAddr;
-
 use base64::Engine;
 use common::*;
-use halo_sim::{self as sim, Faults, SimConfig, SimHandle};
+use halo_sim::{Faults, SimHandle};
 use serde_json::{Value, json};
 
 struct World {
@@ -18,13 +16,8 @@ struct World {
 }
 
 async fn world() -> World {
-    let halo = sim::start(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let conn = json!({
-        "client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
-        "authorization_server": halo.auth_url(), "resource_server": halo.api_url(),
-        "default_ticket_type_id": 4, "timeout_seconds": 5,
-    });
-    World { halo, srv: PluginServer::start().await, conn }
+    let (halo, srv, conn) = sim_world(json!({})).await;
+    World { halo, srv, conn }
 }
 
 impl World {

@@ -226,3 +226,18 @@ pub async fn announced_url(
         tokio::time::timeout(std::time::Duration::from_secs(10), rx).await.expect("the child announced its address").expect("an address");
     (url, printed)
 }
+
+/// A simulated HaloITSM on loopback, a plugin server, and a connection to the simulator with
+/// Default Ticket Type ID 4 and a 5 s timeout, plus the settings in `extra`.
+pub async fn sim_world(extra: Value) -> (halo_sim::SimHandle, PluginServer, Value) {
+    let halo = halo_sim::start(halo_sim::SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let mut conn = json!({
+        "client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
+        "authorization_server": halo.auth_url(), "resource_server": halo.api_url(),
+        "default_ticket_type_id": 4, "timeout_seconds": 5,
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        conn[k] = v.clone();
+    }
+    (halo, PluginServer::start().await, conn)
+}

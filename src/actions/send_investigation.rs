@@ -1,0 +1,358 @@
+//! `send_investigation`: an InsightIDR investigation, exactly as Rapid7's InsightIDR plugin outputs
+//! it (type `investigation`, docs/halo-api.md#RP13: `rrn`, `title`, `status`, `priority`, `disposition`, `assignee
+//! {name, email}`, `source`, times), becomes one ticket keyed by its RRN through the reference
+//! engine (`reference::find`, `reference::create_for`).
+//!
+//! What was last sent is kept on the ticket as a line `[insightidr-sync] {json}` (in the details
+//! when created, in the change note after), so a later call changes only the ticket fields whose
+//! InsightIDR source changed since: an agent's own edit of another field stays.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::reference::{create_for, field_of, find, mappings};
+use super::{Action, ActionContext};
+use crate::halo::HaloClient;
+use crate::halo::HaloError;
+use crate::halo::ticket::{Ticket, int, string};
+use crate::protocol::PluginError;
+use crate::sync::Product;
+
+const NAME: &str = "send_investigation";
+/// Marks the line that records what was last sent.
+const SYNC_MARK: &str = "[insightidr-sync] ";
+const STATUSES: [&str; 4] = ["OPEN", "INVESTIGATING", "WAITING", "CLOSED"];
+const PRIORITIES: [&str; 5] = ["UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+pub struct SendInvestigation;
+
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub investigation: Value,
+    #[serde(default)]
+    pub alerts: Vec<Value>,
+    pub reference_field_id: Option<i64>,
+    pub tickettype_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub priority_mapping: Option<Value>,
+    pub status_mapping: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub ticket: Ticket,
+    /// `created`, `updated` or `unchanged`.
+    pub outcome: &'static str,
+    /// What changed since the last call, as the note says it.
+    pub changes: Vec<String>,
+    pub duplicates_closed: Vec<i64>,
+}
+
+fn bad(problem: String, assistance: &str) -> PluginError {
+    PluginError::client(format!("Invalid input for action `{NAME}`: {problem}."), assistance)
+}
+
+/// The investigation fields the ticket follows, upper-cased where InsightIDR has a fixed set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Synced {
+    title: String,
+    status: String,
+    priority: String,
+    disposition: String,
+    assignee: String,
+}
+
+impl Synced {
+    fn of(inv: &Map<String, Value>) -> Result<Synced, PluginError> {
+        let text = |k: &str| inv.get(k).and_then(Value::as_str).map(str::trim).unwrap_or_default().to_string();
+        let one_of = |k: &str, allowed: &[&str]| -> Result<String, PluginError> {
+            let v = text(k).to_ascii_uppercase();
+            if v.is_empty() || allowed.contains(&v.as_str()) {
+                return Ok(v);
+            }
+            Err(bad(
+                format!("input `investigation.{k}` must be one of {}, got `{}`", allowed.join(", "), text(k)),
+                "Pass the investigation as InsightIDR's plugin outputs it.",
+            ))
+        };
+        Ok(Synced {
+            title: text("title"),
+            status: one_of("status", &STATUSES)?,
+            priority: one_of("priority", &PRIORITIES)?,
+            disposition: text("disposition").to_ascii_uppercase(),
+            assignee: inv
+                .get("assignee")
+                .and_then(|a| a.get("email"))
+                .and_then(Value::as_str)
+                .map(|e| e.trim().to_ascii_lowercase())
+                .unwrap_or_default(),
+        })
+    }
+
+    fn line(&self) -> String {
+        format!("{SYNC_MARK}{}", serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// The state a text records last, if any.
+    fn recorded_in(text: &str) -> Option<Synced> {
+        let at = text.rfind(SYNC_MARK)?;
+        let rest = &text[at + SYNC_MARK.len()..];
+        serde_json::Deserializer::from_str(rest).into_iter::<Synced>().next()?.ok()
+    }
+
+    /// What differs from `before`, as `field: old -> new`.
+    fn changes(&self, before: &Synced) -> Vec<(&'static str, String)> {
+        [
+            ("title", &before.title, &self.title),
+            ("status", &before.status, &self.status),
+            ("priority", &before.priority, &self.priority),
+            ("disposition", &before.disposition, &self.disposition),
+            ("assignee", &before.assignee, &self.assignee),
+        ]
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, a, b)| (name, format!("{name}: {} -> {}", or_none(a), or_none(b))))
+        .collect()
+    }
+}
+
+fn or_none(s: &str) -> &str {
+    if s.is_empty() { "none" } else { s }
+}
+
+/// The default InsightIDR priority → HaloITSM priority (1 Critical … 4 Low, as for findings).
+fn priority_of(priority: &str, table: Option<&Value>) -> Result<Option<i64>, PluginError> {
+    if let Some(t) = table {
+        let Some(m) = t.as_object() else {
+            return Err(bad(
+                "input `priority_mapping` must be an object of InsightIDR priority → HaloITSM priority ID".into(),
+                "For example {\"CRITICAL\": 1, \"HIGH\": 2}.",
+            ));
+        };
+        for (k, v) in m {
+            if !PRIORITIES.contains(&k.to_ascii_uppercase().as_str()) || v.as_i64().is_none_or(|id| id <= 0) {
+                return Err(bad(
+                    format!("input `priority_mapping` maps `{k}` to {v}: keys are {}, values HaloITSM priority IDs", PRIORITIES.join(", ")),
+                    "For example {\"CRITICAL\": 1, \"HIGH\": 2}.",
+                ));
+            }
+        }
+        if let Some(id) = m.iter().find(|(k, _)| k.eq_ignore_ascii_case(priority)).and_then(|(_, v)| v.as_i64()) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(match priority {
+        "CRITICAL" => Some(1),
+        "HIGH" => Some(2),
+        "MEDIUM" => Some(3),
+        "LOW" => Some(4),
+        _ => None,
+    })
+}
+
+/// The HaloITSM agent with this email (enabled), if there is one (docs/halo-api.md#G5).
+async fn agent_with_email(client: &HaloClient, email: &str) -> Result<Option<i64>, HaloError> {
+    if email.is_empty() {
+        return Ok(None);
+    }
+    let answer = client.get("Agent", &[("search", email.to_string())]).await?;
+    let rows = match answer {
+        Value::Array(rows) => rows,
+        other => crate::halo::rows_of(other, "agents").map(|(r, _)| r).unwrap_or_default(),
+    };
+    Ok(rows
+        .iter()
+        .filter(|a| a.get("isdisabled").and_then(Value::as_bool) != Some(true))
+        .find(|a| string(a, "email").is_some_and(|e| e.trim().eq_ignore_ascii_case(email)))
+        .and_then(|a| int(a, "id")))
+}
+
+/// The ticket's details: the investigation as InsightIDR describes it, its alerts, the sync line.
+fn details(inv: &Map<String, Value>, alerts: &[Value], synced: &Synced) -> String {
+    let text = |k: &str| inv.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    let mut out = vec![format!("InsightIDR investigation {}", text("rrn"))];
+    for (label, key) in [
+        ("Status", "status"),
+        ("Priority", "priority"),
+        ("Disposition", "disposition"),
+        ("Source", "source"),
+        ("Created", "created_time"),
+        ("First alert", "first_alert_time"),
+        ("Latest alert", "latest_alert_time"),
+    ] {
+        out.push(format!("{label}: {}", text(key)));
+    }
+    if let Some(a) = inv.get("assignee").filter(|a| a.is_object()) {
+        out.push(format!(
+            "Assignee: {} <{}>",
+            a.get("name").and_then(Value::as_str).unwrap_or("-"),
+            a.get("email").and_then(Value::as_str).unwrap_or("-")
+        ));
+    }
+    if !alerts.is_empty() {
+        out.push(String::new());
+        out.push(format!("Alerts ({}):", alerts.len()));
+        for a in alerts {
+            let t = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("-");
+            out.push(format!("- {} ({}; {})", t("title"), t("alert_type"), t("created_time")));
+        }
+    }
+    out.push(String::new());
+    out.push(synced.line());
+    out.join("\n")
+}
+
+impl Action for SendInvestigation {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
+        let Some(inv) = input.investigation.as_object() else {
+            return Err(bad("input `investigation` must be an object".into(), "Pass the investigation as InsightIDR's plugin outputs it."));
+        };
+        let rrn = inv.get("rrn").and_then(Value::as_str).map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
+            bad(
+                "input `investigation.rrn` is missing or empty".into(),
+                "Pass the whole investigation object of an InsightIDR step: its RRN keys the ticket. Nothing was sent.",
+            )
+        })?;
+        let synced = Synced::of(inv)?;
+        let field = field_of(&ctx, NAME, input.reference_field_id)?;
+        let map = mappings(&ctx, NAME, input.status_mapping.as_ref())?;
+        let priority = priority_of(&synced.priority, input.priority_mapping.as_ref())?;
+        let cfg = ctx.client.config();
+        let tenant = ctx.client.statuses(false).await?;
+        let status = match synced.status.as_str() {
+            "" => None,
+            s => Some(map.to_halo(Product::InsightIdr, s, &tenant, cfg.closed_status_id).map_err(|e| {
+                bad(format!("input `investigation.status`: {e}"), "Map the status in the Status Mapping's insightidr_to_halo table.")
+            })?),
+        };
+        let agent = agent_with_email(&ctx.client, &synced.assignee).await?;
+        if agent.is_none() && !synced.assignee.is_empty() {
+            tracing::info!("No enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
+        }
+        let summary = format!("InsightIDR: {}", if synced.title.is_empty() { rrn } else { &synced.title });
+        let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{rrn}", cfg.application_key()));
+        let _held = lock.lock().await;
+        let Some(current) = find(&ctx.client, rrn, field, false).await? else {
+            let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
+                bad(
+                    "no ticket type was given and the connection has no Default Ticket Type ID".into(),
+                    "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
+                )
+            })?;
+            let mut record = Map::new();
+            record.insert("summary".into(), json!(summary));
+            record.insert("tickettype_id".into(), json!(tickettype));
+            record.insert("customfields".into(), json!([{"id": field, "value": rrn}]));
+            for (k, v) in [
+                ("priority_id", priority.or(cfg.default_priority_id)),
+                ("status_id", status),
+                ("agent_id", agent.or(cfg.default_agent_id)),
+                ("team_id", input.team_id.or(cfg.default_team_id)),
+                ("categoryid_1", cfg.default_category_id),
+            ] {
+                if let Some(v) = v {
+                    record.insert(k.into(), json!(v));
+                }
+            }
+            let made = create_for(&ctx, record, &details(inv, &input.alerts, &synced), rrn, field).await?;
+            let outcome = if made.ours { "created" } else { "unchanged" };
+            return Ok(Output {
+                ticket: ctx.ticket(&made.ticket).await,
+                outcome,
+                changes: Vec::new(),
+                duplicates_closed: made.duplicates_closed,
+            });
+        };
+        let id = int(&current, "id").unwrap_or_default();
+        let before = last_synced(&ctx.client, id, &current).await?;
+        let changed = synced.changes(&before);
+        if changed.is_empty() {
+            return Ok(Output {
+                ticket: ctx.ticket(&current).await,
+                outcome: "unchanged",
+                changes: Vec::new(),
+                duplicates_closed: Vec::new(),
+            });
+        }
+        // Only the fields whose InsightIDR source changed are written.
+        let mut fields = Map::new();
+        for (name, _) in &changed {
+            let (key, value) = match *name {
+                "title" => ("summary", Some(json!(summary))),
+                "status" => ("status_id", status.map(Value::from)),
+                "priority" => ("priority_id", priority.map(Value::from)),
+                "assignee" => ("agent_id", agent.map(Value::from)),
+                _ => continue,
+            };
+            if let Some(v) = value.filter(|v| current.get(key) != Some(v)) {
+                fields.insert(key.into(), v);
+            }
+        }
+        if !fields.is_empty() {
+            ctx.client.update_ticket(id, fields).await?;
+        }
+        if let Some(s) = status.filter(|s| tenant.closes(*s) == Some(true)) {
+            ctx.client.confirm_closed(id, s, "the InsightIDR CLOSED status mapping").await?;
+        }
+        let lines: Vec<String> = changed.into_iter().map(|(_, l)| l).collect();
+        let note = format!("InsightIDR investigation {rrn} changed: {}.\n\n{}", lines.join("; "), synced.line());
+        ctx.client.post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true})).await?;
+        tracing::info!("Updated ticket {id} for {rrn}: {}", lines.join("; "));
+        let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
+        Ok(Output { ticket: ctx.ticket(&now).await, outcome: "updated", changes: lines, duplicates_closed: Vec::new() })
+    }
+}
+
+/// What was last sent to the ticket: the newest note that records it, else its details; a ticket
+/// that never recorded it (made by another step) counts as having recorded nothing.
+async fn last_synced(client: &HaloClient, id: i64, ticket: &Value) -> Result<Synced, HaloError> {
+    let (rows, _) = client.list("Actions", &[("ticket_id", id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
+    let mut notes: Vec<&Value> = rows.iter().filter(|a| string(a, "note").is_some_and(|n| n.contains(SYNC_MARK))).collect();
+    notes.sort_by_key(|a| int(a, "id").unwrap_or_default());
+    let from_notes = notes.last().and_then(|a| string(a, "note")).and_then(|n| Synced::recorded_in(&n));
+    let from_details = || string(ticket, "details").or_else(|| string(ticket, "details_html")).and_then(|d| Synced::recorded_in(&d));
+    Ok(from_notes.or_else(from_details).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn what_is_synced_and_what_changed() {
+        let a = Synced::of(&inv(
+            json!({"rrn": "rrn:x", "title": "T", "status": "open", "priority": "HIGH", "assignee": {"email": "Ellen@Example.com"}}),
+        ))
+        .unwrap();
+        assert_eq!((a.status.as_str(), a.assignee.as_str()), ("OPEN", "ellen@example.com"));
+        let b = Synced { status: "INVESTIGATING".into(), priority: "CRITICAL".into(), ..a.clone() };
+        assert_eq!(
+            b.changes(&a).into_iter().map(|(_, l)| l).collect::<Vec<_>>(),
+            vec!["status: OPEN -> INVESTIGATING", "priority: HIGH -> CRITICAL"]
+        );
+        assert!(a.changes(&a).is_empty());
+        let text = format!("Some details\n\n{}", b.line());
+        assert_eq!(Synced::recorded_in(&text), Some(b));
+        assert_eq!(Synced::recorded_in("nothing"), None);
+        let e = Synced::of(&inv(json!({"rrn": "r", "status": "DONE"}))).unwrap_err();
+        assert!(e.to_string().contains("`investigation.status`") && e.to_string().contains("DONE"), "{e}");
+    }
+
+    #[test]
+    fn priorities_map_by_default_or_by_table() {
+        assert_eq!(priority_of("CRITICAL", None).unwrap(), Some(1));
+        assert_eq!(priority_of("UNSPECIFIED", None).unwrap(), None);
+        assert_eq!(priority_of("HIGH", Some(&json!({"high": 7}))).unwrap(), Some(7));
+        assert_eq!(priority_of("LOW", Some(&json!({"HIGH": 7}))).unwrap(), Some(4), "a table replaces only what it names");
+        assert!(priority_of("LOW", Some(&json!({"URGENT": 1}))).is_err());
+        assert!(priority_of("LOW", Some(&json!({"LOW": 0}))).is_err());
+    }
+}
