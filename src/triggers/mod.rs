@@ -256,10 +256,9 @@ pub async fn run(
     let result = log.scope(serve(plugin, cfg, client, log.clone(), stop_rx)).await;
     match result {
         Ok(()) => Ok(()),
-        Err(message) => {
-            tracing::error!("{message}");
+        Err(e) => {
+            tracing::error!("{e}");
             let (_, meta) = StartMessage::salvage(&msg);
-            let e = PluginError::internal(format!("The trigger stopped: {message}"));
             let mut out = crate::protocol::envelope(Some("trigger_event"), &meta, log.take(), Err(e));
             crate::protocol::mask_secrets(&mut out, &secrets);
             Err(out)
@@ -301,8 +300,40 @@ async fn serve(
     cfg: Config,
     client: Arc<HaloClient>,
     log: StepLog,
+    stop: watch::Receiver<bool>,
+) -> Result<(), PluginError> {
+    serve_until_stopped(plugin, cfg, client, log, stop).await.map_err(|e| match e {
+        Stopping::Listen { addr, cause } => PluginError::client(
+            format!("The trigger cannot listen for HaloITSM's webhooks on {addr}: {cause}."),
+            "Another process (or another trigger) uses this Webhook Port: give the trigger a free Webhook Port (and the same port in HaloITSM's webhook URL), or stop what holds the port.",
+        ),
+        Stopping::Failed(message) => PluginError::internal(format!("The trigger stopped: {message}")),
+    })
+}
+
+/// Why a running trigger ended other than by a stop request.
+enum Stopping {
+    /// The webhook listener's address could not be bound (in use, not this host's, no permission).
+    Listen {
+        addr: std::net::SocketAddr,
+        cause: std::io::Error,
+    },
+    Failed(String),
+}
+
+impl From<String> for Stopping {
+    fn from(message: String) -> Self {
+        Stopping::Failed(message)
+    }
+}
+
+async fn serve_until_stopped(
+    plugin: Arc<Plugin>,
+    cfg: Config,
+    client: Arc<HaloClient>,
+    log: StepLog,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), Stopping> {
     let dispatcher = match &cfg.dispatcher_url {
         Some(url) => Dispatcher::http(url),
         None => Dispatcher::Stdout,
@@ -342,9 +373,8 @@ async fn serve(
     // The listener comes up first, so deliveries are stored even while older ones are replayed
     // or the dispatcher is down.
     if let Some(inbox) = &inbox {
-        let listener = tokio::net::TcpListener::bind(cfg.webhook_addr)
-            .await
-            .map_err(|e| format!("cannot listen for webhooks on {}: {e}", cfg.webhook_addr))?;
+        let listener =
+            tokio::net::TcpListener::bind(cfg.webhook_addr).await.map_err(|cause| Stopping::Listen { addr: cfg.webhook_addr, cause })?;
         tracing::info!("Listening for HaloITSM webhooks on http://{}{}", cfg.webhook_addr, webhook::PATH);
         let app = webhook::router(inbox.clone(), cfg.auth.clone());
         let mut listener_stop = stop.clone();
@@ -403,8 +433,8 @@ async fn serve(
     let saved = engine.store.compact();
     tracing::info!("Trigger stopped after sending {} event(s)", engine.dispatched);
     match (outcome, saved) {
-        (Err(Halt::Failed(m)), _) => Err(m),
-        (_, Err(e)) => Err(format!("cannot save the trigger state: {e}")),
+        (Err(Halt::Failed(m)), _) => Err(Stopping::Failed(m)),
+        (_, Err(e)) => Err(Stopping::Failed(format!("cannot save the trigger state: {e}"))),
         _ => Ok(()),
     }
 }

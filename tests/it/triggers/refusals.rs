@@ -101,3 +101,20 @@ async fn a_listener_open_to_anyone_or_with_an_empty_password_does_not_start_unle
     let error = refused(&empty, json!({"source": "webhook"}));
     assert!(error.contains("`webhook_credentials`") && error.contains("empty"), "{error}");
 }
+
+#[tokio::test]
+async fn a_webhook_port_in_use_is_a_clear_error_not_an_internal_one() {
+    let s = setup().await;
+    let taken = std::net::TcpListener::bind(("127.0.0.1", s.port)).unwrap();
+    let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
+    let (status, out) = t.wait_with_output_timeout();
+    drop(taken);
+    assert!(!status.success());
+    let out: Value = serde_json::from_slice(&out).unwrap();
+    let body = &out["body"];
+    assert_eq!(body["status"], "error", "{out}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains(&format!("cannot listen for HaloITSM's webhooks on 127.0.0.1:{}", s.port)), "{out}");
+    assert!(body["exception"]["assistance"].as_str().unwrap().contains("free Webhook Port"), "{out}");
+    assert!(!error.contains("internal"), "a setting to change, not a plugin bug: {out}");
+}
