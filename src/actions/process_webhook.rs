@@ -43,7 +43,7 @@ pub struct Skipped {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
     pub ticket_id: i64,
-    /// `deleted`, `forbidden` or `filtered`.
+    /// `deleted`, `forbidden`, `no_history`, `duplicate` or `filtered`.
     pub reason: &'static str,
     pub detail: String,
 }
@@ -177,8 +177,9 @@ impl Action for ProcessWebhook {
             filters: Filters::of(Kind::Updated, &input.filters, monitored_fields),
             wanted,
             mappings: Mappings::of_connection(ctx.client.config())?,
-            us: our_agent(&ctx).await,
+            us: our_agent(&ctx).await?,
         });
+        let indices: Vec<usize> = readable.iter().map(|(i, _)| *i).collect();
         let outcomes: Vec<Result<Outcome, PluginError>> = stream::iter(readable)
             .map(|(i, d)| {
                 let (ctx, shared) = (ctx.clone(), shared.clone());
@@ -188,9 +189,29 @@ impl Action for ProcessWebhook {
             .collect()
             .await;
         let (mut events, mut skipped) = (Vec::new(), Vec::new());
-        for o in outcomes {
+        let mut changes = std::collections::HashSet::new();
+        for (o, index) in outcomes.into_iter().zip(indices) {
             match o? {
-                Outcome::Events(e) => events.extend(e),
+                Outcome::Events(e) => {
+                    // One change announced by several deliveries (say "status changed" and
+                    // "closed" for one close) is given once, for the first of them.
+                    let (fresh, seen): (Vec<Value>, Vec<Value>) = e.into_iter().partition(|ev| changes.insert(ev["change_id"].to_string()));
+                    if fresh.is_empty()
+                        && let Some(first) = seen.first()
+                    {
+                        skipped.push(Skipped {
+                            index,
+                            delivery_id: first["delivery_id"].as_str().map(str::to_string),
+                            ticket_id: first["ticket"]["id"].as_i64().unwrap_or_default(),
+                            reason: "duplicate",
+                            detail: format!(
+                                "An earlier delivery of this input announced the same change ({})",
+                                first["change_id"].as_str().unwrap_or_default()
+                            ),
+                        });
+                    }
+                    events.extend(fresh);
+                }
                 Outcome::Skipped(s) => skipped.push(s),
             }
         }
@@ -207,12 +228,14 @@ impl Action for ProcessWebhook {
 
 /// The agent this connection acts as, to recognise its own changes; unknown when HaloITSM will
 /// not say.
-async fn our_agent(ctx: &ActionContext) -> Option<i64> {
+async fn our_agent(ctx: &ActionContext) -> Result<Option<i64>, PluginError> {
     match ctx.client.get_optional("Agent/me", &[]).await {
-        Ok(me) => me.and_then(|me| int(&me, "id")),
+        Ok(me) => Ok(me.and_then(|me| int(&me, "id"))),
+        // A failure that may pass fails the step: its events would differ from a retry's.
+        Err(e) if e.is_transient() => Err(e.into()),
         Err(e) => {
             tracing::warn!("Could not read /Agent/me ({e}); changed_by_integration is false for every event");
-            None
+            Ok(None)
         }
     }
 }
@@ -252,7 +275,8 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) ->
     let mut ticket = Ticket::from_halo(&raw, |id| ctx.client.ticket_url(id));
     let flags = Flags::read(&ctx.client, &raw).await;
     ticket.closed = Some(flags.closed);
-    let rapid7 = event::rapid7_statuses(&ctx.client, &shared.mappings, current.status, flags).await;
+    // The status right after the change, as the event's other fields: the same whenever processed.
+    let rapid7 = event::rapid7_statuses(&ctx.client, &shared.mappings, a.now.status, flags).await;
     let seen = Seen {
         ticket: &ticket,
         raw: &raw,
@@ -266,6 +290,9 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) ->
     };
     let filters = Filters { kind, ..shared.filters.clone() };
     let built: Vec<(Value, String)> = plan.events.iter().filter_map(|p| event::build(&filters, p, &seen)).collect();
+    if built.is_empty() && a.history.is_none() {
+        return Ok(skip("no_history", format!("HaloITSM will not show the history of ticket {}, so what changed is unknown", d.ticket_id)));
+    }
     if built.is_empty() {
         return Ok(skip(
             "filtered",
@@ -284,8 +311,16 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) ->
                     None => format!("halo:{key}"),
                 };
                 out["event_id"] = json!(id);
+                // The change itself, whichever delivery (or HaloITSM event) announced it.
+                out["change_id"] = json!(format!("halo:{key}"));
                 if let Some(id) = &d.id {
                     out["delivery_id"] = json!(id);
+                }
+                if a.history.is_none() {
+                    // Without the history the status before is unknown, never guessed.
+                    if let Some(o) = out.as_object_mut() {
+                        o.remove("previous_status_id");
+                    }
                 }
                 out
             })
@@ -303,7 +338,12 @@ async fn full_entries(ctx: &ActionContext, d: &Delivery, a: &Announced, rows: Op
         let full = match (carried, row) {
             (Some(x), _) => Some(x.clone()),
             (None, Some(r)) if r.get("new_agent").is_some() || r.get("new_team").is_some() => Some(r.clone()),
-            _ => ctx.client.get_optional(&format!("Actions/{}", entry.id), &[("ticket_id", d.ticket_id.to_string())]).await?,
+            _ => match ctx.client.get_optional(&format!("Actions/{}", entry.id), &[("ticket_id", d.ticket_id.to_string())]).await {
+                Ok(full) => full,
+                // An entry the API application may not read in full: the list row is all there is.
+                Err(HaloError::Forbidden { .. } | HaloError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
         };
         out.push(full.as_ref().and_then(Act::of).unwrap_or(*entry));
     }

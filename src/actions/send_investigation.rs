@@ -93,8 +93,9 @@ impl Synced {
         format!("{SYNC_MARK}{}", serde_json::to_string(self).unwrap_or_default())
     }
 
-    /// The state a text records last, if any.
+    /// The state a text records last, if any; the text may have come back as HTML.
     fn recorded_in(text: &str) -> Option<Synced> {
+        let text = unescape_html(text);
         let at = text.rfind(SYNC_MARK)?;
         let rest = &text[at + SYNC_MARK.len()..];
         serde_json::Deserializer::from_str(rest).into_iter::<Synced>().next()?.ok()
@@ -114,6 +115,16 @@ impl Synced {
         .map(|(name, a, b)| (name, format!("{name}: {} -> {}", or_none(a), or_none(b))))
         .collect()
     }
+}
+
+/// The few entities HaloITSM's HTML rendering of a text can put into a JSON line.
+fn unescape_html(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn or_none(s: &str) -> &str {
@@ -292,10 +303,13 @@ impl Action for SendInvestigation {
                 fields.insert(key.into(), v);
             }
         }
+        let wrote_status = fields.contains_key("status_id");
         if !fields.is_empty() {
             ctx.client.update_ticket(id, fields).await?;
         }
-        if let Some(s) = status.filter(|s| tenant.closes(*s) == Some(true)) {
+        // Checked only when this call closes it: a ticket an analyst reopened stays open until
+        // InsightIDR's status changes again.
+        if let Some(s) = status.filter(|s| wrote_status && tenant.closes(*s) == Some(true)) {
             ctx.client.confirm_closed(id, s, "the InsightIDR CLOSED status mapping").await?;
         }
         let lines: Vec<String> = changed.into_iter().map(|(_, l)| l).collect();
@@ -340,8 +354,10 @@ mod tests {
         );
         assert!(a.changes(&a).is_empty());
         let text = format!("Some details\n\n{}", b.line());
-        assert_eq!(Synced::recorded_in(&text), Some(b));
+        assert_eq!(Synced::recorded_in(&text), Some(b.clone()));
         assert_eq!(Synced::recorded_in("nothing"), None);
+        let html = format!("<p>Some details</p><p>{}</p>", b.line().replace('"', "&quot;"));
+        assert_eq!(Synced::recorded_in(&html).map(|s| s.status), Some("INVESTIGATING".to_string()), "read back from HTML");
         let e = Synced::of(&inv(json!({"rrn": "r", "status": "DONE"}))).unwrap_err();
         assert!(e.to_string().contains("`investigation.status`") && e.to_string().contains("DONE"), "{e}");
     }

@@ -87,7 +87,12 @@ impl Prints {
             let Some(id) = cf.get("id").and_then(as_int).filter(|id| *id > 0 && (*id as u64) < u32::MAX as u64 - CUSTOM_KEY) else {
                 continue;
             };
-            out.push(((CUSTOM_KEY + id as u64) << 32) | hash(&canonical(cf.get("value"))));
+            // A custom field's text is kept as it is: "0" is a value there, not "none".
+            let value = match cf.get("value") {
+                Some(Value::String(s)) => s.trim().to_string(),
+                other => canonical(other),
+            };
+            out.push(((CUSTOM_KEY + id as u64) << 32) | hash(&value));
         }
         out.sort_unstable();
         out.dedup_by_key(|p| *p >> 32);
@@ -107,9 +112,10 @@ impl Prints {
         keys.dedup();
         keys.into_iter()
             .filter(|k| self.get(*k).unwrap_or(empty) != now.get(*k).unwrap_or(empty))
-            .map(|k| match k {
-                k if k < CUSTOM_KEY => FIELDS[k as usize].to_string(),
-                k => format!("{CUSTOM_PREFIX}{}", k - CUSTOM_KEY),
+            // A key this build does not know (a newer build's state) names nothing.
+            .filter_map(|k| match k {
+                k if k < CUSTOM_KEY => FIELDS.get(k as usize).map(|f| f.to_string()),
+                k => Some(format!("{CUSTOM_PREFIX}{}", k - CUSTOM_KEY)),
             })
             .collect()
     }
@@ -230,6 +236,11 @@ mod tests {
         assert!(before.changed(&Prints::of(&t)).is_empty(), "{:?}", before.changed(&Prints::of(&t)));
         let unassigned = Prints::of(&json!({"agent_id": 0}));
         assert!(unassigned.changed(&Prints::of(&json!({}))).is_empty());
+        let mut zero = ticket();
+        zero["customfields"] = json!([{"id": 146, "value": "rrn:1"}, {"id": 150, "value": "0"}]);
+        assert_eq!(before.changed(&Prints::of(&zero)), vec!["custom_field_150"], "a custom field's \"0\" is a value");
+        let unknown = Prints(vec![(500 << 32) | 1]);
+        assert!(unknown.changed(&Prints::default()).is_empty(), "a key of a newer build names nothing");
         let mut set = ticket();
         set["customfields"] = json!([{"id": 150, "value": "x"}]);
         assert_eq!(before.changed(&Prints::of(&set)), vec!["custom_field_146", "custom_field_150"]);

@@ -4,17 +4,22 @@
 //! whenever it is processed, however the ticket changed since: later entries are left out.
 //!
 //! The change is found, in this order, by the history entry a full payload carries (`action`,
-//! docs/halo-api.md#W1), by the payload ticket's last action date, by the delivery's `timestamp`
-//! (W2), or, for an event-only delivery with neither, as the ticket's latest entry. Entries of the
-//! same second are one change (HaloITSM writes a change's entries together, with whole-second
-//! dates: A3).
+//! docs/halo-api.md#W15, taken as the change even before the history lists it), by the payload
+//! ticket's last action date, by the delivery's `timestamp` (W2, an entry at most a minute older,
+//! W16), or, for a delivery with no date at all, as the ticket's latest entry (the one case a
+//! later reading can differ). Entries of the same second are one change (HaloITSM writes a
+//! change's entries together); dates are compared by the second (they may carry fractions, T14).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::Mark;
 use super::delivery::Delivery;
 use super::plan::{Act, Now, status_after};
 use crate::halo::ticket::{int, parse_halo_date};
+
+/// Longest HaloITSM is taken to need between a change and queueing its delivery (an assumption:
+/// no source gives it, docs/halo-api.md#W16).
+const QUEUED_WITHIN: chrono::Duration = chrono::Duration::seconds(60);
 
 /// A change as `plan::plan` takes it: the record "before", the ticket "after", and the history up
 /// to the change.
@@ -41,10 +46,19 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announc
         let prev = (!d.is_new_ticket()).then_some(Mark { s: status, m: marker - chrono::Duration::seconds(1), a: 0 });
         return Announced { prev, now, history: None, covered: Vec::new(), new: d.is_new_ticket() };
     };
-    let mut acts = history.to_vec();
+    // Dates compared by the second: some carry fractions, some do not (T14).
+    let sec = |t: DateTime<Utc>| t.trunc_subsecs(0);
+    let payload_marker = payload_marker.map(sec);
+    let mut acts: Vec<Act> = history.iter().map(|a| Act { at: a.at.map(sec), ..*a }).collect();
+    let carried = d.action.as_ref().and_then(Act::of).map(|a| Act { at: a.at.map(sec), ..a });
+    // The entry a full payload carries is the change, even when the history list does not show
+    // it yet.
+    if let Some(c) = carried.filter(|c| !acts.iter().any(|a| a.id == c.id)) {
+        acts.push(c);
+    }
     acts.sort_by_key(|a| a.id);
-    let action_id = d.action.as_ref().and_then(|a| int(a, "id"));
-    let bound: Option<DateTime<Utc>> = payload_marker.or(d.at);
+    let action_id = carried.map(|c| c.id);
+    let bound: Option<DateTime<Utc>> = payload_marker.or(d.at.map(sec));
     // The last entry written by the time of the change.
     let upto = match (action_id.and_then(|id| acts.iter().position(|a| a.id == id)), bound) {
         (Some(i), _) => Some(i),
@@ -52,8 +66,16 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announc
         (None, None) => acts.len().checked_sub(1),
     };
     let known: Vec<Act> = upto.map_or_else(Vec::new, |i| acts[..=i].to_vec());
-    // A change later than its entry's second (say a summary edit) wrote no entry of its own.
-    let wrote_none = action_id.is_none() && payload_marker.zip(known.last().and_then(|a| a.at)).is_some_and(|(m, at)| m > at);
+    let last_at = known.last().and_then(|a| a.at);
+    // A change later than its entry's second (say a summary edit) wrote no entry of its own. With
+    // only the delivery's timestamp to go by, an entry more than `QUEUED_WITHIN` older than the
+    // delivery is an earlier change's.
+    let wrote_none = action_id.is_none()
+        && match (payload_marker, d.at.map(sec), last_at) {
+            (Some(m), _, Some(at)) => m > at,
+            (None, Some(t), Some(at)) => t - at > QUEUED_WITHIN,
+            _ => false,
+        };
     let covered: Vec<Act> = match known.last() {
         Some(last) if !wrote_none => match last.at {
             Some(at) => known[known.iter().rposition(|a| a.at != Some(at)).map_or(0, |i| i + 1)..].to_vec(),
@@ -64,7 +86,7 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announc
     let before = &known[..known.len() - covered.len()];
     let marker = match covered.last().and_then(|a| a.at) {
         Some(at) => at,
-        None => payload_marker.or(d.at).unwrap_or(current.marker),
+        None => payload_marker.or(d.at.map(sec)).unwrap_or(current.marker),
     };
     let status = status_after(&known).or(payload_status).unwrap_or(current.status);
     let now = Now { status, marker, ..current };
@@ -176,6 +198,31 @@ mod tests {
         assert_eq!(edit.now.marker, t("10:20:00"));
         let p = plan(edit.prev, edit.now, edit.history.as_deref(), DateTime::<Utc>::MIN_UTC, false);
         assert!(matches!(p.events.as_slice(), [Planned::Updated { status_changed: false, previous: Some(3), .. }]), "{:?}", p.events);
+    }
+
+    #[test]
+    fn a_timestamp_long_after_the_last_entry_is_a_change_without_one() {
+        // A summary edit at 10:20, announced by an event-only delivery: not the 10:10 status change.
+        let d = delivery(json!({"object_id": 7, "timestamp": "2026-09-01T10:20:00.3000000Z"}));
+        let a = announced(&d, Some(&history()), current());
+        assert!(a.covered.is_empty());
+        assert!(transitions(&a).is_empty());
+        assert_eq!(a.now.marker, t("10:20:00"));
+    }
+
+    #[test]
+    fn a_carried_action_the_history_does_not_list_yet_is_the_change() {
+        let d = delivery(json!({"object_id": 7, "action": {"id": 4, "datetime": "2026-09-01T10:15:00", "old_status": 3, "new_status": 4}}));
+        let a = announced(&d, Some(&history()), Now { status: 4, ..current() });
+        assert_eq!(transitions(&a), vec![(3, 4)]);
+    }
+
+    #[test]
+    fn fractions_of_a_second_do_not_split_a_change() {
+        let mut h = history();
+        h[1].at = Some(t("10:05:00") + chrono::Duration::milliseconds(200));
+        let d = delivery(json!({"object_id": 7, "ticket": {"id": 7, "lastactiondate": "2026-09-01T10:05:00.217"}}));
+        assert_eq!(transitions(&announced(&d, Some(&h), current())), vec![(1, 2)]);
     }
 
     #[test]

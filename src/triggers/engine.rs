@@ -192,6 +192,10 @@ impl Engine {
             }
         } else if !s.new && now.marker < floor {
             self.store.record_ticket(s.id, Mark { s: now.status, m: now.marker, a: 0 })?;
+            // The ticket was read: its next change can be compared with it.
+            if self.cfg.filters.kind == Kind::Updated {
+                self.store.record_fields(s.id, Prints::of(&raw))?;
+            }
             return Ok(());
         }
         let history = match history {

@@ -305,7 +305,11 @@ async fn serve(
     serve_until_stopped(plugin, cfg, client, log, stop).await.map_err(|e| match e {
         Stopping::Listen { addr, cause } => PluginError::client(
             format!("The trigger cannot listen for HaloITSM's webhooks on {addr}: {cause}."),
-            "Another process (or another trigger) uses this Webhook Port: give the trigger a free Webhook Port (and the same port in HaloITSM's webhook URL), or stop what holds the port.",
+            match cause.kind() {
+                std::io::ErrorKind::AddrInUse => "Another process (or another trigger) uses this Webhook Port: give the trigger a free Webhook Port (and the same port in HaloITSM's webhook URL), or stop what holds the port.",
+                std::io::ErrorKind::PermissionDenied => "Ports below 1024 need privileges the plugin does not have: use a Webhook Port above 1024, such as 10002.",
+                _ => "The Webhook Bind Address must be an address of this host (0.0.0.0 listens on all of them).",
+            },
         ),
         Stopping::Failed(message) => PluginError::internal(format!("The trigger stopped: {message}")),
     })

@@ -191,3 +191,19 @@ async fn the_create_request_is_exact() {
     assert!(details.contains(r#"[insightidr-sync] {"title":"Suspicious Authentication - jsmith","status":"OPEN","priority":"HIGH","disposition":"UNDECIDED","assignee":"ben.carter@halo.example"}"#), "{details}");
     assert!(details.ends_with(&icon_haloitsm::sync::reference_tag(RRN)), "{details}");
 }
+
+#[tokio::test]
+async fn a_ticket_an_analyst_reopened_stays_open_until_insightidr_moves() {
+    let w = world().await;
+    let mut inv = full();
+    inv["status"] = json!("CLOSED");
+    let (_, first) = w.send(json!({"investigation": inv.clone()})).await;
+    let id = first["ticket"]["id"].as_i64().unwrap();
+    assert_eq!(first["ticket"]["closed"], true, "{first}");
+    w.halo.sim.agent_edit(id, json!({"status_id": 2}), Some("Reopened: more to check")).unwrap();
+    inv["disposition"] = json!("MALICIOUS");
+    let (s, out) = w.send(json!({"investigation": inv})).await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["changes"], json!(["disposition: UNDECIDED -> MALICIOUS"]));
+    assert_eq!(out["ticket"]["status_id"], 2, "the status was not InsightIDR's change");
+}

@@ -29,18 +29,23 @@ fn full_entry() -> Value {
 }
 
 async fn halo(entry_reads: u64) -> MockServer {
+    halo_read(1, entry_reads).await
+}
+
+/// HaloITSM answering for ticket 1042, expecting `reads` reads of it and its history.
+async fn halo_read(reads: u64, entry_reads: u64) -> MockServer {
     let server = halo_with_token().await;
     let get = |p: &str| Mock::given(method("GET")).and(path(p.to_string()));
     get(&format!("/api/Tickets/{T}"))
         .and(query_param("includedetails", "true"))
         .respond_with(ResponseTemplate::new(200).set_body_json(ticket()))
-        .expect(1)
+        .expect(reads)
         .mount(&server)
         .await;
     get("/api/Actions")
         .and(query_param("ticket_id", T.to_string()))
         .respond_with(ResponseTemplate::new(200).set_body_json(history_rows()))
-        .expect(1)
+        .expect(reads)
         .mount(&server)
         .await;
     get("/api/Actions/5502")
@@ -179,4 +184,40 @@ async fn the_captured_delivery_shape_gives_its_status_change() {
     assert_eq!(e["ticket"]["closed"], true);
     assert_eq!(e["insightidr_status"], "CLOSED");
     read_only(&server).await;
+}
+
+#[tokio::test]
+async fn without_the_history_no_previous_status_is_given_and_transitions_are_skipped_as_such() {
+    let server = halo_with_token().await;
+    let get = |p: &str| Mock::given(method("GET")).and(path(p.to_string()));
+    get(&format!("/api/Tickets/{T}")).respond_with(ResponseTemplate::new(200).set_body_json(ticket())).mount(&server).await;
+    get("/api/Actions").respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Not allowed"}))).mount(&server).await;
+    get("/api/Agent/me").respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1}))).mount(&server).await;
+    get("/api/Status")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 2, "name": "In Progress"}])))
+        .mount(&server)
+        .await;
+    let d = json!({"id": "g-3", "event": "ticket status changed", "object_id": T, "timestamp": "2026-09-01T09:30:00.1000000Z"});
+    let (status, out) = run(&server, json!({"delivery": d.clone(), "trigger": "ticket_updated"})).await;
+    assert_eq!(status, 200, "{out}");
+    let e = &out["body"]["output"]["events"][0];
+    assert_eq!(e["event"], "updated");
+    assert!(e.get("previous_status_id").is_none(), "not guessed: {e}");
+    let (_, out) = run(&server, json!({"delivery": d, "trigger": "ticket_status_changed"})).await;
+    assert_eq!(out["body"]["output"]["skipped"][0]["reason"], "no_history", "{out}");
+    read_only(&server).await;
+}
+
+#[tokio::test]
+async fn one_change_announced_twice_in_a_batch_is_given_once() {
+    let server = halo_read(2, 0).await;
+    let status_changed = json!({"id": "d-1", "event": "ticket updated", "object_id": T, "ticket": ticket(), "action": full_entry()});
+    let reassigned = json!({"id": "d-2", "event": "ticket reassigned", "object_id": T, "ticket": ticket(), "action": full_entry()});
+    let (status, out) = run(&server, json!({"deliveries": [status_changed, reassigned]})).await;
+    assert_eq!(status, 200, "{out}");
+    let o = &out["body"]["output"];
+    assert_eq!(o["events"].as_array().unwrap().len(), 1, "{o}");
+    assert_eq!(o["events"][0]["event_id"], "d-1");
+    assert!(o["events"][0]["change_id"].as_str().unwrap().starts_with("halo:updated:1042:2026-09-01T09:30:00Z"), "{o}");
+    assert_eq!((o["skipped"][0]["index"].as_i64(), o["skipped"][0]["reason"].as_str()), (Some(1), Some("duplicate")));
 }
