@@ -31,51 +31,51 @@ fn fields(e: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn every_payload_option_gives_the_same_events() {
-    for (name, extra) in [
+    // Each option on a simulator of its own, all at once (each waits out HaloITSM's seconds).
+    let options = [
         ("full", json!({})),
         ("small", json!({"payload": "small"})),
         ("event only", json!({"payload": "event_only"})),
         ("ids as strings", json!({"ids_as_strings": true})),
         ("batched", json!({"batch_size": 10, "batch_window_ms": 4000})),
-    ] {
-        let h = harness(extra).await;
-        let (created, deliveries) = four_changes(&h).await;
-        let events = h.events(&deliveries, json!({})).await;
-        // Deliveries for different tickets may arrive in either order; one ticket's keep theirs.
-        let mut got = summary(&events);
-        got.sort_by_key(|(_, id, _, _)| *id);
-        assert_eq!(
-            got,
-            vec![
-                ("status_changed".into(), 101, Some(2), Some(6)),
-                ("updated".into(), 101, None, None),
-                ("updated".into(), 101, None, None),
-                ("created".into(), created, None, None)
-            ],
-            "{name}: {events:#?}"
-        );
-        let on_101: Vec<&Value> = events.iter().filter(|e| e["ticket"]["id"] == 101).collect();
-        assert_eq!(on_101.iter().map(|e| fields(e)).collect::<Vec<_>>(), vec![vec!["status"], vec!["agent"], vec!["note"]], "{name}");
-        assert_eq!(on_101[0]["previous_status_id"], 2);
-        for e in &events {
-            assert_eq!(e["source"], "webhook");
-            assert!(e["changed_at"].as_str().is_some_and(|c| c.ends_with('Z')), "{e}");
-        }
-        let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
-        let delivery_ids: Vec<String> = deliveries.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
-        for id in &ids {
-            assert!(delivery_ids.iter().any(|d| d == id), "{name}: event_id {id} is a delivery's ID");
-        }
-        let created_event = events.iter().find(|e| e["event"] == "created").unwrap();
-        assert_eq!(created_event["changed_by_integration"], true, "{name}: created through this connection's API application");
-        assert_eq!(on_101[0]["changed_by_integration"], false, "{name}: an agent in the UI");
-        assert_eq!(
-            h.halo.sim.stats().by_route.get("POST /api/Tickets").copied().unwrap_or(0),
-            1,
-            "{name}: only the test's own create wrote"
-        );
-        assert_eq!(*h.taken.refused.lock().unwrap(), 0, "{name}: every delivery carried the API key");
+    ];
+    futures::future::join_all(options.into_iter().map(|(name, extra)| the_same_events_with(name, extra))).await;
+}
+
+async fn the_same_events_with(name: &str, extra: Value) {
+    let h = harness(extra).await;
+    let (created, deliveries) = four_changes(&h).await;
+    let events = h.events(&deliveries, json!({})).await;
+    // Deliveries for different tickets may arrive in either order; one ticket's keep theirs.
+    let mut got = summary(&events);
+    got.sort_by_key(|(_, id, _, _)| *id);
+    assert_eq!(
+        got,
+        vec![
+            ("status_changed".into(), 101, Some(2), Some(6)),
+            ("updated".into(), 101, None, None),
+            ("updated".into(), 101, None, None),
+            ("created".into(), created, None, None)
+        ],
+        "{name}: {events:#?}"
+    );
+    let on_101: Vec<&Value> = events.iter().filter(|e| e["ticket"]["id"] == 101).collect();
+    assert_eq!(on_101.iter().map(|e| fields(e)).collect::<Vec<_>>(), vec![vec!["status"], vec!["agent"], vec!["note"]], "{name}");
+    assert_eq!(on_101[0]["previous_status_id"], 2);
+    for e in &events {
+        assert_eq!(e["source"], "webhook");
+        assert!(e["changed_at"].as_str().is_some_and(|c| c.ends_with('Z')), "{e}");
     }
+    let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    let delivery_ids: Vec<String> = deliveries.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    for id in &ids {
+        assert!(delivery_ids.iter().any(|d| d == id), "{name}: event_id {id} is a delivery's ID");
+    }
+    let created_event = events.iter().find(|e| e["event"] == "created").unwrap();
+    assert_eq!(created_event["changed_by_integration"], true, "{name}: created through this connection's API application");
+    assert_eq!(on_101[0]["changed_by_integration"], false, "{name}: an agent in the UI");
+    assert_eq!(h.halo.sim.stats().by_route.get("POST /api/Tickets").copied().unwrap_or(0), 1, "{name}: only the test's own create wrote");
+    assert_eq!(*h.taken.refused.lock().unwrap(), 0, "{name}: every delivery carried the API key");
 }
 
 #[tokio::test]
