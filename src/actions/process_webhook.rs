@@ -82,10 +82,6 @@ impl Wanted {
             Wanted::Any => Kind::Updated,
         }
     }
-
-    fn needs_fields(self) -> bool {
-        self != Wanted::Only(Kind::Created) && self != Wanted::Only(Kind::StatusChanged)
-    }
 }
 
 /// What the step needs from HaloITSM once, whatever the number of deliveries.
@@ -268,7 +264,7 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) ->
     let a = announced(&d, history.as_deref(), current);
     let kind = shared.wanted.kind_for(a.new);
     let plan = plan::plan(a.prev, a.now, a.history.as_deref(), chrono::DateTime::<chrono::Utc>::MIN_UTC, a.new);
-    let changed_fields = match kind == Kind::Updated && shared.wanted.needs_fields() {
+    let changed_fields = match kind == Kind::Updated {
         true => changes::merge(changes::from_history(&full_entries(ctx, &d, &a, rows.as_deref()).await?), Vec::new()),
         false => Vec::new(),
     };

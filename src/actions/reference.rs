@@ -267,12 +267,7 @@ pub(crate) async fn create_for(
 
 /// Whether the newest note of a ticket already says exactly this (a rerun adds no duplicate).
 async fn last_note_is(client: &HaloClient, id: i64, note: &str) -> Result<bool, HaloError> {
-    let (rows, _) = client.list("Actions", &[("ticket_id", id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
-    Ok(rows
-        .iter()
-        .max_by_key(|a| int(a, "id").unwrap_or_default())
-        .and_then(|a| string(a, "note"))
-        .is_some_and(|n| n.trim() == note.trim()))
+    Ok(client.newest_note(id, |_| true).await?.is_some_and(|n| n.trim() == note.trim()))
 }
 
 /// Create a ticket; an uncertain outcome (timeout or 5xx after sending) is resolved by looking

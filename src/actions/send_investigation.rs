@@ -324,10 +324,7 @@ impl Action for SendInvestigation {
 /// What was last sent to the ticket: the newest note that records it, else its details; a ticket
 /// that never recorded it (made by another step) counts as having recorded nothing.
 async fn last_synced(client: &HaloClient, id: i64, ticket: &Value) -> Result<Synced, HaloError> {
-    let (rows, _) = client.list("Actions", &[("ticket_id", id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
-    let mut notes: Vec<&Value> = rows.iter().filter(|a| string(a, "note").is_some_and(|n| n.contains(SYNC_MARK))).collect();
-    notes.sort_by_key(|a| int(a, "id").unwrap_or_default());
-    let from_notes = notes.last().and_then(|a| string(a, "note")).and_then(|n| Synced::recorded_in(&n));
+    let from_notes = client.newest_note(id, |n| n.is_some_and(|n| n.contains(SYNC_MARK))).await?.and_then(|n| Synced::recorded_in(&n));
     let from_details = || string(ticket, "details").or_else(|| string(ticket, "details_html")).and_then(|d| Synced::recorded_in(&d));
     Ok(from_notes.or_else(from_details).unwrap_or_default())
 }

@@ -532,12 +532,8 @@ async fn action(client: &HaloClient, ticket: Option<i64>, note: &str, new_status
 
 /// Whether the newest Prowler note on the ticket already says PASS (so a rerun adds no second).
 async fn already_noted_pass(client: &HaloClient, id: i64) -> Result<bool, HaloError> {
-    let (rows, _) = client.list("Actions", &[("ticket_id", id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
-    let newest = rows
-        .iter()
-        .filter(|a| string(a, "note").is_some_and(|n| n.starts_with("Prowler: ")))
-        .max_by_key(|a| int(a, "id").unwrap_or_default());
-    Ok(newest.and_then(|a| string(a, "note")).is_some_and(|n| n.starts_with("Prowler: PASS")))
+    let newest = client.newest_note(id, |n| n.is_some_and(|n| n.starts_with("Prowler: "))).await?;
+    Ok(newest.is_some_and(|n| n.starts_with("Prowler: PASS")))
 }
 
 #[cfg(test)]

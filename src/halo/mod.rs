@@ -9,6 +9,7 @@ mod backoff;
 pub mod budget;
 mod config;
 mod error;
+mod notes;
 pub mod paging;
 pub mod redact;
 pub mod tenant;
