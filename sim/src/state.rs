@@ -226,6 +226,8 @@ pub(crate) struct TicketChanges {
     pub impact: Option<i64>,
     pub urgency: Option<i64>,
     pub customfields: Vec<(i64, Value)>,
+    /// The parent ticket [T13]; 0 = none.
+    pub parent_id: Option<i64>,
 }
 
 /// What changed, for action records and events.
@@ -339,6 +341,7 @@ impl Store {
         t.insert("onhold".into(), json!(false));
         t.insert("impact".into(), json!(0));
         t.insert("urgency".into(), json!(0));
+        t.insert("parent_id".into(), json!(0));
         let cfs: Vec<Value> =
             lk.custom_fields.iter().map(|d| json!({"id": d.id, "name": d.name, "label": d.label, "value": "", "display": ""})).collect();
         t.insert("customfields".into(), Value::Array(cfs));
@@ -361,6 +364,7 @@ impl Store {
         apply_changes(&self.lookups, &mut t, &ch, now, true);
         let status = get_i64(&t, "status_id");
         self.tickets.insert(id, t);
+        self.link_child(id, ch.parent_id);
         let mut action = Map::new();
         action.insert("outcome".into(), json!("Ticket logged"));
         let note = format!("Ticket logged by {}", actor.name);
@@ -371,6 +375,22 @@ impl Store {
         let action = self.record_action(id, action, None, now);
         self.queue_event(ChangeKind::Created, id, None, Some(status), actor, Some(action));
         id
+    }
+
+    /// Record a new child on its parent's `child_ticket_ids` [T13].
+    fn link_child(&mut self, child: i64, parent: Option<i64>) {
+        let Some(p) = self.tickets.get_mut(&parent.unwrap_or(0)) else { return };
+        let ids = p.entry("child_ticket_ids").or_insert_with(|| json!([]));
+        if let Some(a) = ids.as_array_mut() {
+            a.push(json!(child));
+        }
+    }
+
+    /// Take a child off its parent's `child_ticket_ids` (moved or deleted).
+    pub(crate) fn unlink_child(&mut self, child: i64, parent: i64) {
+        if let Some(a) = self.tickets.get_mut(&parent).and_then(|p| p.get_mut("child_ticket_ids")).and_then(Value::as_array_mut) {
+            a.retain(|c| c.as_i64() != Some(child));
+        }
     }
 
     /// Apply validated changes to an existing ticket; records a history action when the status,
@@ -386,7 +406,12 @@ impl Store {
         now: NaiveDateTime,
     ) -> Option<ChangeSummary> {
         let t = self.tickets.get_mut(&id)?;
+        let old_parent = get_i64(t, "parent_id");
         let sum = apply_changes(&self.lookups, t, ch, now, false);
+        if let Some(p) = ch.parent_id.filter(|&p| p != old_parent && p != id) {
+            self.unlink_child(id, old_parent);
+            self.link_child(id, Some(p));
+        }
         let notable = sum.status_changed() || sum.agent_changed() || sum.team_changed() || sum.priority_changed();
         let action = if notable || note.is_some() || force_action {
             let mut a = Map::new();

@@ -86,6 +86,7 @@ impl TicketFilter {
             ("site_id", "site_id"),
             ("user_id", "user_id"),
             ("requesttype_id", "tickettype_id"),
+            ("parent_id", "parent_id"),
         ] {
             if let Some(v) = q.int(param).map_err(|m| param_error(param, m))? {
                 f.ints.push((field, vec![v]));
@@ -358,7 +359,9 @@ pub(crate) fn post(
 pub(crate) fn delete(store: &mut Store, id: i64, actor: &Actor) -> Option<Value> {
     let status = store.tickets.get(&id).map(|t| get_i64(t, "status_id"))?;
     store.queue_event(ChangeKind::Deleted, id, Some(status), None, actor, None);
-    store.tickets.remove(&id);
+    if let Some(t) = store.tickets.remove(&id) {
+        store.unlink_child(id, get_i64(&t, "parent_id"));
+    }
     if let Some(actions) = store.actions.remove(&id) {
         for a in actions {
             store.action_ticket.remove(&get_i64(&a, "id"));
@@ -416,6 +419,24 @@ mod tests {
 
     fn list(s: &Store, q: &Params) -> Result<Value, ApiError> {
         super::list(s, q, now())
+    }
+
+    #[test]
+    fn children_name_their_parent_and_the_parent_lists_them() {
+        let mut s = seeded_store(true, now());
+        let actor = s.api_actor();
+        let child = |s: &Store, parent: i64| {
+            let body = json!({"summary": "child", "tickettype_id": 1, "parent_id": parent});
+            s.parse_ticket_changes(body.as_object().unwrap_or(&Map::new()), &|k| k.to_string(), true)
+        };
+        assert!(child(&s, 999).is_err(), "an unknown parent is refused");
+        let ch = child(&s, 101).unwrap_or_default();
+        let a = s.create_ticket(&ch, &actor, now());
+        let b = s.create_ticket(&ch, &actor, now());
+        assert_eq!(s.tickets.get(&101).and_then(|t| t.get("child_ticket_ids")), Some(&json!([a, b])));
+        assert_eq!(ids(&list(&s, &q("parent_id=101")).unwrap_or_default()), vec![a, b]);
+        delete(&mut s, a, &actor);
+        assert_eq!(s.tickets.get(&101).and_then(|t| t.get("child_ticket_ids")), Some(&json!([b])), "a deleted child leaves the list");
     }
 
     #[test]

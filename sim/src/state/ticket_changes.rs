@@ -140,6 +140,13 @@ impl Store {
         ch.impact = int("impact")?;
         ch.urgency = int("urgency")?;
         ch.customfields = self.parse_custom_fields(obj.get("customfields"), key)?;
+        // A child ticket names its parent on create [T13]; the parent must exist.
+        ch.parent_id = int("parent_id")?.filter(|&v| v != 0);
+        if let Some(v) = ch.parent_id
+            && !self.tickets.contains_key(&v)
+        {
+            return Err(ApiError::invalid_value("parent_id", v));
+        }
         Ok(ch)
     }
 
@@ -326,6 +333,9 @@ pub(crate) fn apply_changes(
     }
     if let Some(v) = ch.urgency {
         t.insert("urgency".into(), json!(v));
+    }
+    if let Some(v) = ch.parent_id {
+        t.insert("parent_id".into(), json!(v));
     }
     if !ch.customfields.is_empty() {
         let mut cfs = match t.remove("customfields") {
