@@ -144,13 +144,13 @@ fn print_report(r: &Report, total: usize, dry_run: bool, json: bool) {
     println!("{total} finding(s){}", if dry_run { " (dry run: nothing was changed)" } else { "" });
     println!("  {:<10} {:>6}", "outcome", "count");
     for (name, n) in [
-        ("created", r.created),
-        ("updated", r.updated),
-        ("reopened", r.reopened),
-        ("closed", r.closed),
-        ("unchanged", r.unchanged),
-        ("skipped", r.skipped),
-        ("failed", r.failed),
+        ("created", r.counts.created),
+        ("updated", r.counts.updated),
+        ("reopened", r.counts.reopened),
+        ("closed", r.counts.closed),
+        ("unchanged", r.counts.unchanged),
+        ("skipped", r.counts.skipped),
+        ("failed", r.counts.failed),
     ] {
         println!("  {name:<10} {n:>6}");
     }
@@ -257,7 +257,7 @@ pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArg
                 }
             }
             print_report(&report, all.len(), opts.dry_run, args.json);
-            if report.failed > 0 { 1 } else { 0 }
+            if report.counts.failed > 0 { 1 } else { 0 }
         }
         Err(e) => {
             let pe = PluginError::from(&e);

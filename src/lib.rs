@@ -11,6 +11,7 @@ pub mod front_door;
 pub mod halo;
 pub mod halo_failures;
 pub mod key_locks;
+pub mod lifecycle;
 pub mod plugin;
 pub mod protocol;
 pub mod server;

@@ -10,6 +10,7 @@ use super::common::positive;
 use super::{Action, ActionContext};
 use crate::findings::ocsf::{self, Severity};
 use crate::findings::{self, FindingResult, GroupBy, OnPass, Options};
+use crate::lifecycle::Counts;
 use crate::protocol::PluginError;
 
 pub struct SendFindings;
@@ -46,13 +47,8 @@ pub struct Input {
 
 #[derive(Debug, Serialize)]
 pub struct Output {
-    pub created: i64,
-    pub updated: i64,
-    pub reopened: i64,
-    pub closed: i64,
-    pub unchanged: i64,
-    pub skipped: i64,
-    pub failed: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub results: Vec<FindingResult>,
 }
 
@@ -204,27 +200,7 @@ impl Action for SendFindings {
             return Err(bad("give `findings` or `file`".into(), "Pass the findings of a Prowler OCSF output, or the file itself."));
         }
         let report = findings::send(&ctx.client, &opts, &all, &|_, _| {}).await?;
-        tracing::info!(
-            "{} finding(s): {} created, {} updated, {} reopened, {} closed, {} unchanged, {} skipped, {} failed{}",
-            all.len(),
-            report.created,
-            report.updated,
-            report.reopened,
-            report.closed,
-            report.unchanged,
-            report.skipped,
-            report.failed,
-            if opts.dry_run { " (dry run: nothing was changed)" } else { "" }
-        );
-        Ok(Output {
-            created: report.created,
-            updated: report.updated,
-            reopened: report.reopened,
-            closed: report.closed,
-            unchanged: report.unchanged,
-            skipped: report.skipped,
-            failed: report.failed,
-            results: report.results,
-        })
+        tracing::info!("{} finding(s): {}", all.len(), report.counts.describe(opts.dry_run));
+        Ok(Output { counts: report.counts, results: report.results })
     }
 }

@@ -260,7 +260,7 @@ proptest! {
         let report = report.map_err(|e| TestCaseError::fail(format!("the batch failed as a whole: {e}")))?;
         let indices: Vec<i64> = report.results.iter().map(|r| r.index).collect();
         prop_assert_eq!(indices, (0..batch.len() as i64).collect::<Vec<_>>());
-        let counted = report.created + report.updated + report.reopened + report.closed + report.unchanged + report.skipped + report.failed;
+        let counted = report.counts.created + report.counts.updated + report.counts.reopened + report.counts.closed + report.counts.unchanged + report.counts.skipped + report.counts.failed;
         prop_assert_eq!(counted, batch.len() as i64);
         for (r, raw) in report.results.iter().zip(&batch) {
             let parsed = ocsf::parse(raw);
@@ -288,7 +288,7 @@ proptest! {
         let opts = finding_options(false, if by_check { GroupBy::Check } else { GroupBy::Finding });
         let report = rt().block_on(findings::send(sim_client(), &opts, std::slice::from_ref(&finding), &|_, _| {}));
         let report = report.map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(report.created, 1, "{:?}", report);
+        prop_assert_eq!(report.counts.created, 1, "{:?}", report);
         let id = report.results[0].ticket_id.unwrap_or_default();
         let ticket = env().sim.sim.ticket(id).ok_or_else(|| TestCaseError::fail(format!("ticket {id} was not created")))?;
         let summary = ticket["summary"].as_str().unwrap_or_default();

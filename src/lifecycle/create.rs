@@ -1,9 +1,9 @@
-//! Creating a finding's ticket: write-safe (an uncertain create is looked up by its tag before
+//! Creating a subject's ticket: write-safe (an uncertain create is looked up by its tag before
 //! it is sent again) and settled with concurrent creates elsewhere (`crate::converge`).
 
 use serde_json::{Value, json};
 
-use super::{Handled, Item, Options, Outcome, dedupe_values};
+use super::{Card, Handled, Outcome, Policy, dedupe_values};
 use crate::halo::ticket::{int, string};
 use crate::halo::ticket_lists::State;
 use crate::halo::{HaloClient, HaloError};
@@ -15,22 +15,21 @@ pub(super) struct Created {
     pub closed: Vec<i64>,
 }
 
-/// Create the item's ticket, then settle with any made for the same key at the same time
+/// Create the card's ticket, then settle with any made for the same key at the same time
 /// elsewhere (`crate::converge`).
-pub(super) async fn create(client: &HaloClient, opts: &Options, item: &Item, lock_key: &str) -> Result<Created, HaloError> {
-    let created = create_once(client, opts, item).await?;
+pub(super) async fn create(client: &HaloClient, policy: &Policy, card: &Card, lock_key: &str) -> Result<Created, HaloError> {
+    let created = create_once(client, policy, card).await?;
     crate::key_locks::remember_created(lock_key, created);
     let holds = |t: &Value| {
-        string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&item.tag))
-            || dedupe_values(t, opts.dedupe_field_id).contains(&item.key)
+        string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&card.tag))
+            || dedupe_values(t, policy.dedupe_field_id).contains(&card.key)
     };
-    let what = format!("the Prowler finding {}", item.key);
     let key = crate::converge::Key {
-        tag: &item.tag,
+        tag: &card.tag,
         holds: &holds,
-        what: &what,
-        closed_status: opts.closed_status_id,
-        closed_status_setting: opts.closed_status_setting,
+        what: &card.what,
+        closed_status: policy.closed_status_id,
+        closed_status_setting: policy.closed_status_setting,
     };
     let settled = crate::converge::settle_or_keep(client, &key, created).await;
     if settled.kept != created {
@@ -39,30 +38,33 @@ pub(super) async fn create(client: &HaloClient, opts: &Options, item: &Item, loc
     Ok(Created { created, kept: settled.kept, closed: settled.closed })
 }
 
-/// Create the item's ticket. An uncertain outcome (timeout or 5xx after sending) is resolved by
+/// Create the card's ticket. An uncertain outcome (timeout or 5xx after sending) is resolved by
 /// looking for the tag before anything is sent again: never a duplicate.
-async fn create_once(client: &HaloClient, opts: &Options, item: &Item) -> Result<i64, HaloError> {
+async fn create_once(client: &HaloClient, policy: &Policy, card: &Card) -> Result<i64, HaloError> {
     let mut record = json!({
-        "summary": item.summary(opts),
-        "details": item.details(opts),
-        "tickettype_id": opts.tickettype_id,
+        "summary": card.summary,
+        "details": card.details,
+        "tickettype_id": policy.tickettype_id,
     });
-    if let Some(p) = opts.priorities.get(&item.severity(&opts.statuses)) {
+    if let Some(p) = card.priority {
         record["priority_id"] = json!(p);
     }
-    if let Some(t) = opts.team_id {
+    if let Some(t) = policy.team_id {
         record["team_id"] = json!(t);
     }
-    if let Some(f) = opts.dedupe_field_id {
-        record["customfields"] = json!([{"id": f, "value": item.key}]);
+    if let Some(p) = policy.parent_id {
+        record["parent_id"] = json!(p);
+    }
+    if let Some(f) = policy.dedupe_field_id {
+        record["customfields"] = json!([{"id": f, "value": card.key}]);
     }
     for attempt in 0..2 {
         match client.post_one("Tickets", record.clone()).await {
             Ok(saved) => return int(&saved, "id").ok_or(HaloError::Unexpected { status: 200, message: "the new ticket has no ID".into() }),
             Err(e) if e.outcome_uncertain() && attempt == 0 => {
-                tracing::warn!("Creating the ticket for {} may or may not have worked ({e}); looking for it before trying again", item.key);
-                if let Some(id) = find_by_tag(client, &item.tag).await? {
-                    tracing::info!("The ticket for {} was created after all (ticket {id})", item.key);
+                tracing::warn!("Creating the ticket for {} may or may not have worked ({e}); looking for it before trying again", card.key);
+                if let Some(id) = find_by_tag(client, &card.tag).await? {
+                    tracing::info!("The ticket for {} was created after all (ticket {id})", card.key);
                     return Ok(id);
                 }
             }
@@ -83,11 +85,11 @@ async fn find_by_tag(client: &HaloClient, tag: &str) -> Result<Option<i64>, Halo
 }
 
 /// A create that failed. HaloITSM may have saved it: say so, and how the next run settles it.
-pub(super) fn failed_create(e: HaloError, item: &Item) -> Handled {
+pub(super) fn failed_create(e: HaloError, card: &Card) -> Handled {
     let error = if e.outcome_uncertain() {
         format!(
             "{e}. HaloITSM may have created the ticket anyway; it was looked for by its tag {} and not found. The next run looks for it by that tag before creating it, so the ticket is never created twice",
-            item.tag
+            card.tag
         )
     } else {
         e.to_string()

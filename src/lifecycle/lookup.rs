@@ -1,0 +1,70 @@
+//! Finding every ticket a source tracks, by tag, in one pass over HaloITSM's ticket list.
+
+use std::collections::HashMap;
+
+use super::{Card, Policy, dedupe_values};
+use crate::halo::ticket::{int, string};
+use crate::halo::ticket_lists::State;
+use crate::halo::{HaloClient, HaloError};
+
+/// A ticket already tracking a key, as its list row shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub id: i64,
+    pub closed: bool,
+    pub summary: String,
+    pub details: String,
+}
+
+impl Existing {
+    /// A ticket this process just wrote from `card`.
+    pub fn written(id: i64, card: &Card) -> Existing {
+        Existing { id, closed: false, summary: card.summary.clone(), details: card.details.clone() }
+    }
+}
+
+/// Every ticket carrying one of the source's tags, by tag: one list request per 100 tickets,
+/// for open and for closed ones (a plain list leaves out tickets closed a while ago, and its rows
+/// do not say which are closed: docs/halo-api.md#Q1, Q2, L3). List rows carry the details (L4).
+pub async fn lookup(client: &HaloClient, policy: &Policy) -> Result<HashMap<String, Existing>, HaloError> {
+    let source = policy.source;
+    let mut out: HashMap<String, Existing> = HashMap::new();
+    let mut query = vec![("search", source.tag_prefix.to_string()), ("order", "id".to_string())];
+    if let Some(f) = policy.dedupe_field_id {
+        query.push(("include_custom_fields", f.to_string()));
+    }
+    for state in [State::Open, State::Closed] {
+        let listed = client.tickets_in(state, &query, usize::MAX).await?;
+        for row in &listed.rows {
+            let Some(id) = int(row, "id") else { continue };
+            let details = string(row, "details").or_else(|| string(row, "details_html")).unwrap_or_default();
+            let mut tags = source.find_tags(&details);
+            // A key only in the dedupe field (the tag was edited out of the details) counts once
+            // a full read confirms it: rows carry custom fields only where HaloITSM honours
+            // `include_custom_fields` (L5).
+            for key in dedupe_values(row, policy.dedupe_field_id) {
+                if !tags.contains(&source.tag_of(&key)) && confirmed_key(client, id, policy.dedupe_field_id, &key).await? {
+                    tags.push(source.tag_of(&key));
+                }
+            }
+            let e = Existing { id, closed: state.closed(), summary: string(row, "summary").unwrap_or_default(), details };
+            for tag in tags {
+                // Several tickets for one key (e.g. one made by hand): an open one wins, then
+                // the newest.
+                let better = match out.get(&tag) {
+                    None => true,
+                    Some(cur) => (cur.closed && !e.closed) || (cur.closed == e.closed && e.id > cur.id),
+                };
+                if better {
+                    out.insert(tag, e.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a full read of the ticket shows `key` in the dedupe field.
+async fn confirmed_key(client: &HaloClient, id: i64, field: Option<i64>, key: &str) -> Result<bool, HaloError> {
+    Ok(client.get_ticket(id, true).await?.is_some_and(|t| dedupe_values(&t, field).iter().any(|v| v == key)))
+}
