@@ -14,6 +14,7 @@ pub mod key_locks;
 pub mod lifecycle;
 pub mod plugin;
 pub mod protocol;
+pub mod remediations;
 pub mod server;
 pub mod spec;
 pub mod sync;

@@ -29,6 +29,7 @@ mod reference;
 pub mod search_tickets;
 pub mod send_findings;
 mod send_investigation;
+mod send_remediations;
 mod update_ticket;
 
 /// What a running action can use.
@@ -100,5 +101,6 @@ pub fn registry() -> Vec<Handler> {
         handler::<reference::MapStatus>(),
         handler::<process_webhook::ProcessWebhook>(),
         handler::<send_investigation::SendInvestigation>(),
+        handler::<send_remediations::SendRemediations>(),
     ]
 }

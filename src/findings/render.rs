@@ -3,21 +3,8 @@
 use super::GroupBy;
 use super::ocsf::{Finding, Severity};
 
-/// HaloITSM's summary field length.
-pub const SUMMARY_MAX: usize = 250;
-
-fn dash(s: &str) -> &str {
-    if s.trim().is_empty() { "-" } else { s }
-}
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
+pub use crate::lifecycle::text::escape;
+use crate::lifecycle::text::{SUMMARY_MAX, cut, dash};
 
 /// `[Prowler] <SEVERITY> - <check id> - <resource uid>` (or `- <n> resources` for a check),
 /// cut to HaloITSM's limit.
@@ -33,22 +20,6 @@ pub fn summary<'a>(findings: impl Iterator<Item = &'a Finding>, group: GroupBy) 
         }
     };
     cut(&format!("[Prowler] {} - {check} - {tail}", severity.as_str().to_uppercase()), SUMMARY_MAX)
-}
-
-/// Text safe inside HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn cell(s: &str) -> String {

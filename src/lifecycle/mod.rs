@@ -11,6 +11,7 @@
 mod create;
 mod handle;
 mod lookup;
+pub mod text;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

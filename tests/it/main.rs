@@ -18,6 +18,7 @@ mod proptest_parsers;
 mod protocol_http;
 mod rate_limits;
 mod reliability;
+mod remediations;
 mod sim;
 mod sim_flows;
 mod sim_webhooks;
