@@ -67,6 +67,19 @@ fn ticket_lines(t: &Value) -> Vec<String> {
     out
 }
 
+/// A send_remediations run in one line.
+fn counted(o: &Value) -> String {
+    let n = |k: &str| o[k].as_i64().unwrap_or_default();
+    format!(
+        "{} created, {} updated, {} closed, {} unchanged, {} failed",
+        n("created"),
+        n("updated"),
+        n("closed"),
+        n("unchanged"),
+        n("failed")
+    )
+}
+
 /// A step that must succeed; `describe` turns its output into report lines.
 fn expect_ok(result: Result<(u16, Value), String>, describe: impl Fn(&Value) -> Vec<String>) -> Report {
     match result {
@@ -444,6 +457,43 @@ pub async fn run() -> bool {
         )]
     });
     demo.record("Send it again after InsightIDR moved on", report);
+
+    // 13. A weekly InsightVM Top Remediations becomes one ticket per solution under a parent
+    // ticket; the next week one solution is fixed and its ticket closed.
+    let remediation = |id: &str, summary: &str, risk: i64, hosts: &[(i64, &str)]| {
+        let assets: Vec<Value> = hosts
+            .iter()
+            .map(|(i, h)| json!({"id": i, "hostName": h, "ip": format!("10.20.0.{i}"), "os": "Ubuntu Linux 22.04", "riskScore": risk / 2}))
+            .collect();
+        json!({"solutionId": 900 + risk % 97, "nexposeId": id, "summary": summary, "fix": "Upgrade the package and restart its services.",
+            "assetCount": hosts.len(), "vulnerabilityCount": 2, "riskScore": risk, "assets": assets, "vulnerabilities": []})
+    };
+    let openssl = remediation("ubuntu-upgrade-openssl", "Upgrade openssl", 14_250, &[(11, "web-1"), (12, "web-2")]);
+    let kernel = remediation("ubuntu-upgrade-linux-image", "Upgrade the Linux kernel", 61_000, &[(11, "web-1")]);
+    let week =
+        |list: Value| json!({"remediations": list, "project": "Production web servers", "parent_ticket": true, "on_resolved": "close"});
+    let report = expect_ok(demo.action("send_remediations", week(json!([openssl, kernel]))).await, |o| {
+        let mut lines = vec![counted(o), format!("parent ticket #{} for the project", o["parent"]["ticket_id"])];
+        for r in o["results"].as_array().into_iter().flatten() {
+            lines.push(format!("ticket #{} for {} (risk {})", r["ticket_id"], r["nexpose_id"].as_str().unwrap_or("-"), r["risk_score"]));
+        }
+        lines
+    });
+    demo.record("Send InsightVM's top remediations", report);
+    let report = expect_ok(demo.action("send_remediations", week(json!([openssl]))).await, |o| {
+        let closed = o["results"].as_array().into_iter().flatten().filter(|r| r["outcome"] == "closed");
+        let mut lines = vec![counted(o)];
+        lines.extend(closed.map(|r| {
+            format!(
+                "ticket #{} closed: {} is {}",
+                r["ticket_id"],
+                r["nexpose_id"].as_str().unwrap_or("-"),
+                r["reason"].as_str().unwrap_or("-")
+            )
+        }));
+        lines
+    });
+    demo.record("A week later: the kernel is patched", report);
 
     let stats = halo.sim.stats();
     let passed = demo.steps.iter().filter(|(_, r)| r.ok).count();

@@ -156,6 +156,8 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
         "Send the same scan again",
         "Send an InsightIDR investigation",
         "Send it again after InsightIDR moved on",
+        "Send InsightVM's top remediations",
+        "A week later: the kernel is patched",
     ] {
         assert!(text.contains(&format!("✔ {step}")), "{step} missing:\n{text}");
     }
@@ -163,6 +165,7 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
     assert!(!text.contains('✘'), "{text}");
     assert!(text.contains("1 token request"), "{text}");
     assert!(text.contains("updated: status: OPEN -> INVESTIGATING; priority: HIGH -> CRITICAL"), "{text}");
+    assert!(text.contains("closed: ubuntu-upgrade-linux-image is gone from the list"), "{text}");
     assert!(text.contains("changed fields [\"agent\"]") && text.contains("processed again: the same event, the same event ID"), "{text}");
 }
 
