@@ -107,14 +107,19 @@ fn hash_tag(prefix: &str, text: &str) -> String {
     format!("{prefix}{:016x}", crate::fnv::fnv1a(text.as_bytes()))
 }
 
+/// A project as keys see it: `Production` and ` production ` are one project.
+fn project_key(project: &str) -> String {
+    project.trim().to_lowercase()
+}
+
 /// The tag every solution ticket of a project carries.
 pub fn project_tag(project: &str) -> String {
-    hash_tag(PROJECT_PREFIX, project)
+    hash_tag(PROJECT_PREFIX, &project_key(project))
 }
 
 /// The key of a solution within a project (per HaloITSM tenant, through the tag search).
 pub fn key_of(project: &str, nexpose_id: &str) -> String {
-    format!("insightvm:{project}:{nexpose_id}")
+    format!("insightvm:{}:{nexpose_id}", project_key(project))
 }
 
 enum Kind {
@@ -211,9 +216,9 @@ fn parent(solutions: &[IvmTicket], opts: &Options) -> IvmTicket {
         .collect();
     open.sort_by(|a, b| b.risk_score.cmp(&a.risk_score).then_with(|| a.nexpose_id.cmp(&b.nexpose_id)));
     let listing: String = open.iter().map(|r| format!("{}={}={};", r.nexpose_id, r.asset_count, r.risk_score)).collect();
-    let key = format!("insightvm-project:{p}");
+    let key = format!("insightvm-project:{}", project_key(p));
     let tag = SOURCE.tag_of(&key);
-    let token = hash_tag(PARENT_PREFIX, &format!("{p}\u{0}{listing}"));
+    let token = hash_tag(PARENT_PREFIX, &format!("{}\u{0}{listing}", project_key(p)));
     let resolved = format!("InsightVM: resolved: no solution of project {p} needs work.");
     let card = Card {
         summary: render::parent_summary(p),

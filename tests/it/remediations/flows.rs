@@ -116,6 +116,10 @@ async fn projects_are_kept_apart_and_can_have_a_parent_ticket() {
     assert_eq!(outcomes(&other), [pair("ubuntu-upgrade-openssl", "created")], "{other}");
     assert_ne!(ticket_of(&other, 0), ticket_of(&out, 0));
 
+    // The project named with other case and spaces is the same project.
+    let same = w.ok(json!({"remediations": list, "project": "  production WEB servers"})).await;
+    assert_eq!(same["unchanged"], 2, "{same}");
+
     // The first project again with one solution fixed: the parent's listing is updated.
     let out2 = w.ok(json!({"remediations": [list[0].clone()], "parent_ticket": true})).await;
     assert_eq!((out2["parent"]["outcome"].as_str(), out2["parent"]["ticket_id"].as_i64()), (Some("updated"), Some(parent)), "{out2}");
