@@ -124,6 +124,10 @@ impl From<&HaloError> for PluginError {
                 ),
             ),
             HaloError::InvalidConfig { field, .. } => PluginError::client(cause, format!("Correct the connection field `{field}`.")),
+            HaloError::TooLarge { .. } => PluginError::client(
+                cause,
+                "Raise the step's `max_bytes` (up to its limit), or open the file in HaloITSM. Nothing was changed.",
+            ),
         }
     }
 }

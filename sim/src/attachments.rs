@@ -64,6 +64,19 @@ pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], now: NaiveDat
     Ok(out)
 }
 
+/// What a list row shows of an attachment: `Attachment_List`'s fields, without `ticket_id` or the
+/// uploader [F1]; `isimage` from the file name.
+fn row(meta: &Map<String, Value>) -> Value {
+    let mut row: Map<String, Value> = ["id", "filename", "filesize", "datecreated", "note"]
+        .iter()
+        .filter_map(|k| meta.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    let name = meta.get("filename").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+    let image = [".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"].iter().any(|e| name.ends_with(e));
+    row.insert("isimage".into(), json!(image));
+    Value::Object(row)
+}
+
 /// `GET /api/Attachment?ticket_id=N` (optionally `action_id`).
 pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
     let ticket_id = q
@@ -76,7 +89,7 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
         .values()
         .filter(|a| get_i64(&a.meta, "ticket_id") == ticket_id)
         .filter(|a| action_id.is_none_or(|x| get_i64(&a.meta, "action_id") == x))
-        .map(|a| Value::Object(a.meta.clone()))
+        .map(|a| row(&a.meta))
         .collect();
     Ok(json!({ "record_count": rows.len(), "attachments": rows }))
 }
@@ -100,7 +113,11 @@ mod tests {
         assert_eq!(out.first().and_then(|a| a.get("filesize")), Some(&json!(25)));
         assert_eq!(s.attachments.get(&id).map(|a| a.data.clone()), Some(b"Received: from mx.example".to_vec()));
         let v = list(&s, &Params::parse(Some("ticket_id=101"))).unwrap_or_default();
-        assert_eq!(v.get("record_count"), Some(&json!(1)));
+        assert_eq!(v.get("record_count"), Some(&json!(2)), "the seeded screenshot and the upload");
+        assert_eq!(v.pointer("/attachments/0/isimage"), Some(&json!(true)));
+        let listed = v.pointer("/attachments/1").cloned().unwrap_or_default();
+        assert_eq!((listed.get("filename"), listed.get("isimage")), (Some(&json!("headers.eml")), Some(&json!(false))));
+        assert!(listed.get("ticket_id").is_none(), "rows do not carry the ticket [F1]");
 
         for (body, want) in [
             (

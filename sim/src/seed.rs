@@ -411,6 +411,19 @@ fn add_seed_attachment(store: &mut Store, now: NaiveDateTime) {
     meta.insert("note".into(), json!("Detection summary exported from the EDR console"));
     meta.insert("datecreated".into(), json!(fmt_date(now - Duration::hours(19))));
     store.attachments.insert(id, Attachment { meta, data });
+    // A screenshot on the phishing ticket (an image, as `isimage` shows).
+    let data = b"\x89PNG\r\n\x1a\n(screenshot of the phishing page)".to_vec();
+    let id = store.next_attachment_id;
+    store.next_attachment_id += 1;
+    let mut meta = Map::new();
+    meta.insert("id".into(), json!(id));
+    meta.insert("ticket_id".into(), json!(101));
+    meta.insert("action_id".into(), json!(0));
+    meta.insert("filename".into(), json!("phishing-page.png"));
+    meta.insert("filesize".into(), json!(data.len()));
+    meta.insert("note".into(), json!(""));
+    meta.insert("datecreated".into(), json!(fmt_date(now - Duration::hours(2))));
+    store.attachments.insert(id, Attachment { meta, data });
 }
 
 #[cfg(test)]
@@ -458,6 +471,6 @@ mod tests {
         assert_eq!(t105.get("onhold"), Some(&json!(true)));
         assert!(s.pending.is_empty());
         assert_eq!(s.next_ticket_id, 1001);
-        assert_eq!(s.attachments.len(), 1);
+        assert_eq!(s.attachments.len(), 2);
     }
 }

@@ -19,8 +19,11 @@ mod assign_ticket;
 mod close_ticket;
 pub mod common;
 mod create_ticket;
+mod delete_attachment;
 mod delete_ticket;
+mod get_attachment;
 mod get_ticket;
+mod list_attachments;
 pub mod list_comments;
 mod lookups;
 mod people;
@@ -102,5 +105,8 @@ pub fn registry() -> Vec<Handler> {
         handler::<process_webhook::ProcessWebhook>(),
         handler::<send_investigation::SendInvestigation>(),
         handler::<send_remediations::SendRemediations>(),
+        handler::<list_attachments::ListAttachments>(),
+        handler::<get_attachment::GetAttachment>(),
+        handler::<delete_attachment::DeleteAttachment>(),
     ]
 }

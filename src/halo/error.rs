@@ -68,6 +68,8 @@ pub enum HaloError {
     Vanished { id: i64, answered: i64, deleted: bool },
     #[error("HaloITSM did not close ticket {id}: after moving it to status {status} it does not count the ticket as closed")]
     NotClosed { id: i64, status: i64, setting: &'static str },
+    #[error("The file is larger than the {max} bytes this step returns{}", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default())]
+    TooLarge { size: Option<u64>, max: u64 },
     #[error("The connection setting `{field}` is invalid: {reason}")]
     InvalidConfig { field: String, reason: String },
 }

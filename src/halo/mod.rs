@@ -8,7 +8,9 @@ mod auth;
 mod backoff;
 pub mod budget;
 mod config;
+pub mod download;
 mod error;
+use download::{Answer, Expect};
 mod notes;
 pub mod paging;
 pub mod redact;
@@ -170,7 +172,7 @@ impl HaloClient {
     /// One API call with the retry policy applied. `what` names the resource in 404/403 errors.
     pub async fn request(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<Value, HaloError> {
         let body_bytes = body.map(json_bytes).transpose()?;
-        self.send(method, path, query, body_bytes).await
+        self.send(method, path, query, body_bytes, Expect::Json).await.map(Answer::into_json)
     }
 
     /// `request` with the body already serialized: what is sent (and resent) is these bytes, so
@@ -181,7 +183,8 @@ impl HaloClient {
         path: &str,
         query: &[(&str, String)],
         body_bytes: Option<bytes::Bytes>,
-    ) -> Result<Value, HaloError> {
+        expect: Expect,
+    ) -> Result<Answer, HaloError> {
         let url = self.api_url(path);
         let write = method != Method::GET;
         let started = Instant::now();
@@ -197,7 +200,7 @@ impl HaloClient {
                 Some(p) => self.budget.probe(p, deadline).await?,
                 None => self.budget.acquire(deadline).await?,
             };
-            let mut req = self.http.request(method.clone(), &url).bearer_auth(&*token).header(reqwest::header::ACCEPT, "application/json");
+            let mut req = self.http.request(method.clone(), &url).bearer_auth(&*token).header(reqwest::header::ACCEPT, expect.accept());
             if !query.is_empty() {
                 req = req.query(query);
             }
@@ -217,9 +220,16 @@ impl HaloClient {
                 Ok(resp) => {
                     permit.answered();
                     let status = resp.status();
-                    if status.is_success() {
+                    if let (true, Expect::File { max }) = (status.is_success(), expect) {
+                        match download::read(resp, max).await {
+                            Ok(file) => return Ok(Answer::File(file)),
+                            Err(download::Failed::TooLarge(e)) => return Err(e),
+                            // The file was cut off: a read can simply be asked again.
+                            Err(download::Failed::Cut(e)) => Retryable { error: self.transport_error(&e, write), retry_after: None },
+                        }
+                    } else if status.is_success() {
                         match resp.bytes().await {
-                            Ok(bytes) => return parse_json(status, &bytes),
+                            Ok(bytes) => return parse_json(status, &bytes).map(Answer::Json),
                             // The answer was cut off: a read can simply be asked again.
                             Err(e) if !write => Retryable { error: self.transport_error(&e, write), retry_after: None },
                             Err(e) => return Err(self.transport_error(&e, write)),
@@ -362,7 +372,7 @@ impl HaloClient {
     pub async fn post_one(&self, path: &str, record: Value) -> Result<Value, HaloError> {
         // Serialized at once and the record let go: an attachment's content is held once.
         let body = json_bytes(&Value::Array(vec![record]))?;
-        let saved = self.send(Method::POST, path, &[], Some(body)).await?;
+        let saved = self.send(Method::POST, path, &[], Some(body), Expect::Json).await?.into_json();
         match saved {
             Value::Object(_) => Ok(saved),
             // Some builds answer with an array: the saved record is its last element.

@@ -202,6 +202,8 @@ async fn simulate_serves_a_halo_the_plugin_can_use() {
                 "user_id" | "site_id" | "category_id" => json!(1),
                 "status_id" => json!(2),
                 "tickettype_id" => json!(4),
+                "attachment_id" if name == "delete_attachment" => json!(2),
+                "attachment_id" => json!(1),
                 _ => continue,
             };
             *v = seeded;

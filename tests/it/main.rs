@@ -6,6 +6,7 @@ mod actions_reads;
 mod actions_writes;
 mod adversarial;
 mod architecture;
+mod attachments_out;
 mod cli;
 mod connection_settings;
 mod findings_flows;

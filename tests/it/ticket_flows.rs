@@ -355,6 +355,7 @@ async fn every_sample_message_runs_against_the_simulator() {
                 "priority_id" => json!(2),
                 "category_id" => json!(1),
                 "max_results" => json!(10),
+                "attachment_id" => json!(if name == "delete_attachment" { 2 } else { 1 }),
                 _ => v.clone(),
             };
         }

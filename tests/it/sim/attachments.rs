@@ -35,8 +35,8 @@ async fn attachments_upload_list_download() {
     assert!(saved.get("data_base64").is_none());
 
     let list = api.get_json("/Attachment?ticket_id=101").await;
-    assert_eq!(list["record_count"], 1);
-    assert_eq!(list["attachments"][0]["id"], id);
+    assert_eq!(list["record_count"], 2, "the seeded screenshot and the upload");
+    assert_eq!(list["attachments"][1]["id"], id);
     assert_eq!(api.get_json("/Attachment?ticket_id=102").await["record_count"], 1, "seeded");
 
     let r = api.get(&format!("/Attachment/{id}")).await;
