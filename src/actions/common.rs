@@ -38,6 +38,23 @@ impl ActionContext {
         }
     }
 
+    /// The raw note (action) `comment_id` of ticket `ticket_id`, or a clear 400 naming both when
+    /// HaloITSM has no such note on that ticket. Changing a note calls this first: a POST with an
+    /// unknown action ID could add a new one (A2).
+    pub async fn require_comment(&self, action: &str, ticket_id: i64, comment_id: i64) -> Result<Value, PluginError> {
+        positive(action, "ticket_id", ticket_id)?;
+        positive(action, "comment_id", comment_id)?;
+        let found = self.client.get_optional(&format!("Actions/{comment_id}"), &[("ticket_id", ticket_id.to_string())]).await?;
+        // A note of another ticket is not this ticket's, whatever HaloITSM answers for the pair.
+        match found.filter(|a| crate::halo::ticket::int(a, "ticket_id").is_none_or(|t| t == ticket_id)) {
+            Some(a) => Ok(a),
+            None => Err(PluginError::client(
+                format!("Ticket {ticket_id} has no note {comment_id} in HaloITSM (action `{action}`)."),
+                "List Comments shows the IDs of a ticket's notes. Nothing was changed.",
+            )),
+        }
+    }
+
     /// A ticket as a full read shows it, as the plugin's `ticket` output; `closed` is known
     /// even when the read leaves HaloITSM's flag out (docs/halo-api.md#T11).
     pub async fn ticket(&self, raw: &Value) -> Ticket {

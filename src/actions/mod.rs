@@ -20,6 +20,7 @@ mod close_ticket;
 pub mod common;
 mod create_ticket;
 mod delete_attachment;
+mod delete_comment;
 mod delete_ticket;
 mod get_attachment;
 mod get_ticket;
@@ -33,6 +34,7 @@ pub mod search_tickets;
 pub mod send_findings;
 mod send_investigation;
 mod send_remediations;
+mod update_comment;
 mod update_ticket;
 
 /// What a running action can use.
@@ -108,5 +110,7 @@ pub fn registry() -> Vec<Handler> {
         handler::<list_attachments::ListAttachments>(),
         handler::<get_attachment::GetAttachment>(),
         handler::<delete_attachment::DeleteAttachment>(),
+        handler::<update_comment::UpdateComment>(),
+        handler::<delete_comment::DeleteComment>(),
     ]
 }

@@ -204,6 +204,8 @@ async fn simulate_serves_a_halo_the_plugin_can_use() {
                 "tickettype_id" => json!(4),
                 "attachment_id" if name == "delete_attachment" => json!(2),
                 "attachment_id" => json!(1),
+                "comment_id" if name == "delete_comment" => json!(4),
+                "comment_id" => json!(2),
                 _ => continue,
             };
             *v = seeded;

@@ -1,5 +1,6 @@
 //! The integration tests, one binary (linked once, every test run in parallel), a module per area.
 
+mod comment_edits;
 mod common;
 
 mod actions_reads;

@@ -356,6 +356,8 @@ async fn every_sample_message_runs_against_the_simulator() {
                 "category_id" => json!(1),
                 "max_results" => json!(10),
                 "attachment_id" => json!(if name == "delete_attachment" { 2 } else { 1 }),
+                // Ticket 101's seeded notes: a private note, and the email to the user.
+                "comment_id" => json!(if name == "delete_comment" { 4 } else { 2 }),
                 _ => v.clone(),
             };
         }

@@ -1,0 +1,62 @@
+//! `update_comment`: change a note's text (and whether it is private) in place. HaloITSM updates an
+//! action when it is posted again with its `id` and `ticket_id` (docs/halo-api.md#A2).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::list_comments::Comment;
+use super::{Action, ActionContext};
+use crate::halo::ticket::string;
+use crate::lifecycle::text::escape;
+use crate::protocol::PluginError;
+
+pub struct UpdateComment;
+
+const NAME: &str = "update_comment";
+
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub ticket_id: i64,
+    pub comment_id: i64,
+    pub comment: String,
+    pub is_private: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    pub success: bool,
+    pub comment: Comment,
+}
+
+impl Action for UpdateComment {
+    const NAME: &'static str = NAME;
+    type Input = Input;
+    type Output = Output;
+
+    async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
+        if input.comment.trim().is_empty() {
+            return Err(PluginError::client(
+                format!("Invalid input for action `{NAME}`: input `comment` is empty."),
+                "Give the note's new text; Delete Comment removes a note. Nothing was changed.",
+            ));
+        }
+        let old = ctx.require_comment(NAME, input.ticket_id, input.comment_id).await?;
+        // HaloITSM shows `note_html`; both are sent so the text shown and the text read agree. The
+        // outcome is sent back as it was (A1: actions need one).
+        let mut action = json!({
+            "id": input.comment_id,
+            "ticket_id": input.ticket_id,
+            "outcome": string(&old, "outcome").unwrap_or_else(|| "Note".into()),
+            "note": input.comment,
+            "note_html": escape(&input.comment).replace('\n', "<br>"),
+        });
+        if let Some(p) = input.is_private {
+            action["hiddenfromuser"] = json!(p);
+        }
+        let saved = ctx.client.post_one("Actions", action).await?;
+        let mut comment = Comment::from_halo(&saved);
+        comment.ticket_id = comment.ticket_id.or(Some(input.ticket_id));
+        tracing::info!("Updated note {} of ticket {}", input.comment_id, input.ticket_id);
+        Ok(Output { success: true, comment })
+    }
+}
