@@ -206,8 +206,9 @@ fn gone(tag: &str, e: &Existing, opts: &Options) -> IvmTicket {
     }
 }
 
-/// The project's parent ticket: open while any solution needs work.
-fn parent(solutions: &[IvmTicket], opts: &Options) -> IvmTicket {
+/// The project's parent ticket: open while any solution needs work (`still_open`: tracked
+/// solutions the list left out that may still need it).
+fn parent(solutions: &[IvmTicket], still_open: &[String], opts: &Options) -> IvmTicket {
     let p = &opts.project;
     let mut open: Vec<&Remediation> = solutions
         .iter()
@@ -215,14 +216,15 @@ fn parent(solutions: &[IvmTicket], opts: &Options) -> IvmTicket {
         .filter_map(|s| if let Kind::Solution(r) = &s.kind { Some(r) } else { None })
         .collect();
     open.sort_by(|a, b| b.risk_score.cmp(&a.risk_score).then_with(|| a.nexpose_id.cmp(&b.nexpose_id)));
-    let listing: String = open.iter().map(|r| format!("{}={}={};", r.nexpose_id, r.asset_count, r.risk_score)).collect();
+    let mut listing: String = open.iter().map(|r| format!("{}={}={};", r.nexpose_id, r.asset_count, r.risk_score)).collect();
+    listing.push_str(&still_open.join(";"));
     let key = format!("insightvm-project:{}", project_key(p));
     let tag = SOURCE.tag_of(&key);
     let token = hash_tag(PARENT_PREFIX, &format!("{}\u{0}{listing}", project_key(p)));
     let resolved = format!("InsightVM: resolved: no solution of project {p} needs work.");
     let card = Card {
         summary: render::parent_summary(p),
-        details: render::parent_details(p, &open, &format!("{tag} {token}")),
+        details: render::parent_details(p, &open, still_open, &format!("{tag} {token}")),
         priority: priority_of(&opts.bands, open.iter().map(|r| r.risk_score).max().unwrap_or(0)),
         update_details: true,
         reopen_note: format!("InsightVM: project {p} has solutions that need work again; reopened."),
@@ -232,7 +234,7 @@ fn parent(solutions: &[IvmTicket], opts: &Options) -> IvmTicket {
         key,
         tag,
     };
-    let want = if open.is_empty() { Want::Resolved } else { Want::Ticket };
+    let want = if open.is_empty() && still_open.is_empty() { Want::Resolved } else { Want::Ticket };
     IvmTicket { kind: Kind::Parent, want, card, token, project: p.clone(), reason: None }
 }
 
@@ -280,29 +282,56 @@ async fn send_within(client: &HaloClient, opts: &Options, remediations: Vec<Reme
     let existing = lifecycle::lookup(client, &policy).await?;
     let mut subjects: Vec<IvmTicket> = remediations.into_iter().map(|r| solution(r, opts)).collect();
     let listed = subjects.len();
-    if opts.absent_means_fixed {
-        let ours: HashSet<&str> = subjects.iter().map(|s| s.card.tag.as_str()).collect();
-        let project_tag = project_tag(&opts.project);
-        let mut gone_ones: Vec<(&String, &Existing)> =
-            existing.iter().filter(|(tag, e)| !e.closed && e.details.contains(&project_tag) && !ours.contains(tag.as_str())).collect();
-        gone_ones.sort_by_key(|(_, e)| e.id);
-        let more: Vec<IvmTicket> = gone_ones.into_iter().map(|(tag, e)| gone(tag, e, opts)).collect();
-        subjects.extend(more);
+    // The project's open tickets the list does not have: fixed, or (when a top N may leave out
+    // what still needs work) still open.
+    let ours: HashSet<String> = subjects.iter().map(|s| s.card.tag.clone()).collect();
+    let project_tag = project_tag(&opts.project);
+    let mut absent: Vec<(&String, &Existing)> =
+        existing.iter().filter(|(tag, e)| !e.closed && e.details.contains(&project_tag) && !ours.contains(tag.as_str())).collect();
+    absent.sort_by_key(|(_, e)| e.id);
+    let mut still_open = Vec::new();
+    for (tag, e) in absent {
+        if opts.absent_means_fixed {
+            subjects.push(gone(tag, e, opts));
+        } else {
+            still_open.push(Snapshot::find(&e.details).map(|s| s.solution).unwrap_or_else(|| tag.clone()));
+        }
     }
     let mut report = Report::default();
-    if opts.parent_ticket {
-        let p = parent(&subjects, opts);
-        let wants_children = p.want == Want::Ticket;
-        let (p, h) = lifecycle::carry_out(client, &policy, vec![p], &existing, looked_up_at, &|_, _| {}).await.remove(0);
-        if wants_children {
+    let parent = opts.parent_ticket.then(|| parent(&subjects, &still_open, opts));
+    let mut resolved_parent = None;
+    match parent {
+        // Closed after its children: a tenant may refuse to close a parent with open children.
+        Some(p) if p.want == Want::Resolved => resolved_parent = Some(p),
+        Some(p) => {
+            let (p, h) = lifecycle::carry_out(client, &policy, vec![p], &existing, looked_up_at, &|_, _| {}).await.remove(0);
+            let failed = h.outcome == Outcome::Failed;
             policy.parent_id = h.ticket;
+            report.parent = Some(result(None, &p, h.clone()));
+            if failed {
+                // Children made now would stay without their parent for good: none is written.
+                let why = format!(
+                    "the project's parent ticket could not be written ({}); nothing was sent for this solution",
+                    h.error.unwrap_or_default()
+                );
+                for (i, t) in subjects.iter().enumerate() {
+                    let h = Handled { outcome: Outcome::Failed, ticket: None, error: Some(why.clone()), duplicates_closed: Vec::new() };
+                    report.counts.count(h.outcome);
+                    report.results.push(result((i < listed).then_some(i), t, h));
+                }
+                return Ok(report);
+            }
         }
-        report.parent = Some(result(None, &p, h));
+        None => {}
     }
     let handled = lifecycle::carry_out(client, &policy, subjects, &existing, looked_up_at, &|_, _| {}).await;
     for (i, (t, h)) in handled.into_iter().enumerate() {
         report.counts.count(h.outcome);
         report.results.push(result((i < listed).then_some(i), &t, h));
+    }
+    if let Some(p) = resolved_parent {
+        let (p, h) = lifecycle::carry_out(client, &policy, vec![p], &existing, looked_up_at, &|_, _| {}).await.remove(0);
+        report.parent = Some(result(None, &p, h));
     }
     Ok(report)
 }

@@ -90,8 +90,9 @@ pub fn parent_summary(project: &str) -> String {
     cut(&format!("[InsightVM] Remediation project: {}", project.trim()), SUMMARY_MAX)
 }
 
-/// The parent ticket's details: the project's open solutions, highest risk first.
-pub fn parent_details(project: &str, open: &[&Remediation], footer: &str) -> String {
+/// The parent ticket's details: the project's open solutions, highest risk first, then those
+/// still open that the last list left out.
+pub fn parent_details(project: &str, open: &[&Remediation], still_open: &[String], footer: &str) -> String {
     let mut out = format!(
         "<p><b>InsightVM remediation project</b>: {}</p><p>{} need work; each has its own child ticket.</p>",
         escape(project),
@@ -109,6 +110,14 @@ pub fn parent_details(project: &str, open: &[&Remediation], footer: &str) -> Str
             ));
         }
         out.push_str("</table>");
+    }
+    if !still_open.is_empty() {
+        let names: Vec<String> = still_open.iter().map(|s| escape(s)).collect();
+        out.push_str(&format!("<p>Still open, not in the last list: {}</p>", names.join(", ")));
+    }
+    if !still_open.is_empty() {
+        let names: Vec<String> = still_open.iter().map(|s| escape(s)).collect();
+        out.push_str(&format!("<p>Still open, not in the last list: {}</p>", names.join(", ")));
     }
     out.push_str(&format!("<p>{footer}</p>"));
     out

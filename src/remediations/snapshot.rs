@@ -113,10 +113,11 @@ impl Snapshot {
         let mut text = if parts.is_empty() { String::new() } else { format!(" {}.", parts.join(", ")) };
         if old.assets_hash != self.assets_hash && !old.asset_ids.is_empty() && !self.asset_ids.is_empty() {
             let gone: Vec<String> = old.asset_ids.iter().filter(|id| !self.asset_ids.contains(id)).map(i64::to_string).collect();
+            let mut named = std::collections::HashSet::new();
             let new: Vec<String> = r
                 .assets
                 .iter()
-                .filter(|a| !old.asset_ids.contains(&a.id))
+                .filter(|a| !old.asset_ids.contains(&a.id) && named.insert(a.id))
                 .map(|a| if a.host_name.is_empty() { format!("{} ({})", a.id, a.ip) } else { format!("{} ({})", a.host_name, a.ip) })
                 .collect();
             if !gone.is_empty() {

@@ -125,6 +125,21 @@ async fn projects_are_kept_apart_and_can_have_a_parent_ticket() {
     assert_eq!((out2["parent"]["outcome"].as_str(), out2["parent"]["ticket_id"].as_i64()), (Some("updated"), Some(parent)), "{out2}");
     assert_eq!(outcomes(&out2), [pair("ubuntu-upgrade-openssl", "unchanged"), pair("msft-kb5034441", "updated")]);
     assert_eq!(w.ticket(parent)["priority_id"], 2);
+
+    // A cut list (absent_means_fixed off) that leaves the open solution out: the parent stays
+    // open and says so.
+    let out3 = w.ok(json!({"remediations": [], "parent_ticket": true, "absent_means_fixed": false})).await;
+    assert_eq!(out3["parent"]["outcome"], "updated", "{out3}");
+    assert!(w.ticket(parent)["details"].as_str().unwrap_or_default().contains("Still open, not in the last list: ubuntu-upgrade-openssl"));
+
+    // Everything fixed, closing: the children are closed first, then the parent.
+    let out4 = w.ok(json!({"remediations": [], "parent_ticket": true, "on_resolved": "close"})).await;
+    assert_eq!(
+        (outcomes(&out4), out4["parent"]["outcome"].as_str()),
+        (vec![pair("ubuntu-upgrade-openssl", "closed"), pair("msft-kb5034441", "closed")], Some("closed")),
+        "the noted one was still open, so it is closed too: {out4}"
+    );
+    assert!(w.ticket(parent)["status_id"] == 9 && w.ticket(ticket_of(&out, 0))["status_id"] == 9);
 }
 
 #[tokio::test]

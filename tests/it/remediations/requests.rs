@@ -134,3 +134,39 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
     assert_eq!((note["ticket_id"].as_i64(), note["hiddenfromuser"].as_bool(), note.get("new_status")), (Some(77), Some(true), None));
     assert_eq!(note["note"], format!("InsightVM: resolved: msft-kb5034441 is no longer among the remediations of project {PROJECT}."));
 }
+
+#[tokio::test]
+async fn a_parent_that_cannot_be_created_stops_its_children() {
+    let halo = halo_with_token().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
+        .mount(&halo)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"Message": "Ticket type 4 is not allowed"})))
+        .expect(1)
+        .mount(&halo)
+        .await;
+    let srv = PluginServer::start().await;
+    let mut conn = connection(&halo.uri());
+    conn["default_ticket_type_id"] = json!(4);
+    let list = json!([full("a", 100, &[(1, "h")]), full("b", 100, &[(2, "i")])]);
+    let (s, body) = post(
+        &srv.url("/api/v1/actions/send_remediations"),
+        &action("send_remediations", conn, json!({"remediations": list, "project": PROJECT, "parent_ticket": true})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let out = &body["body"]["output"];
+    assert_eq!(
+        (out["parent"]["outcome"].as_str(), out["failed"].as_i64(), out["created"].as_i64()),
+        (Some("failed"), Some(2), Some(0)),
+        "{out}"
+    );
+    assert!(
+        out["results"][0]["error"].as_str().is_some_and(|e| e.contains("parent ticket could not be written") && e.contains("not allowed")),
+        "{out}"
+    );
+}
