@@ -61,18 +61,16 @@ async fn control_routes_configure_and_report() {
 #[tokio::test]
 async fn simulate_flags_configure_webhooks() {
     let rx = Receiver::start().await;
-    let port = {
-        let l = std::net::TcpListener::bind(loopback()).expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // Port 0 and the announced address: a port picked beforehand can be taken by another test
+    // before the child binds it.
     let mut child = Command::new(BIN)
-        .args(["simulate", "--port", &port.to_string(), "--webhook-url", &rx.url, "--webhook-user", "halo"])
+        .args(["simulate", "--port", "0", "--webhook-url", &rx.url, "--webhook-user", "halo"])
         .args(["--webhook-password", "s3cret:x", "--webhook-batch", "3", "--webhook-event-only", "--webhook-duplicate", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn simulate");
-    let base = format!("http://127.0.0.1:{port}");
+    let (base, printed) = crate::common::announced_url(child.stdout.take().expect("stdout"), "simulator listening on ").await;
     let started = Instant::now();
     let shown = loop {
         if let Ok(r) = reqwest::get(format!("{base}/_sim/webhook")).await {
@@ -107,10 +105,10 @@ async fn simulate_flags_configure_webhooks() {
     let d = rx.wait_for(2).await;
     let posts = rx.posts();
     let _ = child.kill();
-    let output = child.wait_with_output().expect("wait");
+    let _ = child.wait();
     assert!(posts.iter().all(|p| p.body.is_array() && p.auth.as_deref() == Some("Basic aGFsbzpzM2NyZXQ6eA==")), "{posts:#?}");
     assert!(d.iter().all(|p| p["event"] == json!("new ticket logged") && p.get("ticket").is_none()), "{d:#?}");
-    let printed = String::from_utf8_lossy(&output.stdout);
+    let printed = printed.lock().expect("printed").clone();
     assert!(printed.contains(&rx.url) && !printed.contains("s3cret"), "{printed}");
 
     // Out-of-range and orphan webhook flags are refused before anything starts.
