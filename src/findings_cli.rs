@@ -267,6 +267,9 @@ pub async fn send_findings(file: &Path, conn: &ConnectionArgs, args: &FindingArg
     }
 }
 
+/// Rows of one lookup `check-connection` prints.
+const LOOKUP_ROWS: usize = 50;
+
 /// `check-connection`: does the connection work, and which IDs can the inputs use.
 pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
     let client = match conn.client() {
@@ -283,15 +286,27 @@ pub async fn check_connection(conn: &ConnectionArgs) -> i32 {
         return 1;
     }
     println!("Connection OK: {} (token fetched, tickets readable)", client.config().resource_server);
-    for (title, path, key) in [("Ticket types", "TicketType", "tickettypes"), ("Teams", "Team", "teams")] {
+    // (title, path, wrapper key, where the name is: categories hold it in `value`, outcomes in
+    // `outcome`, docs/halo-api.md#K5, K6).
+    let lookups: [(&str, &str, &str, &str); 5] = [
+        ("Ticket types", "TicketType", "tickettypes", "name"),
+        ("Teams", "Team", "teams", "name"),
+        ("Clients", "Client", "clients", "name"),
+        ("Categories", "Category", "categories", "value"),
+        ("Outcomes (for notes)", "Outcome", "outcomes", "outcome"),
+    ];
+    for (title, path, key, name_key) in lookups {
         println!();
         println!("{title}:");
         match client.list(path, &[], key).await {
             Ok((rows, _)) => {
-                for r in rows {
-                    let id = crate::halo::ticket::int(&r, "id").map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-                    let name = crate::halo::ticket::string(&r, "name").unwrap_or_default();
+                for r in rows.iter().take(LOOKUP_ROWS) {
+                    let id = crate::halo::ticket::int(r, "id").map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+                    let name = crate::halo::ticket::string(r, name_key).unwrap_or_default();
                     println!("  {id:>5}  {name}");
+                }
+                if rows.len() > LOOKUP_ROWS {
+                    println!("  ... and {} more (the list actions show all)", rows.len() - LOOKUP_ROWS);
                 }
             }
             Err(e) => println!("  (could not list: {})", conn.mask(&e.to_string())),

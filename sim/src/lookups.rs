@@ -148,6 +148,43 @@ pub(crate) fn sites(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
     Ok(json!({"record_count": rows.len(), "sites": rows}))
 }
 
+/// `GET /api/Category` → a plain array (the spec gives no answer schema; the client reads arrays and
+/// wrappers alike). The text is `value`, the level `type_id` [K5]; filter `type_id`. Every seeded
+/// category is a category 1.
+pub(crate) fn categories(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
+    let level = q.int("type_id").map_err(|m| ApiError::field("type_id", m))?;
+    let rows: Vec<Value> = lk
+        .categories
+        .iter()
+        .filter(|_| level.is_none_or(|l| l == 1))
+        .map(|c| json!({"id": c.id, "value": c.name, "type_id": 1, "category_name": c.name}))
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+/// The seeded outcomes: the ones the plugin and the seed history use, and a hidden one.
+const OUTCOMES: &[(i64, &str, &str, bool, i64)] = &[
+    (1, "Note", "Add Note", false, 0),
+    (2, "Private Note", "Private Note", false, 0),
+    (3, "Email User", "Email User", false, 0),
+    (4, "Status Changed", "Change Status", false, 0),
+    (5, "Reassigned", "Reassign", false, 0),
+    (6, "Resolved", "Resolve", false, 9),
+    (7, "Legacy Escalation", "Escalate", true, 0),
+];
+
+/// `GET /api/Outcome` → a plain array; the name is `outcome`, with `buttonname`, `hidden`,
+/// `newstatus` [K6]. Hidden outcomes only with `showhidden=true`.
+pub(crate) fn outcomes(q: &Params) -> Value {
+    let show_hidden = q.flag("showhidden");
+    let rows: Vec<Value> = OUTCOMES
+        .iter()
+        .filter(|(_, _, _, hidden, _)| show_hidden || !hidden)
+        .map(|(id, name, button, hidden, status)| json!({"id": id, "outcome": name, "buttonname": button, "hidden": hidden, "newstatus": status, "systemid": 0}))
+        .collect();
+    Value::Array(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::profile::Profile;

@@ -42,6 +42,8 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/Client", get(clients))
         .route("/Client/{id}", get(client))
         .route("/Site", get(sites))
+        .route("/Category", get(categories))
+        .route("/Outcome", get(outcomes))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(sim.clone(), faults::api_pipeline));
@@ -245,6 +247,15 @@ async fn delete_attachment(State(sim): Sim, p: Result<Path<String>, PathRejectio
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
+
+async fn categories(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(lookups::categories(&sim.read().lookups, &q).and_then(|v| ok(&v)))
+}
+
+async fn outcomes(RawQuery(q): RawQuery) -> Response {
+    done(ok(&lookups::outcomes(&params(q))))
+}
 
 async fn statuses(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);

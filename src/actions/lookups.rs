@@ -11,7 +11,8 @@ use crate::halo::tenant::Statuses;
 use crate::halo::ticket::{int, string};
 use crate::protocol::PluginError;
 
-fn flag(raw: &Value, key: &str) -> Option<bool> {
+/// A boolean HaloITSM may give as `true` or `1`.
+pub(super) fn flag(raw: &Value, key: &str) -> Option<bool> {
     match raw.get(key)? {
         Value::Bool(b) => Some(*b),
         Value::Number(n) => n.as_i64().map(|i| i != 0),

@@ -27,6 +27,7 @@ mod get_ticket;
 mod list_attachments;
 pub mod list_comments;
 mod lookups;
+mod org_lookups;
 mod people;
 mod process_webhook;
 mod reference;
@@ -34,6 +35,7 @@ pub mod search_tickets;
 pub mod send_findings;
 mod send_investigation;
 mod send_remediations;
+mod ticket_lookups;
 mod update_comment;
 mod update_ticket;
 
@@ -99,6 +101,10 @@ pub fn registry() -> Vec<Handler> {
         handler::<lookups::ListPriorities>(),
         handler::<lookups::ListAgents>(),
         handler::<lookups::ListTeams>(),
+        handler::<org_lookups::ListClients>(),
+        handler::<org_lookups::ListSites>(),
+        handler::<ticket_lookups::ListCategories>(),
+        handler::<ticket_lookups::ListOutcomes>(),
         handler::<send_findings::SendFindings>(),
         handler::<reference::UpsertTicketByReference>(),
         handler::<reference::FindTicketByReference>(),

@@ -314,6 +314,9 @@ async fn check_connection_lists_the_ids_to_use() {
         "{text}"
     );
     assert!(text.contains("9  Closed  (closes tickets)") && !text.contains("Resolved  (closes"), "as HaloITSM says: {text}");
+    for lookup in ["Clients:", "Categories:", "1  Security>Phishing", "Outcomes (for notes):", "2  Private Note"] {
+        assert!(text.contains(lookup), "{lookup} missing: {text}");
+    }
     assert!(text.contains("Closed status 9 closes tickets"), "{text}");
     // A Closed Status ID that does not close tickets on this tenant is reported, exit status 1.
     let (auth, api) = (w.halo.auth_url(), w.halo.api_url());

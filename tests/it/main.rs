@@ -14,6 +14,7 @@ mod findings_flows;
 mod findings_wiremock;
 mod halo_client;
 mod investigations;
+mod lookups_more;
 mod plg;
 mod process_webhook;
 mod proptest_parsers;
