@@ -22,6 +22,8 @@ pub struct Input {
     pub team_id: Option<i64>,
     pub site_id: Option<i64>,
     pub user_id: Option<i64>,
+    /// The requester by email, instead of `user_id`.
+    pub requester_email: Option<String>,
     #[serde(default)]
     pub customfields: Vec<Value>,
 }
@@ -30,6 +32,23 @@ pub struct Input {
 pub struct Output {
     pub ticket: Ticket,
     pub success: bool,
+}
+
+/// The user with this email (docs/halo-api.md#K2), or a clear error naming it.
+async fn requester(ctx: &ActionContext, email: &str) -> Result<i64, PluginError> {
+    if !email.contains('@') {
+        return Err(PluginError::client(
+            format!("Invalid input for action `create_ticket`: input `requester_email` must be an email address, got {email:?}."),
+            "Give the requester's whole address. Nothing was sent to HaloITSM.",
+        ));
+    }
+    match ctx.client.person_with_email(crate::halo::people::People::Users, email).await? {
+        Some(id) => Ok(id),
+        None => Err(PluginError::client(
+            format!("No active HaloITSM user has the email address {email} (input `requester_email`)."),
+            "Check the address with Search Users, or leave it out to use the connection's defaults. Nothing was sent to HaloITSM.",
+        )),
+    }
 }
 
 impl Action for CreateTicket {
@@ -49,6 +68,16 @@ impl Action for CreateTicket {
         positive(NAME, "status_id", input.status_id)?;
         let id = |field: &str, v: Option<i64>| positive_opt(NAME, field, v).map(|v| v.map(Value::from));
         let fields = custom_fields(NAME, &input.customfields)?;
+        let user_id = match (input.user_id, input.requester_email.as_deref().map(str::trim).filter(|e| !e.is_empty())) {
+            (Some(_), Some(_)) => {
+                return Err(PluginError::client(
+                    "Invalid input for action `create_ticket`: give `user_id` or `requester_email`, not both.",
+                    "Name the requester once. Nothing was sent to HaloITSM.",
+                ));
+            }
+            (None, Some(email)) => Some(requester(&ctx, email).await?),
+            (id, None) => id,
+        };
         let record = object([
             ("summary", Some(json!(input.summary))),
             ("details", Some(json!(input.details))),
@@ -59,7 +88,7 @@ impl Action for CreateTicket {
             ("agent_id", id("agent_id", input.agent_id.or(cfg.default_agent_id))?),
             ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
             ("site_id", id("site_id", input.site_id)?),
-            ("user_id", id("user_id", input.user_id)?),
+            ("user_id", id("user_id", user_id)?),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
         let saved = ctx.client.post_one("Tickets", Value::Object(record)).await?;

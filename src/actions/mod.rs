@@ -102,6 +102,8 @@ pub fn registry() -> Vec<Handler> {
         handler::<lookups::ListAgents>(),
         handler::<lookups::ListTeams>(),
         handler::<org_lookups::ListClients>(),
+        handler::<people::SearchUsers>(),
+        handler::<people::SearchAgents>(),
         handler::<org_lookups::ListSites>(),
         handler::<ticket_lookups::ListCategories>(),
         handler::<ticket_lookups::ListOutcomes>(),

@@ -161,23 +161,6 @@ fn priority_of(priority: &str, table: Option<&Value>) -> Result<Option<i64>, Plu
     })
 }
 
-/// The HaloITSM agent with this email (enabled), if there is one (docs/halo-api.md#G5).
-async fn agent_with_email(client: &HaloClient, email: &str) -> Result<Option<i64>, HaloError> {
-    if email.is_empty() {
-        return Ok(None);
-    }
-    let answer = client.get("Agent", &[("search", email.to_string())]).await?;
-    let rows = match answer {
-        Value::Array(rows) => rows,
-        other => crate::halo::rows_of(other, "agents").map(|(r, _)| r).unwrap_or_default(),
-    };
-    Ok(rows
-        .iter()
-        .filter(|a| a.get("isdisabled").and_then(Value::as_bool) != Some(true))
-        .find(|a| string(a, "email").is_some_and(|e| e.trim().eq_ignore_ascii_case(email)))
-        .and_then(|a| int(a, "id")))
-}
-
 /// The ticket's details: the investigation as InsightIDR describes it, its alerts, the sync line.
 fn details(inv: &Map<String, Value>, alerts: &[Value], synced: &Synced) -> String {
     let text = |k: &str| inv.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
@@ -240,7 +223,7 @@ impl Action for SendInvestigation {
                 bad(format!("input `investigation.status`: {e}"), "Map the status in the Status Mapping's insightidr_to_halo table.")
             })?),
         };
-        let agent = agent_with_email(&ctx.client, &synced.assignee).await?;
+        let agent = ctx.client.person_with_email(crate::halo::people::People::Agents, &synced.assignee).await?;
         if agent.is_none() && !synced.assignee.is_empty() {
             tracing::info!("No enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
         }

@@ -13,6 +13,7 @@ mod error;
 use download::{Answer, Expect};
 mod notes;
 pub mod paging;
+pub mod people;
 pub mod redact;
 pub mod tenant;
 pub mod ticket;

@@ -15,6 +15,7 @@ mod findings_wiremock;
 mod halo_client;
 mod investigations;
 mod lookups_more;
+mod people_search;
 mod plg;
 mod process_webhook;
 mod proptest_parsers;
