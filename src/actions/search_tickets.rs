@@ -25,6 +25,9 @@ pub struct Input {
     #[serde(default)]
     pub open_only: bool,
     pub max_results: i64,
+    /// Which page of `page_size` results (from 1); page 1 of `max_results` when not given.
+    pub page: i64,
+    pub page_size: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,6 +36,8 @@ pub struct Output {
     pub count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
+    /// Whether tickets match beyond this page.
+    pub has_more: bool,
 }
 
 /// An RFC 3339 input as HaloITSM's zone-less UTC.
@@ -106,7 +111,19 @@ impl Action for SearchTickets {
                 "Narrow the search with filters, or ask for fewer tickets.",
             ));
         }
-        let wanted = input.max_results as usize;
+        let size = input.page_size.unwrap_or(input.max_results);
+        if !(1..=MAX_RESULTS).contains(&size) || input.page < 1 || input.page.saturating_mul(size) > MAX_RESULTS {
+            return Err(PluginError::client(
+                format!(
+                    "Invalid input for action `search_tickets`: inputs `page` ({}) and `page_size` ({size}) must be 1 or more, and reach no further than ticket {MAX_RESULTS}.",
+                    input.page
+                ),
+                "Narrow the search with filters to walk fewer pages.",
+            ));
+        }
+        let (skip, size) = (((input.page - 1) * size) as usize, size as usize);
+        // Each list is read newest first up to the end of the page, so the merged page is exact.
+        let wanted = skip + size;
         let base = filters(&input)?;
         // Tickets closed a while ago are listed only when asked for, and list rows do not say
         // whether a ticket is closed (docs/halo-api.md#Q1, L3): open and closed tickets are
@@ -119,14 +136,16 @@ impl Action for SearchTickets {
         };
         rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
         rows.dedup_by_key(|r| int(&r.row, "id"));
+        let has_more = rows.len() > wanted || total.is_some_and(|t| t > wanted as u64);
         let tickets: Vec<Ticket> = rows
             .iter()
-            .take(wanted)
+            .skip(skip)
+            .take(size)
             .map(|r| Ticket { closed: Some(r.state.closed()), ..Ticket::from_halo(&r.row, |id| ctx.client.ticket_url(id)) })
             .collect();
         let total = total.map(|t| t as i64);
         let count = tickets.len() as i64;
         tracing::info!("Found {count} ticket(s){}", total.map(|t| format!(" of {t} matching")).unwrap_or_default());
-        Ok(Output { tickets, count, total: total.or(Some(count)) })
+        Ok(Output { tickets, count, total: total.or(Some(count)), has_more })
     }
 }

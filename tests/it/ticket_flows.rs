@@ -235,10 +235,25 @@ async fn search_pages_through_large_results_without_duplicates() {
     assert_eq!(limited["total"], 230);
     let lim_ids: Vec<i64> = limited["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
     assert_eq!(lim_ids, ids[..150].to_vec(), "the first 150 of the same order");
+    assert_eq!(limited["has_more"], true);
+    assert_eq!(out["has_more"], false);
     let pages = w.halo.sim.stats().by_route.get("GET /api/Tickets").copied().unwrap_or(0);
     // Open and closed tickets are listed apart: 230 open results take 3 pages of 100 and one
     // (empty) page of closed ones; 150 take 2 and 1.
     assert!(pages <= (3 + 1) + (2 + 1), "{pages}");
+
+    // Walking pages of 100: the same tickets in the same order, has_more until the last.
+    let mut walked = Vec::new();
+    for page in 1..=3 {
+        let p = w.ok("search_tickets", json!({"summary_contains": "Bulk finding", "page": page, "page_size": 100})).await;
+        assert_eq!(p["has_more"], page < 3, "page {page}: {}", p["count"]);
+        walked.extend(p["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()));
+    }
+    assert_eq!(walked, ids, "pages add up to the whole list");
+    let beyond = w.ok("search_tickets", json!({"summary_contains": "Bulk finding", "page": 4, "page_size": 100})).await;
+    assert_eq!((beyond["count"].as_i64(), beyond["has_more"].as_bool()), (Some(0), Some(false)));
+    let e = w.err("search_tickets", json!({"page": 101, "page_size": 100}), 400).await;
+    assert!(e.contains("`page`") && e.contains("10000"), "{e}");
 }
 
 #[tokio::test]

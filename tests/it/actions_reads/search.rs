@@ -80,7 +80,7 @@ async fn search_with_one_date_sends_only_that_bound() {
     e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
     e.no_closed(&filters, 100).await;
     let out = e.ok("search_tickets", json!({"created_after": "2026-09-01T06:30:00Z", "max_results": 100})).await;
-    assert_eq!(out, json!({"tickets": [], "count": 0, "total": 0}));
+    assert_eq!(out, json!({"tickets": [], "count": 0, "total": 0, "has_more": false}));
 
     let e = env().await;
     let filters = [("datesearch", "datecreated"), ("enddate", "2026-09-30T21:59:59")];
@@ -135,6 +135,18 @@ async fn search_reads_exactly_the_pages_it_needs() {
     assert_eq!(out["count"], 250);
     assert_eq!(out["total"], 250);
     assert_eq!(ids_of(&out), (1..=250).rev().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_later_page_reads_only_up_to_its_end() {
+    let e = env().await;
+    e.no_closed(&[], 100).await;
+    // Page 2 of 100 of 250 matches: pages 1 and 2 of the list, newest first, and no third.
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(250, (151..=250).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(250, (51..=150).rev()))).expect(1)).await;
+    let out = e.ok("search_tickets", json!({"page": 2, "page_size": 100})).await;
+    assert_eq!(ids_of(&out), (51..=150).rev().collect::<Vec<_>>());
+    assert_eq!((out["has_more"].as_bool(), out["total"].as_i64()), (Some(true), Some(250)));
 }
 
 #[tokio::test]
