@@ -24,6 +24,8 @@ pub struct Input {
     pub user_id: Option<i64>,
     /// The requester by email, instead of `user_id`.
     pub requester_email: Option<String>,
+    /// The new ticket is a child of this one.
+    pub parent_id: Option<i64>,
     #[serde(default)]
     pub customfields: Vec<Value>,
 }
@@ -78,6 +80,7 @@ impl Action for CreateTicket {
             (None, Some(email)) => Some(requester(&ctx, email).await?),
             (id, None) => id,
         };
+        let parent = super::related_tickets::check_parent(&ctx, NAME, input.parent_id).await?;
         let record = object([
             ("summary", Some(json!(input.summary))),
             ("details", Some(json!(input.details))),
@@ -89,6 +92,7 @@ impl Action for CreateTicket {
             ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
             ("site_id", id("site_id", input.site_id)?),
             ("user_id", id("user_id", user_id)?),
+            ("parent_id", parent),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
         let saved = ctx.client.post_one("Tickets", Value::Object(record)).await?;

@@ -31,6 +31,7 @@ mod org_lookups;
 mod people;
 mod process_webhook;
 mod reference;
+mod related_tickets;
 pub mod search_tickets;
 pub mod send_findings;
 mod send_investigation;
@@ -102,6 +103,9 @@ pub fn registry() -> Vec<Handler> {
         handler::<lookups::ListAgents>(),
         handler::<lookups::ListTeams>(),
         handler::<org_lookups::ListClients>(),
+        handler::<related_tickets::ListChildTickets>(),
+        handler::<related_tickets::LinkTickets>(),
+        handler::<related_tickets::UnlinkTicket>(),
         handler::<people::SearchUsers>(),
         handler::<people::SearchAgents>(),
         handler::<org_lookups::ListSites>(),

@@ -48,6 +48,8 @@ pub struct Ticket {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub site_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
@@ -103,6 +105,8 @@ impl Ticket {
             client_id: positive(int(raw, "client_id")),
             client_name: string(raw, "client_name").or_else(|| nested_name(raw, "client")),
             site_id: positive(int(raw, "site_id")),
+            // T13: 0 is no parent.
+            parent_id: positive(int(raw, "parent_id")),
             site_name: string(raw, "site_name").or_else(|| nested_name(raw, "site")),
             user_id: positive(int(raw, "user_id")),
             user_name: string(raw, "user_name").or_else(|| nested_name(raw, "user")),

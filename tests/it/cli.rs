@@ -206,6 +206,7 @@ async fn simulate_serves_a_halo_the_plugin_can_use() {
                 "attachment_id" => json!(1),
                 "comment_id" if name == "delete_comment" => json!(4),
                 "comment_id" => json!(2),
+                "parent_id" => json!(102),
                 _ => continue,
             };
             *v = seeded;

@@ -21,6 +21,7 @@ mod process_webhook;
 mod proptest_parsers;
 mod protocol_http;
 mod rate_limits;
+mod related_tickets;
 mod reliability;
 mod remediations;
 mod sim;

@@ -370,6 +370,7 @@ async fn every_sample_message_runs_against_the_simulator() {
                 "priority_id" => json!(2),
                 "category_id" => json!(1),
                 "max_results" => json!(10),
+                "parent_id" => json!(102),
                 "attachment_id" => json!(if name == "delete_attachment" { 2 } else { 1 }),
                 // Ticket 101's seeded notes: a private note, and the email to the user.
                 "comment_id" => json!(if name == "delete_comment" { 4 } else { 2 }),

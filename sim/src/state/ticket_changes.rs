@@ -140,9 +140,11 @@ impl Store {
         ch.impact = int("impact")?;
         ch.urgency = int("urgency")?;
         ch.customfields = self.parse_custom_fields(obj.get("customfields"), key)?;
-        // A child ticket names its parent on create [T13]; the parent must exist.
-        ch.parent_id = int("parent_id")?.filter(|&v| v != 0);
+        // A child ticket names its parent [T13]; the parent must exist.
+        // 0 takes a child off its parent.
+        ch.parent_id = int("parent_id")?;
         if let Some(v) = ch.parent_id
+            && v != 0
             && !self.tickets.contains_key(&v)
         {
             return Err(ApiError::invalid_value("parent_id", v));

@@ -1,0 +1,169 @@
+//! Related tickets through HaloITSM's parent and child fields (docs/halo-api.md#T13):
+//! `list_child_tickets` (`GET /Tickets?parent_id=`, open and closed), `link_tickets` (a ticket
+//! becomes a child of another) and `unlink_ticket` (it stands alone again). Whether HaloITSM keeps
+//! a `parent_id` it is sent is unverified, so every change is read back and checked.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::common::positive;
+use super::{Action, ActionContext};
+use crate::halo::ticket::{Ticket, int};
+use crate::protocol::PluginError;
+
+/// How far up a chain of parents a link is checked for a loop.
+const MAX_DEPTH: usize = 20;
+
+#[derive(Debug, Deserialize)]
+pub struct ChildrenInput {
+    pub ticket_id: i64,
+    pub max_results: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChildrenOutput {
+    pub tickets: Vec<Ticket>,
+    pub count: i64,
+}
+
+pub struct ListChildTickets;
+
+impl Action for ListChildTickets {
+    const NAME: &'static str = "list_child_tickets";
+    type Input = ChildrenInput;
+    type Output = ChildrenOutput;
+
+    async fn run(ctx: ActionContext, input: ChildrenInput) -> Result<ChildrenOutput, PluginError> {
+        if !(1..=super::search_tickets::MAX_RESULTS).contains(&input.max_results) {
+            return Err(PluginError::client(
+                format!(
+                    "Invalid input for action `{}`: input `max_results` must be between 1 and 10000, got {}.",
+                    Self::NAME,
+                    input.max_results
+                ),
+                "Give how many child tickets the step may return.",
+            ));
+        }
+        ctx.require_ticket(Self::NAME, input.ticket_id).await?;
+        let q = [("parent_id", input.ticket_id.to_string()), ("order", "id".to_string()), ("orderdesc", "true".to_string())];
+        let (mut rows, _) = ctx.client.tickets_open_and_closed(&q, input.max_results as usize).await?;
+        // A tenant that ignored the filter would list everyone: only rows naming this parent, or
+        // rows that leave the field out (thin rows, L3), are taken.
+        rows.retain(|r| int(&r.row, "parent_id").is_none_or(|p| p == input.ticket_id));
+        rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
+        let tickets: Vec<Ticket> = rows
+            .iter()
+            .take(input.max_results as usize)
+            .map(|r| Ticket { closed: Some(r.state.closed()), ..Ticket::from_halo(&r.row, |id| ctx.client.ticket_url(id)) })
+            .collect();
+        Ok(ChildrenOutput { count: tickets.len() as i64, tickets })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkInput {
+    pub ticket_id: i64,
+    pub parent_id: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkOutput {
+    pub success: bool,
+    pub ticket: Ticket,
+}
+
+/// Set the ticket's parent (0: none) and check HaloITSM kept it.
+async fn set_parent(ctx: &ActionContext, action: &str, id: i64, parent: i64) -> Result<LinkOutput, PluginError> {
+    let mut fields = Map::new();
+    fields.insert("parent_id".into(), json!(parent));
+    ctx.client.update_ticket(id, fields).await?;
+    let raw = ctx.require_ticket(action, id).await?;
+    let kept = int(&raw, "parent_id").unwrap_or(0);
+    if kept != parent {
+        return Err(PluginError::plugin(
+            crate::protocol::Preset::ServerError,
+            format!("HaloITSM did not keep the parent of ticket {id}: it was sent parent_id {parent} and now shows {kept}."),
+            "This HaloITSM may not let the API change a ticket's parent; link the tickets in HaloITSM instead.",
+        ));
+    }
+    Ok(LinkOutput { success: true, ticket: ctx.ticket(&raw).await })
+}
+
+pub struct LinkTickets;
+
+impl Action for LinkTickets {
+    const NAME: &'static str = "link_tickets";
+    type Input = LinkInput;
+    type Output = LinkOutput;
+
+    async fn run(ctx: ActionContext, input: LinkInput) -> Result<LinkOutput, PluginError> {
+        let (id, parent) = (input.ticket_id, positive(Self::NAME, "parent_id", input.parent_id)?);
+        if id == parent {
+            return Err(PluginError::client(
+                format!("Invalid input for action `{}`: a ticket cannot be its own parent (ticket {id}).", Self::NAME),
+                "Give the ticket to link and a different parent ticket. Nothing was changed.",
+            ));
+        }
+        ctx.require_ticket(Self::NAME, id).await?;
+        // The parent must exist and must not be below the ticket: that would make a loop.
+        let mut above = ctx.require_ticket(Self::NAME, parent).await?;
+        for _ in 0..MAX_DEPTH {
+            match int(&above, "parent_id").filter(|p| *p > 0) {
+                Some(p) if p == id => {
+                    return Err(PluginError::client(
+                        format!(
+                            "Invalid input for action `{}`: ticket {parent} is below ticket {id}, so it cannot be its parent.",
+                            Self::NAME
+                        ),
+                        format!("Unlink ticket {parent} first, or pick another parent. Nothing was changed."),
+                    ));
+                }
+                Some(p) => match ctx.client.get_ticket(p, false).await? {
+                    Some(t) => above = t,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        set_parent(&ctx, Self::NAME, id, parent).await
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UnlinkInput {
+    pub ticket_id: i64,
+}
+
+pub struct UnlinkTicket;
+
+impl Action for UnlinkTicket {
+    const NAME: &'static str = "unlink_ticket";
+    type Input = UnlinkInput;
+    type Output = LinkOutput;
+
+    async fn run(ctx: ActionContext, input: UnlinkInput) -> Result<LinkOutput, PluginError> {
+        let raw = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
+        if int(&raw, "parent_id").unwrap_or(0) == 0 {
+            // Nothing to undo: no write.
+            return Ok(LinkOutput { success: true, ticket: ctx.ticket(&raw).await });
+        }
+        set_parent(&ctx, Self::NAME, input.ticket_id, 0).await
+    }
+}
+
+/// The check on a new ticket's parent: it must exist (HaloITSM would refuse, or worse, ignore it).
+pub async fn check_parent(ctx: &ActionContext, action: &str, parent: Option<i64>) -> Result<Option<Value>, PluginError> {
+    match parent {
+        None => Ok(None),
+        Some(p) => {
+            positive(action, "parent_id", p)?;
+            match ctx.client.get_ticket(p, false).await? {
+                Some(_) => Ok(Some(json!(p))),
+                None => Err(PluginError::client(
+                    format!("Invalid input for action `{action}`: input `parent_id` names ticket {p}, which does not exist in HaloITSM."),
+                    "Give the ID of an existing ticket as the parent. Nothing was sent to HaloITSM.",
+                )),
+            }
+        }
+    }
+}
