@@ -34,6 +34,7 @@
 //! - A disabled agent cannot be assigned (400 "Invalid agent_id N").
 
 mod actions;
+mod assets;
 mod attachments;
 mod auth;
 pub mod cli;

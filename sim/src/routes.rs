@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::errors::{ApiError, ApiResult, EXCEPTION_CLASS, json_bytes_response, json_response};
 use super::util::{Params, now};
-use super::{Faults, Simulator, WebhookConfig, actions, attachments, auth, faults, lookups, tickets};
+use super::{Faults, Simulator, WebhookConfig, actions, assets, attachments, auth, faults, lookups, tickets};
 
 type Sim = State<Arc<Simulator>>;
 type Body = Result<Bytes, BytesRejection>;
@@ -43,6 +43,8 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/Client/{id}", get(client))
         .route("/Site", get(sites))
         .route("/Category", get(categories))
+        .route("/Asset", get(list_assets))
+        .route("/Asset/{id}", get(get_asset))
         .route("/Outcome", get(outcomes))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -247,6 +249,15 @@ async fn delete_attachment(State(sim): Sim, p: Result<Path<String>, PathRejectio
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
+
+async fn list_assets(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    let q = params(q);
+    done(assets::list(&sim.read(), &q).and_then(|v| ok(&v)))
+}
+
+async fn get_asset(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+    done(path_id(p, "asset").and_then(|id| assets::get(&sim.read(), id)).and_then(|v| ok(&v)))
+}
 
 async fn categories(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);

@@ -154,7 +154,33 @@ pub(crate) fn lookups(profile: &Profile) -> Lookups {
             named(6, "Access>Account Lockout"),
             named(7, "Cloud>Misconfiguration"),
         ],
+        assets: seed_assets(),
     }
+}
+
+/// A small CMDB: servers and laptops with the Device fields of X3 (hostname and IP as key fields).
+fn seed_assets() -> Vec<Map<String, Value>> {
+    let asset = |id: i64,
+                 inv: &str,
+                 host: &str,
+                 ip: &str,
+                 type_id: i64,
+                 type_name: &str,
+                 client: i64,
+                 site: i64,
+                 user: &str,
+                 inactive: bool| {
+        let v = json!({"id": id, "inventory_number": inv, "key_field": host, "key_field2": ip, "key_field3": "",
+            "assettype_id": type_id, "assettype_name": type_name, "client_id": client, "site_id": site, "username": user,
+            "status_id": 1, "inactive": inactive, "fields": [{"id": 1, "name": "Operating System", "value": if type_id == 1 { "Ubuntu Linux 22.04" } else { "Windows 11" }, "display": ""}]});
+        v.as_object().cloned().unwrap_or_default()
+    };
+    vec![
+        asset(201, "SRV-0001", "web-1", "10.0.0.11", 1, "Server", 1, 1, "", false),
+        asset(202, "SRV-0002", "web-2", "10.0.0.12", 1, "Server", 1, 1, "", false),
+        asset(203, "LT-0423", "FIN-LT-0423", "10.1.4.23", 2, "Laptop", 1, 1, "Sam Patel", false),
+        asset(204, "SRV-0099", "old-db", "10.0.9.99", 1, "Server", 2, 2, "", true),
+    ]
 }
 
 /// A seed ticket: fields as a client would POST them, plus its history.

@@ -127,9 +127,15 @@ pub(crate) struct Lookups {
     pub users: Vec<UserDef>,
     pub custom_fields: Vec<CustomFieldDef>,
     pub categories: Vec<NamedDef>,
+    /// Assets (`Device` records, X3), each a whole record as `GET /Asset/{id}` shows it.
+    pub assets: Vec<Map<String, Value>>,
 }
 
 impl Lookups {
+    pub(crate) fn asset(&self, id: i64) -> Option<&Map<String, Value>> {
+        self.assets.iter().find(|a| get_i64(a, "id") == id)
+    }
+
     pub(crate) fn status(&self, id: i64) -> Option<&StatusDef> {
         self.statuses.iter().find(|s| s.id == id)
     }
@@ -228,6 +234,8 @@ pub(crate) struct TicketChanges {
     pub customfields: Vec<(i64, Value)>,
     /// The parent ticket [T13]; 0 = none.
     pub parent_id: Option<i64>,
+    /// Linked assets by ID [X4]; replaces the ticket's list.
+    pub assets: Option<Vec<i64>>,
 }
 
 /// What changed, for action records and events.

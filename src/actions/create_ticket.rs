@@ -26,6 +26,9 @@ pub struct Input {
     pub requester_email: Option<String>,
     /// The new ticket is a child of this one.
     pub parent_id: Option<i64>,
+    /// CMDB assets the new ticket links.
+    #[serde(default)]
+    pub asset_ids: Vec<i64>,
     #[serde(default)]
     pub customfields: Vec<Value>,
 }
@@ -81,6 +84,7 @@ impl Action for CreateTicket {
             (id, None) => id,
         };
         let parent = super::related_tickets::check_parent(&ctx, NAME, input.parent_id).await?;
+        let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;
         let record = object([
             ("summary", Some(json!(input.summary))),
             ("details", Some(json!(input.details))),
@@ -93,6 +97,7 @@ impl Action for CreateTicket {
             ("site_id", id("site_id", input.site_id)?),
             ("user_id", id("user_id", user_id)?),
             ("parent_id", parent),
+            ("assets", (!assets.is_empty()).then(|| super::assets::merged(&Value::Null, &assets))),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
         let saved = ctx.client.post_one("Tickets", Value::Object(record)).await?;

@@ -15,6 +15,7 @@ use crate::protocol::PluginError;
 
 mod add_attachment;
 mod add_comment;
+mod assets;
 mod assign_ticket;
 mod close_ticket;
 pub mod common;
@@ -106,6 +107,9 @@ pub fn registry() -> Vec<Handler> {
         handler::<related_tickets::ListChildTickets>(),
         handler::<related_tickets::LinkTickets>(),
         handler::<related_tickets::UnlinkTicket>(),
+        handler::<assets::SearchAssets>(),
+        handler::<assets::GetAsset>(),
+        handler::<assets::LinkAssets>(),
         handler::<people::SearchUsers>(),
         handler::<people::SearchAgents>(),
         handler::<org_lookups::ListSites>(),

@@ -20,6 +20,9 @@ pub struct Input {
     pub agent_id: Option<i64>,
     #[serde(default)]
     pub customfields: Vec<Value>,
+    /// CMDB assets to link, beside those the ticket links already.
+    #[serde(default)]
+    pub asset_ids: Vec<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,11 +53,26 @@ impl Action for UpdateTicket {
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
         let current = ctx.require_ticket(NAME, id).await?;
+        let mut record = record;
+        let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;
+        // Only assets not linked yet cause a write.
+        if assets.iter().any(|a| !super::assets::linked(&current).contains(a)) {
+            record.insert("assets".into(), super::assets::merged(&current, &assets));
+        }
         if record.is_empty() {
             tracing::info!("Nothing to change on ticket {id}: no field was given");
             return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
+        let linking = record.contains_key("assets");
         let saved = ctx.client.update_ticket(id, record).await?;
+        let saved = if linking {
+            // Asset links are checked on a full read (X4's write shape is unconfirmed).
+            let read = ctx.require_ticket(NAME, id).await?;
+            super::assets::confirm_linked(id, &read, &assets)?;
+            read
+        } else {
+            saved
+        };
         tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
         Ok(Output { ticket: ctx.ticket(&saved).await, success: true })
     }

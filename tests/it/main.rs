@@ -7,6 +7,7 @@ mod actions_reads;
 mod actions_writes;
 mod adversarial;
 mod architecture;
+mod assets;
 mod attachments_out;
 mod cli;
 mod connection_settings;

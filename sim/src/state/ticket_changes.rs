@@ -149,6 +149,21 @@ impl Store {
         {
             return Err(ApiError::invalid_value("parent_id", v));
         }
+        ch.assets = match obj.get("assets") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => {
+                let mut ids = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let id = item.get("id").map(json_int).and_then(Result::ok).flatten().ok_or_else(|| bad(&format!("assets[{i}].id")))?;
+                    if lk.asset(id).is_none() {
+                        return Err(ApiError::invalid_value(&format!("assets[{i}].id"), id));
+                    }
+                    ids.push(id);
+                }
+                Some(ids)
+            }
+            Some(_) => return Err(bad("assets")),
+        };
         Ok(ch)
     }
 
@@ -338,6 +353,18 @@ pub(crate) fn apply_changes(
     }
     if let Some(v) = ch.parent_id {
         t.insert("parent_id".into(), json!(v));
+    }
+    if let Some(ids) = &ch.assets {
+        // A ticket shows its assets as `Device_List` rows [X4].
+        let rows: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| lk.asset(*id))
+            .map(|a| {
+                let keep = ["id", "inventory_number", "key_field", "assettype_id", "assettype_name", "client_id", "site_id"];
+                Value::Object(keep.iter().filter_map(|k| a.get(*k).map(|v| (k.to_string(), v.clone()))).collect())
+            })
+            .collect();
+        t.insert("assets".into(), Value::Array(rows));
     }
     if !ch.customfields.is_empty() {
         let mut cfs = match t.remove("customfields") {

@@ -1,0 +1,227 @@
+//! Halo's CMDB: `search_assets`, `get_asset` and `link_assets` (docs/halo-api.md#X1–X4), and the
+//! asset links `create_ticket` and `update_ticket` take. A ticket's `assets` are written whole, so
+//! a link sends the assets it had plus the new ones, and is read back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::common::{positive, positive_opt};
+use super::{Action, ActionContext};
+use crate::halo::ticket::{int, strip_nulls};
+use crate::protocol::PluginError;
+
+/// The most assets a search returns, and the most linked at once.
+const MAX_RESULTS: i64 = 1000;
+
+fn bad(action: &str, problem: String, assistance: &str) -> PluginError {
+    PluginError::client(format!("Invalid input for action `{action}`: {problem}."), assistance)
+}
+
+/// An asset for output: the record as HaloITSM gives it, without nulls (X3; which key field holds
+/// the hostname or the IP is the tenant's choice, so none is renamed).
+fn asset(raw: &Value) -> Map<String, Value> {
+    match strip_nulls(raw) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The asset IDs, checked (positive, no repeats, each one in HaloITSM) before anything is written.
+pub async fn checked_assets(ctx: &ActionContext, action: &str, ids: &[i64]) -> Result<Vec<i64>, PluginError> {
+    if ids.len() as i64 > MAX_RESULTS {
+        return Err(bad(action, format!("input `asset_ids` has {} IDs, more than {MAX_RESULTS}", ids.len()), "Link fewer assets at once."));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, &id) in ids.iter().enumerate() {
+        positive(action, &format!("asset_ids[{i}]"), id)?;
+        if out.contains(&id) {
+            continue;
+        }
+        if ctx.client.get_optional(&format!("Asset/{id}"), &[]).await?.is_none() {
+            return Err(bad(
+                action,
+                format!("input `asset_ids[{i}]` names asset {id}, which does not exist in HaloITSM"),
+                "Search Assets shows the IDs of the CMDB's records. Nothing was changed.",
+            ));
+        }
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// The asset IDs a ticket (a full read) links.
+pub fn linked(ticket: &Value) -> Vec<i64> {
+    ticket.get("assets").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| int(x, "id")).collect()).unwrap_or_default()
+}
+
+/// `assets` for a write: what the ticket links now plus `add`, in that order, each once.
+pub fn merged(current: &Value, add: &[i64]) -> Value {
+    let mut ids = linked(current);
+    for id in add {
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    Value::Array(ids.into_iter().map(|id| json!({"id": id})).collect())
+}
+
+/// Whether a ticket read back links every one of `ids`, else a clear error (X4's write shape is
+/// unconfirmed).
+pub fn confirm_linked(ticket_id: i64, saved: &Value, ids: &[i64]) -> Result<(), PluginError> {
+    let now = linked(saved);
+    let missing: Vec<String> = ids.iter().filter(|id| !now.contains(id)).map(i64::to_string).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(PluginError::plugin(
+        crate::protocol::Preset::ServerError,
+        format!("HaloITSM did not link asset(s) {} to ticket {ticket_id}.", missing.join(", ")),
+        "This HaloITSM may not take asset links through the API; link them in HaloITSM, and check the API application's permissions.",
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchInput {
+    pub query: Option<String>,
+    pub inventory_number: Option<String>,
+    pub client_id: Option<i64>,
+    pub site_id: Option<i64>,
+    pub assettype_id: Option<i64>,
+    #[serde(default)]
+    pub include_inactive: bool,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchOutput {
+    pub assets: Vec<Map<String, Value>>,
+    pub count: i64,
+    pub has_more: bool,
+}
+
+pub struct SearchAssets;
+
+impl Action for SearchAssets {
+    const NAME: &'static str = "search_assets";
+    type Input = SearchInput;
+    type Output = SearchOutput;
+
+    async fn run(ctx: ActionContext, input: SearchInput) -> Result<SearchOutput, PluginError> {
+        let name = Self::NAME;
+        let mut q: Vec<(&str, String)> = Vec::new();
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        if let Some(s) = text(&input.query) {
+            q.push(("search", s));
+        }
+        if let Some(s) = text(&input.inventory_number) {
+            q.push(("inventory_number", s));
+        }
+        for (field, v, param) in [
+            ("client_id", input.client_id, "client_id"),
+            ("site_id", input.site_id, "site_id"),
+            ("assettype_id", input.assettype_id, "assettype_id"),
+        ] {
+            if let Some(v) = positive_opt(name, field, v)? {
+                q.push((param, v.to_string()));
+            }
+        }
+        if q.is_empty() {
+            return Err(bad(
+                name,
+                "give at least one of `query`, `inventory_number`, `client_id`, `site_id` or `assettype_id`".into(),
+                "A search of the whole CMDB is refused; name a host, an IP, a tag or a client.",
+            ));
+        }
+        if input.page < 1 || !(1..=MAX_RESULTS).contains(&input.page_size) || input.page.saturating_mul(input.page_size) > 10_000 {
+            return Err(bad(
+                name,
+                format!(
+                    "inputs `page` ({}) and `page_size` ({}) must be 1 or more, the size at most {MAX_RESULTS}, reaching no further than asset 10000",
+                    input.page, input.page_size
+                ),
+                "Walk the pages one after another, or narrow the search.",
+            ));
+        }
+        if input.include_inactive {
+            q.push(("includeinactive", "true".into()));
+        }
+        let (skip, size) = (((input.page - 1) * input.page_size) as usize, input.page_size as usize);
+        let listed = ctx.client.list_paged("Asset", &q, "assets", skip + size).await?;
+        let has_more = listed.rows.len() > skip + size || listed.total.is_some_and(|t| t > (skip + size) as u64);
+        let assets: Vec<_> = listed.rows.iter().skip(skip).take(size).map(asset).collect();
+        Ok(SearchOutput { count: assets.len() as i64, assets, has_more })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GetInput {
+    pub asset_id: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GetOutput {
+    pub asset: Map<String, Value>,
+    pub found: bool,
+}
+
+pub struct GetAsset;
+
+impl Action for GetAsset {
+    const NAME: &'static str = "get_asset";
+    type Input = GetInput;
+    type Output = GetOutput;
+
+    async fn run(ctx: ActionContext, input: GetInput) -> Result<GetOutput, PluginError> {
+        let id = positive(Self::NAME, "asset_id", input.asset_id)?;
+        let raw = ctx.client.get_optional(&format!("Asset/{id}"), &[]).await?;
+        Ok(GetOutput { found: raw.is_some(), asset: raw.as_ref().map(asset).unwrap_or_default() })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkInput {
+    pub ticket_id: i64,
+    pub asset_ids: Vec<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkOutput {
+    pub success: bool,
+    /// Every asset the ticket links now.
+    pub asset_ids: Vec<i64>,
+    /// Those this step added.
+    pub added: Vec<i64>,
+}
+
+pub struct LinkAssets;
+
+impl Action for LinkAssets {
+    const NAME: &'static str = "link_assets";
+    type Input = LinkInput;
+    type Output = LinkOutput;
+
+    async fn run(ctx: ActionContext, input: LinkInput) -> Result<LinkOutput, PluginError> {
+        if input.asset_ids.is_empty() {
+            return Err(bad(
+                Self::NAME,
+                "input `asset_ids` is empty".into(),
+                "Give the IDs of the assets to link (Search Assets shows them).",
+            ));
+        }
+        let current = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
+        let ids = checked_assets(&ctx, Self::NAME, &input.asset_ids).await?;
+        let before = linked(&current);
+        let added: Vec<i64> = ids.iter().copied().filter(|id| !before.contains(id)).collect();
+        if added.is_empty() {
+            // All linked already: no write.
+            return Ok(LinkOutput { success: true, asset_ids: before, added });
+        }
+        let mut fields = Map::new();
+        fields.insert("assets".into(), merged(&current, &ids));
+        ctx.client.update_ticket(input.ticket_id, fields).await?;
+        let saved = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
+        confirm_linked(input.ticket_id, &saved, &ids)?;
+        Ok(LinkOutput { success: true, asset_ids: linked(&saved), added })
+    }
+}
