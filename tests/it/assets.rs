@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{PluginServer, action, connection, halo_with_token, post, sim_world};
-
-async fn run(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
-    let (s, b) = post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, conn.clone(), input)).await;
-    (s, if s == 200 { b["body"]["output"].clone() } else { b })
-}
+use crate::common::{PluginServer, connection, halo_with_token, posted_to, sim_world, step_output as run};
 
 fn ids(v: &Value, key: &str) -> Vec<i64> {
     v[key].as_array().into_iter().flatten().filter_map(|a| a["id"].as_i64()).collect()
@@ -112,14 +107,7 @@ async fn the_write_sends_every_link_and_a_dropped_one_is_reported() {
     let (s, out) = run(&srv, &conn, "link_assets", json!({"ticket_id": 7, "asset_ids": [202]})).await;
     assert_eq!(s, 500, "the ticket still shows only 201: {out}");
     assert!(out.to_string().contains("did not link asset(s) 202 to ticket 7"), "{out}");
-    let posted: Vec<Value> = halo
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/api/Tickets")
-        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
-        .collect();
+    let posted = posted_to(&halo, "/api/Tickets").await;
     assert_eq!(posted, vec![json!([{"assets": [{"id": 201}, {"id": 202}], "id": 7}])], "the link it had, and the new one");
     let (s, out) = run(&srv, &conn, "search_assets", json!({"query": "web"})).await;
     assert_eq!((s, out["assets"].clone()), (200, json!([{"id": 201, "key_field": "web-1"}])), "a bare array, nulls dropped");

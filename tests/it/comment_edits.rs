@@ -6,15 +6,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{PluginServer, action, connection, halo_with_token, post, sim_world};
-
-async fn run(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
-    post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, conn.clone(), input)).await
-}
-
-fn cause(body: &Value) -> String {
-    body["body"]["error"]["cause"].as_str().or(body["error"]["cause"].as_str()).map_or_else(|| body.to_string(), str::to_string)
-}
+use crate::common::{PluginServer, connection, error_cause as cause, halo_with_token, sim_world, step as run};
 
 #[tokio::test]
 async fn a_note_is_changed_in_place_then_deleted() {

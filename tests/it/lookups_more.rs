@@ -2,16 +2,11 @@
 //! shapes of docs/halo-api.md#K3–K6 on a mocked HaloITSM (wrapped or plain answers, ids as
 //! doubles, names under `value` and `outcome`).
 
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{PluginServer, action, connection, halo_with_token, post, sim_world};
-
-async fn run(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
-    let (s, b) = post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, conn.clone(), input)).await;
-    (s, if s == 200 { b["body"]["output"].clone() } else { b })
-}
+use crate::common::{PluginServer, connection, halo_with_token, sim_world, step_output as run};
 
 #[tokio::test]
 async fn the_lookups_on_the_simulator() {

@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{PluginServer, action, connection, halo_with_token, post, sim_world};
-
-async fn run(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
-    let (s, b) = post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, conn.clone(), input)).await;
-    (s, if s == 200 { b["body"]["output"].clone() } else { b })
-}
+use crate::common::{PluginServer, connection, halo_with_token, sim_world, step_output as run};
 
 fn ids(v: &Value, key: &str) -> Vec<i64> {
     v[key].as_array().into_iter().flatten().filter_map(|p| p["id"].as_i64()).collect()

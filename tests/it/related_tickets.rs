@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{PluginServer, action, connection, halo_with_token, post, sim_world};
-
-async fn run(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
-    let (s, b) = post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, conn.clone(), input)).await;
-    (s, if s == 200 { b["body"]["output"].clone() } else { b })
-}
+use crate::common::{PluginServer, connection, halo_with_token, posted_to, sim_world, step_output as run};
 
 fn ids(v: &Value) -> Vec<i64> {
     v["tickets"].as_array().into_iter().flatten().filter_map(|t| t["id"].as_i64()).collect()
@@ -91,13 +86,6 @@ async fn a_tenant_that_drops_the_parent_is_reported() {
     let (s, out) = run(&srv, &conn, "link_tickets", json!({"ticket_id": 7, "parent_id": 8})).await;
     assert_eq!(s, 500, "{out}");
     assert!(out.to_string().contains("did not keep the parent of ticket 7"), "{out}");
-    let posted: Vec<Value> = halo
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/api/Tickets")
-        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
-        .collect();
+    let posted = posted_to(&halo, "/api/Tickets").await;
     assert_eq!(posted, vec![json!([{"parent_id": 8, "id": 7}])]);
 }

@@ -241,3 +241,31 @@ pub async fn sim_world(extra: Value) -> (halo_sim::SimHandle, PluginServer, Valu
     }
     (halo, PluginServer::start().await, conn)
 }
+
+/// Run one action on `srv` through the REST API: the status and the whole answer.
+pub async fn step(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
+    post(&srv.url(&format!("/api/v1/actions/{name}")), &action(name, conn.clone(), input)).await
+}
+
+/// `step`, answering the output when the action succeeded and the whole answer when it did not.
+pub async fn step_output(srv: &PluginServer, conn: &Value, name: &str, input: Value) -> (u16, Value) {
+    let (s, b) = step(srv, conn, name, input).await;
+    (s, if s == 200 { b["body"]["output"].clone() } else { b })
+}
+
+/// The cause of a failed step's answer (the whole answer when it has none).
+pub fn error_cause(body: &Value) -> String {
+    body["body"]["error"]["cause"].as_str().or(body["error"]["cause"].as_str()).map_or_else(|| body.to_string(), str::to_string)
+}
+
+/// The JSON bodies `server` received as `POST path`, in order.
+pub async fn posted_to(server: &wiremock::MockServer, path: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+        .collect()
+}
