@@ -68,12 +68,11 @@ impl Action for ListClients {
     async fn run(ctx: ActionContext, input: ClientInput) -> Result<ClientOutput, PluginError> {
         let limit = limit(Self::NAME, input.max_results)?;
         let listed = ctx.client.list_paged("Client", &search_query(&input.search, input.include_inactive), "clients", limit).await?;
-        let clients: Vec<Client> = listed
-            .rows
+        let (rows, has_more) = listed.page(0, limit);
+        let clients: Vec<Client> = rows
             .iter()
             .filter_map(|r| Some(Client { id: int(r, "id").filter(|i| *i > 0)?, name: string(r, "name"), inactive: flag(r, "inactive") }))
             .collect();
-        let has_more = listed.total.is_some_and(|t| t > clients.len() as u64);
         Ok(ClientOutput { count: clients.len() as i64, clients, has_more })
     }
 }
@@ -121,8 +120,8 @@ impl Action for ListSites {
             q.push(("client_id", c.to_string()));
         }
         let listed = ctx.client.list_paged("Site", &q, "sites", limit).await?;
-        let sites: Vec<Site> = listed
-            .rows
+        let (rows, has_more) = listed.page(0, limit);
+        let sites: Vec<Site> = rows
             .iter()
             .filter_map(|r| {
                 Some(Site {
@@ -135,7 +134,6 @@ impl Action for ListSites {
                 })
             })
             .collect();
-        let has_more = listed.total.is_some_and(|t| t > sites.len() as u64);
         Ok(SiteOutput { count: sites.len() as i64, sites, has_more })
     }
 }

@@ -46,7 +46,7 @@ impl Action for ListChildTickets {
         }
         ctx.require_ticket(Self::NAME, input.ticket_id).await?;
         let q = [("parent_id", input.ticket_id.to_string()), ("order", "id".to_string()), ("orderdesc", "true".to_string())];
-        let (mut rows, _) = ctx.client.tickets_open_and_closed(&q, input.max_results as usize).await?;
+        let mut rows = ctx.client.tickets_open_and_closed(&q, input.max_results as usize).await?.rows;
         // A tenant that ignored the filter would list everyone: only rows naming this parent, or
         // rows that leave the field out (thin rows, L3), are taken.
         rows.retain(|r| int(&r.row, "parent_id").is_none_or(|p| p == input.ticket_id));

@@ -128,15 +128,17 @@ impl Action for SearchTickets {
         // Tickets closed a while ago are listed only when asked for, and list rows do not say
         // whether a ticket is closed (docs/halo-api.md#Q1, L3): open and closed tickets are
         // listed apart and merged, newest first; each one's `closed` is the list it came from.
-        let (mut rows, total) = if input.open_only {
+        let (mut rows, total, more) = if input.open_only {
             let listed = ctx.client.tickets_in(State::Open, &base, wanted).await?;
-            (listed.rows.into_iter().map(|row| Row { row, state: State::Open }).collect::<Vec<_>>(), listed.total)
+            (listed.rows.into_iter().map(|row| Row { row, state: State::Open }).collect::<Vec<_>>(), listed.total, listed.more)
         } else {
-            ctx.client.tickets_open_and_closed(&base, wanted).await?
+            let both = ctx.client.tickets_open_and_closed(&base, wanted).await?;
+            (both.rows, both.total, both.more)
         };
         rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
         rows.dedup_by_key(|r| int(&r.row, "id"));
-        let has_more = rows.len() > wanted || total.is_some_and(|t| t > wanted as u64);
+        // A list cut at the page's end goes on past it, whatever the merge.
+        let has_more = more || rows.len() > wanted || total.is_some_and(|t| t > wanted as u64);
         let tickets: Vec<Ticket> = rows
             .iter()
             .skip(skip)

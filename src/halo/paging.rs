@@ -13,20 +13,45 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// No list is walked further than this many pages.
 const MAX_PAGES: u64 = 10_000;
 
-/// The rows of a list and HaloITSM's count of all matches, when it gave one.
+/// The rows of a list, HaloITSM's count of all matches when it gave one, and whether rows
+/// follow the last one returned (from the count, or from the rows of the page read past it).
 #[derive(Debug, Default)]
 pub struct Listed {
     pub rows: Vec<Value>,
     pub total: Option<u64>,
+    pub more: bool,
+}
+
+impl Listed {
+    /// Rows `skip..skip + size` of a list read to their end, and whether there are more.
+    pub fn page(&self, skip: usize, size: usize) -> (&[Value], bool) {
+        let end = skip.saturating_add(size);
+        let more = self.rows.len() > end || (self.rows.len() == end && self.more);
+        (&self.rows[skip.min(self.rows.len())..end.min(self.rows.len())], more)
+    }
 }
 
 impl HaloClient {
     /// At most `limit` rows of a paged list, page after page with one page size throughout (so
     /// page N always starts at row (N-1) × size). It stops at a short page, at the record count,
     /// or at a page that starts like the first one (a server ignoring the paging parameters would
-    /// repeat it forever). Rows seen on an earlier page (pages shift when tickets change while
+    /// repeat it forever). At the limit, `more` says whether rows follow: the record count tells,
+    /// else the rest of the page, else (at a page's end) the next page. Rows seen on an earlier page (pages shift when tickets change while
     /// they are read) are not returned twice.
     pub async fn list_paged(&self, path: &str, query: &[(&str, String)], key: &str, limit: usize) -> Result<Listed, HaloError> {
+        self.list_paged_where(path, query, key, limit, |_| true).await
+    }
+
+    /// As `list_paged`, keeping only the rows `keep` takes: the walk stops once it has `limit`
+    /// of those, so a search checked on this side reads no further than it must.
+    pub async fn list_paged_where(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        key: &str,
+        limit: usize,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Listed, HaloError> {
         let size = MAX_PAGE_SIZE.min(limit.max(1));
         let mut out = Listed::default();
         let mut seen = HashSet::new();
@@ -55,19 +80,49 @@ impl HaloClient {
             }
             let got = rows.len();
             for row in rows {
-                if int(&row, "id").is_some_and(|id| !seen.insert(id)) {
+                if int(&row, "id").is_some_and(|id| !seen.insert(id)) || !keep(&row) {
                     continue;
                 }
-                out.rows.push(row);
                 if out.rows.len() >= limit {
+                    // A row past the limit: there are more.
+                    out.more = true;
                     return Ok(out);
                 }
+                out.rows.push(row);
             }
             let fetched = (page_no as usize - 1) * size + got;
             if got < size || count.is_some_and(|c| fetched as u64 >= c) {
                 break;
             }
+            if out.rows.len() >= limit && count.is_some() {
+                // The count says rows follow; without one, the next page is read to see.
+                out.more = true;
+                return Ok(out);
+            }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn listed(n: i64, more: bool) -> Listed {
+        Listed { rows: (1..=n).map(|id| json!({"id": id})).collect(), total: None, more }
+    }
+
+    #[test]
+    fn a_page_knows_whether_rows_follow_it() {
+        let five = listed(5, true);
+        let (rows, more) = five.page(0, 5);
+        assert_eq!((rows.len(), more), (5, true), "the list was cut at the page's end");
+        assert!(!listed(5, false).page(0, 5).1, "the list ended there");
+        assert!(listed(6, false).page(0, 5).1, "a row past the page");
+        let seven = listed(7, false);
+        let (rows, more) = seven.page(5, 5);
+        assert_eq!((rows.iter().filter_map(|r| int(r, "id")).collect::<Vec<_>>(), more), (vec![6, 7], false));
+        assert!(listed(3, true).page(5, 5).0.is_empty(), "a page past the end is empty");
     }
 }

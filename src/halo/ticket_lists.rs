@@ -37,6 +37,14 @@ pub struct Row {
     pub state: State,
 }
 
+/// Open and closed tickets listed apart (`tickets_open_and_closed`).
+#[derive(Debug)]
+pub struct OpenAndClosed {
+    pub rows: Vec<Row>,
+    pub total: Option<u64>,
+    pub more: bool,
+}
+
 impl HaloClient {
     /// At most `limit` tickets in `state` matching `query` (paged).
     pub async fn tickets_in(&self, state: State, query: &[(&str, String)], limit: usize) -> Result<Listed, HaloError> {
@@ -46,15 +54,16 @@ impl HaloClient {
     }
 
     /// Tickets matching `query`, open ones and closed ones however long ago (at most `limit` of
-    /// each), each with its state, open first; and HaloITSM's count of all matches.
-    pub async fn tickets_open_and_closed(&self, query: &[(&str, String)], limit: usize) -> Result<(Vec<Row>, Option<u64>), HaloError> {
-        let mut rows = Vec::new();
-        let mut total = Some(0u64);
+    /// each), each with its state, open first; HaloITSM's count of all matches; and whether
+    /// either list goes on past `limit`.
+    pub async fn tickets_open_and_closed(&self, query: &[(&str, String)], limit: usize) -> Result<OpenAndClosed, HaloError> {
+        let mut out = OpenAndClosed { rows: Vec::new(), total: Some(0), more: false };
         for state in [State::Open, State::Closed] {
             let listed = self.tickets_in(state, query, limit).await?;
-            total = total.zip(listed.total).map(|(a, b)| a + b);
-            rows.extend(listed.rows.into_iter().map(|row| Row { row, state }));
+            out.total = out.total.zip(listed.total).map(|(a, b)| a + b);
+            out.more |= listed.more;
+            out.rows.extend(listed.rows.into_iter().map(|row| Row { row, state }));
         }
-        Ok((rows, total))
+        Ok(out)
     }
 }
