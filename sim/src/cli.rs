@@ -55,6 +55,9 @@ pub struct SimulateArgs {
     /// Refuse POST bodies that are a bare object instead of an array.
     #[arg(long = "refuse-bare-objects")]
     pub refuse_bare_objects: bool,
+    /// Leave `assets`, `parent_id` and `child_ticket_ids` out of full ticket reads.
+    #[arg(long = "omit-ticket-relations")]
+    pub omit_ticket_relations: bool,
     /// POST Halo-style webhooks for every ticket change to this URL.
     #[arg(long = "webhook-url")]
     pub webhook_url: Option<String>,
@@ -143,6 +146,7 @@ impl SimulateArgs {
             },
             omit_false_hasbeenclosed: self.omit_false_hasbeenclosed,
             refuse_bare_objects: self.refuse_bare_objects,
+            omit_ticket_relations: self.omit_ticket_relations,
             ..Profile::default()
         };
         let config = SimConfig {

@@ -309,7 +309,7 @@ impl Simulator {
     pub(crate) fn full_ticket_bytes(&self, id: i64) -> Option<Vec<u8>> {
         let g = self.read();
         let t = g.tickets.get(&id)?;
-        if g.profile.omit_false_hasbeenclosed {
+        if g.profile.reshapes_full_reads() {
             return serde_json::to_vec(&g.profile.full(t)).ok();
         }
         serde_json::to_vec(t).ok()

@@ -44,6 +44,10 @@ pub struct Profile {
     pub recently_closed_days: i64,
     /// Refuse a POST body that is a bare object instead of an array, as one client reports [T3].
     pub refuse_bare_objects: bool,
+    /// A full ticket read leaves out `assets`, `parent_id` and `child_ticket_ids`, as a captured
+    /// create answer does; the links are then seen only through `GET /Asset?ticket_id=` and
+    /// `GET /Tickets?parent_id=` [X4, T13].
+    pub omit_ticket_relations: bool,
 }
 
 impl Default for Profile {
@@ -54,6 +58,7 @@ impl Default for Profile {
             omit_false_hasbeenclosed: false,
             recently_closed_days: 7,
             refuse_bare_objects: false,
+            omit_ticket_relations: false,
         }
     }
 }
@@ -90,6 +95,9 @@ const THIN_ROW_FIELDS: &[&str] = &[
     "urgency",
 ];
 
+/// What `omit_ticket_relations` leaves out of a full read [X4, T13].
+const RELATION_FIELDS: &[&str] = &["assets", "parent_id", "child_ticket_ids"];
+
 /// What the small webhook object carries: the fields of the captured delivery [W4].
 const SMALL_OBJECT_FIELDS: &[&str] =
     &["id", "summary", "status_id", "tickettype_id", "client_id", "team_id", "agent_id", "customfields", "hasbeenclosed"];
@@ -101,7 +109,17 @@ impl Profile {
         if self.omit_false_hasbeenclosed && out.get("hasbeenclosed") == Some(&Value::Bool(false)) {
             out.remove("hasbeenclosed");
         }
+        if self.omit_ticket_relations {
+            for k in RELATION_FIELDS {
+                out.remove(*k);
+            }
+        }
         out
+    }
+
+    /// Whether a full read differs from the ticket as stored.
+    pub(crate) fn reshapes_full_reads(&self) -> bool {
+        self.omit_false_hasbeenclosed || self.omit_ticket_relations
     }
 
     /// A ticket as a list row shows it; custom fields only those asked for by id.
@@ -168,6 +186,19 @@ mod tests {
         closed.insert("hasbeenclosed".into(), json!(true));
         assert_eq!(p.full(&closed).get("hasbeenclosed"), Some(&json!(true)));
         assert!(Profile::default().full(&ticket()).contains_key("hasbeenclosed"));
+    }
+
+    #[test]
+    fn relations_can_be_left_out_of_full_reads() {
+        let mut t = ticket();
+        t.insert("assets".into(), json!([{"id": 201}]));
+        t.insert("parent_id".into(), json!(101));
+        t.insert("child_ticket_ids".into(), json!("105"));
+        let p = Profile { omit_ticket_relations: true, ..Profile::default() };
+        let full = p.full(&t);
+        assert!(RELATION_FIELDS.iter().all(|k| !full.contains_key(*k)) && full.contains_key("summary"));
+        assert!(p.reshapes_full_reads() && !Profile::default().reshapes_full_reads());
+        assert_eq!(Profile::default().full(&t).get("parent_id"), Some(&json!(101)));
     }
 
     #[test]
