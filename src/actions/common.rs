@@ -45,11 +45,13 @@ impl ActionContext {
         positive(action, "ticket_id", ticket_id)?;
         positive(action, "comment_id", comment_id)?;
         let found = self.client.get_optional(&format!("Actions/{comment_id}"), &[("ticket_id", ticket_id.to_string())]).await?;
-        // A note of another ticket is not this ticket's, whatever HaloITSM answers for the pair.
-        match found.filter(|a| crate::halo::ticket::int(a, "ticket_id").is_none_or(|t| t == ticket_id)) {
+        // Only a note that says it is this one, of this ticket, is taken: a tenant could answer
+        // for the pair with another ticket's note, or with something else.
+        let int = crate::halo::ticket::int;
+        match found.filter(|a| int(a, "id") == Some(comment_id) && int(a, "ticket_id") == Some(ticket_id)) {
             Some(a) => Ok(a),
             None => Err(PluginError::client(
-                format!("Ticket {ticket_id} has no note {comment_id} in HaloITSM (action `{action}`)."),
+                format!("Ticket {ticket_id} has no note {comment_id} (input `comment_id`) in HaloITSM (action `{action}`)."),
                 "List Comments shows the IDs of a ticket's notes. Nothing was changed.",
             )),
         }

@@ -31,7 +31,7 @@ impl Action for DeleteAttachment {
         match ctx.client.delete(&format!("Attachment/{id}"), &[]).await {
             Ok(_) => Ok(Output { success: true }),
             Err(HaloError::NotFound { .. }) => Err(PluginError::client(
-                format!("Attachment {id} was not found in HaloITSM; nothing was deleted."),
+                format!("Attachment {id} (input `attachment_id`) was not found in HaloITSM; nothing was deleted."),
                 "List Attachments shows the IDs of a ticket's files.",
             )),
             Err(e) => Err(e.into()),

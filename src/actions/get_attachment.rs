@@ -51,7 +51,7 @@ impl Action for GetAttachment {
         }
         let file = ctx.client.download(&format!("Attachment/{id}"), input.max_bytes as usize).await.map_err(|e| match e {
             HaloError::NotFound { .. } => PluginError::client(
-                format!("Attachment {id} was not found in HaloITSM."),
+                format!("Attachment {id} (input `attachment_id`) was not found in HaloITSM."),
                 "List Attachments shows the IDs of a ticket's files.",
             ),
             other => other.into(),

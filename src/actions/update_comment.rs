@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::list_comments::Comment;
 use super::{Action, ActionContext};
-use crate::halo::ticket::string;
+use crate::halo::ticket::{int, string};
 use crate::lifecycle::text::escape;
 use crate::protocol::PluginError;
 
@@ -54,6 +54,21 @@ impl Action for UpdateComment {
             action["hiddenfromuser"] = json!(p);
         }
         let saved = ctx.client.post_one("Actions", action).await?;
+        // HaloITSM takes an unknown action ID as a new note (A2): an answer with another ID means
+        // a note was added instead of changed, and the workflow must know.
+        if let Some(other) = int(&saved, "id").filter(|id| *id != input.comment_id) {
+            return Err(PluginError::plugin(
+                crate::protocol::Preset::ServerError,
+                format!(
+                    "HaloITSM saved the text as a new note {other} of ticket {} instead of changing note {}.",
+                    input.ticket_id, input.comment_id
+                ),
+                format!(
+                    "Check ticket {} in HaloITSM and delete note {other} if it is a copy; note {} may not have changed.",
+                    input.ticket_id, input.comment_id
+                ),
+            ));
+        }
         let mut comment = Comment::from_halo(&saved);
         comment.ticket_id = comment.ticket_id.or(Some(input.ticket_id));
         tracing::info!("Updated note {} of ticket {}", input.comment_id, input.ticket_id);

@@ -49,8 +49,8 @@ async fn a_file_goes_in_comes_out_whole_and_is_deleted() {
         ("list_attachments", json!({"ticket_id": 999}), "999"),
         ("get_attachment", json!({"attachment_id": 0}), "`attachment_id`"),
         ("get_attachment", json!({"attachment_id": id, "max_bytes": 0}), "`max_bytes`"),
-        ("get_attachment", json!({"attachment_id": 424242}), "Attachment 424242 was not found"),
-        ("delete_attachment", json!({"attachment_id": 424242}), "Attachment 424242 was not found"),
+        ("get_attachment", json!({"attachment_id": 424242}), "Attachment 424242 (input `attachment_id`) was not found"),
+        ("delete_attachment", json!({"attachment_id": 424242}), "Attachment 424242 (input `attachment_id`) was not found"),
     ] {
         let (s, out) = run(&srv, &conn, name, input).await;
         assert_eq!(s, 400, "{name}: {out}");

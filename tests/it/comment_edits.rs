@@ -99,3 +99,37 @@ async fn the_exact_requests() {
         json!([{"id": 55, "ticket_id": 7, "outcome": "Private Note", "note": "new <b>", "note_html": "new &lt;b&gt;", "hiddenfromuser": false}])
     );
 }
+
+#[tokio::test]
+async fn only_the_note_asked_for_is_changed_and_a_new_one_is_reported() {
+    let halo = halo_with_token().await;
+    // 56 does not say whose it is; 57 answers as another note; 55 is right but saved as new.
+    for (id, body) in [
+        (56, json!({"id": 56, "note": "x"})),
+        (57, json!({"id": 99, "ticket_id": 7, "note": "x"})),
+        (55, json!({"id": 55, "ticket_id": 7, "outcome": "Note", "note": "old"})),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/Actions/{id}")))
+            .and(query_param("ticket_id", "7"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&halo)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/api/Actions"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!([{"id": 60, "ticket_id": 7, "note": "new"}])))
+        .expect(1)
+        .mount(&halo)
+        .await;
+    let srv = PluginServer::start().await;
+    let conn = connection(&halo.uri());
+    for id in [56, 57] {
+        let (s, out) = run(&srv, &conn, "update_comment", json!({"ticket_id": 7, "comment_id": id, "comment": "new"})).await;
+        assert_eq!(s, 400, "{out}");
+        assert!(cause(&out).contains(&format!("no note {id} (input `comment_id`)")), "{}", cause(&out));
+    }
+    let (s, out) = run(&srv, &conn, "update_comment", json!({"ticket_id": 7, "comment_id": 55, "comment": "new"})).await;
+    assert_eq!(s, 500, "{out}");
+    assert!(cause(&out).contains("as a new note 60 of ticket 7 instead of changing note 55"), "{}", cause(&out));
+}
