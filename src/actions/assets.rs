@@ -49,14 +49,19 @@ pub async fn checked_assets(ctx: &ActionContext, action: &str, ids: &[i64]) -> R
     Ok(out)
 }
 
-/// The asset IDs a ticket (a full read) links.
-pub fn linked(ticket: &Value) -> Vec<i64> {
-    ticket.get("assets").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| int(x, "id")).collect()).unwrap_or_default()
+/// The asset IDs ticket `id` links: its full read's `assets`, or, where a read leaves them out,
+/// the CMDB's `GET /Asset?ticket_id=` (X4).
+pub async fn links_of(ctx: &ActionContext, id: i64, ticket: &Value) -> Result<Vec<i64>, PluginError> {
+    if let Some(rows) = ticket.get("assets").and_then(Value::as_array) {
+        return Ok(rows.iter().filter_map(|x| int(x, "id")).collect());
+    }
+    let listed = ctx.client.list_paged("Asset", &[("ticket_id", id.to_string())], "assets", MAX_RESULTS as usize).await?;
+    Ok(listed.rows.iter().filter_map(|r| int(r, "id")).collect())
 }
 
-/// `assets` for a write: what the ticket links now plus `add`, in that order, each once.
-pub fn merged(current: &Value, add: &[i64]) -> Value {
-    let mut ids = linked(current);
+/// `assets` for a write: those linked now plus `add`, in that order, each once.
+pub fn merged(now: &[i64], add: &[i64]) -> Value {
+    let mut ids = now.to_vec();
     for id in add {
         if !ids.contains(id) {
             ids.push(*id);
@@ -65,18 +70,34 @@ pub fn merged(current: &Value, add: &[i64]) -> Value {
     Value::Array(ids.into_iter().map(|id| json!({"id": id})).collect())
 }
 
-/// Whether a ticket read back links every one of `ids`, else a clear error (X4's write shape is
-/// unconfirmed).
-pub fn confirm_linked(ticket_id: i64, saved: &Value, ids: &[i64]) -> Result<(), PluginError> {
-    let now = linked(saved);
-    let missing: Vec<String> = ids.iter().filter(|id| !now.contains(id)).map(i64::to_string).collect();
-    if missing.is_empty() {
-        return Ok(());
+/// Whether ticket `id`, read back after a write, links every one of `added` and still links
+/// those of `before`, else a clear error (X4's write shape is unconfirmed: a tenant could ignore
+/// the list, or take it as the only links). Gives the ticket as read and the links it found.
+pub async fn confirm_linked(
+    ctx: &ActionContext,
+    action: &str,
+    id: i64,
+    before: &[i64],
+    added: &[i64],
+) -> Result<(Value, Vec<i64>), PluginError> {
+    let saved = ctx.require_ticket(action, id).await?;
+    let now = links_of(ctx, id, &saved).await?;
+    let absent = |ids: &[i64]| ids.iter().filter(|a| !now.contains(a)).map(i64::to_string).collect::<Vec<_>>();
+    let (missing, dropped) = (absent(added), absent(before));
+    if missing.is_empty() && dropped.is_empty() {
+        return Ok((saved, now));
+    }
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!("did not link asset(s) {}", missing.join(", ")));
+    }
+    if !dropped.is_empty() {
+        problems.push(format!("no longer links asset(s) {} it linked before", dropped.join(", ")));
     }
     Err(PluginError::plugin(
         crate::protocol::Preset::ServerError,
-        format!("HaloITSM did not link asset(s) {} to ticket {ticket_id}.", missing.join(", ")),
-        "This HaloITSM may not take asset links through the API; link them in HaloITSM, and check the API application's permissions.",
+        format!("HaloITSM {} on ticket {id}.", problems.join(" and ")),
+        "This HaloITSM may not take asset links through the API as sent; check the ticket's assets in HaloITSM, and the API application's permissions.",
     ))
 }
 
@@ -148,8 +169,8 @@ impl Action for SearchAssets {
         }
         let (skip, size) = (((input.page - 1) * input.page_size) as usize, input.page_size as usize);
         let listed = ctx.client.list_paged("Asset", &q, "assets", skip + size).await?;
-        let has_more = listed.rows.len() > skip + size || listed.total.is_some_and(|t| t > (skip + size) as u64);
-        let assets: Vec<_> = listed.rows.iter().skip(skip).take(size).map(asset).collect();
+        let (rows, has_more) = listed.page(skip, size);
+        let assets: Vec<_> = rows.iter().map(asset).collect();
         Ok(SearchOutput { count: assets.len() as i64, assets, has_more })
     }
 }
@@ -211,17 +232,16 @@ impl Action for LinkAssets {
         }
         let current = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
         let ids = checked_assets(&ctx, Self::NAME, &input.asset_ids).await?;
-        let before = linked(&current);
+        let before = links_of(&ctx, input.ticket_id, &current).await?;
         let added: Vec<i64> = ids.iter().copied().filter(|id| !before.contains(id)).collect();
         if added.is_empty() {
             // All linked already: no write.
             return Ok(LinkOutput { success: true, asset_ids: before, added });
         }
         let mut fields = Map::new();
-        fields.insert("assets".into(), merged(&current, &ids));
+        fields.insert("assets".into(), merged(&before, &added));
         ctx.client.update_ticket(input.ticket_id, fields).await?;
-        let saved = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
-        confirm_linked(input.ticket_id, &saved, &ids)?;
-        Ok(LinkOutput { success: true, asset_ids: linked(&saved), added })
+        let (_, now) = confirm_linked(&ctx, Self::NAME, input.ticket_id, &before, &added).await?;
+        Ok(LinkOutput { success: true, asset_ids: now, added })
     }
 }

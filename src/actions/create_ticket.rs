@@ -1,12 +1,61 @@
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::common::{custom_fields, object, positive, positive_opt};
 use super::{Action, ActionContext};
-use crate::halo::ticket::Ticket;
+use crate::halo::ticket::{Ticket, int};
 use crate::protocol::PluginError;
 
 pub struct CreateTicket;
+
+/// A new ticket's parent and asset links, checked on a full read (T13 and X4 are unverified):
+/// what the create left out is sent once more as an update, and what is still missing fails.
+async fn confirm_relations(ctx: &ActionContext, id: i64, parent: Option<i64>, assets: &[i64]) -> Result<Value, PluginError> {
+    let read = ctx.require_ticket(NAME, id).await?;
+    let parent_kept = match parent {
+        Some(p) => super::related_tickets::has_parent(ctx, id, &read, p).await?,
+        None => true,
+    };
+    let links = if assets.is_empty() { Vec::new() } else { super::assets::links_of(ctx, id, &read).await? };
+    let missing: Vec<i64> = assets.iter().copied().filter(|a| !links.contains(a)).collect();
+    if parent_kept && missing.is_empty() {
+        return Ok(read);
+    }
+    let mut fields = Map::new();
+    if let Some(p) = parent.filter(|_| !parent_kept) {
+        fields.insert("parent_id".into(), json!(p));
+    }
+    if !missing.is_empty() {
+        fields.insert("assets".into(), super::assets::merged(&links, &missing));
+    }
+    tracing::info!("HaloITSM left {} out of new ticket {id}; sending them again", fields.keys().cloned().collect::<Vec<_>>().join(" and "));
+    ctx.client.update_ticket(id, fields).await?;
+    let read = if missing.is_empty() {
+        ctx.require_ticket(NAME, id).await?
+    } else {
+        super::assets::confirm_linked(ctx, NAME, id, &links, &missing).await?.0
+    };
+    match parent.filter(|_| !parent_kept) {
+        Some(p) if !super::related_tickets::has_parent(ctx, id, &read, p).await? => Err(PluginError::plugin(
+            crate::protocol::Preset::ServerError,
+            format!("HaloITSM did not keep parent ticket {p} (input `parent_id`)."),
+            "This HaloITSM may not let the API set a ticket's parent.",
+        )),
+        _ => Ok(read),
+    }
+}
+
+/// An error after the ticket exists names it, so a rerun does not open a second one.
+fn created_but(id: i64, e: PluginError) -> PluginError {
+    PluginError {
+        cause: format!("Ticket {id} was created, but the step could not finish: {}", e.cause),
+        assistance: format!(
+            "Do not run the step again (it would open a second ticket): finish on ticket {id} with Link Tickets or Link Assets, or in HaloITSM. {}",
+            e.assistance
+        ),
+        ..e
+    }
+}
 
 const NAME: &str = "create_ticket";
 
@@ -47,11 +96,17 @@ async fn requester(ctx: &ActionContext, email: &str) -> Result<i64, PluginError>
             "Give the requester's whole address. Nothing was sent to HaloITSM.",
         ));
     }
-    match ctx.client.person_with_email(crate::halo::people::People::Users, email).await? {
-        Some(id) => Ok(id),
-        None => Err(PluginError::client(
+    match ctx.client.people_with_email(crate::halo::people::People::Users, email).await?[..] {
+        [id] => Ok(id),
+        [] => Err(PluginError::client(
             format!("No active HaloITSM user has the email address {email} (input `requester_email`)."),
             "Check the address with Search Users, or leave it out to use the connection's defaults. Nothing was sent to HaloITSM.",
+        )),
+        [a, b, ..] => Err(PluginError::client(
+            format!(
+                "More than one active HaloITSM user has the email address {email} (input `requester_email`): users {a} and {b} at least."
+            ),
+            "Give the requester's `user_id` instead (Search Users shows each). Nothing was sent to HaloITSM.",
         )),
     }
 }
@@ -96,18 +151,22 @@ impl Action for CreateTicket {
             ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
             ("site_id", id("site_id", input.site_id)?),
             ("user_id", id("user_id", user_id)?),
-            ("parent_id", parent),
-            ("assets", (!assets.is_empty()).then(|| super::assets::merged(&Value::Null, &assets))),
+            ("parent_id", parent.map(Value::from)),
+            ("assets", (!assets.is_empty()).then(|| super::assets::merged(&[], &assets))),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
         let saved = ctx.client.post_one("Tickets", Value::Object(record)).await?;
-        let ticket = ctx.ticket(&saved).await;
-        let Some(new_id) = ticket.id else {
+        let Some(new_id) = int(&saved, "id").filter(|id| *id > 0) else {
             return Err(PluginError::internal(
                 "HaloITSM answered the new ticket without an ID; check HaloITSM for the ticket before running the step again.",
             ));
         };
         tracing::info!("Created ticket {new_id}");
-        Ok(Output { ticket, success: true })
+        let saved = if parent.is_some() || !assets.is_empty() {
+            confirm_relations(&ctx, new_id, parent, &assets).await.map_err(|e| created_but(new_id, e))?
+        } else {
+            saved
+        };
+        Ok(Output { ticket: ctx.ticket(&saved).await, success: true })
     }
 }

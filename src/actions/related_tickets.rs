@@ -1,7 +1,8 @@
 //! Related tickets through HaloITSM's parent and child fields (docs/halo-api.md#T13):
 //! `list_child_tickets` (`GET /Tickets?parent_id=`, open and closed), `link_tickets` (a ticket
 //! becomes a child of another) and `unlink_ticket` (it stands alone again). Whether HaloITSM keeps
-//! a `parent_id` it is sent is unverified, so every change is read back and checked.
+//! a `parent_id` it is sent is unverified, so every change is read back and checked, through the
+//! parent's children when a read leaves `parent_id` out.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -44,12 +45,17 @@ impl Action for ListChildTickets {
                 "Give how many child tickets the step may return.",
             ));
         }
-        ctx.require_ticket(Self::NAME, input.ticket_id).await?;
+        let parent = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
         let q = [("parent_id", input.ticket_id.to_string()), ("order", "id".to_string()), ("orderdesc", "true".to_string())];
         let mut rows = ctx.client.tickets_open_and_closed(&q, input.max_results as usize).await?.rows;
-        // A tenant that ignored the filter would list everyone: only rows naming this parent, or
-        // rows that leave the field out (thin rows, L3), are taken.
-        rows.retain(|r| int(&r.row, "parent_id").is_none_or(|p| p == input.ticket_id));
+        // A tenant that ignored the filter would list everyone. Rows naming this parent are
+        // taken; rows leaving the field out (thin rows, L3) only when the parent's own record
+        // lists them as children, or trusting the filter when it does not say.
+        let children = child_ids(&parent);
+        rows.retain(|r| match int(&r.row, "parent_id") {
+            Some(p) => p == input.ticket_id,
+            None => children.as_ref().is_none_or(|c| int(&r.row, "id").is_some_and(|id| c.contains(&id))),
+        });
         rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
         let tickets: Vec<Ticket> = rows
             .iter()
@@ -72,17 +78,49 @@ pub struct LinkOutput {
     pub ticket: Ticket,
 }
 
-/// Set the ticket's parent (0: none) and check HaloITSM kept it.
+/// The children a ticket's full record lists in `child_ticket_ids` (an array, or IDs separated by
+/// commas), or None when the record leaves the field out (T13).
+fn child_ids(raw: &Value) -> Option<Vec<i64>> {
+    match raw.get("child_ticket_ids")? {
+        Value::Array(a) => Some(a.iter().filter_map(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))).collect()),
+        Value::String(s) => Some(s.split(',').filter_map(|x| x.trim().parse().ok()).collect()),
+        _ => None,
+    }
+}
+
+/// Whether ticket `id` (`raw`, a full read) has `parent` as its parent. A read that leaves
+/// `parent_id` out (a captured create answer does, T13) is checked against the parent's
+/// children instead: its `child_ticket_ids`, else `GET /Tickets?parent_id=`.
+pub async fn has_parent(ctx: &ActionContext, id: i64, raw: &Value, parent: i64) -> Result<bool, PluginError> {
+    if let Some(p) = int(raw, "parent_id") {
+        return Ok(p == parent);
+    }
+    if let Some(children) = ctx.client.get_ticket(parent, true).await?.as_ref().and_then(child_ids) {
+        return Ok(children.contains(&id));
+    }
+    let q = [("parent_id", parent.to_string())];
+    let rows = ctx.client.tickets_open_and_closed(&q, super::search_tickets::MAX_RESULTS as usize).await?.rows;
+    Ok(rows.iter().any(|r| int(&r.row, "id") == Some(id) && int(&r.row, "parent_id").is_none_or(|p| p == parent)))
+}
+
+/// Set the ticket's parent (0: none) and check HaloITSM kept it. Taking a parent away cannot be
+/// checked when reads leave `parent_id` out; it is then taken as done.
 async fn set_parent(ctx: &ActionContext, action: &str, id: i64, parent: i64) -> Result<LinkOutput, PluginError> {
     let mut fields = Map::new();
     fields.insert("parent_id".into(), json!(parent));
     ctx.client.update_ticket(id, fields).await?;
     let raw = ctx.require_ticket(action, id).await?;
-    let kept = int(&raw, "parent_id").unwrap_or(0);
-    if kept != parent {
+    let kept = match int(&raw, "parent_id") {
+        Some(p) => p.max(0) == parent,
+        None if parent > 0 => has_parent(ctx, id, &raw, parent).await?,
+        None => true,
+    };
+    if !kept {
+        let shows =
+            int(&raw, "parent_id").map_or_else(|| format!("ticket {parent} does not list it as a child"), |p| format!("it now shows {p}"));
         return Err(PluginError::plugin(
             crate::protocol::Preset::ServerError,
-            format!("HaloITSM did not keep the parent of ticket {id}: it was sent parent_id {parent} and now shows {kept}."),
+            format!("HaloITSM did not keep the parent of ticket {id}: it was sent parent_id {parent}, and {shows}."),
             "This HaloITSM may not let the API change a ticket's parent; link the tickets in HaloITSM instead.",
         ));
     }
@@ -100,7 +138,10 @@ impl Action for LinkTickets {
         let (id, parent) = (input.ticket_id, positive(Self::NAME, "parent_id", input.parent_id)?);
         if id == parent {
             return Err(PluginError::client(
-                format!("Invalid input for action `{}`: a ticket cannot be its own parent (ticket {id}).", Self::NAME),
+                format!(
+                    "Invalid input for action `{}`: inputs `ticket_id` and `parent_id` are both {id}; a ticket cannot be its own parent.",
+                    Self::NAME
+                ),
                 "Give the ticket to link and a different parent ticket. Nothing was changed.",
             ));
         }
@@ -112,7 +153,7 @@ impl Action for LinkTickets {
                 Some(p) if p == id => {
                     return Err(PluginError::client(
                         format!(
-                            "Invalid input for action `{}`: ticket {parent} is below ticket {id}, so it cannot be its parent.",
+                            "Invalid input for action `{}`: input `parent_id` ({parent}) is below ticket {id} (input `ticket_id`), so it cannot be its parent.",
                             Self::NAME
                         ),
                         format!("Unlink ticket {parent} first, or pick another parent. Nothing was changed."),
@@ -143,7 +184,8 @@ impl Action for UnlinkTicket {
 
     async fn run(ctx: ActionContext, input: UnlinkInput) -> Result<LinkOutput, PluginError> {
         let raw = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
-        if int(&raw, "parent_id").unwrap_or(0) == 0 {
+        // A read that leaves `parent_id` out says nothing: the parent is taken away anyway.
+        if int(&raw, "parent_id").is_some_and(|p| p <= 0) {
             // Nothing to undo: no write.
             return Ok(LinkOutput { success: true, ticket: ctx.ticket(&raw).await });
         }
@@ -152,13 +194,13 @@ impl Action for UnlinkTicket {
 }
 
 /// The check on a new ticket's parent: it must exist (HaloITSM would refuse, or worse, ignore it).
-pub async fn check_parent(ctx: &ActionContext, action: &str, parent: Option<i64>) -> Result<Option<Value>, PluginError> {
+pub async fn check_parent(ctx: &ActionContext, action: &str, parent: Option<i64>) -> Result<Option<i64>, PluginError> {
     match parent {
         None => Ok(None),
         Some(p) => {
             positive(action, "parent_id", p)?;
             match ctx.client.get_ticket(p, false).await? {
-                Some(_) => Ok(Some(json!(p))),
+                Some(_) => Ok(Some(p)),
                 None => Err(PluginError::client(
                     format!("Invalid input for action `{action}`: input `parent_id` names ticket {p}, which does not exist in HaloITSM."),
                     "Give the ID of an existing ticket as the parent. Nothing was sent to HaloITSM.",

@@ -223,10 +223,23 @@ impl Action for SendInvestigation {
                 bad(format!("input `investigation.status`: {e}"), "Map the status in the Status Mapping's insightidr_to_halo table.")
             })?),
         };
-        let agent = ctx.client.person_with_email(crate::halo::people::People::Agents, &synced.assignee).await?;
-        if agent.is_none() && !synced.assignee.is_empty() {
-            tracing::info!("No enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
-        }
+        // The assignee is a hint: no agent, or two sharing the address, leaves the agent as it is.
+        let agents = ctx.client.people_with_email(crate::halo::people::People::Agents, &synced.assignee).await?;
+        let agent = match agents[..] {
+            [id] => Some(id),
+            _ if synced.assignee.is_empty() => None,
+            [] => {
+                tracing::info!("No enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
+                None
+            }
+            _ => {
+                tracing::warn!(
+                    "More than one enabled HaloITSM agent has the email {}; the ticket's agent is left as it is",
+                    synced.assignee
+                );
+                None
+            }
+        };
         let summary = format!("InsightIDR: {}", if synced.title.is_empty() { rrn } else { &synced.title });
         let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{rrn}", cfg.application_key()));
         let _held = lock.lock().await;

@@ -55,23 +55,22 @@ impl Action for UpdateTicket {
         let current = ctx.require_ticket(NAME, id).await?;
         let mut record = record;
         let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;
+        let before = if assets.is_empty() { Vec::new() } else { super::assets::links_of(&ctx, id, &current).await? };
         // Only assets not linked yet cause a write.
-        if assets.iter().any(|a| !super::assets::linked(&current).contains(a)) {
-            record.insert("assets".into(), super::assets::merged(&current, &assets));
+        let added: Vec<i64> = assets.iter().copied().filter(|a| !before.contains(a)).collect();
+        if !added.is_empty() {
+            record.insert("assets".into(), super::assets::merged(&before, &added));
         }
         if record.is_empty() {
             tracing::info!("Nothing to change on ticket {id}: no field was given");
             return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
-        let linking = record.contains_key("assets");
         let saved = ctx.client.update_ticket(id, record).await?;
-        let saved = if linking {
-            // Asset links are checked on a full read (X4's write shape is unconfirmed).
-            let read = ctx.require_ticket(NAME, id).await?;
-            super::assets::confirm_linked(id, &read, &assets)?;
-            read
-        } else {
+        let saved = if added.is_empty() {
             saved
+        } else {
+            // Asset links are checked on a full read (X4's write shape is unconfirmed).
+            super::assets::confirm_linked(&ctx, NAME, id, &before, &added).await?.0
         };
         tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
         Ok(Output { ticket: ctx.ticket(&saved).await, success: true })

@@ -71,20 +71,22 @@ impl HaloClient {
             // G3 for agents; K2 for users.
             q.push((if kind == People::Agents { "includedisabled" } else { "includeinactive" }, "true".to_string()));
         }
+        let wanted = |p: &Value| matches(p, query) && (include_inactive || !inactive(kind, p));
         let rows = match kind {
             // /Agent answers one bare array (G1), /Users pages (K2, L2).
-            People::Agents => self.list(kind.path(), &q, kind.key()).await?.0,
-            People::Users => self.list_paged(kind.path(), &q, kind.key(), usize::MAX).await?.rows,
+            People::Agents => self.list(kind.path(), &q, kind.key()).await?.0.into_iter().filter(|p| wanted(p)).take(limit).collect(),
+            People::Users => self.list_paged_where(kind.path(), &q, kind.key(), limit, wanted).await?.rows,
         };
-        Ok(rows.into_iter().filter(|p| matches(p, query) && (include_inactive || !inactive(kind, p))).take(limit).collect())
+        Ok(rows)
     }
 
-    /// The ID of the one active person with this email, if there is one.
-    pub async fn person_with_email(&self, kind: People, email: &str) -> Result<Option<i64>, HaloError> {
+    /// The IDs of the active people with this email: none, one, or two when the address is
+    /// shared (enough to refuse it).
+    pub async fn people_with_email(&self, kind: People, email: &str) -> Result<Vec<i64>, HaloError> {
         if email.trim().is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        Ok(self.search_people(kind, email, &[], false, 1).await?.first().and_then(|p| int(p, "id")))
+        Ok(self.search_people(kind, email, &[], false, 2).await?.iter().filter_map(|p| int(p, "id")).collect())
     }
 }
 

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{PluginServer, connection, halo_with_token, posted_to, sim_world, step_output as run};
+use halo_sim::Profile;
+
+use crate::common::{PluginServer, connection, halo_with_token, posted_to, sim_world_on, step_output as run};
 
 fn ids(v: &Value, key: &str) -> Vec<i64> {
     v[key].as_array().into_iter().flatten().filter_map(|a| a["id"].as_i64()).collect()
@@ -18,7 +20,15 @@ fn linked(t: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn assets_are_found_and_linked_to_tickets() {
-    let (halo, srv, conn) = sim_world(json!({})).await;
+    // A stock tenant, and one whose ticket reads leave `assets` out (as a captured create answer
+    // does): the links are then read from `GET /Asset?ticket_id=`.
+    for profile in [Profile::default(), Profile { omit_ticket_relations: true, ..Profile::default() }] {
+        assets_flow(profile).await;
+    }
+}
+
+async fn assets_flow(profile: Profile) {
+    let (halo, srv, conn) = sim_world_on(profile, json!({})).await;
     let (s, out) = run(&srv, &conn, "search_assets", json!({"query": "10.0.0.1"})).await;
     assert_eq!((s, ids(&out, "assets")), (200, vec![201, 202]), "by IP: {out}");
     let (_, out) = run(&srv, &conn, "search_assets", json!({"inventory_number": "lt-0423"})).await;
@@ -106,9 +116,65 @@ async fn the_write_sends_every_link_and_a_dropped_one_is_reported() {
     let conn = connection(&halo.uri());
     let (s, out) = run(&srv, &conn, "link_assets", json!({"ticket_id": 7, "asset_ids": [202]})).await;
     assert_eq!(s, 500, "the ticket still shows only 201: {out}");
-    assert!(out.to_string().contains("did not link asset(s) 202 to ticket 7"), "{out}");
+    assert!(out.to_string().contains("did not link asset(s) 202 on ticket 7"), "{out}");
     let posted = posted_to(&halo, "/api/Tickets").await;
     assert_eq!(posted, vec![json!([{"assets": [{"id": 201}, {"id": 202}], "id": 7}])], "the link it had, and the new one");
     let (s, out) = run(&srv, &conn, "search_assets", json!({"query": "web"})).await;
     assert_eq!((s, out["assets"].clone()), (200, json!([{"id": 201, "key_field": "web-1"}])), "a bare array, nulls dropped");
+}
+
+#[tokio::test]
+async fn a_write_that_replaces_the_links_is_reported() {
+    let halo = halo_with_token().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Asset/202"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 202})))
+        .mount(&halo)
+        .await;
+    // Linked to 201 before the write, only to 202 after it.
+    for (assets, times) in [(json!([{"id": 201}]), Some(1)), (json!([{"id": 202}]), None)] {
+        let mock = Mock::given(method("GET"))
+            .and(path("/api/Tickets/7"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7, "summary": "s", "assets": assets})));
+        match times {
+            Some(n) => mock.up_to_n_times(n).with_priority(1).mount(&halo).await,
+            None => mock.with_priority(2).mount(&halo).await,
+        }
+    }
+    Mock::given(method("POST"))
+        .and(path("/api/Tickets"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!([{"id": 7}])))
+        .expect(1)
+        .mount(&halo)
+        .await;
+    let srv = PluginServer::start().await;
+    let (s, out) = run(&srv, &connection(&halo.uri()), "link_assets", json!({"ticket_id": 7, "asset_ids": [202]})).await;
+    assert_eq!(s, 500, "{out}");
+    assert!(out.to_string().contains("no longer links asset(s) 201 it linked before"), "{out}");
+}
+
+#[tokio::test]
+async fn without_a_record_count_the_next_page_says_whether_there_is_more() {
+    let halo = halo_with_token().await;
+    for (list, page_no, rows) in [
+        ("Asset", "1", json!([{"id": 201}, {"id": 202}])),
+        ("Asset", "2", json!([{"id": 203}])),
+        ("Client", "1", json!([{"id": 1, "name": "A"}, {"id": 2, "name": "B"}])),
+        ("Client", "2", json!([])),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/{list}")))
+            .and(query_param("page_size", "2"))
+            .and(query_param("page_no", page_no))
+            .respond_with(ResponseTemplate::new(200).set_body_json(rows))
+            .expect(1)
+            .mount(&halo)
+            .await;
+    }
+    let srv = PluginServer::start().await;
+    let conn = connection(&halo.uri());
+    let (_, out) = run(&srv, &conn, "search_assets", json!({"query": "srv", "page_size": 2})).await;
+    assert_eq!((ids(&out, "assets"), out["has_more"].as_bool()), (vec![201, 202], Some(true)), "{out}");
+    let (_, out) = run(&srv, &conn, "list_clients", json!({"max_results": 2})).await;
+    assert_eq!((ids(&out, "clients"), out["has_more"].as_bool()), (vec![1, 2], Some(false)), "{out}");
 }

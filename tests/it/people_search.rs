@@ -83,3 +83,42 @@ async fn a_tenant_that_ignores_search_gives_the_same_answer() {
     let (_, out) = run(&srv, &conn, "search_agents", json!({"query": "carter"})).await;
     assert_eq!(ids(&out, "agents"), vec![3], "{out}");
 }
+
+#[tokio::test]
+async fn a_shared_address_is_refused_and_a_search_reads_no_further_than_it_must() {
+    let halo = halo_with_token().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Users"))
+        .and(query_param("search", "desk@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 2, "users": [
+            {"id": 4, "name": "Front desk", "emailaddress": "desk@example.com"},
+            {"id": 5, "name": "Desk (night)", "emailaddress": "DESK@example.com"}]})))
+        .mount(&halo)
+        .await;
+    // One match wanted: page 1 holds it, so page 2 is never asked for.
+    for (page_no, times) in [("1", 1), ("2", 0)] {
+        Mock::given(method("GET"))
+            .and(path("/api/Users"))
+            .and(query_param("search", "smith"))
+            .and(query_param("page_no", page_no))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 2, "users": [
+                {"id": 1, "name": "Jo Smith", "emailaddress": "jsmith@example.com"}]})))
+            .expect(times)
+            .mount(&halo)
+            .await;
+    }
+    Mock::given(method("POST")).and(path("/api/Tickets")).respond_with(ResponseTemplate::new(201)).expect(0).mount(&halo).await;
+    let srv = PluginServer::start().await;
+    let conn = connection(&halo.uri());
+    let (s, out) = run(
+        &srv,
+        &conn,
+        "create_ticket",
+        json!({"summary": "s", "details": "d", "tickettype_id": 4, "requester_email": "desk@example.com"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{out}");
+    assert!(out.to_string().contains("More than one active HaloITSM user") && out.to_string().contains("users 4 and 5"), "{out}");
+    let (_, out) = run(&srv, &conn, "search_users", json!({"query": "smith", "max_results": 1})).await;
+    assert_eq!(ids(&out, "users"), vec![1], "{out}");
+}

@@ -79,7 +79,8 @@ fn variants() -> Vec<Profile> {
         stock.clone(),
         Profile { list_rows: ListRows::Schema, ..stock.clone() },
         Profile { omit_false_hasbeenclosed: true, ..stock.clone() },
-        Profile { refuse_bare_objects: true, ..stock },
+        Profile { refuse_bare_objects: true, ..stock.clone() },
+        Profile { omit_ticket_relations: true, ..stock },
     ]
 }
 

@@ -230,7 +230,13 @@ pub async fn announced_url(
 /// A simulated HaloITSM on loopback, a plugin server, and a connection to the simulator with
 /// Default Ticket Type ID 4 and a 5 s timeout, plus the settings in `extra`.
 pub async fn sim_world(extra: Value) -> (halo_sim::SimHandle, PluginServer, Value) {
-    let halo = halo_sim::start(halo_sim::SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    sim_world_on(halo_sim::Profile::default(), extra).await
+}
+
+/// `sim_world` on a tenant variant.
+pub async fn sim_world_on(profile: halo_sim::Profile, extra: Value) -> (halo_sim::SimHandle, PluginServer, Value) {
+    let config = halo_sim::SimConfig { profile, ..halo_sim::SimConfig::default() };
+    let halo = halo_sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let mut conn = json!({
         "client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
         "authorization_server": halo.auth_url(), "resource_server": halo.api_url(),
