@@ -232,16 +232,28 @@ impl Action for LinkAssets {
         }
         let current = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
         let ids = checked_assets(&ctx, Self::NAME, &input.asset_ids).await?;
-        let before = links_of(&ctx, input.ticket_id, &current).await?;
-        let added: Vec<i64> = ids.iter().copied().filter(|id| !before.contains(id)).collect();
-        if added.is_empty() {
-            // All linked already: no write.
-            return Ok(LinkOutput { success: true, asset_ids: before, added });
-        }
-        let mut fields = Map::new();
-        fields.insert("assets".into(), merged(&before, &added));
-        ctx.client.update_ticket(input.ticket_id, fields).await?;
-        let (_, now) = confirm_linked(&ctx, Self::NAME, input.ticket_id, &before, &added).await?;
-        Ok(LinkOutput { success: true, asset_ids: now, added })
+        let (asset_ids, added) = link_to(&ctx, Self::NAME, input.ticket_id, &current, &ids).await?;
+        Ok(LinkOutput { success: true, asset_ids, added })
     }
+}
+
+/// Links existing assets `ids` to ticket `id` (read as `current`), keeping those it links, and
+/// confirms it: every asset the ticket links now, and those added. No write when all are linked.
+pub async fn link_to(
+    ctx: &ActionContext,
+    action: &str,
+    id: i64,
+    current: &Value,
+    ids: &[i64],
+) -> Result<(Vec<i64>, Vec<i64>), PluginError> {
+    let before = links_of(ctx, id, current).await?;
+    let added: Vec<i64> = ids.iter().copied().filter(|a| !before.contains(a)).collect();
+    if added.is_empty() {
+        return Ok((before, added));
+    }
+    let mut fields = Map::new();
+    fields.insert("assets".into(), merged(&before, &added));
+    ctx.client.update_ticket(id, fields).await?;
+    let (_, now) = confirm_linked(ctx, action, id, &before, &added).await?;
+    Ok((now, added))
 }

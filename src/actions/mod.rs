@@ -25,6 +25,7 @@ mod delete_comment;
 mod delete_ticket;
 mod get_attachment;
 mod get_ticket;
+mod host_to_asset;
 mod list_attachments;
 pub mod list_comments;
 mod lookups;

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::{positive, positive_opt};
+use super::host_to_asset::{Found, HostLookup};
 use super::send_findings::{ClosedStatus, deadline};
 use super::{Action, ActionContext};
-use crate::lifecycle::{Counts, OnResolved};
+use crate::lifecycle::{Counts, OnResolved, Outcome};
 use crate::protocol::PluginError;
 use crate::remediations::{self, Band, Options, RemediationResult};
 
@@ -39,6 +40,8 @@ pub struct Input {
     #[serde(default)]
     pub dry_run: bool,
     pub deadline_seconds: i64,
+    #[serde(default)]
+    pub link_cmdb_assets: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,8 +133,59 @@ impl Action for SendRemediations {
             )
         })?;
         let n = parsed.len();
-        let report = remediations::send(&ctx.client, &opts, parsed).await?;
+        let until = tokio::time::Instant::now() + opts.deadline;
+        let hosts: Vec<Vec<(String, String)>> =
+            parsed.iter().map(|r| r.assets.iter().map(|a| (a.host_name.clone(), a.ip.clone())).collect()).collect();
+        let mut report = remediations::send(&ctx.client, &opts, parsed).await?;
+        if input.link_cmdb_assets && !opts.dry_run {
+            crate::halo::budget::patience::within(until, link_hosts(&ctx, &mut report.results, &hosts)).await;
+        }
         tracing::info!("{n} remediation(s) of project {}: {}", opts.project, report.counts.describe(opts.dry_run));
         Ok(Output { counts: report.counts, results: report.results, parent: report.parent })
     }
+}
+
+/// Links each written solution ticket to the CMDB assets its InsightVM hosts are (X5). Tickets
+/// left as they were are not looked at: their hosts are those linked when they last changed. A
+/// failure is the result's `link_error`; the ticket stands and the other solutions go on.
+async fn link_hosts(ctx: &ActionContext, results: &mut [RemediationResult], hosts: &[Vec<(String, String)>]) {
+    let mut lookup = HostLookup::default();
+    for r in results.iter_mut() {
+        let (Some(i), Some(ticket)) = (r.index, r.ticket_id) else { continue };
+        if !matches!(r.outcome, Outcome::Created | Outcome::Updated | Outcome::Reopened) {
+            continue;
+        }
+        let mut ids = Vec::new();
+        let outcome: Result<(), PluginError> = async {
+            for (host, ip) in hosts.get(i as usize).map(Vec::as_slice).unwrap_or_default() {
+                match lookup.find(&ctx.client, host, ip).await? {
+                    Found::One(id) if !ids.contains(&id) => ids.push(id),
+                    Found::One(_) => {}
+                    Found::None => r.unmatched_hosts.push(format!("{} (no CMDB asset)", describe(host, ip))),
+                    Found::Many(m) => r.unmatched_hosts.push(format!("{} (CMDB assets {})", describe(host, ip), join(&m))),
+                }
+            }
+            if !ids.is_empty() {
+                let current = ctx.require_ticket(NAME, ticket).await?;
+                r.cmdb_asset_ids = super::assets::link_to(ctx, NAME, ticket, &current, &ids).await?.0;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = outcome {
+            r.link_error = Some(format!("ticket {ticket} was written, but its CMDB assets were not linked: {} {}", e.cause, e.assistance));
+        }
+    }
+}
+
+fn describe(host: &str, ip: &str) -> String {
+    match (host.is_empty(), ip.is_empty()) {
+        (false, false) => format!("{host} {ip}"),
+        (true, _) => ip.to_string(),
+        (false, true) => host.to_string(),
+    }
+}
+
+fn join(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }

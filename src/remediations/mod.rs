@@ -92,6 +92,14 @@ pub struct RemediationResult {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicates_closed: Vec<i64>,
+    /// With `link_cmdb_assets`: the CMDB assets the ticket links, hosts no single asset matched,
+    /// and why linking failed (the ticket itself was written).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cmdb_asset_ids: Vec<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -255,6 +263,9 @@ fn result(index: Option<usize>, t: &IvmTicket, h: Handled) -> RemediationResult 
         reason: t.reason.clone(),
         error: h.error,
         duplicates_closed: h.duplicates_closed,
+        cmdb_asset_ids: Vec::new(),
+        unmatched_hosts: Vec::new(),
+        link_error: None,
     }
 }
 

@@ -2,13 +2,14 @@
 //! gives it (types `remediation`, `remediation_asset`, `remediation_vulnerability`), to one
 //! ticket per solution of a project, through every step of its life.
 
+mod cmdb_links;
 mod flows;
 mod requests;
 
 use halo_sim::SimHandle;
 use serde_json::{Value, json};
 
-use crate::common::{PluginServer, action, post, sim_world};
+use crate::common::{PluginServer, action, post, sim_world_on};
 
 pub const PROJECT: &str = "Production web servers";
 
@@ -40,7 +41,12 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    let (halo, srv, conn) = sim_world(json!({})).await;
+    world_on(halo_sim::Profile::default()).await
+}
+
+/// `world` on a tenant variant.
+pub async fn world_on(profile: halo_sim::Profile) -> World {
+    let (halo, srv, conn) = sim_world_on(profile, json!({})).await;
     World { halo, srv, conn }
 }
 
@@ -62,6 +68,11 @@ impl World {
 
     pub fn writes(&self) -> u64 {
         self.halo.sim.stats().by_route.iter().filter(|(r, _)| r.starts_with("POST /api/")).map(|(_, n)| n).sum()
+    }
+
+    /// Requests so far to routes starting with `route`, e.g. `GET /api/Asset`.
+    pub fn requests_to(&self, route: &str) -> u64 {
+        self.halo.sim.stats().by_route.iter().filter(|(r, _)| r.starts_with(route)).map(|(_, n)| n).sum()
     }
 
     pub fn requests(&self) -> u64 {
