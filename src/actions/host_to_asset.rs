@@ -7,8 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::ActionContext;
 use crate::halo::ticket::int;
 use crate::halo::{HaloClient, HaloError};
+use crate::protocol::PluginError;
 
 /// The fields a host's name or address may be kept in (X3).
 const KEY_FIELDS: &[&str] = &["key_field", "key_field2", "key_field3", "inventory_number"];
@@ -100,6 +102,55 @@ impl HostLookup {
     }
 }
 
+/// What linking a ticket's hosts came to.
+#[derive(Debug, Default)]
+pub struct HostLinks {
+    /// Every asset the ticket links after it (none read when no host matched).
+    pub asset_ids: Vec<i64>,
+    /// Each host no single asset matched, with why.
+    pub unmatched: Vec<String>,
+}
+
+impl HostLookup {
+    /// Links ticket `ticket` to the assets its `hosts` (hostname, IP) are, adding to its links.
+    pub async fn link(
+        &mut self,
+        ctx: &ActionContext,
+        action: &str,
+        ticket: i64,
+        hosts: &[(String, String)],
+    ) -> Result<HostLinks, PluginError> {
+        let mut out = HostLinks::default();
+        let mut ids = Vec::new();
+        for (host, ip) in hosts {
+            match self.find(&ctx.client, host, ip).await? {
+                Found::One(id) if !ids.contains(&id) => ids.push(id),
+                Found::One(_) => {}
+                Found::None => out.unmatched.push(format!("{} (no CMDB asset)", describe(host, ip))),
+                Found::Many(m) => {
+                    let m: Vec<String> = m.iter().map(i64::to_string).collect();
+                    out.unmatched.push(format!("{} (CMDB assets {})", describe(host, ip), m.join(", ")));
+                }
+            }
+        }
+        if !ids.is_empty() {
+            let current = ctx.require_ticket(action, ticket).await?;
+            out.asset_ids = super::assets::link_to(ctx, action, ticket, &current, &ids).await?.0;
+        }
+        Ok(out)
+    }
+}
+
+fn describe(host: &str, ip: &str) -> String {
+    [host.trim(), ip.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+}
+
+/// A host given as one text: an IP, or a hostname.
+pub fn host_of(text: &str) -> (String, String) {
+    let t = text.trim().to_string();
+    if is_ip(&t) { (String::new(), t) } else { (t, String::new()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +163,7 @@ mod tests {
         assert!(!names_host("web-10", "web-1"));
         assert!(!names_host("web-1.other.example", "web-1.corp.example"));
         assert!(is_ip("10.0.0.1") && is_ip("fe80::1") && !is_ip("web-1"));
+        assert_eq!(host_of(" 10.0.0.1 "), (String::new(), "10.0.0.1".to_string()));
+        assert_eq!(describe("web-1", ""), "web-1");
     }
 }

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::host_to_asset::{HostLookup, host_of};
 use super::reference::{create_for, field_of, find, mappings};
 use super::{Action, ActionContext};
 use crate::halo::HaloClient;
@@ -36,6 +37,8 @@ pub struct Input {
     pub team_id: Option<i64>,
     pub priority_mapping: Option<Value>,
     pub status_mapping: Option<Value>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,7 +49,15 @@ pub struct Output {
     /// What changed since the last call, as the note says it.
     pub changes: Vec<String>,
     pub duplicates_closed: Vec<i64>,
+    /// With `hosts`: every CMDB asset the ticket links, and the hosts no single asset matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset_ids: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_hosts: Vec<String>,
 }
+
+/// The most hosts one call links.
+const MAX_HOSTS: usize = 100;
 
 fn bad(problem: String, assistance: &str) -> PluginError {
     PluginError::client(format!("Invalid input for action `{NAME}`: {problem}."), assistance)
@@ -202,119 +213,169 @@ impl Action for SendInvestigation {
     type Output = Output;
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
-        let Some(inv) = input.investigation.as_object() else {
-            return Err(bad("input `investigation` must be an object".into(), "Pass the investigation as InsightIDR's plugin outputs it."));
-        };
-        let rrn = inv.get("rrn").and_then(Value::as_str).map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
-            bad(
-                "input `investigation.rrn` is missing or empty".into(),
-                "Pass the whole investigation object of an InsightIDR step: its RRN keys the ticket. Nothing was sent.",
+        let hosts = hosts_of(&input.hosts)?;
+        let mut out = upsert(&ctx, &input).await?;
+        if hosts.is_empty() {
+            return Ok(out);
+        }
+        // After the ticket is written: a failure here names it, and a rerun finds it unchanged.
+        let id = out.ticket.id.unwrap_or_default();
+        let links = HostLookup::default().link(&ctx, NAME, id, &hosts).await.map_err(|e| {
+            PluginError::plugin(
+                e.preset.unwrap_or(crate::protocol::Preset::ServerError),
+                format!("Ticket {id} was written, but its CMDB assets were not linked: {}", e.cause),
+                format!("{} Running the step again links them without writing the ticket twice.", e.assistance),
             )
         })?;
-        let synced = Synced::of(inv)?;
-        let field = field_of(&ctx, NAME, input.reference_field_id)?;
-        let map = mappings(&ctx, NAME, input.status_mapping.as_ref())?;
-        let priority = priority_of(&synced.priority, input.priority_mapping.as_ref())?;
-        let cfg = ctx.client.config();
-        let tenant = ctx.client.statuses(false).await?;
-        let status = match synced.status.as_str() {
-            "" => None,
-            s => Some(map.to_halo(Product::InsightIdr, s, &tenant, cfg.closed_status_id).map_err(|e| {
-                bad(format!("input `investigation.status`: {e}"), "Map the status in the Status Mapping's insightidr_to_halo table.")
-            })?),
-        };
-        // The assignee is a hint: no agent, or two sharing the address, leaves the agent as it is.
-        let agents = ctx.client.people_with_email(crate::halo::people::People::Agents, &synced.assignee).await?;
-        let agent = match agents[..] {
-            [id] => Some(id),
-            _ if synced.assignee.is_empty() => None,
-            [] => {
-                tracing::info!("No enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
-                None
-            }
-            _ => {
-                tracing::warn!(
-                    "More than one enabled HaloITSM agent has the email {}; the ticket's agent is left as it is",
-                    synced.assignee
-                );
-                None
-            }
-        };
-        let summary = format!("InsightIDR: {}", if synced.title.is_empty() { rrn } else { &synced.title });
-        let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{rrn}", cfg.application_key()));
-        let _held = lock.lock().await;
-        let Some(current) = find(&ctx.client, rrn, field, false).await? else {
-            let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
-                bad(
-                    "no ticket type was given and the connection has no Default Ticket Type ID".into(),
-                    "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
-                )
-            })?;
-            let mut record = Map::new();
-            record.insert("summary".into(), json!(summary));
-            record.insert("tickettype_id".into(), json!(tickettype));
-            record.insert("customfields".into(), json!([{"id": field, "value": rrn}]));
-            for (k, v) in [
-                ("priority_id", priority.or(cfg.default_priority_id)),
-                ("status_id", status),
-                ("agent_id", agent.or(cfg.default_agent_id)),
-                ("team_id", input.team_id.or(cfg.default_team_id)),
-                ("categoryid_1", cfg.default_category_id),
-            ] {
-                if let Some(v) = v {
-                    record.insert(k.into(), json!(v));
-                }
-            }
-            let made = create_for(&ctx, record, &details(inv, &input.alerts, &synced), rrn, field).await?;
-            let outcome = if made.ours { "created" } else { "unchanged" };
-            return Ok(Output {
-                ticket: ctx.ticket(&made.ticket).await,
-                outcome,
-                changes: Vec::new(),
-                duplicates_closed: made.duplicates_closed,
-            });
-        };
-        let id = int(&current, "id").unwrap_or_default();
-        let before = last_synced(&ctx.client, id, &current).await?;
-        let changed = synced.changes(&before);
-        if changed.is_empty() {
-            return Ok(Output {
-                ticket: ctx.ticket(&current).await,
-                outcome: "unchanged",
-                changes: Vec::new(),
-                duplicates_closed: Vec::new(),
-            });
-        }
-        // Only the fields whose InsightIDR source changed are written.
-        let mut fields = Map::new();
-        for (name, _) in &changed {
-            let (key, value) = match *name {
-                "title" => ("summary", Some(json!(summary))),
-                "status" => ("status_id", status.map(Value::from)),
-                "priority" => ("priority_id", priority.map(Value::from)),
-                "assignee" => ("agent_id", agent.map(Value::from)),
-                _ => continue,
-            };
-            if let Some(v) = value.filter(|v| current.get(key) != Some(v)) {
-                fields.insert(key.into(), v);
-            }
-        }
-        let wrote_status = fields.contains_key("status_id");
-        if !fields.is_empty() {
-            ctx.client.update_ticket(id, fields).await?;
-        }
-        // Checked only when this call closes it: a ticket an analyst reopened stays open until
-        // InsightIDR's status changes again.
-        if let Some(s) = status.filter(|s| wrote_status && tenant.closes(*s) == Some(true)) {
-            ctx.client.confirm_closed(id, s, "the InsightIDR CLOSED status mapping").await?;
-        }
-        let lines: Vec<String> = changed.into_iter().map(|(_, l)| l).collect();
-        let note = format!("InsightIDR investigation {rrn} changed: {}.\n\n{}", lines.join("; "), synced.line());
-        ctx.client.post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true})).await?;
-        tracing::info!("Updated ticket {id} for {rrn}: {}", lines.join("; "));
-        let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
-        Ok(Output { ticket: ctx.ticket(&now).await, outcome: "updated", changes: lines, duplicates_closed: Vec::new() })
+        out.asset_ids = Some(links.asset_ids);
+        out.unmatched_hosts = links.unmatched;
+        Ok(out)
     }
+}
+
+/// The `hosts` input, checked before anything is sent: each a hostname or an IP, each once.
+fn hosts_of(given: &[String]) -> Result<Vec<(String, String)>, PluginError> {
+    if given.len() > MAX_HOSTS {
+        return Err(bad(
+            format!("input `hosts` has {} hosts, more than {MAX_HOSTS}", given.len()),
+            "Link fewer hosts at once. Nothing was sent.",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, h) in given.iter().enumerate() {
+        if h.trim().is_empty() {
+            return Err(bad(format!("input `hosts[{i}]` is empty"), "Give each host as a hostname or an IP address. Nothing was sent."));
+        }
+        let host = host_of(h);
+        if !out.iter().any(|o: &(String, String)| o.0.eq_ignore_ascii_case(&host.0) && o.1 == host.1) {
+            out.push(host);
+        }
+    }
+    Ok(out)
+}
+
+/// The investigation's ticket, created or brought up to date.
+async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Output, PluginError> {
+    let Some(inv) = input.investigation.as_object() else {
+        return Err(bad("input `investigation` must be an object".into(), "Pass the investigation as InsightIDR's plugin outputs it."));
+    };
+    let rrn = inv.get("rrn").and_then(Value::as_str).map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
+        bad(
+            "input `investigation.rrn` is missing or empty".into(),
+            "Pass the whole investigation object of an InsightIDR step: its RRN keys the ticket. Nothing was sent.",
+        )
+    })?;
+    let synced = Synced::of(inv)?;
+    let field = field_of(ctx, NAME, input.reference_field_id)?;
+    let map = mappings(ctx, NAME, input.status_mapping.as_ref())?;
+    let priority = priority_of(&synced.priority, input.priority_mapping.as_ref())?;
+    let cfg = ctx.client.config();
+    let tenant = ctx.client.statuses(false).await?;
+    let status = match synced.status.as_str() {
+        "" => None,
+        s => Some(map.to_halo(Product::InsightIdr, s, &tenant, cfg.closed_status_id).map_err(|e| {
+            bad(format!("input `investigation.status`: {e}"), "Map the status in the Status Mapping's insightidr_to_halo table.")
+        })?),
+    };
+    // The assignee is a hint: no agent, or two sharing the address, leaves the agent as it is.
+    let agents = ctx.client.people_with_email(crate::halo::people::People::Agents, &synced.assignee).await?;
+    let agent = match agents[..] {
+        [id] => Some(id),
+        _ if synced.assignee.is_empty() => None,
+        [] => {
+            tracing::info!("No enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
+            None
+        }
+        _ => {
+            tracing::warn!("More than one enabled HaloITSM agent has the email {}; the ticket's agent is left as it is", synced.assignee);
+            None
+        }
+    };
+    let summary = format!("InsightIDR: {}", if synced.title.is_empty() { rrn } else { &synced.title });
+    let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{rrn}", cfg.application_key()));
+    let _held = lock.lock().await;
+    let Some(current) = find(&ctx.client, rrn, field, false).await? else {
+        let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
+            bad(
+                "no ticket type was given and the connection has no Default Ticket Type ID".into(),
+                "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
+            )
+        })?;
+        let mut record = Map::new();
+        record.insert("summary".into(), json!(summary));
+        record.insert("tickettype_id".into(), json!(tickettype));
+        record.insert("customfields".into(), json!([{"id": field, "value": rrn}]));
+        for (k, v) in [
+            ("priority_id", priority.or(cfg.default_priority_id)),
+            ("status_id", status),
+            ("agent_id", agent.or(cfg.default_agent_id)),
+            ("team_id", input.team_id.or(cfg.default_team_id)),
+            ("categoryid_1", cfg.default_category_id),
+        ] {
+            if let Some(v) = v {
+                record.insert(k.into(), json!(v));
+            }
+        }
+        let made = create_for(ctx, record, &details(inv, &input.alerts, &synced), rrn, field).await?;
+        let outcome = if made.ours { "created" } else { "unchanged" };
+        return Ok(Output {
+            ticket: ctx.ticket(&made.ticket).await,
+            outcome,
+            changes: Vec::new(),
+            duplicates_closed: made.duplicates_closed,
+            asset_ids: None,
+            unmatched_hosts: Vec::new(),
+        });
+    };
+    let id = int(&current, "id").unwrap_or_default();
+    let before = last_synced(&ctx.client, id, &current).await?;
+    let changed = synced.changes(&before);
+    if changed.is_empty() {
+        return Ok(Output {
+            ticket: ctx.ticket(&current).await,
+            outcome: "unchanged",
+            changes: Vec::new(),
+            duplicates_closed: Vec::new(),
+            asset_ids: None,
+            unmatched_hosts: Vec::new(),
+        });
+    }
+    // Only the fields whose InsightIDR source changed are written.
+    let mut fields = Map::new();
+    for (name, _) in &changed {
+        let (key, value) = match *name {
+            "title" => ("summary", Some(json!(summary))),
+            "status" => ("status_id", status.map(Value::from)),
+            "priority" => ("priority_id", priority.map(Value::from)),
+            "assignee" => ("agent_id", agent.map(Value::from)),
+            _ => continue,
+        };
+        if let Some(v) = value.filter(|v| current.get(key) != Some(v)) {
+            fields.insert(key.into(), v);
+        }
+    }
+    let wrote_status = fields.contains_key("status_id");
+    if !fields.is_empty() {
+        ctx.client.update_ticket(id, fields).await?;
+    }
+    // Checked only when this call closes it: a ticket an analyst reopened stays open until
+    // InsightIDR's status changes again.
+    if let Some(s) = status.filter(|s| wrote_status && tenant.closes(*s) == Some(true)) {
+        ctx.client.confirm_closed(id, s, "the InsightIDR CLOSED status mapping").await?;
+    }
+    let lines: Vec<String> = changed.into_iter().map(|(_, l)| l).collect();
+    let note = format!("InsightIDR investigation {rrn} changed: {}.\n\n{}", lines.join("; "), synced.line());
+    ctx.client.post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true})).await?;
+    tracing::info!("Updated ticket {id} for {rrn}: {}", lines.join("; "));
+    let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
+    Ok(Output {
+        ticket: ctx.ticket(&now).await,
+        outcome: "updated",
+        changes: lines,
+        duplicates_closed: Vec::new(),
+        asset_ids: None,
+        unmatched_hosts: Vec::new(),
+    })
 }
 
 /// What was last sent to the ticket: the newest note that records it, else its details; a ticket

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::{positive, positive_opt};
-use super::host_to_asset::{Found, HostLookup};
+use super::host_to_asset::HostLookup;
 use super::send_findings::{ClosedStatus, deadline};
 use super::{Action, ActionContext};
 use crate::lifecycle::{Counts, OnResolved, Outcome};
@@ -155,37 +155,12 @@ async fn link_hosts(ctx: &ActionContext, results: &mut [RemediationResult], host
         if !matches!(r.outcome, Outcome::Created | Outcome::Updated | Outcome::Reopened) {
             continue;
         }
-        let mut ids = Vec::new();
-        let outcome: Result<(), PluginError> = async {
-            for (host, ip) in hosts.get(i as usize).map(Vec::as_slice).unwrap_or_default() {
-                match lookup.find(&ctx.client, host, ip).await? {
-                    Found::One(id) if !ids.contains(&id) => ids.push(id),
-                    Found::One(_) => {}
-                    Found::None => r.unmatched_hosts.push(format!("{} (no CMDB asset)", describe(host, ip))),
-                    Found::Many(m) => r.unmatched_hosts.push(format!("{} (CMDB assets {})", describe(host, ip), join(&m))),
-                }
+        match lookup.link(ctx, NAME, ticket, hosts.get(i as usize).map(Vec::as_slice).unwrap_or_default()).await {
+            Ok(links) => (r.cmdb_asset_ids, r.unmatched_hosts) = (links.asset_ids, links.unmatched),
+            Err(e) => {
+                r.link_error =
+                    Some(format!("ticket {ticket} was written, but its CMDB assets were not linked: {} {}", e.cause, e.assistance))
             }
-            if !ids.is_empty() {
-                let current = ctx.require_ticket(NAME, ticket).await?;
-                r.cmdb_asset_ids = super::assets::link_to(ctx, NAME, ticket, &current, &ids).await?.0;
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = outcome {
-            r.link_error = Some(format!("ticket {ticket} was written, but its CMDB assets were not linked: {} {}", e.cause, e.assistance));
         }
     }
-}
-
-fn describe(host: &str, ip: &str) -> String {
-    match (host.is_empty(), ip.is_empty()) {
-        (false, false) => format!("{host} {ip}"),
-        (true, _) => ip.to_string(),
-        (false, true) => host.to_string(),
-    }
-}
-
-fn join(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
