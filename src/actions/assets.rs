@@ -230,6 +230,8 @@ impl Action for LinkAssets {
                 "Give the IDs of the assets to link (Search Assets shows them).",
             ));
         }
+        let lock = links_lock(&ctx, input.ticket_id);
+        let _held = lock.lock().await;
         let current = ctx.require_ticket(Self::NAME, input.ticket_id).await?;
         let ids = checked_assets(&ctx, Self::NAME, &input.asset_ids).await?;
         let (asset_ids, added) = link_to(&ctx, Self::NAME, input.ticket_id, &current, &ids).await?;
@@ -237,8 +239,16 @@ impl Action for LinkAssets {
     }
 }
 
-/// Links existing assets `ids` to ticket `id` (read as `current`), keeping those it links, and
-/// confirms it: every asset the ticket links now, and those added. No write when all are linked.
+/// The lock a step holds from reading a ticket's asset links to confirming its write: a write
+/// sends the links whole, so two steps of this process adding to one ticket at once would each
+/// drop the other's. (Steps in other containers are not held back.)
+pub fn links_lock(ctx: &ActionContext, id: i64) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    crate::key_locks::lock_of(&format!("{}\u{0}asset links of ticket {id}", ctx.client.config().application_key()))
+}
+
+/// Links existing assets `ids` to ticket `id` (read as `current`, under `links_lock`), keeping
+/// those it links, and confirms it: every asset the ticket links now, and those added. No write
+/// when all are linked.
 pub async fn link_to(
     ctx: &ActionContext,
     action: &str,

@@ -52,6 +52,11 @@ impl Action for UpdateTicket {
             ),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
+        let lock = (!input.asset_ids.is_empty()).then(|| super::assets::links_lock(&ctx, id));
+        let _held = match &lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        };
         let current = ctx.require_ticket(NAME, id).await?;
         let mut record = record;
         let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;

@@ -178,3 +178,21 @@ async fn without_a_record_count_the_next_page_says_whether_there_is_more() {
     let (_, out) = run(&srv, &conn, "list_clients", json!({"max_results": 2})).await;
     assert_eq!((ids(&out, "clients"), out["has_more"].as_bool()), (vec![1, 2], Some(false)), "{out}");
 }
+
+#[tokio::test]
+async fn links_added_at_once_to_one_ticket_are_all_kept() {
+    let (halo, srv, conn) = sim_world_on(Profile::default(), json!({})).await;
+    // Slow answers: without the lock, every step would read the links before any wrote them,
+    // and each write (the whole list) would drop the others' links.
+    halo.sim.set_faults(halo_sim::Faults { latency_ms: 30, ..halo_sim::Faults::default() });
+    let runs = [201, 202, 203].map(|id| {
+        let (srv, conn) = (&srv, &conn);
+        async move { run(srv, conn, "link_assets", json!({"ticket_id": 104, "asset_ids": [id]})).await }
+    });
+    let done = futures::future::join_all(runs).await;
+    assert!(done.iter().all(|(s, _)| *s == 200), "{done:?}");
+    let mut linked: Vec<i64> =
+        halo.sim.ticket(104).unwrap_or_default()["assets"].as_array().into_iter().flatten().filter_map(|a| a["id"].as_i64()).collect();
+    linked.sort_unstable();
+    assert_eq!(linked, [201, 202, 203]);
+}
