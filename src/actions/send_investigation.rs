@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::host_to_asset::{HostLookup, host_of};
+use super::host_to_asset::{Host, HostLookup, link_failure};
 use super::reference::{create_for, field_of, find, mappings};
 use super::{Action, ActionContext};
 use crate::halo::HaloClient;
@@ -41,19 +41,29 @@ pub struct Input {
     pub hosts: Vec<String>,
 }
 
+/// The investigation's ticket as the step left it.
 #[derive(Debug, Serialize)]
-pub struct Output {
+pub struct Upserted {
     pub ticket: Ticket,
     /// `created`, `updated` or `unchanged`.
     pub outcome: &'static str,
     /// What changed since the last call, as the note says it.
     pub changes: Vec<String>,
     pub duplicates_closed: Vec<i64>,
-    /// With `hosts`: every CMDB asset the ticket links, and the hosts no single asset matched.
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    #[serde(flatten)]
+    pub upserted: Upserted,
+    /// With `hosts`: every CMDB asset the ticket links, the hosts no single asset matched, and
+    /// why linking failed (the ticket stands).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub asset_ids: Option<Vec<i64>>,
+    pub cmdb_asset_ids: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmatched_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_error: Option<String>,
 }
 
 /// The most hosts one call links.
@@ -214,40 +224,41 @@ impl Action for SendInvestigation {
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         let hosts = hosts_of(&input.hosts)?;
-        let mut out = upsert(&ctx, &input).await?;
+        let upserted = upsert(&ctx, &input).await?;
+        let mut out = Output { upserted, cmdb_asset_ids: None, unmatched_hosts: Vec::new(), link_error: None };
         if hosts.is_empty() {
             return Ok(out);
         }
-        // After the ticket is written: a failure here names it, and a rerun finds it unchanged.
-        let id = out.ticket.id.unwrap_or_default();
-        let links = HostLookup::default().link(&ctx, NAME, id, &hosts).await.map_err(|e| {
-            PluginError::plugin(
-                e.preset.unwrap_or(crate::protocol::Preset::ServerError),
-                format!("Ticket {id} was written, but its CMDB assets were not linked: {}", e.cause),
-                format!("{} Running the step again links them without writing the ticket twice.", e.assistance),
-            )
-        })?;
-        out.asset_ids = Some(links.asset_ids);
-        out.unmatched_hosts = links.unmatched;
+        // After the ticket is written, and on every call, so a rerun links what failed before.
+        // A failure does not fail the step: the ticket's outcome and changes still reach the workflow.
+        let id = out.upserted.ticket.id.unwrap_or_default();
+        match HostLookup::default().link(&ctx, NAME, id, &hosts).await {
+            Ok(links) => (out.cmdb_asset_ids, out.unmatched_hosts) = (Some(links.asset_ids), links.unmatched),
+            Err(e) => out.link_error = Some(link_failure(id, &e)),
+        }
         Ok(out)
     }
 }
 
-/// The `hosts` input, checked before anything is sent: each a hostname or an IP, each once.
-fn hosts_of(given: &[String]) -> Result<Vec<(String, String)>, PluginError> {
+/// The `hosts` input, checked before anything is sent: each a hostname, an IP, or both
+/// (`web-1 10.0.0.11`), each once.
+fn hosts_of(given: &[String]) -> Result<Vec<Host>, PluginError> {
     if given.len() > MAX_HOSTS {
         return Err(bad(
             format!("input `hosts` has {} hosts, more than {MAX_HOSTS}", given.len()),
             "Link fewer hosts at once. Nothing was sent.",
         ));
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Host> = Vec::new();
     for (i, h) in given.iter().enumerate() {
-        if h.trim().is_empty() {
-            return Err(bad(format!("input `hosts[{i}]` is empty"), "Give each host as a hostname or an IP address. Nothing was sent."));
+        let host = Host::parse(h);
+        if !host.is_usable() {
+            return Err(bad(
+                format!("input `hosts[{i}]` must be a hostname or an IP address, got `{h}`"),
+                "Give each host as a hostname, an IP address, or both (web-1 10.0.0.11). Nothing was sent.",
+            ));
         }
-        let host = host_of(h);
-        if !out.iter().any(|o: &(String, String)| o.0.eq_ignore_ascii_case(&host.0) && o.1 == host.1) {
+        if !out.iter().any(|o| o.name == host.name && o.ip == host.ip) {
             out.push(host);
         }
     }
@@ -255,7 +266,7 @@ fn hosts_of(given: &[String]) -> Result<Vec<(String, String)>, PluginError> {
 }
 
 /// The investigation's ticket, created or brought up to date.
-async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Output, PluginError> {
+async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginError> {
     let Some(inv) = input.investigation.as_object() else {
         return Err(bad("input `investigation` must be an object".into(), "Pass the investigation as InsightIDR's plugin outputs it."));
     };
@@ -318,26 +329,22 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Output, PluginErro
         }
         let made = create_for(ctx, record, &details(inv, &input.alerts, &synced), rrn, field).await?;
         let outcome = if made.ours { "created" } else { "unchanged" };
-        return Ok(Output {
+        return Ok(Upserted {
             ticket: ctx.ticket(&made.ticket).await,
             outcome,
             changes: Vec::new(),
             duplicates_closed: made.duplicates_closed,
-            asset_ids: None,
-            unmatched_hosts: Vec::new(),
         });
     };
     let id = int(&current, "id").unwrap_or_default();
     let before = last_synced(&ctx.client, id, &current).await?;
     let changed = synced.changes(&before);
     if changed.is_empty() {
-        return Ok(Output {
+        return Ok(Upserted {
             ticket: ctx.ticket(&current).await,
             outcome: "unchanged",
             changes: Vec::new(),
             duplicates_closed: Vec::new(),
-            asset_ids: None,
-            unmatched_hosts: Vec::new(),
         });
     }
     // Only the fields whose InsightIDR source changed are written.
@@ -368,14 +375,7 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Output, PluginErro
     ctx.client.post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true})).await?;
     tracing::info!("Updated ticket {id} for {rrn}: {}", lines.join("; "));
     let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
-    Ok(Output {
-        ticket: ctx.ticket(&now).await,
-        outcome: "updated",
-        changes: lines,
-        duplicates_closed: Vec::new(),
-        asset_ids: None,
-        unmatched_hosts: Vec::new(),
-    })
+    Ok(Upserted { ticket: ctx.ticket(&now).await, outcome: "updated", changes: lines, duplicates_closed: Vec::new() })
 }
 
 /// What was last sent to the ticket: the newest note that records it, else its details; a ticket

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::{positive, positive_opt};
-use super::host_to_asset::HostLookup;
+use super::host_to_asset::{Host, HostLookup};
 use super::send_findings::{ClosedStatus, deadline};
 use super::{Action, ActionContext};
 use crate::lifecycle::{Counts, OnResolved, Outcome};
@@ -134,8 +134,7 @@ impl Action for SendRemediations {
         })?;
         let n = parsed.len();
         let until = tokio::time::Instant::now() + opts.deadline;
-        let hosts: Vec<Vec<(String, String)>> =
-            parsed.iter().map(|r| r.assets.iter().map(|a| (a.host_name.clone(), a.ip.clone())).collect()).collect();
+        let hosts: Vec<Vec<Host>> = parsed.iter().map(|r| r.assets.iter().map(|a| Host::new(&a.host_name, &a.ip)).collect()).collect();
         let mut report = remediations::send(&ctx.client, &opts, parsed).await?;
         if input.link_cmdb_assets && !opts.dry_run {
             crate::halo::budget::patience::within(until, link_hosts(&ctx, &mut report.results, &hosts)).await;
@@ -145,22 +144,20 @@ impl Action for SendRemediations {
     }
 }
 
-/// Links each written solution ticket to the CMDB assets its InsightVM hosts are (X5). Tickets
-/// left as they were are not looked at: their hosts are those linked when they last changed. A
+/// Links each open solution ticket to the CMDB assets its InsightVM hosts are (X5), unchanged
+/// ones too, so a link that failed, or a host the CMDB gained since, is linked on the next run. A
 /// failure is the result's `link_error`; the ticket stands and the other solutions go on.
-async fn link_hosts(ctx: &ActionContext, results: &mut [RemediationResult], hosts: &[Vec<(String, String)>]) {
+async fn link_hosts(ctx: &ActionContext, results: &mut [RemediationResult], hosts: &[Vec<Host>]) {
     let mut lookup = HostLookup::default();
     for r in results.iter_mut() {
         let (Some(i), Some(ticket)) = (r.index, r.ticket_id) else { continue };
-        if !matches!(r.outcome, Outcome::Created | Outcome::Updated | Outcome::Reopened) {
+        let hosts = hosts.get(i as usize).map(Vec::as_slice).unwrap_or_default();
+        if hosts.is_empty() || !matches!(r.outcome, Outcome::Created | Outcome::Updated | Outcome::Reopened | Outcome::Unchanged) {
             continue;
         }
-        match lookup.link(ctx, NAME, ticket, hosts.get(i as usize).map(Vec::as_slice).unwrap_or_default()).await {
+        match lookup.link(ctx, NAME, ticket, hosts).await {
             Ok(links) => (r.cmdb_asset_ids, r.unmatched_hosts) = (links.asset_ids, links.unmatched),
-            Err(e) => {
-                r.link_error =
-                    Some(format!("ticket {ticket} was written, but its CMDB assets were not linked: {} {}", e.cause, e.assistance))
-            }
+            Err(e) => r.link_error = Some(super::host_to_asset::link_failure(ticket, &e)),
         }
     }
 }

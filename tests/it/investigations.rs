@@ -215,18 +215,23 @@ async fn the_hosts_of_an_investigation_become_links_to_their_cmdb_assets() {
         w.halo.sim.ticket(id).unwrap_or_default()["assets"].as_array().into_iter().flatten().filter_map(|a| a["id"].as_i64()).collect()
     };
     // Seeded CMDB: 201 web-1 10.0.0.11, 202 web-2 10.0.0.12; nothing has db-7.
-    let hosts = json!(["web-1.corp.example", "10.0.0.12", "db-7", "WEB-1"]);
+    let hosts = json!(["web-1.corp.example", "10.0.0.12", "db-7", "WEB-1 10.0.0.11"]);
     let (s, out) = w.send(json!({"investigation": full(), "hosts": hosts})).await;
     assert_eq!((s, out["outcome"].as_str()), (200, Some("created")), "{out}");
-    assert_eq!((out["asset_ids"].clone(), out["unmatched_hosts"].clone()), (json!([201, 202]), json!(["db-7 (no CMDB asset)"])));
+    assert_eq!(
+        (out["cmdb_asset_ids"].clone(), out["unmatched_hosts"].clone()),
+        (json!([201, 202]), json!(["db-7 (no CMDB asset has the name)"]))
+    );
     let id = out["ticket"]["id"].as_i64().unwrap_or_default();
     assert_eq!(linked(id), [201, 202]);
 
-    // Again, unchanged and with one host more: the ticket is not written again, the link is added.
+    // Again, unchanged and with one host more: only the links are written.
+    let writes = w.writes();
     let (_, again) = w.send(json!({"investigation": full(), "hosts": ["fin-lt-0423"]})).await;
-    assert_eq!((again["outcome"].as_str(), again["asset_ids"].clone()), (Some("unchanged"), json!([201, 202, 203])), "{again}");
+    assert_eq!((again["outcome"].as_str(), again["cmdb_asset_ids"].clone()), (Some("unchanged"), json!([201, 202, 203])), "{again}");
+    assert_eq!(w.writes(), writes + 1, "one write, of the links");
     let (_, none) = w.send(json!({"investigation": full()})).await;
-    assert!(none.get("asset_ids").is_none(), "no hosts, no lookup: {none}");
+    assert!(none.get("cmdb_asset_ids").is_none(), "no hosts, no lookup: {none}");
     assert_eq!(linked(id), [201, 202, 203]);
 }
 
@@ -234,9 +239,11 @@ async fn the_hosts_of_an_investigation_become_links_to_their_cmdb_assets() {
 async fn bad_hosts_are_refused_before_anything_is_sent() {
     let w = world().await;
     let many: Vec<String> = (0..101).map(|i| format!("h{i}")).collect();
-    for (hosts, needle) in
-        [(json!(["web-1", " "]), "input `hosts[1]` is empty"), (json!(many), "input `hosts` has 101 hosts, more than 100")]
-    {
+    for (hosts, needle) in [
+        (json!(["web-1", " "]), "input `hosts[1]` must be a hostname or an IP address, got ` `"),
+        (json!([".corp"]), "input `hosts[0]` must be a hostname or an IP address"),
+        (json!(many), "input `hosts` has 101 hosts, more than 100"),
+    ] {
         let (s, b) = w.send(json!({"investigation": full(), "hosts": hosts})).await;
         assert_eq!(s, 400, "{b}");
         assert!(b["body"]["error"].as_str().unwrap_or_default().contains(needle), "{b}");

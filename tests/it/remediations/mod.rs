@@ -88,6 +88,15 @@ impl World {
     }
 }
 
+/// The step run once against a mocked HaloITSM, with Default Ticket Type ID 4: its status and
+/// whole answer.
+pub async fn send_to(halo: &wiremock::MockServer, input: Value) -> (u16, Value) {
+    let srv = PluginServer::start().await;
+    let mut conn = crate::common::connection(&halo.uri());
+    conn["default_ticket_type_id"] = json!(4);
+    post(&srv.url("/api/v1/actions/send_remediations"), &action("send_remediations", conn, input)).await
+}
+
 /// The outcomes of a run's results, in order.
 pub fn outcomes(out: &Value) -> Vec<(String, String)> {
     out["results"]
