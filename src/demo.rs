@@ -459,7 +459,8 @@ pub async fn run() -> bool {
     demo.record("Send it again after InsightIDR moved on", report);
 
     // 13. A weekly InsightVM Top Remediations becomes one ticket per solution under a parent
-    // ticket; the next week one solution is fixed and its ticket closed.
+    // ticket, linked to its hosts' CMDB assets; the next week one solution is fixed and its
+    // ticket closed.
     let remediation = |id: &str, summary: &str, risk: i64, hosts: &[(i64, &str)]| {
         let assets: Vec<Value> = hosts
             .iter()
@@ -470,12 +471,21 @@ pub async fn run() -> bool {
     };
     let openssl = remediation("ubuntu-upgrade-openssl", "Upgrade openssl", 14_250, &[(11, "web-1"), (12, "web-2")]);
     let kernel = remediation("ubuntu-upgrade-linux-image", "Upgrade the Linux kernel", 61_000, &[(11, "web-1")]);
-    let week =
-        |list: Value| json!({"remediations": list, "project": "Production web servers", "parent_ticket": true, "on_resolved": "close"});
+    // Each solution ticket also links the CMDB records of its hosts (web-1 and web-2 by name).
+    let week = |list: Value| {
+        json!({"remediations": list, "project": "Production web servers", "parent_ticket": true, "on_resolved": "close",
+            "link_cmdb_assets": true})
+    };
     let report = expect_ok(demo.action("send_remediations", week(json!([openssl, kernel]))).await, |o| {
         let mut lines = vec![counted(o), format!("parent ticket #{} for the project", o["parent"]["ticket_id"])];
         for r in o["results"].as_array().into_iter().flatten() {
-            lines.push(format!("ticket #{} for {} (risk {})", r["ticket_id"], r["nexpose_id"].as_str().unwrap_or("-"), r["risk_score"]));
+            lines.push(format!(
+                "ticket #{} for {} (risk {}), CMDB assets {}",
+                r["ticket_id"],
+                r["nexpose_id"].as_str().unwrap_or("-"),
+                r["risk_score"],
+                r["cmdb_asset_ids"]
+            ));
         }
         lines
     });

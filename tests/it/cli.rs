@@ -166,6 +166,7 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
     assert!(text.contains("1 token request"), "{text}");
     assert!(text.contains("updated: status: OPEN -> INVESTIGATING; priority: HIGH -> CRITICAL"), "{text}");
     assert!(text.contains("closed: ubuntu-upgrade-linux-image is gone from the list"), "{text}");
+    assert!(text.contains("for ubuntu-upgrade-openssl (risk 14250), CMDB assets [201,202]"), "{text}");
     assert!(text.contains("changed fields [\"agent\"]") && text.contains("processed again: the same event, the same event ID"), "{text}");
 }
 
