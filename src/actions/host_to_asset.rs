@@ -143,7 +143,7 @@ impl HostLookup {
     }
 
     /// The one active asset that is this host.
-    pub async fn find(&mut self, ctx: &ActionContext, host: &Host) -> Result<Found, PluginError> {
+    async fn find(&mut self, ctx: &ActionContext, host: &Host) -> Result<Found, PluginError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -151,10 +151,10 @@ impl HostLookup {
             // Searched by the short name, so `web-1` and `web-1.corp.example` share one search.
             let s = short(&host.name).to_string();
             let found = self.search(ctx, &host.label, s.clone(), |r| fields(r).any(|f| ip_of(&f).is_none() && short(&f) == s)).await?;
-            let named: Vec<&Value> = found.rows.iter().filter(|r| fields(r).any(|f| names_host(&f, &host.name))).collect();
             if found.cut {
                 return Ok(Found::TooMany);
             }
+            let named: Vec<&Value> = found.rows.iter().filter(|r| fields(r).any(|f| names_host(&f, &host.name))).collect();
             let by_ip: Vec<&Value> = named.iter().copied().filter(|r| host.ip.is_some_and(|ip| holds_ip(r, ip))).collect();
             let (named, by_ip) = (ids(&named), ids(&by_ip));
             return Ok(match (&named[..], &by_ip[..]) {

@@ -134,9 +134,15 @@ impl Action for SendRemediations {
         })?;
         let n = parsed.len();
         let until = tokio::time::Instant::now() + opts.deadline;
-        let hosts: Vec<Vec<Host>> = parsed.iter().map(|r| r.assets.iter().map(|a| Host::new(&a.host_name, &a.ip)).collect()).collect();
+        let linking = input.link_cmdb_assets && !opts.dry_run;
+        // Taken before `send` consumes the remediations, and only when they are to be linked.
+        let hosts: Vec<Vec<Host>> = if linking {
+            parsed.iter().map(|r| r.assets.iter().map(|a| Host::new(&a.host_name, &a.ip)).collect()).collect()
+        } else {
+            Vec::new()
+        };
         let mut report = remediations::send(&ctx.client, &opts, parsed).await?;
-        if input.link_cmdb_assets && !opts.dry_run {
+        if linking {
             crate::halo::budget::patience::within(until, link_hosts(&ctx, &mut report.results, &hosts)).await;
         }
         tracing::info!("{n} remediation(s) of project {}: {}", opts.project, report.counts.describe(opts.dry_run));

@@ -36,14 +36,15 @@ impl HaloClient {
     /// page N always starts at row (N-1) × size). It stops at a short page, at the record count,
     /// or at a page that starts like the first one (a server ignoring the paging parameters would
     /// repeat it forever). At the limit, `more` says whether rows follow: the record count tells,
-    /// else the rest of the page, else (at a page's end) the next page. Rows seen on an earlier page (pages shift when tickets change while
-    /// they are read) are not returned twice.
+    /// else the rest of the page, else (at a page's end) the next page. Rows seen on an earlier
+    /// page (pages shift when tickets change while they are read) are not returned twice.
     pub async fn list_paged(&self, path: &str, query: &[(&str, String)], key: &str, limit: usize) -> Result<Listed, HaloError> {
-        self.list_paged_where(path, query, key, limit, |_| true).await
+        self.walk(path, query, key, limit, MAX_PAGE_SIZE.min(limit.max(1)), |_| true).await
     }
 
     /// As `list_paged`, keeping only the rows `keep` takes: the walk stops once it has `limit`
-    /// of those, so a search checked on this side reads no further than it must.
+    /// of those, so a search checked on this side reads no further than it must. Pages are
+    /// full ones, since how many rows a page must hold to give `limit` kept rows is unknown.
     pub async fn list_paged_where(
         &self,
         path: &str,
@@ -52,7 +53,18 @@ impl HaloClient {
         limit: usize,
         keep: impl Fn(&Value) -> bool,
     ) -> Result<Listed, HaloError> {
-        let size = MAX_PAGE_SIZE.min(limit.max(1));
+        self.walk(path, query, key, limit, MAX_PAGE_SIZE, keep).await
+    }
+
+    async fn walk(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        key: &str,
+        limit: usize,
+        size: usize,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Listed, HaloError> {
         let mut out = Listed::default();
         let mut seen = HashSet::new();
         let mut first_of_page_one: Option<i64> = None;
