@@ -84,6 +84,32 @@ fn action_fields(o: &Map<String, Value>, i: usize) -> Result<Map<String, Value>,
     Ok(a)
 }
 
+/// The outcome an action is recorded with, as a tenant with its own outcomes takes it: by
+/// `outcome_id`, else by name, and refused when the tenant has no such outcome or the API agent
+/// may not use it [A13].
+fn tenant_outcome(store: &Store, action: &mut Map<String, Value>) -> Result<(), ApiError> {
+    let live = &store.profile.live;
+    let table = super::lookups::outcome_table(live);
+    let by_id = action.get("outcome_id").and_then(Value::as_i64).filter(|id| *id > 0);
+    let name = action.get("outcome").and_then(Value::as_str).map(|n| n.trim().to_lowercase()).unwrap_or_default();
+    let found = match by_id {
+        Some(id) => table.iter().find(|o| o.0 == id),
+        None => table.iter().find(|o| o.1.to_lowercase() == name),
+    };
+    if let Some(o) = found
+        && live.restricted_outcomes.contains(&o.0)
+    {
+        return Err(ApiError::bad_request("You do not have access to this Action at the moment"));
+    }
+    if !live.tenant_outcomes {
+        return Ok(());
+    }
+    let Some(o) = found else { return Err(ApiError::bad_request("An Outcome must be entered for this Action")) };
+    action.insert("outcome".into(), json!(o.1));
+    action.insert("outcome_id".into(), json!(o.0));
+    Ok(())
+}
+
 /// The ticket changes an action asks for (`new_*`), validated like a ticket update.
 fn action_changes(store: &Store, o: &Map<String, Value>, i: usize) -> Result<TicketChanges, ApiError> {
     let lk = &store.lookups;
@@ -145,11 +171,13 @@ pub(crate) fn post(store: &mut Store, objs: &[Map<String, Value>], actor: &Actor
         }
         .filter(|&t| t > 0)
         .ok_or_else(|| ApiError::element(i, "ticket_id", "Ticket ID is required"))?;
-        let action = action_fields(o, i)?;
-        let outcome_ok = action.get("outcome").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+        let mut action = action_fields(o, i)?;
+        let outcome_ok = action.get("outcome").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
+            || (store.profile.live.tenant_outcomes && action.get("outcome_id").and_then(Value::as_i64).is_some_and(|id| id > 0));
         if !outcome_ok {
             return Err(ApiError::element(i, "outcome", "Outcome is required"));
         }
+        tenant_outcome(store, &mut action)?;
         if !store.tickets.contains_key(&ticket_id) {
             return Err(ApiError::bad_request(format!("Ticket {ticket_id} not found")));
         }
@@ -221,8 +249,9 @@ fn is_system(a: &Map<String, Value>) -> bool {
     a.get("who").and_then(Value::as_str) == Some(SYSTEM_WHO)
 }
 
-/// `GET /api/Actions?ticket_id=N`: oldest first unless `order`/`orderdesc` say otherwise.
-/// An unknown ticket gives an empty list.
+/// `GET /api/Actions?ticket_id=N`: oldest first (a live tenant: newest first, at most its cap
+/// without `count`) unless `order`/`orderdesc` say otherwise. An unknown ticket gives an empty
+/// list.
 pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
     let ticket_id = required_ticket_id(q)?;
     let exclude_private = q.flag("excludeprivate");
@@ -234,14 +263,21 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
         let dropped = (exclude_private && private) || (exclude_sys && is_system(a));
         !dropped
     });
-    sort_rows(&mut rows, q);
+    let live = &store.profile.live;
+    if live.actions_newest_first && q.get_nonblank("order").is_none() && !q.flag("orderdesc") {
+        // A live tenant lists the newest entry first [A11].
+        rows.reverse();
+    } else {
+        sort_rows(&mut rows, q);
+    }
     let total = rows.len();
     let count = q
         .int("count")
         .map_err(|m| ApiError::field("count", m))?
         .and_then(|c| usize::try_from(c).ok())
         .filter(|&c| c > 0)
-        .unwrap_or(usize::MAX);
+        // Without `count` a live tenant answers only its newest entries [A11].
+        .unwrap_or(live.action_list_cap.unwrap_or(usize::MAX));
     let out: Vec<Value> = rows
         .into_iter()
         .take(count)
@@ -256,6 +292,7 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
             Value::Object(a)
         })
         .collect();
+    let total = if live.per_page_record_count { out.len() } else { total };
     Ok(json!({ "record_count": total, "actions": out }))
 }
 

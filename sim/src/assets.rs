@@ -54,7 +54,8 @@ pub(crate) fn list(store: &Store, q: &Params) -> Result<Value, ApiError> {
     let total = rows.len();
     let w = page_window(q, total)?;
     let out: Vec<Value> = rows.into_iter().skip(w.skip).take(w.take).map(|a| Value::Object(a.clone())).collect();
-    Ok(json!({"record_count": total, "assets": out}))
+    let count = if store.profile.live.per_page_record_count { out.len() } else { total };
+    Ok(json!({"record_count": count, "assets": out}))
 }
 
 /// `GET /api/Asset/{id}`.

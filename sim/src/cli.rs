@@ -102,6 +102,8 @@ pub struct SimulateArgs {
     /// Seed for the drop, duplicate and delay choices (repeatable runs).
     #[arg(long = "webhook-seed", requires = "webhook_url")]
     pub webhook_seed: Option<u64>,
+    #[command(flatten)]
+    pub live: super::live_args::LiveArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -147,6 +149,7 @@ impl SimulateArgs {
             omit_false_hasbeenclosed: self.omit_false_hasbeenclosed,
             refuse_bare_objects: self.refuse_bare_objects,
             omit_ticket_relations: self.omit_ticket_relations,
+            live: self.live.quirks(),
             ..Profile::default()
         };
         let config = SimConfig {

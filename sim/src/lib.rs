@@ -37,11 +37,14 @@ mod actions;
 mod assets;
 mod attachments;
 mod auth;
+mod cdn;
 pub mod cli;
 mod custom_payload;
 mod errors;
 mod events;
 mod faults;
+mod live;
+pub mod live_args;
 mod lookups;
 mod profile;
 mod rate_window;
@@ -63,6 +66,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use events::{ChangeEvent, ChangeKind};
+pub use live::LiveQuirks;
 pub use profile::{ListRows, Profile, StatusSet};
 pub use rate_window::RateWindow;
 pub use webhooks::{Payload, WebhookConfig, WebhookStats};
@@ -128,6 +132,9 @@ pub struct Faults {
     pub hold: bool,
     /// HaloITSM's rolling-window limit (docs/halo-api.md#R2): beyond it, 429.
     pub rate_window: Option<RateWindow>,
+    /// On a tenant that serves attachments as links [F6]: this many of the next links are
+    /// handed out already expired (as a link read a few minutes late would be).
+    pub expired_attachment_links: u64,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -162,6 +169,10 @@ pub struct Simulator {
     /// report their changes in the order they made them.
     emit_order: Mutex<()>,
     webhooks: webhooks::Webhooks,
+    /// Held by a create on a tenant whose creates collide [T15].
+    creating: live::CreateSlot,
+    /// Attachment links handed out on a tenant that serves files as links [F6].
+    links: cdn::Links,
 }
 
 impl Simulator {
@@ -179,6 +190,8 @@ impl Simulator {
             events: events::EventLog::default(),
             emit_order: Mutex::new(()),
             webhooks: webhooks::Webhooks::default(),
+            creating: live::CreateSlot::default(),
+            links: cdn::Links::default(),
         })
     }
 

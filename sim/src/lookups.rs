@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::errors::ApiError;
+use super::live::LiveQuirks;
 use super::state::{API_AGENT_ID, AgentDef, Lookups, STATUS_KIND_CLOSED, UserDef};
 use super::util::Params;
 
@@ -87,11 +88,13 @@ pub(crate) fn teams(lk: &Lookups, q: &Params) -> Value {
     )
 }
 
-fn user_json(lk: &Lookups, u: &UserDef) -> Value {
+/// A user row; `site_id` typed double as the spec has it (`1.0`) where `doubles` [K2, T16].
+fn user_json(lk: &Lookups, u: &UserDef, doubles: bool) -> Value {
     let client = lk.client(u.client_id).map(|c| c.name.clone()).unwrap_or_default();
     let site = lk.site(u.site_id).map(|s| s.name.clone()).unwrap_or_default();
+    let site_id = if doubles { json!(u.site_id as f64) } else { json!(u.site_id) };
     json!({"id": u.id, "name": u.name, "emailaddress": u.email, "client_id": u.client_id,
-           "client_name": client, "site_id": u.site_id, "site_name": site})
+           "client_name": client, "site_id": site_id, "site_name": site})
 }
 
 fn text_match(hay: &[&str], needle: Option<&str>) -> bool {
@@ -102,7 +105,7 @@ fn text_match(hay: &[&str], needle: Option<&str>) -> bool {
 }
 
 /// `GET /api/Users` → `{record_count, users}`; filters `client_id`, `site_id`, `search`.
-pub(crate) fn users(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
+pub(crate) fn users(lk: &Lookups, q: &Params, doubles: bool) -> Result<Value, ApiError> {
     let client = q.int("client_id").map_err(|m| ApiError::field("client_id", m))?;
     let site = q.int("site_id").map_err(|m| ApiError::field("site_id", m))?;
     let search = q.get_nonblank("search");
@@ -112,13 +115,13 @@ pub(crate) fn users(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
         .filter(|u| client.is_none_or(|c| u.client_id == c))
         .filter(|u| site.is_none_or(|s| u.site_id == s))
         .filter(|u| text_match(&[&u.name, &u.email], search))
-        .map(|u| user_json(lk, u))
+        .map(|u| user_json(lk, u, doubles))
         .collect();
     Ok(json!({"record_count": rows.len(), "users": rows}))
 }
 
-pub(crate) fn user(lk: &Lookups, id: i64) -> Result<Value, ApiError> {
-    lk.user(id).map(|u| user_json(lk, u)).ok_or_else(|| ApiError::not_found(format!("User {id} not found")))
+pub(crate) fn user(lk: &Lookups, id: i64, doubles: bool) -> Result<Value, ApiError> {
+    lk.user(id).map(|u| user_json(lk, u, doubles)).ok_or_else(|| ApiError::not_found(format!("User {id} not found")))
 }
 
 /// `GET /api/Client` → `{record_count, clients}`; filter `search`.
@@ -163,7 +166,10 @@ pub(crate) fn categories(lk: &Lookups, q: &Params) -> Result<Value, ApiError> {
 }
 
 /// The seeded outcomes: the ones the plugin and the seed history use, and a hidden one.
-const OUTCOMES: &[(i64, &str, &str, bool, i64)] = &[
+/// (id, outcome, button name, hidden, new status): the outcomes the seeded history uses.
+pub(crate) type OutcomeDef = (i64, &'static str, &'static str, bool, i64);
+
+const OUTCOMES: &[OutcomeDef] = &[
     (1, "Note", "Add Note", false, 0),
     (2, "Private Note", "Private Note", false, 0),
     (3, "Email User", "Email User", false, 0),
@@ -173,11 +179,27 @@ const OUTCOMES: &[(i64, &str, &str, bool, i64)] = &[
     (7, "Legacy Escalation", "Escalate", true, 0),
 ];
 
+/// A live tenant's own outcomes: the private note is the built-in "Internal Note", ID 7 [A13].
+const TENANT_OUTCOMES: &[OutcomeDef] = &[
+    (1, "Note", "Add Note", false, 0),
+    (3, "Email User", "Email User", false, 0),
+    (4, "Status Changed", "Change Status", false, 0),
+    (5, "Reassigned", "Reassign", false, 0),
+    (6, "Resolved", "Resolve", false, 9),
+    (7, "Internal Note", "Internal Note", false, 0),
+    (8, "Legacy Escalation", "Escalate", true, 0),
+];
+
+/// The tenant's outcomes.
+pub(crate) fn outcome_table(live: &LiveQuirks) -> &'static [OutcomeDef] {
+    if live.tenant_outcomes { TENANT_OUTCOMES } else { OUTCOMES }
+}
+
 /// `GET /api/Outcome` → a plain array; the name is `outcome`, with `buttonname`, `hidden`,
 /// `newstatus` [K6]. Hidden outcomes only with `showhidden=true`.
-pub(crate) fn outcomes(q: &Params) -> Value {
+pub(crate) fn outcomes(q: &Params, live: &LiveQuirks) -> Value {
     let show_hidden = q.flag("showhidden");
-    let rows: Vec<Value> = OUTCOMES
+    let rows: Vec<Value> = outcome_table(live)
         .iter()
         .filter(|(_, _, _, hidden, _)| show_hidden || !hidden)
         .map(|(id, name, button, hidden, status)| json!({"id": id, "outcome": name, "buttonname": button, "hidden": hidden, "newstatus": status, "systemid": 0}))
@@ -215,9 +237,9 @@ mod tests {
         assert_eq!(agent(&lk, "me").ok().and_then(|a| a.get("id").cloned()), Some(json!(1)));
         assert_eq!(agent(&lk, "6").ok().and_then(|a| a.get("isdisabled").cloned()), Some(json!(true)));
         assert!(agent(&lk, "x").is_err() && agent(&lk, "99").is_err());
-        let u = users(&lk, &Params::parse(Some("client_id=1"))).unwrap_or_default();
+        let u = users(&lk, &Params::parse(Some("client_id=1")), false).unwrap_or_default();
         assert_eq!(u.get("record_count"), Some(&json!(2)));
-        assert!(user(&lk, 42).is_err());
+        assert!(user(&lk, 42, false).is_err());
         assert_eq!(sites(&lk, &Params::parse(Some("client_id=2"))).ok().and_then(|s| s.get("record_count").cloned()), Some(json!(1)));
         assert_eq!(clients(&lk, &Params::parse(Some("search=north"))).get("record_count"), Some(&json!(1)));
     }

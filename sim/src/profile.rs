@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::live::LiveQuirks;
+
 /// The tenant's statuses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +50,8 @@ pub struct Profile {
     /// create answer does; the links are then seen only through `GET /Asset?ticket_id=` and
     /// `GET /Tickets?parent_id=` [X4, T13].
     pub omit_ticket_relations: bool,
+    /// What live tenants do that captures do not show, each switchable (`live.rs`).
+    pub live: LiveQuirks,
 }
 
 impl Default for Profile {
@@ -59,7 +63,15 @@ impl Default for Profile {
             recently_closed_days: 7,
             refuse_bare_objects: false,
             omit_ticket_relations: false,
+            live: LiveQuirks::default(),
         }
+    }
+}
+
+impl Profile {
+    /// A stock tenant as integrations running in production meet it: every live-tenant quirk on.
+    pub fn live_tenant() -> Profile {
+        Profile { live: LiveQuirks::live_tenant(), ..Profile::default() }
     }
 }
 

@@ -60,6 +60,7 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/_sim/events", get(ctl_events))
         .route("/_sim/webhook", get(ctl_webhook).post(ctl_set_webhook))
         .route("/_sim/webhook/stats", get(ctl_webhook_stats))
+        .route("/_cdn/{token}", get(cdn_file))
         .nest("/api", api)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -153,8 +154,27 @@ async fn get_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> 
 
 async fn post_tickets(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Response {
     let q = params(q);
+    let objs = match records(&sim, &headers, body) {
+        Ok(o) => o,
+        Err(e) => return e.into_response(),
+    };
+    // A live tenant assigns ticket numbers in a race: a create while another is under way fails
+    // and saves nothing [T15]. One request of many tickets is one create.
+    let collides = {
+        let store = sim.read();
+        store.profile.live.create_collisions && tickets::creates_any(&store, &objs)
+    };
+    let _creating = if collides {
+        let Some(slot) = sim.creating.claim() else {
+            let message = crate::live::COLLISION_MESSAGE.to_string();
+            return ApiError::Exception(StatusCode::INTERNAL_SERVER_ERROR, EXCEPTION_CLASS, message).into_response();
+        };
+        tokio::time::sleep(crate::live::CREATE_DURATION).await;
+        Some(slot)
+    } else {
+        None
+    };
     done((|| {
-        let objs = records(&sim, &headers, body)?;
         let saved_records = sim.write(|s| {
             let actor = s.api_actor();
             tickets::post(s, &objs, &actor, now()).map(|saved| saved.iter().map(|t| Value::Object(s.profile.full(t))).collect())
@@ -221,8 +241,12 @@ async fn post_attachments(State(sim): Sim, RawQuery(q): RawQuery, headers: Heade
     })())
 }
 
-/// The file itself, as `application/octet-stream`.
-async fn get_attachment(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
+/// The file itself, as `application/octet-stream`; on a tenant that serves links, the record
+/// with a short-lived pre-signed `link` to it [F6].
+async fn get_attachment(State(sim): Sim, headers: HeaderMap, p: Result<Path<String>, PathRejection>) -> Response {
+    if sim.read().profile.live.attachment_links {
+        return done(path_id(p, "attachment").and_then(|id| attachment_link(&sim, &headers, id)));
+    }
     done(path_id(p, "attachment").and_then(|id| {
         let (name, data) = {
             let g = sim.read();
@@ -237,6 +261,40 @@ async fn get_attachment(State(sim): Sim, p: Result<Path<String>, PathRejection>)
         }
         Ok(r)
     }))
+}
+
+fn attachment_link(sim: &Simulator, headers: &HeaderMap, id: i64) -> ApiResult {
+    let mut record =
+        sim.read().attachments.get(&id).map(|a| a.meta.clone()).ok_or_else(|| ApiError::not_found(format!("Attachment {id} not found")))?;
+    let expired = {
+        let mut f = sim.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = f.expired_attachment_links > 0;
+        f.expired_attachment_links = f.expired_attachment_links.saturating_sub(1);
+        expired
+    };
+    let ttl = std::time::Duration::from_secs(crate::live::ATTACHMENT_LINK_TTL_SECS);
+    let (token, expires) = sim.links.issue(id, ttl, expired);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    record.insert("link".into(), json!(format!("http://{host}/_cdn/{token}?Expires={expires}&Signature=sim")));
+    ok(&Value::Object(record))
+}
+
+/// A pre-signed attachment link [F6]: no bearer token, and not once it has expired.
+async fn cdn_file(State(sim): Sim, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    if let Some(refused) = crate::cdn::refuses_authorization(&headers) {
+        return refused;
+    }
+    let id = match sim.links.resolve(&token) {
+        Ok(id) => id,
+        Err(true) => return crate::cdn::s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired"),
+        Err(false) => return crate::cdn::s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),
+    };
+    match sim.read().attachments.get(&id) {
+        Some(a) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], a.data.clone()).into_response()
+        }
+        None => crate::cdn::s3_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist."),
+    }
 }
 
 async fn delete_attachment(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
@@ -264,8 +322,8 @@ async fn categories(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     done(lookups::categories(&sim.read().lookups, &q).and_then(|v| ok(&v)))
 }
 
-async fn outcomes(RawQuery(q): RawQuery) -> Response {
-    done(ok(&lookups::outcomes(&params(q))))
+async fn outcomes(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
+    done(ok(&lookups::outcomes(&params(q), &sim.read().profile.live)))
 }
 
 async fn statuses(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
@@ -282,15 +340,28 @@ async fn ticket_types(State(sim): Sim) -> Response {
     done(ok(&lookups::ticket_types(&sim.read().lookups)))
 }
 
+/// An API application that logs in as a Client may not read agents or teams [AU7].
+fn agents_only(sim: &Simulator) -> Result<(), ApiError> {
+    if sim.read().profile.live.client_login {
+        return Err(ApiError::Exception(
+            StatusCode::FORBIDDEN,
+            EXCEPTION_CLASS,
+            "You do not have permission to access this resource".into(),
+        ));
+    }
+    Ok(())
+}
+
 async fn agents(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);
-    done(lookups::agents(&sim.read().lookups, &q).and_then(|v| ok(&v)))
+    done(agents_only(&sim).and_then(|()| lookups::agents(&sim.read().lookups, &q)).and_then(|v| ok(&v)))
 }
 
 /// `/api/Agent/{id}`, including `/api/Agent/me`.
 async fn agent(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
     done(
-        p.map_err(|_| ApiError::bad_request("Invalid agent id"))
+        agents_only(&sim)
+            .and(p.map_err(|_| ApiError::bad_request("Invalid agent id")))
             .and_then(|Path(id)| lookups::agent(&sim.read().lookups, id.trim()))
             .and_then(|v| ok(&v)),
     )
@@ -298,16 +369,18 @@ async fn agent(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Respo
 
 async fn teams(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);
-    done(ok(&lookups::teams(&sim.read().lookups, &q)))
+    done(agents_only(&sim).and_then(|()| ok(&lookups::teams(&sim.read().lookups, &q))))
 }
 
 async fn users(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);
-    done(lookups::users(&sim.read().lookups, &q).and_then(|v| ok(&v)))
+    let g = sim.read();
+    done(lookups::users(&g.lookups, &q, g.profile.live.user_needs_site).and_then(|v| ok(&v)))
 }
 
 async fn user(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
-    done(path_id(p, "user").and_then(|id| lookups::user(&sim.read().lookups, id).and_then(|v| ok(&v))))
+    let g = sim.read();
+    done(path_id(p, "user").and_then(|id| lookups::user(&g.lookups, id, g.profile.live.user_needs_site).and_then(|v| ok(&v))))
 }
 
 async fn clients(State(sim): Sim, RawQuery(q): RawQuery) -> Response {

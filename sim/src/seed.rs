@@ -23,6 +23,7 @@
 use chrono::{Duration, NaiveDateTime};
 use serde_json::{Map, Value, json};
 
+use super::live::{NO_SLA_ID, NO_SLA_TICKET_TYPE};
 use super::profile::{Profile, StatusSet};
 use super::state::{
     AgentDef, Attachment, CustomFieldDef, Lookups, NamedDef, PriorityDef, SiteDef, StatusDef, Store, TeamDef, TicketChanges, UserDef,
@@ -77,7 +78,8 @@ fn statuses(set: StatusSet) -> Vec<StatusDef> {
     }
 }
 
-fn priorities() -> Vec<PriorityDef> {
+/// The priorities of each SLA; with `no_sla`, also a "No SLA" offering only priority 1 [P3].
+fn priorities(no_sla: bool) -> Vec<PriorityDef> {
     let priority = |id, slaid, guid: &str, name: &str, response_hours, fix_hours, hidden| PriorityDef {
         guid: guid.into(),
         id,
@@ -87,7 +89,7 @@ fn priorities() -> Vec<PriorityDef> {
         fix_hours,
         hidden,
     };
-    vec![
+    let mut rows = vec![
         priority(1, 1, "3b9c6a1e-4f27-4d8e-9a61-0c5b7e2d1f01", "Critical", 1, 4, false),
         priority(2, 1, "7d2e8f40-1a3b-4c5d-8e9f-2a4b6c8d0e02", "High", 2, 8, false),
         priority(3, 1, "c41f0b6a-9e8d-47c3-b2a1-5f6e7d8c9b03", "Medium", 4, 24, false),
@@ -97,7 +99,11 @@ fn priorities() -> Vec<PriorityDef> {
         priority(2, 2, "0b4f9a3e-77c2-4d5b-a1e8-9c3f2d6b4a12", "P2 - High", 2, 4, true),
         priority(3, 2, "5e1d7c9b-2a4f-4e6d-8b3c-1f9a7e5d2c13", "P3 - Normal", 4, 16, false),
         priority(4, 2, "9a7c5e3b-1d2f-4a6e-b8c4-3e5f7a9c1d14", "P4 - Low", 8, 48, false),
-    ]
+    ];
+    if no_sla {
+        rows.push(priority(1, NO_SLA_ID, "2d6f8b1a-3c5e-4a7b-9d1f-6e8a0c2b4d31", "No SLA", 0, 0, false));
+    }
+    rows
 }
 
 pub(crate) fn lookups(profile: &Profile) -> Lookups {
@@ -107,7 +113,7 @@ pub(crate) fn lookups(profile: &Profile) -> Lookups {
     let cf = |id, name: &str, label: &str| CustomFieldDef { id, name: name.into(), label: label.into() };
     Lookups {
         statuses: statuses(profile.statuses),
-        priorities: priorities(),
+        priorities: priorities(profile.live.priority_outside_sla_ignored),
         ticket_types: vec![
             named(1, "Incident"),
             named(2, "Problem"),
@@ -155,6 +161,8 @@ pub(crate) fn lookups(profile: &Profile) -> Lookups {
             named(7, "Cloud>Misconfiguration"),
         ],
         assets: seed_assets(),
+        // Change tickets use the single-priority SLA on a live tenant [P3].
+        ticket_type_sla: if profile.live.priority_outside_sla_ignored { vec![(NO_SLA_TICKET_TYPE, NO_SLA_ID)] } else { Vec::new() },
     }
 }
 

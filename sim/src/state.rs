@@ -129,6 +129,8 @@ pub(crate) struct Lookups {
     pub categories: Vec<NamedDef>,
     /// Assets (`Device` records, X3), each a whole record as `GET /Asset/{id}` shows it.
     pub assets: Vec<Map<String, Value>>,
+    /// (ticket type, SLA) where a type's SLA limits its priorities [P3]; empty: any priority.
+    pub ticket_type_sla: Vec<(i64, i64)>,
 }
 
 impl Lookups {
@@ -142,6 +144,13 @@ impl Lookups {
     /// A priority as tickets use it: the row of SLA 1 (the tenant's default SLA).
     pub(crate) fn priority(&self, id: i64) -> Option<&PriorityDef> {
         self.priorities.iter().find(|p| p.id == id)
+    }
+    /// The priority a ticket of `ticket_type` takes when `id` is asked for: that one, or, where
+    /// the type's SLA lacks it, the SLA's first priority instead, silently [P3].
+    pub(crate) fn priority_for(&self, ticket_type: i64, id: i64) -> Option<&PriorityDef> {
+        let Some(&(_, sla)) = self.ticket_type_sla.iter().find(|(t, _)| *t == ticket_type) else { return self.priority(id) };
+        let on_sla = |p: &&PriorityDef| p.slaid == sla;
+        self.priorities.iter().filter(on_sla).find(|p| p.id == id).or_else(|| self.priorities.iter().find(on_sla))
     }
     pub(crate) fn ticket_type(&self, id: i64) -> Option<&NamedDef> {
         self.ticket_types.iter().find(|t| t.id == id)
@@ -373,6 +382,11 @@ impl Store {
         let status = get_i64(&t, "status_id");
         self.tickets.insert(id, t);
         self.link_child(id, ch.parent_id);
+        if self.profile.live.no_creation_entry {
+            // A live tenant whose history starts with the ticket's first change [A12].
+            self.queue_event(ChangeKind::Created, id, None, Some(status), actor, None);
+            return id;
+        }
         let mut action = Map::new();
         action.insert("outcome".into(), json!("Ticket logged"));
         let note = format!("Ticket logged by {}", actor.name);

@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
 use super::events::ChangeKind;
-use super::state::{Actor, DEFAULT_UI_AGENT_ID, Store, get_i64};
+use super::live;
+use super::profile::Profile;
+use super::state::{Actor, DEFAULT_UI_AGENT_ID, Lookups, Store, get_i64};
 use super::util::{Params, json_int, parse_date, stored_date};
 
 /// Rows returned by an unpaged list without `count` (Halo can return thousands; the simulator
@@ -29,6 +31,8 @@ struct DateRange {
 #[derive(Default)]
 struct TicketFilter {
     search: Option<String>,
+    /// The tenant's free-text search cannot find this term [L11].
+    search_broken: bool,
     search_summary: Option<String>,
     search_details: Option<String>,
     /// (ticket field, accepted values): an exact filter is a one-value list.
@@ -36,6 +40,8 @@ struct TicketFilter {
     /// (category number, accepted values): numbers match `categoryid_N`, text `category_N`.
     categories: Vec<(usize, Vec<String>)>,
     date: Option<DateRange>,
+    /// `agent_id` read as a visible queue: (agent, the agent's team) [Q6].
+    queue_of: Option<(i64, i64)>,
     closedness: Closedness,
     /// Tickets closed before this moment are left out (None: no such limit).
     closed_since: Option<NaiveDateTime>,
@@ -55,9 +61,11 @@ fn param_error(key: &str, message: String) -> ApiError {
 }
 
 impl TicketFilter {
-    fn parse(q: &Params, now: NaiveDateTime, recently_closed_days: i64) -> Result<TicketFilter, ApiError> {
+    fn parse(q: &Params, now: NaiveDateTime, profile: &Profile, lk: &Lookups) -> Result<TicketFilter, ApiError> {
+        let hints = profile.live.filters_are_hints;
         let mut f = TicketFilter {
             search: q.get_nonblank("search").map(str::to_lowercase),
+            search_broken: profile.live.search_misses_keys && q.get_nonblank("search").is_some_and(|s| !live::search_finds(s.trim())),
             search_summary: q.get_nonblank("search_summary").map(str::to_lowercase),
             search_details: q.get_nonblank("search_details").map(str::to_lowercase),
             ..TicketFilter::default()
@@ -75,10 +83,15 @@ impl TicketFilter {
             (false, false) if want_open && !want_closed => Closedness::Open,
             (false, false) if want_open && want_closed => Closedness::Both,
             (false, false) => {
-                f.closed_since = Some(now - Duration::days(recently_closed_days));
+                f.closed_since = Some(now - Duration::days(profile.recently_closed_days));
                 Closedness::Both
             }
         };
+        // On a live tenant `agent_id` is the agent's visible queue: his own tickets and his
+        // team's [Q6]. `agent` (a list) filters by the assigned agent.
+        if hints && let Some(agent) = q.int("agent_id").map_err(|m| param_error("agent_id", m))? {
+            f.queue_of = Some((agent, lk.agent(agent).map_or(0, |a| a.team_id)));
+        }
         for (param, field) in [
             ("status_id", "status_id"),
             ("agent_id", "agent_id"),
@@ -88,7 +101,9 @@ impl TicketFilter {
             ("requesttype_id", "tickettype_id"),
             ("parent_id", "parent_id"),
         ] {
-            if let Some(v) = q.int(param).map_err(|m| param_error(param, m))? {
+            if let Some(v) = q.int(param).map_err(|m| param_error(param, m))?
+                && !(param == "agent_id" && f.queue_of.is_some())
+            {
                 f.ints.push((field, vec![v]));
             }
         }
@@ -115,6 +130,10 @@ impl TicketFilter {
         if let Some(field) = &field
             && !DATE_FIELDS.contains(&field.as_str())
         {
+            if hints {
+                // A field a live tenant does not know is ignored, range and all [Q6].
+                return Ok(f);
+            }
             return Err(param_error("datesearch", format!("Unknown datesearch field '{field}'")));
         }
         if start.is_some() || end.is_some() {
@@ -136,6 +155,9 @@ impl TicketFilter {
     fn matches(&self, t: &Map<String, Value>) -> bool {
         let text = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
         if let Some(s) = &self.search {
+            if self.search_broken {
+                return false;
+            }
             let hit = text("summary").to_lowercase().contains(s)
                 || text("details").to_lowercase().contains(s)
                 || get_i64(t, "id").to_string().contains(s.as_str());
@@ -157,6 +179,12 @@ impl TicketFilter {
             if !vals.contains(&get_i64(t, field)) {
                 return false;
             }
+        }
+        if let Some((agent, team)) = self.queue_of
+            && get_i64(t, "agent_id") != agent
+            && (team == 0 || get_i64(t, "team_id") != team)
+        {
+            return false;
         }
         for (n, vals) in &self.categories {
             let id = get_i64(t, &format!("categoryid_{n}")).to_string();
@@ -257,7 +285,7 @@ pub(crate) fn page_window(q: &Params, total: usize) -> Result<Window, ApiError> 
 
 /// `GET /api/Tickets`: rows as the tenant's profile shapes them [L3].
 pub(crate) fn list(store: &Store, q: &Params, now: NaiveDateTime) -> Result<Value, ApiError> {
-    let filter = TicketFilter::parse(q, now, store.profile.recently_closed_days)?;
+    let filter = TicketFilter::parse(q, now, &store.profile, &store.lookups)?;
     let ids: Option<Vec<i64>> = q.get("ticketids").map(|_| q.list("ticketids").into_iter().filter_map(|v| v.parse().ok()).collect());
     let mut rows: Vec<&Map<String, Value>> = store
         .tickets
@@ -282,7 +310,9 @@ pub(crate) fn list(store: &Store, q: &Params, now: NaiveDateTime) -> Result<Valu
         resp.insert("page_no".into(), json!(page));
         resp.insert("page_size".into(), json!(size));
     }
-    resp.insert("record_count".into(), json!(total));
+    // Some live lists count only the page's rows [L12].
+    let count = if store.profile.live.per_page_record_count { out.len() } else { total };
+    resp.insert("record_count".into(), json!(count));
     resp.insert("tickets".into(), Value::Array(out));
     Ok(Value::Object(resp))
 }
@@ -319,6 +349,11 @@ pub(crate) fn element_id(o: &Map<String, Value>, i: usize) -> Result<Option<i64>
         None => Ok(None),
         Some(v) => json_int(v).map(|id| id.filter(|&id| id > 0)).map_err(|()| ApiError::element(i, "id", "The value is not valid.")),
     }
+}
+
+/// Whether a POST body creates a ticket: an element without the ID of a ticket that exists.
+pub(crate) fn creates_any(store: &Store, objs: &[Map<String, Value>]) -> bool {
+    objs.iter().enumerate().any(|(i, o)| element_id(o, i).ok().flatten().is_none_or(|id| !store.tickets.contains_key(&id)))
 }
 
 /// `POST /api/Tickets`: every element is validated before any is applied, so a rejected batch

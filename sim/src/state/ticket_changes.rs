@@ -20,9 +20,17 @@ impl Store {
         let lk = &self.lookups;
         let mut ch = TicketChanges::default();
         let bad = |field: &str| ApiError::field(key(field), "The value is not valid.");
+        // A live tenant binds integers strictly: `95.0` or `"3"` is refused [T16].
+        let strict = self.profile.live.user_needs_site;
         let int = |field: &str| -> Result<Option<i64>, ApiError> {
             match obj.get(field) {
                 None => Ok(None),
+                Some(Value::Number(n)) if strict && n.is_f64() => {
+                    Err(ApiError::field(key(field), format!("Input string '{n}' is not a valid integer.")))
+                }
+                Some(Value::String(s)) if strict && !s.trim().is_empty() => {
+                    Err(ApiError::bad_request("Please select a valid Client/Site/User"))
+                }
                 Some(v) => json_int(v).map_err(|()| bad(field)),
             }
         };
@@ -111,6 +119,10 @@ impl Store {
             && lk.user(v).is_none()
         {
             return Err(ApiError::invalid_value("user_id", v));
+        }
+        // A live tenant "requires both" the user and the user's site [T16].
+        if strict && ch.user_id.is_some_and(|u| u != 0) && ch.site_id.is_none() {
+            return Err(ApiError::bad_request("Please select a valid Client/Site/User"));
         }
         for n in 1..=4 {
             ch.categories[n - 1] = string(&format!("category_{n}"))?;
@@ -260,9 +272,8 @@ pub(crate) fn apply_changes(
         t.insert("tickettype_id".into(), json!(v));
         t.insert("tickettype_name".into(), json!(ty.name));
     }
-    if let Some(v) = ch.priority_id
-        && let Some(p) = lk.priority(v)
-    {
+    if let Some(p) = ch.priority_id.and_then(|v| lk.priority_for(get_i64(t, "tickettype_id"), v)) {
+        let v = p.id;
         t.insert("priority_id".into(), json!(v));
         t.insert("priority_name".into(), json!(p.name));
         t.insert("sla_id".into(), json!(p.slaid));

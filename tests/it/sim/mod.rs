@@ -11,6 +11,7 @@ mod actions;
 mod attachments;
 mod auth;
 mod faults;
+mod live_tenant;
 mod lookups;
 mod tickets;
 
