@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 
+use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::int;
 use crate::halo::ticket_lists::State;
 use crate::halo::{HaloClient, HaloError};
@@ -43,7 +44,8 @@ pub async fn settle_or_keep(client: &HaloClient, key: &Key<'_>, created: i64) ->
 
 /// Look the key up again after `created` was made for it, and close any newer duplicate.
 pub async fn settle(client: &HaloClient, key: &Key<'_>, created: i64) -> Result<Settled, HaloError> {
-    let rows = client.tickets_in(State::Open, &[("search", key.tag.to_string())], 50).await?.rows;
+    // The tag is in the details (free-text `search` misses keys: docs/halo-api.md#L11).
+    let rows = client.tickets_in(State::Open, &[("search_details", key.tag.to_string())], 50).await?.rows;
     let mut ids: Vec<i64> = rows.iter().filter_map(|r| int(r, "id")).collect();
     if !ids.contains(&created) {
         ids.push(created);
@@ -71,9 +73,9 @@ pub async fn settle(client: &HaloClient, key: &Key<'_>, created: i64) -> Result<
             key.what
         );
         client
-            .post_one(
-                "Actions",
-                json!({"ticket_id": dup, "outcome": "Private Note", "note": note, "hiddenfromuser": true, "new_status": key.closed_status}),
+            .post_action(
+                Purpose::PrivateNote,
+                json!({"ticket_id": dup, "note": note, "hiddenfromuser": true, "new_status": key.closed_status}),
             )
             .await?;
         client.confirm_closed(dup, key.closed_status, key.closed_status_setting).await?;

@@ -123,7 +123,28 @@ impl From<&HaloError> for PluginError {
                     "Status {status} does not close tickets on this HaloITSM tenant. Set {setting} to a status that does (HaloITSM's built-in Closed is 9; List Statuses shows which statuses close tickets)."
                 ),
             ),
+            HaloError::PriorityNotKept { asked, .. } => PluginError::plugin(
+                Preset::BadRequest,
+                cause,
+                format!(
+                    "Use a priority the ticket type's SLA offers (List Priorities shows every SLA's priorities), or give the ticket type an SLA with priority {asked} in HaloITSM. Do not run the step again to fix it: the ticket is written; change its priority there or with Update Ticket."
+                ),
+            ),
+            HaloError::OutcomeRefused { outcome, denied, .. } => PluginError::plugin(
+                Preset::BadRequest,
+                cause,
+                if *denied {
+                    format!(
+                        "Nothing was written. Let the agent the API application logs in as use the outcome {outcome} in HaloITSM (Configuration > Tickets > Actions, the outcome's access settings), or give that agent a role that may."
+                    )
+                } else {
+                    format!(
+                        "Nothing was written. This HaloITSM has no outcome {outcome} the API application's agent may use: add one (Configuration > Tickets > Actions), or name an outcome List Outcomes shows."
+                    )
+                },
+            ),
             HaloError::InvalidConfig { field, .. } => PluginError::client(cause, format!("Correct the connection field `{field}`.")),
+            HaloError::Setup { fix, .. } => PluginError::plugin(Preset::Unauthorized, cause, fix.clone()),
             HaloError::TooLarge { .. } => PluginError::client(
                 cause,
                 "Raise the step's `max_bytes` (up to its limit), or open the file in HaloITSM. Nothing was changed.",

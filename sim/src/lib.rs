@@ -148,6 +148,8 @@ pub struct SimStats {
     /// 429s the rolling window answered.
     pub window_429: u64,
     pub injected_500: u64,
+    /// Creates that collided with another under way (a live tenant's 500s, docs/halo-api.md#T15).
+    pub create_collisions: u64,
 }
 
 /// The simulator: shared state behind `Arc`. Build with [`Simulator::new`], serve
@@ -296,6 +298,10 @@ impl Simulator {
         tracing::debug!(ticket_id = event.ticket_id, kind = ?event.kind, "sim ticket change");
         self.webhooks.offer(&event);
         self.events.push(event);
+    }
+
+    pub(crate) fn count_collision(&self) {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).create_collisions += 1;
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {

@@ -166,6 +166,7 @@ async fn post_tickets(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap
     };
     let _creating = if collides {
         let Some(slot) = sim.creating.claim() else {
+            sim.count_collision();
             let message = crate::live::COLLISION_MESSAGE.to_string();
             return ApiError::Exception(StatusCode::INTERNAL_SERVER_ERROR, EXCEPTION_CLASS, message).into_response();
         };

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Action, ActionContext};
+use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::int;
 use crate::protocol::PluginError;
 
@@ -41,19 +42,21 @@ impl Action for AddComment {
             ));
         }
         ctx.require_ticket(NAME, input.ticket_id).await?;
-        let outcome = match input.outcome.trim() {
+        // The default "Note" is whatever this tenant calls a note; an outcome the user named is
+        // taken as it is (docs/halo-api.md#A13).
+        let purpose = match input.outcome.trim() {
             // Only spaces (a blank is dropped before, and the spec's default put in).
-            "" => "Note".to_string(),
-            o => o.to_string(),
+            "" => Purpose::PublicNote,
+            o if o.eq_ignore_ascii_case("Note") => Purpose::PublicNote,
+            o => Purpose::Named(o.to_string()),
         };
         let action = json!({
             "ticket_id": input.ticket_id,
-            "outcome": outcome,
             "note": input.comment,
             "hiddenfromuser": input.is_private,
             "sendemail": input.send_email,
         });
-        let saved = ctx.client.post_one("Actions", action).await?;
+        let saved = ctx.client.post_action(purpose, action).await?;
         let comment_id = int(&saved, "id").filter(|i| *i > 0);
         tracing::info!(
             "Added a {} note to ticket {}{}",

@@ -3,6 +3,7 @@ use serde_json::{Value, json};
 
 use super::common::{object, positive_opt};
 use super::{Action, ActionContext};
+use crate::halo::outcomes::Purpose;
 use crate::halo::tenant::TeamInfo;
 use crate::halo::ticket::{Ticket, int, string};
 use crate::protocol::PluginError;
@@ -120,7 +121,6 @@ impl Action for AssignTicket {
         // `new_team` takes the team's name, not its ID (docs/halo-api.md#A6).
         let action = object([
             ("ticket_id", Some(json!(id))),
-            ("outcome", Some(json!("Assigned"))),
             ("note", Some(json!(format!("Assigned to {} from InsightConnect", who.join(" and "))))),
             ("hiddenfromuser", Some(json!(true))),
             ("new_agent", agent.map(Value::from)),
@@ -128,7 +128,7 @@ impl Action for AssignTicket {
             ("sendemail", Some(json!(notify))),
             ("emailto", email_to.filter(|_| notify).map(Value::from)),
         ]);
-        let saved = ctx.client.post_one("Actions", Value::Object(action)).await?;
+        let saved = ctx.client.post_action(Purpose::Assign, Value::Object(action)).await?;
         let ticket = match ctx.client.get_ticket(id, true).await {
             Ok(Some(t)) => {
                 if let Err(e) = check_assigned(id, &t, agent, team.as_ref()) {
@@ -163,8 +163,8 @@ impl Action for AssignTicket {
 /// Whether the ticket's history has an entry newer than the action `ours`.
 async fn changed_since(ctx: &ActionContext, id: i64, ours: Option<i64>) -> bool {
     let Some(ours) = ours else { return false };
-    match ctx.client.list("Actions", &[("ticket_id", id.to_string())], "actions").await {
-        Ok((rows, _)) => rows.iter().filter_map(|a| int(a, "id")).any(|a| a > ours),
+    match ctx.client.history(id, &[]).await {
+        Ok(rows) => rows.iter().filter_map(|a| int(a, "id")).any(|a| a > ours),
         Err(_) => false,
     }
 }

@@ -3,6 +3,7 @@ use serde_json::json;
 
 use super::common::positive;
 use super::{Action, ActionContext};
+use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::Ticket;
 use crate::protocol::PluginError;
 
@@ -45,8 +46,8 @@ impl Action for CloseTicket {
         // One action sets the status and records the resolution, so the history shows both
         // together and the ticket's details stay as they are.
         let note = input.resolution.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Closed from InsightConnect");
-        let action = json!({"ticket_id": id, "outcome": "Closed", "note": note, "new_status": status, "hiddenfromuser": false});
-        ctx.client.post_one("Actions", action).await?;
+        let action = json!({"ticket_id": id, "note": note, "new_status": status, "hiddenfromuser": false});
+        ctx.client.post_action(Purpose::Close, action).await?;
         // Status IDs are the tenant's own: a status that does not close tickets is an error the
         // user must see, not a success (docs/halo-api.md#S4, S6).
         let ticket = match ctx.client.confirm_closed(id, status, setting).await? {

@@ -1,10 +1,10 @@
 //! What several actions need, written once: input checks, the existence check that keeps an
 //! update from becoming a create, custom fields, ticket output.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::ActionContext;
-use crate::halo::ticket::{Ticket, closed_flag, strip_nulls};
+use crate::halo::ticket::{Ticket, closed_flag, int, strip_nulls};
 use crate::protocol::PluginError;
 
 /// An input ID that must name a record: a positive integer.
@@ -102,6 +102,38 @@ pub fn custom_fields(action: &str, fields: &[Value]) -> Result<Vec<Value>, Plugi
 /// A JSON object from optional fields, leaving out the absent ones.
 pub fn object(fields: impl IntoIterator<Item = (&'static str, Option<Value>)>) -> Map<String, Value> {
     fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
+}
+
+/// The requester and where it belongs: HaloITSM "requires both" a ticket's user and the user's
+/// site, and takes integers only (docs/halo-api.md#T16; users' `site_id` reads as a double, K2).
+/// A site the step gives wins; else the user's own site and client are sent.
+pub(crate) async fn requester_home(
+    ctx: &ActionContext,
+    user: Option<(i64, Option<Value>)>,
+    site: Option<i64>,
+) -> Result<Map<String, Value>, PluginError> {
+    let mut out = Map::new();
+    let Some((user_id, row)) = user else { return Ok(out) };
+    out.insert("user_id".into(), json!(user_id));
+    if let Some(site) = site {
+        out.insert("site_id".into(), json!(site));
+        return Ok(out);
+    }
+    let row = match row {
+        Some(r) => r,
+        None => ctx.client.get_optional(&format!("Users/{user_id}"), &[]).await?.ok_or_else(|| {
+            PluginError::client(
+                format!("User {user_id} (input `user_id`) was not found in HaloITSM."),
+                "Search Users shows the IDs of the requesters. Nothing was sent to HaloITSM.",
+            )
+        })?,
+    };
+    for key in ["site_id", "client_id"] {
+        if let Some(v) = int(&row, key).filter(|v| *v > 0) {
+            out.insert(key.into(), json!(v));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

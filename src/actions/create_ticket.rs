@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::common::{custom_fields, object, positive, positive_opt};
+use super::common::{custom_fields, object, positive, positive_opt, requester_home};
 use super::{Action, ActionContext};
 use crate::halo::ticket::{Ticket, int};
 use crate::protocol::PluginError;
@@ -88,16 +88,19 @@ pub struct Output {
     pub success: bool,
 }
 
-/// The user with this email (docs/halo-api.md#K2), or a clear error naming it.
-async fn requester(ctx: &ActionContext, email: &str) -> Result<i64, PluginError> {
+/// The user with this email (docs/halo-api.md#K2, the row as HaloITSM lists it), or a clear
+/// error naming it.
+async fn requester(ctx: &ActionContext, email: &str) -> Result<Value, PluginError> {
     if !email.contains('@') {
         return Err(PluginError::client(
             format!("Invalid input for action `create_ticket`: input `requester_email` must be an email address, got {email:?}."),
             "Give the requester's whole address. Nothing was sent to HaloITSM.",
         ));
     }
-    match ctx.client.people_with_email(crate::halo::people::People::Users, email).await?[..] {
-        [id] => Ok(id),
+    let found = ctx.client.search_people(crate::halo::people::People::Users, email, &[], false, 2).await?;
+    let ids: Vec<i64> = found.iter().filter_map(|p| int(p, "id")).collect();
+    match ids[..] {
+        [_] => Ok(found.into_iter().next().unwrap_or_default()),
         [] => Err(PluginError::client(
             format!("No active HaloITSM user has the email address {email} (input `requester_email`)."),
             "Check the address with Search Users, or leave it out to use the connection's defaults. Nothing was sent to HaloITSM.",
@@ -128,16 +131,22 @@ impl Action for CreateTicket {
         positive(NAME, "status_id", input.status_id)?;
         let id = |field: &str, v: Option<i64>| positive_opt(NAME, field, v).map(|v| v.map(Value::from));
         let fields = custom_fields(NAME, &input.customfields)?;
-        let user_id = match (input.user_id, input.requester_email.as_deref().map(str::trim).filter(|e| !e.is_empty())) {
+        let user = match (input.user_id, input.requester_email.as_deref().map(str::trim).filter(|e| !e.is_empty())) {
             (Some(_), Some(_)) => {
                 return Err(PluginError::client(
                     "Invalid input for action `create_ticket`: give `user_id` or `requester_email`, not both.",
                     "Name the requester once. Nothing was sent to HaloITSM.",
                 ));
             }
-            (None, Some(email)) => Some(requester(&ctx, email).await?),
-            (id, None) => id,
+            (None, Some(email)) => {
+                let row = requester(&ctx, email).await?;
+                int(&row, "id").map(|id| (id, Some(row)))
+            }
+            (Some(id), None) => Some((positive(NAME, "user_id", id)?, None)),
+            (None, None) => None,
         };
+        let site = positive_opt(NAME, "site_id", input.site_id)?;
+        let requester = requester_home(&ctx, user, site).await?;
         let parent = super::related_tickets::check_parent(&ctx, NAME, input.parent_id).await?;
         let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;
         let record = object([
@@ -149,19 +158,23 @@ impl Action for CreateTicket {
             ("categoryid_1", id("category_id", input.category_id.or(cfg.default_category_id))?),
             ("agent_id", id("agent_id", input.agent_id.or(cfg.default_agent_id))?),
             ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
-            ("site_id", id("site_id", input.site_id)?),
-            ("user_id", id("user_id", user_id)?),
+            ("site_id", site.map(Value::from)),
             ("parent_id", parent.map(Value::from)),
             ("assets", (!assets.is_empty()).then(|| super::assets::merged(&[], &assets))),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
         ]);
-        let saved = ctx.client.post_one("Tickets", Value::Object(record)).await?;
+        let mut record = record;
+        record.extend(requester);
+        let saved = ctx.client.create_ticket(Value::Object(record)).await?;
         let Some(new_id) = int(&saved, "id").filter(|id| *id > 0) else {
             return Err(PluginError::internal(
                 "HaloITSM answered the new ticket without an ID; check HaloITSM for the ticket before running the step again.",
             ));
         };
         tracing::info!("Created ticket {new_id}");
+        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
+        let asked_priority = input.priority_id.or(cfg.default_priority_id);
+        crate::halo::ticket::check_priority_kept(&saved, asked_priority).map_err(|e| created_but(new_id, e.into()))?;
         let saved = if parent.is_some() || !assets.is_empty() {
             confirm_relations(&ctx, new_id, parent, &assets).await.map_err(|e| created_but(new_id, e))?
         } else {

@@ -1,5 +1,6 @@
 //! `get_attachment`: one file's bytes as base64, with its name and type (docs/halo-api.md#F2:
-//! HaloITSM serves the raw file), refused clearly above a size limit.
+//! HaloITSM serves the raw file, or a short-lived link to it, F6), refused clearly above a size
+//! limit.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ impl Action for GetAttachment {
                 "Give the largest file size, in bytes, the workflow should take (20 MiB at most).",
             ));
         }
-        let file = ctx.client.download(&format!("Attachment/{id}"), input.max_bytes as usize).await.map_err(|e| match e {
+        let file = ctx.client.download_file(&format!("Attachment/{id}"), input.max_bytes as usize).await.map_err(|e| match e {
             HaloError::NotFound { .. } => PluginError::client(
                 format!("Attachment {id} (input `attachment_id`) was not found in HaloITSM."),
                 "List Attachments shows the IDs of a ticket's files.",

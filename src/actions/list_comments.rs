@@ -99,14 +99,14 @@ impl Action for ListComments {
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         let id = input.ticket_id;
         ctx.require_ticket(NAME, id).await?;
-        let mut q = vec![("ticket_id", id.to_string()), ("includehtmlnote", "true".to_string())];
+        let mut q = vec![("includehtmlnote", "true".to_string())];
         if !input.include_private {
             q.push(("excludeprivate", "true".into()));
         }
         if !input.include_system {
             q.push(("excludesys", "true".into()));
         }
-        let (rows, _) = ctx.client.list("Actions", &q, "actions").await?;
+        let rows = ctx.client.history(id, &q).await?;
         let mut comments: Vec<(Option<chrono::DateTime<chrono::Utc>>, Comment)> = rows
             .iter()
             .map(Comment::from_halo)

@@ -252,8 +252,8 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) ->
     let Some(current) = Now::of(&raw) else {
         return Ok(skip("filtered", format!("Ticket {} has no status or last action date", d.ticket_id)));
     };
-    let rows = match ctx.client.list("Actions", &[("ticket_id", d.ticket_id.to_string())], "actions").await {
-        Ok((rows, _)) => Some(rows),
+    let rows = match ctx.client.history(d.ticket_id, &[]).await {
+        Ok(rows) => Some(rows),
         Err(e @ (HaloError::Forbidden { .. } | HaloError::NotFound { .. })) => {
             tracing::warn!("HaloITSM refuses the history of ticket {} ({e}); reporting only what the delivery says", d.ticket_id);
             None

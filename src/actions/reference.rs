@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::common::{custom_fields, object, positive, positive_opt};
 use super::{Action, ActionContext};
+use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::{Ticket, int, string};
 use crate::halo::ticket_lists::State;
 use crate::halo::{HaloClient, HaloError};
@@ -64,7 +65,9 @@ pub(crate) fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Valu
 pub async fn find(client: &HaloClient, reference: &str, field: i64, open_only: bool) -> Result<Option<Value>, HaloError> {
     let tag = reference_tag(reference);
     let holds = |t: &Value| holds_reference(t, reference, field);
-    let by_tag = [("search", tag.clone()), ("include_custom_fields", field.to_string())];
+    // The tag is in the details: `search_details`, since free-text `search` misses keys on live
+    // tenants (docs/halo-api.md#L11); every candidate is confirmed by a full read.
+    let by_tag = [("search_details", tag.clone()), ("include_custom_fields", field.to_string())];
     // Tickets this plugin created carry the tag: one search each for open and closed ones.
     if let Some(t) = confirmed(client, State::Open, &by_tag, 50, &holds).await? {
         return Ok(Some(t));
@@ -89,8 +92,10 @@ fn holds_reference(t: &Value, reference: &str, field: i64) -> bool {
         || string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&reference_tag(reference)))
 }
 
-/// The newest ticket in `state` among the rows `query` lists that look like they hold the
-/// reference, confirmed by a full read (which must hold it too and be in that state).
+/// The ticket in `state` among the rows `query` lists that look like they hold the reference,
+/// confirmed by a full read (which must hold it too and be in that state): of open ones the
+/// oldest, which is the one settling keeps when two were opened at once (`crate::converge`), so a
+/// step never answers with a duplicate about to be closed; of closed ones the newest.
 async fn confirmed(
     client: &HaloClient,
     state: State,
@@ -103,7 +108,10 @@ async fn confirmed(
         tracing::warn!("Looked through {SCAN_TICKETS} open tickets for a reference; older tickets were not searched");
     }
     let mut ids: Vec<i64> = listed.rows.iter().filter(|t| holds(t)).filter_map(|t| int(t, "id")).collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.sort_unstable();
+    if state.closed() {
+        ids.reverse();
+    }
     for id in ids {
         if let Some(t) = client.get_ticket(id, true).await?
             && holds(&t)
@@ -168,10 +176,16 @@ impl Action for UpsertTicketByReference {
             ("categoryid_1", id("category_id", input.category_id.or(cfg.default_category_id))?),
             ("agent_id", id("agent_id", input.agent_id.or(cfg.default_agent_id))?),
             ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
-            ("site_id", id("site_id", input.site_id)?),
-            ("user_id", id("user_id", input.user_id)?),
             ("customfields", Some(Value::Array(fields))),
         ]);
+        // A user goes with its site (docs/halo-api.md#T16).
+        let user = positive_opt(UPSERT, "user_id", input.user_id)?.map(|u| (u, None));
+        let site = positive_opt(UPSERT, "site_id", input.site_id)?;
+        let mut common = common;
+        match user {
+            Some(_) => common.extend(super::common::requester_home(&ctx, user, site).await?),
+            None => common.extend(site.map(|s| ("site_id".to_string(), json!(s)))),
+        }
         let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{reference}", cfg.application_key()));
         let _held = lock.lock().await;
         let (current, duplicates_closed) = match find(&ctx.client, &reference, field, true).await? {
@@ -204,14 +218,14 @@ impl Action for UpsertTicketByReference {
         // Only what differs is sent; details are kept (the text goes into the note).
         let changes: Map<String, Value> = common.into_iter().filter(|(k, v)| k != "customfields" && current.get(k) != Some(v)).collect();
         if !changes.is_empty() {
-            ctx.client.update_ticket(id, changes).await?;
+            let asked = changes.get("priority_id").and_then(Value::as_i64);
+            let saved = ctx.client.update_ticket(id, changes).await?;
+            crate::halo::ticket::check_priority_kept(&saved, asked)?;
         }
         let text = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(input.details.trim());
         let note = format!("Update from {reference}: {text}");
         if !last_note_is(&ctx.client, id, &note).await? {
-            ctx.client
-                .post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true}))
-                .await?;
+            ctx.client.post_action(Purpose::PrivateNote, json!({"ticket_id": id, "note": note, "hiddenfromuser": true})).await?;
         }
         tracing::info!("Updated ticket {id} for {reference}");
         let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
@@ -240,6 +254,7 @@ pub(crate) async fn create_for(
 ) -> Result<Made, PluginError> {
     let tag = reference_tag(reference);
     record.insert("details".into(), json!(format!("{details}\n\n{tag}")));
+    let asked_priority = record.get("priority_id").and_then(Value::as_i64);
     let saved = create_once(&ctx.client, Value::Object(record), reference, field).await?;
     let id = int(&saved, "id").unwrap_or_default();
     tracing::info!("Created ticket {id} for {reference}");
@@ -255,6 +270,8 @@ pub(crate) async fn create_for(
     };
     let settled = crate::converge::settle_or_keep(&ctx.client, &key, id).await;
     if settled.kept == id {
+        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
+        crate::halo::ticket::check_priority_kept(&saved, asked_priority)?;
         return Ok(Made { ticket: saved, ours: true, duplicates_closed: settled.closed });
     }
     let kept = ctx
@@ -273,13 +290,13 @@ async fn last_note_is(client: &HaloClient, id: i64, note: &str) -> Result<bool, 
 /// Create a ticket; an uncertain outcome (timeout or 5xx after sending) is resolved by looking
 /// the reference up before anything is sent again.
 async fn create_once(client: &HaloClient, record: Value, reference: &str, field: i64) -> Result<Value, HaloError> {
-    match client.post_one("Tickets", record.clone()).await {
+    match client.create_ticket(record.clone()).await {
         Ok(saved) => Ok(saved),
         Err(e) if e.outcome_uncertain() => {
             tracing::warn!("Creating the ticket for {reference} may or may not have worked ({e}); looking for it before trying again");
             match find(client, reference, field, true).await? {
                 Some(t) => Ok(t),
-                None => client.post_one("Tickets", record).await,
+                None => client.create_ticket(record).await,
             }
         }
         Err(e) => Err(e),
@@ -394,10 +411,7 @@ impl Action for SetStatusFromRapid7 {
             note.push_str(&format!(": {extra}"));
         }
         ctx.client
-            .post_one(
-                "Actions",
-                json!({"ticket_id": id, "outcome": "Private Note", "note": note, "new_status": target, "hiddenfromuser": true}),
-            )
+            .post_action(Purpose::PrivateNote, json!({"ticket_id": id, "note": note, "new_status": target, "hiddenfromuser": true}))
             .await?;
         tracing::info!("Ticket {id}: status {status} -> {target} ({} {})", product.name(), input.status);
         let now = if target == closed_status || tenant.closes(target) == Some(true) {

@@ -2,7 +2,9 @@ use serde::{Deserialize, Serialize};
 
 use super::common::positive_opt;
 use super::{Action, ActionContext};
-use crate::halo::ticket::{Ticket, int};
+use serde_json::Value;
+
+use crate::halo::ticket::{Ticket, int, parse_halo_date, string};
 use crate::halo::ticket_lists::{Row, State};
 use crate::protocol::PluginError;
 
@@ -62,8 +64,10 @@ pub fn filters(input: &Input) -> Result<Vec<(&'static str, String)>, PluginError
     if let Some(v) = positive_opt(NAME, "status_id", input.status_id)? {
         q.push(("status_id", v.to_string()));
     }
+    // `agent_id` answers an agent's whole visible queue on live tenants; `agent` (a list) is the
+    // assignee filter (docs/halo-api.md#Q6).
     if let Some(v) = positive_opt(NAME, "agent_id", input.agent_id)? {
-        q.push(("agent_id", v.to_string()));
+        q.push(("agent", v.to_string()));
     }
     // Teams and priorities are list filters in HaloITSM (there is no team_id/priority_id filter).
     if let Some(v) = positive_opt(NAME, "team_id", input.team_id)? {
@@ -82,8 +86,10 @@ pub fn filters(input: &Input) -> Result<Vec<(&'static str, String)>, PluginError
             ));
         }
     }
+    // The date a ticket was opened: the spec's own example column (docs/halo-api.md#Q6), and a
+    // field list rows carry, so each row is checked against the range too.
     if after.is_some() || before.is_some() {
-        q.push(("datesearch", "datecreated".into()));
+        q.push(("datesearch", "dateoccurred".into()));
     }
     if let Some(a) = after {
         q.push(("startdate", a));
@@ -94,6 +100,55 @@ pub fn filters(input: &Input) -> Result<Vec<(&'static str, String)>, PluginError
     q.push(("order", "id".into()));
     q.push(("orderdesc", "true".into()));
     Ok(q)
+}
+
+/// What a search asked for, checked on every row HaloITSM answers (its filters are hints on live
+/// tenants: docs/halo-api.md#Q6). A field a row does not carry is not held against it; the free
+/// text `query` is HaloITSM's to judge.
+struct Asked {
+    summary: Option<String>,
+    status: Option<i64>,
+    agent: Option<i64>,
+    team: Option<(i64, Option<String>)>,
+    priority: Option<i64>,
+    after: Option<chrono::DateTime<chrono::Utc>>,
+    before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Asked {
+    async fn of(ctx: &ActionContext, input: &Input) -> Result<Asked, PluginError> {
+        let date = |v: &Option<String>| v.as_deref().and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok()).map(|d| d.to_utc());
+        let team = match input.team_id {
+            // The team's name: thin rows carry `team` (a name), not `team_id` (L3).
+            Some(id) => Some((id, ctx.client.team(id).await.ok().flatten().map(|t| t.name))),
+            None => None,
+        };
+        Ok(Asked {
+            summary: input.summary_contains.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()),
+            status: input.status_id,
+            agent: input.agent_id,
+            team,
+            priority: input.priority_id,
+            after: date(&input.created_after),
+            before: date(&input.created_before),
+        })
+    }
+
+    fn holds(&self, row: &Value) -> bool {
+        let same = |field: &str, want: Option<i64>| want.is_none_or(|w| int(row, field).is_none_or(|v| v == w));
+        let summary = self.summary.as_ref().is_none_or(|s| string(row, "summary").is_none_or(|v| v.to_lowercase().contains(s)));
+        let team = self.team.as_ref().is_none_or(|(id, name)| match (int(row, "team_id"), string(row, "team"), name) {
+            (Some(t), _, _) => t == *id,
+            (None, Some(t), Some(n)) => t.trim().eq_ignore_ascii_case(n.trim()),
+            // Rows carry `team` whenever the ticket has one (L4): none shown is no team.
+            (None, None, Some(_)) => false,
+            // The team's name is not known: nothing to check.
+            (None, _, None) => true,
+        });
+        let opened = string(row, "dateoccurred").and_then(|d| parse_halo_date(&d));
+        let dated = opened.is_none_or(|d| self.after.is_none_or(|a| d >= a) && self.before.is_none_or(|b| d <= b));
+        summary && team && dated && same("status_id", self.status) && same("agent_id", self.agent) && same("priority_id", self.priority)
+    }
 }
 
 impl Action for SearchTickets {
@@ -125,16 +180,26 @@ impl Action for SearchTickets {
         // Each list is read newest first up to the end of the page, so the merged page is exact.
         let wanted = skip + size;
         let base = filters(&input)?;
+        let asked = Asked::of(&ctx, &input).await?;
         // Tickets closed a while ago are listed only when asked for, and list rows do not say
         // whether a ticket is closed (docs/halo-api.md#Q1, L3): open and closed tickets are
         // listed apart and merged, newest first; each one's `closed` is the list it came from.
-        let (mut rows, total, more) = if input.open_only {
-            let listed = ctx.client.tickets_in(State::Open, &base, wanted).await?;
-            (listed.rows.into_iter().map(|row| Row { row, state: State::Open }).collect::<Vec<_>>(), listed.total, listed.more)
-        } else {
-            let both = ctx.client.tickets_open_and_closed(&base, wanted).await?;
-            (both.rows, both.total, both.more)
-        };
+        // HaloITSM's filters are hints (Q6): every row is checked against what was asked.
+        let states: &[State] = if input.open_only { &[State::Open] } else { &[State::Open, State::Closed] };
+        let (mut rows, mut total, mut more, mut dropped) = (Vec::new(), Some(0u64), false, 0);
+        for &state in states {
+            let listed = ctx.client.tickets_in_where(state, &base, wanted, |r| asked.holds(r)).await?;
+            total = total.zip(listed.total).map(|(a, b)| a + b);
+            more |= listed.more;
+            dropped += listed.dropped;
+            rows.extend(listed.rows.into_iter().map(|row| Row { row, state }));
+        }
+        if dropped > 0 {
+            // HaloITSM's count included rows that do not match: only a list read to its end is
+            // counted, by the rows kept.
+            tracing::info!("HaloITSM answered {dropped} ticket(s) that do not match the search; they were left out");
+            total = (!more).then_some(rows.len() as u64);
+        }
         rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
         rows.dedup_by_key(|r| int(&r.row, "id"));
         // A list cut at the page's end goes on past it, whatever the merge.

@@ -15,6 +15,7 @@ use super::reference::{create_for, field_of, find, mappings};
 use super::{Action, ActionContext};
 use crate::halo::HaloClient;
 use crate::halo::HaloError;
+use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::{Ticket, int, string};
 use crate::protocol::PluginError;
 use crate::sync::Product;
@@ -363,7 +364,9 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
     }
     let wrote_status = fields.contains_key("status_id");
     if !fields.is_empty() {
-        ctx.client.update_ticket(id, fields).await?;
+        let asked = fields.get("priority_id").and_then(Value::as_i64);
+        let saved = ctx.client.update_ticket(id, fields).await?;
+        crate::halo::ticket::check_priority_kept(&saved, asked)?;
     }
     // Checked only when this call closes it: a ticket an analyst reopened stays open until
     // InsightIDR's status changes again.
@@ -372,7 +375,7 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
     }
     let lines: Vec<String> = changed.into_iter().map(|(_, l)| l).collect();
     let note = format!("InsightIDR investigation {rrn} changed: {}.\n\n{}", lines.join("; "), synced.line());
-    ctx.client.post_one("Actions", json!({"ticket_id": id, "outcome": "Private Note", "note": note, "hiddenfromuser": true})).await?;
+    ctx.client.post_action(Purpose::PrivateNote, json!({"ticket_id": id, "note": note, "hiddenfromuser": true})).await?;
     tracing::info!("Updated ticket {id} for {rrn}: {}", lines.join("; "));
     let now = ctx.client.get_ticket(id, true).await?.unwrap_or(current);
     Ok(Upserted { ticket: ctx.ticket(&now).await, outcome: "updated", changes: lines, duplicates_closed: Vec::new() })

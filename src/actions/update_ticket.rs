@@ -71,6 +71,8 @@ impl Action for UpdateTicket {
             return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
         let saved = ctx.client.update_ticket(id, record).await?;
+        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
+        crate::halo::ticket::check_priority_kept(&saved, input.priority_id)?;
         let saved = if added.is_empty() {
             saved
         } else {

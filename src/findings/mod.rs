@@ -80,6 +80,9 @@ pub struct FindingResult {
     /// Tickets for the same key that a concurrent run opened too, closed as duplicates.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicates_closed: Vec<i64>,
+    /// Something to fix that did not stop the ticket being written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -256,6 +259,7 @@ async fn send_within(
                 outcome: Outcome::Failed,
                 error: Some(format!("finding {i} is malformed: {e}")),
                 duplicates_closed: Vec::new(),
+                warning: None,
             }),
         }
     }
@@ -281,6 +285,7 @@ async fn send_within(
                 outcome,
                 error: h.error.clone(),
                 duplicates_closed: h.duplicates_closed.clone(),
+                warning: h.warning.clone(),
             });
             report.counts.count(outcome);
         }

@@ -242,6 +242,11 @@ impl ConnectionConfig {
         )
     }
 
+    /// Which HaloITSM this is (every API application of it shares its ticket numbering).
+    pub fn tenant_key(&self) -> String {
+        format!("{}\u{0}{}", self.resource_server, self.tenant.as_deref().unwrap_or(""))
+    }
+
     /// A stable identity of this connection (secret included) for the client cache. Never logged.
     /// Webhook settings are left out: the client does not use them.
     pub fn cache_key(&self) -> String {

@@ -68,8 +68,16 @@ pub enum HaloError {
     Vanished { id: i64, answered: i64, deleted: bool },
     #[error("HaloITSM did not close ticket {id}: after moving it to status {status} it does not count the ticket as closed")]
     NotClosed { id: i64, status: i64, setting: &'static str },
+    #[error(
+        "HaloITSM did not keep priority {asked} on ticket {id}: the ticket has priority {kept}, so the SLA of its ticket type offers no priority {asked} (the rest was written)"
+    )]
+    PriorityNotKept { id: i64, asked: i64, kept: i64 },
+    #[error("HaloITSM refused the outcome {outcome} for the action{}: {message}", if *denied { " (the API application's agent may not use it)" } else { "" })]
+    OutcomeRefused { outcome: String, denied: bool, message: String },
     #[error("The file is larger than the {max} bytes this step returns{}", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default())]
     TooLarge { size: Option<u64>, max: u64 },
+    #[error("{problem}")]
+    Setup { problem: String, fix: String },
     #[error("The connection setting `{field}` is invalid: {reason}")]
     InvalidConfig { field: String, reason: String },
 }

@@ -8,8 +8,7 @@ impl HaloClient {
     /// The note of the newest history entry (system entries left out) that `matching` accepts,
     /// given the entry's note; None when no entry matches or the newest match has no note.
     pub async fn newest_note(&self, ticket_id: i64, matching: impl Fn(Option<&str>) -> bool) -> Result<Option<String>, HaloError> {
-        let (rows, _) =
-            self.list("Actions", &[("ticket_id", ticket_id.to_string()), ("excludesys", "true".to_string())], "actions").await?;
+        let rows = self.history(ticket_id, &[("excludesys", "true".to_string())]).await?;
         Ok(rows
             .iter()
             .filter(|a| matching(string(a, "note").as_deref()))

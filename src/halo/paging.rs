@@ -13,13 +13,15 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// No list is walked further than this many pages.
 const MAX_PAGES: u64 = 10_000;
 
-/// The rows of a list, HaloITSM's count of all matches when it gave one, and whether rows
-/// follow the last one returned (from the count, or from the rows of the page read past it).
+/// The rows of a list, HaloITSM's count of all matches when it is known to be one, whether rows
+/// follow the last one returned (from the count, or from the rows of the page read past it), and
+/// how many rows read were not kept (`list_paged_where`).
 #[derive(Debug, Default)]
 pub struct Listed {
     pub rows: Vec<Value>,
     pub total: Option<u64>,
     pub more: bool,
+    pub dropped: usize,
 }
 
 impl Listed {
@@ -33,11 +35,14 @@ impl Listed {
 
 impl HaloClient {
     /// At most `limit` rows of a paged list, page after page with one page size throughout (so
-    /// page N always starts at row (N-1) × size). It stops at a short page, at the record count,
-    /// or at a page that starts like the first one (a server ignoring the paging parameters would
-    /// repeat it forever). At the limit, `more` says whether rows follow: the record count tells,
-    /// else the rest of the page, else (at a page's end) the next page. Rows seen on an earlier
-    /// page (pages shift when tickets change while they are read) are not returned twice.
+    /// page N always starts at row (N-1) × size). It stops at a short page, at the record count
+    /// once that is known to count every match, or at a page that starts like the first one (a
+    /// server ignoring the paging parameters would repeat it forever). Some tenants count only the
+    /// page's rows (docs/halo-api.md#L12): a count is taken as the total only when it is more than
+    /// the page holds, or when the walk reached the list's end. At the limit, `more` says whether
+    /// rows follow: the total tells, else the rest of the page, else (at a page's end) the next
+    /// page. Rows seen on an earlier page (pages shift when tickets change while they are read)
+    /// are not returned twice.
     pub async fn list_paged(&self, path: &str, query: &[(&str, String)], key: &str, limit: usize) -> Result<Listed, HaloError> {
         self.walk(path, query, key, limit, MAX_PAGE_SIZE.min(limit.max(1)), |_| true).await
     }
@@ -84,15 +89,23 @@ impl HaloClient {
             let (rows, count) = rows_of(page, key)
                 .map_err(|got| HaloError::Unexpected { status: 200, message: format!("expected a list from /{path}, got {got}") })?;
             if page_no == 1 {
-                out.total = count;
                 first_of_page_one = rows.first().and_then(|r| int(r, "id"));
             } else if rows.first().and_then(|r| int(r, "id")).is_some_and(|id| Some(id) == first_of_page_one) {
                 tracing::warn!("HaloITSM answered page {page_no} of /{path} with the first page again; stopping there");
                 break;
             }
             let got = rows.len();
+            let fetched = (page_no as usize - 1) * size + got;
+            // A count above the page's own rows counts every match; one equal to them may not.
+            if let Some(c) = count.filter(|&c| c > got as u64) {
+                out.total = Some(c);
+            }
             for row in rows {
-                if int(&row, "id").is_some_and(|id| !seen.insert(id)) || !keep(&row) {
+                if int(&row, "id").is_some_and(|id| !seen.insert(id)) {
+                    continue;
+                }
+                if !keep(&row) {
+                    out.dropped += 1;
                     continue;
                 }
                 if out.rows.len() >= limit {
@@ -102,11 +115,12 @@ impl HaloClient {
                 }
                 out.rows.push(row);
             }
-            let fetched = (page_no as usize - 1) * size + got;
-            if got < size || count.is_some_and(|c| fetched as u64 >= c) {
+            if got < size || out.total.is_some_and(|c| fetched as u64 >= c) {
+                // The end of the list: whatever kind of count it gave, this many rows match.
+                out.total = out.total.or(count.map(|_| fetched as u64));
                 break;
             }
-            if out.rows.len() >= limit && count.is_some() {
+            if out.rows.len() >= limit && out.total.is_some() {
                 // The count says rows follow; without one, the next page is read to see.
                 out.more = true;
                 return Ok(out);
@@ -122,7 +136,7 @@ mod tests {
     use serde_json::json;
 
     fn listed(n: i64, more: bool) -> Listed {
-        Listed { rows: (1..=n).map(|id| json!({"id": id})).collect(), total: None, more }
+        Listed { rows: (1..=n).map(|id| json!({"id": id})).collect(), total: None, more, dropped: 0 }
     }
 
     #[test]

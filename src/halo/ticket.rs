@@ -158,6 +158,18 @@ pub fn int(raw: &Value, key: &str) -> Option<i64> {
     as_int(raw.get(key)?)
 }
 
+/// A priority a write asked for that the saved ticket does not have: HaloITSM replaces a priority
+/// the ticket type's SLA lacks without a word (docs/halo-api.md#P3). Err names the ticket, what was
+/// asked and what it kept; an answer that shows no priority is not held against the write.
+pub fn check_priority_kept(saved: &Value, asked: Option<i64>) -> Result<(), super::HaloError> {
+    match (asked, int(saved, "priority_id")) {
+        (Some(asked), Some(kept)) if kept != asked => {
+            Err(super::HaloError::PriorityNotKept { id: int(saved, "id").unwrap_or_default(), asked, kept })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A number, or a numeric string, as an integer (`3`, `3.0` and `"3"` alike: docs/halo-api.md#K1).
 pub fn as_int(v: &Value) -> Option<i64> {
     match v {

@@ -53,6 +53,20 @@ impl HaloClient {
         self.list_paged("Tickets", &q, "tickets", limit).await
     }
 
+    /// As `tickets_in`, keeping only the rows `keep` takes (filters are hints on live tenants,
+    /// docs/halo-api.md#Q6: the walk goes on until it holds `limit` kept rows).
+    pub async fn tickets_in_where(
+        &self,
+        state: State,
+        query: &[(&str, String)],
+        limit: usize,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Listed, HaloError> {
+        let mut q = query.to_vec();
+        q.push(state.filter());
+        self.list_paged_where("Tickets", &q, "tickets", limit, keep).await
+    }
+
     /// Tickets matching `query`, open ones and closed ones however long ago (at most `limit` of
     /// each), each with its state, open first; HaloITSM's count of all matches; and whether
     /// either list goes on past `limit`.

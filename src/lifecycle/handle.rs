@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::create::{create, failed_create};
 use super::{Existing, Handled, OnResolved, Outcome, Policy, Source, Subject, Want, update_fields};
+use crate::halo::outcomes::Purpose;
 use crate::halo::{HaloClient, HaloError};
 
 /// The decision for one subject.
@@ -58,7 +59,7 @@ pub(super) async fn handle<S: Subject + ?Sized>(
         return match create(client, policy, card, lock_key).await {
             Ok(settled) => {
                 let outcome = if settled.kept == settled.created { Outcome::Created } else { Outcome::Unchanged };
-                Handled { outcome, ticket: Some(settled.kept), error: None, duplicates_closed: settled.closed }
+                Handled { outcome, ticket: Some(settled.kept), error: None, duplicates_closed: settled.closed, warning: settled.warning }
             }
             Err(e) => failed_create(e, card),
         };
@@ -73,10 +74,13 @@ pub(super) async fn handle<S: Subject + ?Sized>(
         }
         return Handled::of(outcome, ticket, None);
     }
+    let mut warning = None;
     let result = match plan {
-        Plan::Update => update(client, subject, e).await,
+        Plan::Update => update(client, subject, e).await.map(|w| warning = w),
         Plan::Reopen => match note(client, id, &card.reopen_note, Some(policy.reopen_status_id)).await {
-            Ok(()) if subject.changed(e) => client.update_ticket(id, update_fields(card)).await.map(|_| ()),
+            Ok(()) if subject.changed(e) => {
+                client.update_ticket(id, update_fields(card)).await.map(|saved| warning = super::priority_warning(&saved, card.priority))
+            }
             other => other,
         },
         Plan::NoteResolved => match already_noted_resolved(client, policy.source, id).await {
@@ -92,27 +96,29 @@ pub(super) async fn handle<S: Subject + ?Sized>(
         Plan::Create | Plan::Nothing(_) => Ok(()),
     };
     match result {
-        Ok(()) => Handled::of(outcome, ticket, None),
+        Ok(()) => Handled { warning, ..Handled::of(outcome, ticket, None) },
         Err(e) => Handled::of(Outcome::Failed, ticket, Some(e.to_string())),
     }
 }
 
-/// Bring the ticket in line with the subject, and note what changed when the subject says.
-async fn update<S: Subject + ?Sized>(client: &HaloClient, subject: &S, existing: &Existing) -> Result<(), HaloError> {
-    client.update_ticket(existing.id, update_fields(subject.card())).await?;
-    match subject.change_note(existing) {
-        Some(text) => note(client, existing.id, &text, None).await,
-        None => Ok(()),
+/// Bring the ticket in line with the subject, and note what changed when the subject says; a
+/// warning when HaloITSM did not keep the priority.
+async fn update<S: Subject + ?Sized>(client: &HaloClient, subject: &S, existing: &Existing) -> Result<Option<String>, HaloError> {
+    let card = subject.card();
+    let saved = client.update_ticket(existing.id, update_fields(card)).await?;
+    if let Some(text) = subject.change_note(existing) {
+        note(client, existing.id, &text, None).await?;
     }
+    Ok(super::priority_warning(&saved, card.priority))
 }
 
 /// A private note, optionally moving the ticket to a status.
 async fn note(client: &HaloClient, id: i64, text: &str, new_status: Option<i64>) -> Result<(), HaloError> {
-    let mut a = json!({"ticket_id": id, "outcome": "Private Note", "note": text, "hiddenfromuser": true});
+    let mut a = json!({"ticket_id": id, "note": text, "hiddenfromuser": true});
     if let Some(s) = new_status {
         a["new_status"] = json!(s);
     }
-    client.post_one("Actions", a).await.map(|_| ())
+    client.post_action(Purpose::PrivateNote, a).await.map(|_| ())
 }
 
 /// Whether the source's newest note on the ticket already says resolved (so a rerun adds no second).

@@ -29,7 +29,9 @@ impl Existing {
 pub async fn lookup(client: &HaloClient, policy: &Policy) -> Result<HashMap<String, Existing>, HaloError> {
     let source = policy.source;
     let mut out: HashMap<String, Existing> = HashMap::new();
-    let mut query = vec![("search", source.tag_prefix.to_string()), ("order", "id".to_string())];
+    // The tags are in the details; free-text `search` misses such keys on live tenants
+    // (docs/halo-api.md#L11), so the details are searched, and every row is checked below.
+    let mut query = vec![("search_details", source.tag_prefix.to_string()), ("order", "id".to_string())];
     if let Some(f) = policy.dedupe_field_id {
         query.push(("include_custom_fields", f.to_string()));
     }
@@ -49,11 +51,14 @@ pub async fn lookup(client: &HaloClient, policy: &Policy) -> Result<HashMap<Stri
             }
             let e = Existing { id, closed: state.closed(), summary: string(row, "summary").unwrap_or_default(), details };
             for tag in tags {
-                // Several tickets for one key (e.g. one made by hand): an open one wins, then
-                // the newest.
+                // Several tickets for one key (e.g. one made by hand, or two opened at once): an
+                // open one wins, the oldest, which is the one settling keeps (`crate::converge`);
+                // else the newest closed one.
                 let better = match out.get(&tag) {
                     None => true,
-                    Some(cur) => (cur.closed && !e.closed) || (cur.closed == e.closed && e.id > cur.id),
+                    Some(cur) if cur.closed != e.closed => cur.closed,
+                    Some(cur) if e.closed => e.id > cur.id,
+                    Some(cur) => e.id < cur.id,
                 };
                 if better {
                     out.insert(tag, e.clone());

@@ -206,12 +206,23 @@ pub struct Handled {
     pub error: Option<String>,
     /// Tickets for the same key that a concurrent run opened too, closed as duplicates.
     pub duplicates_closed: Vec<i64>,
+    /// Something to fix that did not stop the ticket being written (a priority HaloITSM did not
+    /// keep, docs/halo-api.md#P3).
+    pub warning: Option<String>,
 }
 
 impl Handled {
     fn of(outcome: Outcome, ticket: Option<i64>, error: Option<String>) -> Handled {
-        Handled { outcome, ticket, error, duplicates_closed: Vec::new() }
+        Handled { outcome, ticket, error, duplicates_closed: Vec::new(), warning: None }
     }
+}
+
+/// What a saved ticket says about the priority a write asked for: a warning when HaloITSM kept
+/// another (the ticket type's SLA lacks it, docs/halo-api.md#P3).
+fn priority_warning(saved: &Value, asked: Option<i64>) -> Option<String> {
+    crate::halo::ticket::check_priority_kept(saved, asked)
+        .err()
+        .map(|e| format!("{e}; use a priority the ticket type's SLA offers (List Priorities shows them)"))
 }
 
 /// Whether any subject needs the tickets looked up (none does when all are skipped).

@@ -92,6 +92,9 @@ pub struct RemediationResult {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicates_closed: Vec<i64>,
+    /// Something to fix that did not stop the ticket being written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// With `link_cmdb_assets`: the CMDB assets the ticket links, hosts no single asset matched,
     /// and why linking failed (the ticket itself was written).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -263,6 +266,7 @@ fn result(index: Option<usize>, t: &IvmTicket, h: Handled) -> RemediationResult 
         reason: t.reason.clone(),
         error: h.error,
         duplicates_closed: h.duplicates_closed,
+        warning: h.warning,
         cmdb_asset_ids: Vec::new(),
         unmatched_hosts: Vec::new(),
         link_error: None,
@@ -326,7 +330,13 @@ async fn send_within(client: &HaloClient, opts: &Options, remediations: Vec<Reme
                     h.error.unwrap_or_default()
                 );
                 for (i, t) in subjects.iter().enumerate() {
-                    let h = Handled { outcome: Outcome::Failed, ticket: None, error: Some(why.clone()), duplicates_closed: Vec::new() };
+                    let h = Handled {
+                        outcome: Outcome::Failed,
+                        ticket: None,
+                        error: Some(why.clone()),
+                        duplicates_closed: Vec::new(),
+                        warning: None,
+                    };
                     report.counts.count(h.outcome);
                     report.results.push(result((i < listed).then_some(i), t, h));
                 }

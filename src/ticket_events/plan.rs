@@ -156,9 +156,10 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
     if is_new {
         // The entries written when the ticket was logged are the creation, not changes: its
         // first entry, and entries of that same second that move no status. A status moved in
-        // the second the ticket was created is a change like any other.
+        // the second the ticket was created is a change like any other, even as the history's
+        // first entry: some tenants write no entry for the creation (docs/halo-api.md#A12).
         let created = now.created.unwrap_or(now.marker);
-        fresh.retain(|a| Some(a.id) != first_act && (a.transition().is_some() || a.at.is_some_and(|at| at > created)));
+        fresh.retain(|a| a.transition().is_some() || (Some(a.id) != first_act && a.at.is_some_and(|at| at > created)));
     }
     let actor = fresh.last().map(|a| a.actor).unwrap_or_default();
     let mut events = Vec::new();
@@ -267,6 +268,19 @@ mod tests {
         let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&[act(1, "01:00:00", 0, 1, 1), act(2, "01:00:00", 1, 1, 1)]), floor, true);
         assert_eq!(kinds(&p), vec!["created"]);
         assert_eq!(status_after(&history), Some(2));
+    }
+
+    #[test]
+    fn a_status_moved_in_the_creation_second_counts_without_a_creation_entry() {
+        let floor = t("00:00:00");
+        // No "ticket logged" entry: the move 1 -> 2 in the creation second is the first entry.
+        let history = [act(7, "01:00:00", 1, 2, 1)];
+        let p = plan(None, now(2, "01:00:00", "01:00:00"), Some(&history), floor, true);
+        assert_eq!(kinds(&p), vec!["created", "updated", "transition"]);
+        assert!(matches!(p.events[2], Planned::Transition { old: 1, new: 2, act: Some(7), .. }), "{:?}", p.events);
+        // A first entry that moves no status is still the creation.
+        let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&[act(7, "01:00:00", 0, 1, 1)]), floor, true);
+        assert_eq!(kinds(&p), vec!["created"]);
     }
 
     #[test]

@@ -71,15 +71,8 @@ impl Engine {
     /// The ticket's history; None when HaloITSM refuses it for good (then only what the record
     /// proves is reported).
     pub(super) async fn history(&mut self, id: i64) -> Result<Option<Vec<Act>>, Halt> {
-        let q = [("ticket_id", id.to_string())];
-        match self
-            .patiently(&format!("the history of ticket {id}"), |c| {
-                let q = q.clone();
-                async move { c.list("Actions", &q, "actions").await }
-            })
-            .await?
-        {
-            Ok((rows, _)) => Ok(Some(rows.iter().filter_map(Act::of).collect())),
+        match self.patiently(&format!("the history of ticket {id}"), |c| async move { c.history(id, &[]).await }).await? {
+            Ok(rows) => Ok(Some(rows.iter().filter_map(Act::of).collect())),
             Err(e) => {
                 tracing::warn!("HaloITSM refuses the history of ticket {id} ({e}); reporting only what the trigger itself saw");
                 Ok(None)
@@ -137,7 +130,7 @@ impl Engine {
                     // As `observe` reads them: the ticket, its history, and the ticket again when
                     // the history has moved on meanwhile, so the snapshot is never older.
                     let mut ticket = c.get_ticket(id, true).await.ok().flatten()?;
-                    let (rows, _) = c.list("Actions", &[("ticket_id", id.to_string())], "actions").await.ok()?;
+                    let rows = c.history(id, &[]).await.ok()?;
                     let history: Vec<Act> = rows.iter().filter_map(Act::of).collect();
                     if !consistent(&ticket, &history) {
                         ticket = c.get_ticket(id, true).await.ok().flatten()?;

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ODD_SECRET, SECRET, connection, echoing_api, echoing_token_endpoint, halo_with_token, leaked, odd_connection};
+use common::{
+    ODD_SECRET, SECRET, connection, echoing_api, echoing_token_endpoint, halo_with_token, leaked, mount_agent_and_teams, odd_connection,
+};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -37,6 +39,7 @@ async fn halo() -> MockServer {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 5}]})))
         .mount(&server)
         .await;
+    mount_agent_and_teams(&server).await;
     server
 }
 

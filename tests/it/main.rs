@@ -15,6 +15,7 @@ mod findings_flows;
 mod findings_wiremock;
 mod halo_client;
 mod investigations;
+mod live_tenant;
 mod lookups_more;
 mod people_search;
 mod plg;

@@ -279,6 +279,7 @@ async fn connection_tests_on_every_route() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
         .mount(&halo)
         .await;
+    mount_agent_and_teams(&halo).await;
     let srv = PluginServer::start().await;
     let msg = json!({"version": "v1", "type": "connection_test", "body": {"connection": connection(&halo.uri())}});
     for route in ["/api/v1/connection/test", "/api/v1/connection/test_task"] {

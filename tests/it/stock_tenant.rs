@@ -80,7 +80,10 @@ fn variants() -> Vec<Profile> {
         Profile { list_rows: ListRows::Schema, ..stock.clone() },
         Profile { omit_false_hasbeenclosed: true, ..stock.clone() },
         Profile { refuse_bare_objects: true, ..stock.clone() },
-        Profile { omit_ticket_relations: true, ..stock },
+        Profile { omit_ticket_relations: true, ..stock.clone() },
+        // Every behaviour integrations in production met on live tenants (docs/halo-api.md L11,
+        // L12, Q6, T15, T16, A11, A12, A13, P3, F6).
+        Profile { live: halo_sim::LiveQuirks::live_tenant(), ..stock },
     ]
 }
 

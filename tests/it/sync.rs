@@ -227,7 +227,7 @@ async fn the_lookup_sends_one_search_with_the_tag_and_the_field() {
     let tag = icon_haloitsm::sync::reference_tag("inv-5");
     Mock::given(method("GET"))
         .and(path("/api/Tickets"))
-        .and(wiremock::matchers::query_param("search", tag.as_str()))
+        .and(wiremock::matchers::query_param("search_details", tag.as_str()))
         .and(wiremock::matchers::query_param("include_custom_fields", "101"))
         .and(wiremock::matchers::query_param("open_only", "true"))
         .respond_with(

@@ -10,7 +10,7 @@ async fn ticket_exists(e: &Env, id: i64) {
 
 fn actions_query(id: i64, extra: &[(&str, &str)]) -> ExactQuery {
     let id = id.to_string();
-    let mut q = vec![("ticket_id", id.as_str()), ("includehtmlnote", "true")];
+    let mut q = vec![("ticket_id", id.as_str()), ("count", "10000"), ("includehtmlnote", "true")];
     q.extend_from_slice(extra);
     ExactQuery::new(&q)
 }

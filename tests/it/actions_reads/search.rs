@@ -20,15 +20,34 @@ async fn search_maps_every_input_to_haloitsm_filter_names() {
         ("search", "jsmith"),
         ("search_summary", "Suspicious login"),
         ("status_id", "1"),
-        ("agent_id", "3"),
+        // The assignee filter: `agent_id` is an agent's visible queue on live tenants (Q6).
+        ("agent", "3"),
         ("team", "2"),
         ("priority", "4"),
-        ("datesearch", "datecreated"),
+        // The date a ticket was opened, which rows carry (Q6, L4).
+        ("datesearch", "dateoccurred"),
         ("startdate", "2026-09-01T00:00:00"),
         ("enddate", "2026-10-01T01:00:00"),
         ("open_only", "true"),
     ];
-    e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(2, [12, 11]))).expect(1)).await;
+    let matching = |id: i64| {
+        json!({"id": id, "summary": "Suspicious login for jsmith", "status_id": 1, "status_name": "New", "agent_id": 3,
+               "team": "Security Operations", "priority_id": 4, "dateoccurred": "2026-09-01T08:00:00", "datecreated": "2026-09-01T08:00:00"})
+    };
+    e.mount(
+        api("GET", "Tickets", search_query(&filters, 100, 1))
+            .respond_with(json_ok(json!({"record_count": 2, "tickets": [matching(12), matching(11)]})))
+            .expect(1),
+    )
+    .await;
+    // The team's name, to check the rows' `team` (thin rows carry no `team_id`).
+    e.mount(
+        Mock::given(method("GET"))
+            .and(path("/api/Team"))
+            .respond_with(json_ok(json!([{"id": 2, "name": "Security Operations"}])))
+            .expect(1),
+    )
+    .await;
     let out = e
         .ok(
             "search_tickets",
@@ -41,20 +60,51 @@ async fn search_maps_every_input_to_haloitsm_filter_names() {
     assert_eq!(out["total"], 2);
     assert_eq!(ids_of(&out), vec![12, 11]);
     // Each row is a normalised ticket: unassigned agent/team and sentinel dates absent, dates in UTC, a link.
+    assert_eq!(out["tickets"][0]["closed"], json!(false), "open, as the list it came from says");
+    assert_eq!(out["tickets"][0]["datecreated"], json!("2026-09-01T08:00:00Z"));
+}
+
+#[tokio::test]
+async fn rows_that_do_not_match_what_was_asked_are_left_out_and_not_counted() {
+    let e = env().await;
+    // A tenant whose `agent` filter answered agent 3's visible queue: his tickets and his team's.
+    let filters = [("agent", "3"), ("open_only", "true")];
+    let mut rows = rows([12, 11, 10, 9]);
+    for (row, agent) in rows.iter_mut().zip([3, 4, 3, 0]) {
+        row["agent_id"] = json!(agent);
+    }
+    e.mount(
+        api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(json!({"record_count": 4, "tickets": rows}))).expect(1),
+    )
+    .await;
+    let out = e.ok("search_tickets", json!({"agent_id": 3, "open_only": true, "max_results": 100})).await;
+    assert_eq!(ids_of(&out), vec![12, 10]);
     assert_eq!(
-        out["tickets"][0],
-        json!({"id": 12, "summary": "Ticket 12", "status_id": 1, "status_name": "New", "datecreated": "2026-09-01T08:00:00Z",
-               "closed": false, "url": e.url_of(12)}),
-        "open, as the list it came from says"
+        (out["count"].as_i64(), out["total"].as_i64(), out["has_more"].as_bool()),
+        (Some(2), Some(2), Some(false)),
+        "HaloITSM's 4 is not the count"
     );
+}
+
+#[tokio::test]
+async fn a_count_that_may_be_only_the_pages_does_not_end_the_walk() {
+    let e = env().await;
+    e.no_closed(&[], 100).await;
+    // A full page whose record_count is its own 100 rows (L12): the next page is read, and the
+    // total is what the whole list held.
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(100, (31..=130).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(30, (1..=30).rev()))).expect(1)).await;
+    let out = e.ok("search_tickets", json!({"max_results": 1000})).await;
+    assert_eq!((out["count"].as_i64(), out["total"].as_i64(), out["has_more"].as_bool()), (Some(130), Some(130), Some(false)));
 }
 
 #[tokio::test]
 async fn search_lists_open_and_closed_tickets_apart_and_merges_them_newest_first() {
     let e = env().await;
     // A plain list would leave out tickets closed long ago, and rows do not say which are closed.
-    e.mount(api("GET", "Tickets", search_query(&[("search", "vpn")], 5, 1)).respond_with(json_ok(page(3, [9, 7, 3]))).expect(1)).await;
-    e.mount(api("GET", "Tickets", closed_query(&[("search", "vpn")], 5, 1)).respond_with(json_ok(page(3, [8, 4, 2]))).expect(1)).await;
+    // Pages are full ones (100), since rows are checked on this side and may be left out.
+    e.mount(api("GET", "Tickets", search_query(&[("search", "vpn")], 100, 1)).respond_with(json_ok(page(3, [9, 7, 3]))).expect(1)).await;
+    e.mount(api("GET", "Tickets", closed_query(&[("search", "vpn")], 100, 1)).respond_with(json_ok(page(3, [8, 4, 2]))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"query": "vpn", "max_results": 5})).await;
     assert_eq!(ids_of(&out), vec![9, 8, 7, 4, 3]);
     let closed: Vec<bool> = out["tickets"].as_array().unwrap().iter().map(|t| t["closed"].as_bool().unwrap()).collect();
@@ -76,14 +126,14 @@ async fn search_without_filters_sends_only_paging_and_order() {
 #[tokio::test]
 async fn search_with_one_date_sends_only_that_bound() {
     let e = env().await;
-    let filters = [("datesearch", "datecreated"), ("startdate", "2026-09-01T06:30:00")];
+    let filters = [("datesearch", "dateoccurred"), ("startdate", "2026-09-01T06:30:00")];
     e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
     e.no_closed(&filters, 100).await;
     let out = e.ok("search_tickets", json!({"created_after": "2026-09-01T06:30:00Z", "max_results": 100})).await;
     assert_eq!(out, json!({"tickets": [], "count": 0, "total": 0, "has_more": false}));
 
     let e = env().await;
-    let filters = [("datesearch", "datecreated"), ("enddate", "2026-09-30T21:59:59")];
+    let filters = [("datesearch", "dateoccurred"), ("enddate", "2026-09-30T21:59:59")];
     e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
     e.no_closed(&filters, 100).await;
     e.ok("search_tickets", json!({"created_before": "2026-09-30T23:59:59+02:00", "max_results": 100})).await;

@@ -184,7 +184,7 @@ async fn an_assignment_halo_did_not_apply_fails_the_step() {
     .await;
     // Nothing happened to the ticket since the assignment: HaloITSM did not apply it.
     api("GET", "/api/Actions")
-        .and(query_is(&[("ticket_id", "42")]))
+        .and(query_is(&[("ticket_id", "42"), ("count", "10000")]))
         .respond_with(ok_json(json!({"record_count": 2, "actions": [{"id": 9000}, {"id": 9105}]})))
         .expect(1)
         .mount(&h.server)
@@ -212,7 +212,7 @@ async fn an_assignment_changed_again_since_is_not_a_failure() {
     .await;
     // A later entry (a rule or an agent moved it on) supersedes this assignment.
     api("GET", "/api/Actions")
-        .and(query_is(&[("ticket_id", "42")]))
+        .and(query_is(&[("ticket_id", "42"), ("count", "10000")]))
         .respond_with(ok_json(json!({"record_count": 2, "actions": [{"id": 9106}, {"id": 9107}]})))
         .expect(1)
         .mount(&h.server)

@@ -115,6 +115,22 @@ pub async fn halo_with_token() -> wiremock::MockServer {
     server
 }
 
+/// The reads a connection test makes beyond the ticket list (docs/halo-api.md#AU7): the agent the
+/// API application acts as, and the teams.
+pub async fn mount_agent_and_teams(server: &wiremock::MockServer) {
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("GET"))
+        .and(path("/api/Agent/me"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"id": 1, "name": "API Agent"})))
+        .mount(server)
+        .await;
+    wiremock::Mock::given(method("GET"))
+        .and(path("/api/Team"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "name": "Service Desk"}])))
+        .mount(server)
+        .await;
+}
+
 /// HaloITSM's ticket list answering the one probe the client sends after its first 404
 /// (`GET /Tickets?count=1&ticketidonly=true`), proving the Resource Server is the API: once per
 /// client, so a test expects it exactly once.
@@ -261,7 +277,11 @@ pub async fn step_output(srv: &PluginServer, conn: &Value, name: &str, input: Va
 
 /// The cause of a failed step's answer (the whole answer when it has none).
 pub fn error_cause(body: &Value) -> String {
-    body["body"]["error"]["cause"].as_str().or(body["error"]["cause"].as_str()).map_or_else(|| body.to_string(), str::to_string)
+    body["body"]["exception"]["cause"]
+        .as_str()
+        .or(body["body"]["error"]["cause"].as_str())
+        .or(body["error"]["cause"].as_str())
+        .map_or_else(|| body.to_string(), str::to_string)
 }
 
 /// The JSON bodies `server` received as `POST path`, in order.

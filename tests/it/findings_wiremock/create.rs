@@ -132,7 +132,7 @@ async fn create_takes_type_priority_map_team_and_dedupe_field_from_the_inputs() 
     assert_eq!(outcomes(&out), [o("created", Some(11)), o("created", Some(12)), o("created", Some(13))], "{out}");
     assert_eq!(
         h.api_requests().await[0],
-        "GET /api/Tickets?search=prowler-key:&order=id&include_custom_fields=102&open_only=true&pageinate=true&page_size=100&page_no=1"
+        "GET /api/Tickets?search_details=prowler-key:&order=id&include_custom_fields=102&open_only=true&pageinate=true&page_size=100&page_no=1"
     );
     h.verify().await;
 }

@@ -31,7 +31,7 @@ async fn a_dry_run_predicts_an_already_noted_pass_as_unchanged() {
     h.lookup(vec![tagged_ticket(21, &key(&f), &summary("s3_bucket_public_access", "High", "logs"), 2, false)]).await;
     // Reading the notes is no change, so a dry run may do it (or work it out otherwise).
     api("GET", "/api/Actions")
-        .and(query_is(&[("ticket_id", "21"), ("excludesys", "true")]))
+        .and(query_is(&[("ticket_id", "21"), ("count", "10000"), ("excludesys", "true")]))
         .respond_with(ok_json(json!({"record_count": 1, "actions": [
             {"id": 403, "ticket_id": 21, "note": format!("Prowler: PASS ({LAST_SEEN}). The check no longer fails.")}]})))
         .expect(0..=1)
@@ -43,7 +43,7 @@ async fn a_dry_run_predicts_an_already_noted_pass_as_unchanged() {
     let h = Halo::start().await;
     h.lookup(vec![tagged_ticket(21, &key(&f), &summary("s3_bucket_public_access", "High", "logs"), 2, false)]).await;
     api("GET", "/api/Actions")
-        .and(query_is(&[("ticket_id", "21"), ("excludesys", "true")]))
+        .and(query_is(&[("ticket_id", "21"), ("count", "10000"), ("excludesys", "true")]))
         .respond_with(ok_json(json!({"record_count": 1, "actions": [
             {"id": 403, "ticket_id": 21, "note": format!("Prowler: PASS ({LAST_SEEN}). The check no longer fails.")}]})))
         .expect(0..=1)

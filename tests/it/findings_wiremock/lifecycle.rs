@@ -70,8 +70,8 @@ async fn a_pass_with_an_open_ticket_is_noted_unless_the_newest_prowler_note_says
     assert_eq!(
         h.api_requests_sorted().await,
         [
-            "GET /api/Actions?ticket_id=21&excludesys=true",
-            "GET /api/Actions?ticket_id=22&excludesys=true",
+            "GET /api/Actions?ticket_id=21&count=10000&excludesys=true",
+            "GET /api/Actions?ticket_id=22&count=10000&excludesys=true",
             LOOKUP_CLOSED,
             LOOKUP,
             "POST /api/Actions"

@@ -3,7 +3,7 @@
 use super::*;
 
 fn lookup_request(page_no: u64) -> String {
-    format!("GET /api/Tickets?search=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no={page_no}")
+    format!("GET /api/Tickets?search_details=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no={page_no}")
 }
 
 #[tokio::test]

@@ -124,7 +124,9 @@ impl Halo {
             .and(|r: &wiremock::Request| {
                 let q: Vec<(String, String)> = r.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
                 let has = |k: &str, v: &str| q.iter().any(|(qk, qv)| qk == k && qv == v);
-                has("open_only", "true") && has("page_size", "50") && q.iter().any(|(k, v)| k == "search" && v.len() > "prowler-key:".len())
+                has("open_only", "true")
+                    && has("page_size", "50")
+                    && q.iter().any(|(k, v)| k == "search_details" && v.len() > "prowler-key:".len())
             })
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
             .named("duplicate check after a create")
@@ -223,7 +225,7 @@ impl Halo {
         let field_s = field.map(|f| f.to_string());
         let state = if closed { "closed_only" } else { "open_only" };
         let mut q = vec![
-            ("search", "prowler-key:"),
+            ("search_details", "prowler-key:"),
             ("order", "id"),
             (state, "true"),
             ("pageinate", "true"),
@@ -310,7 +312,7 @@ impl Halo {
     async fn actions_of(&self, ticket_id: i64, actions: Value) {
         let id = ticket_id.to_string();
         api("GET", "/api/Actions")
-            .and(query_is(&[("ticket_id", id.as_str()), ("excludesys", "true")]))
+            .and(query_is(&[("ticket_id", id.as_str()), ("count", "10000"), ("excludesys", "true")]))
             .respond_with(ok_json(json!({"record_count": actions.as_array().map_or(0, Vec::len), "actions": actions})))
             .expect(1)
             .named(format!("actions of ticket {ticket_id}"))
@@ -322,7 +324,7 @@ impl Halo {
     /// these tickets, exactly once.
     async fn search_tag(&self, tag: &str, rows: Vec<Value>) {
         api("GET", "/api/Tickets")
-            .and(query_is(&[("search", tag), ("open_only", "true"), ("pageinate", "true"), ("page_size", "10"), ("page_no", "1")]))
+            .and(query_is(&[("search_details", tag), ("open_only", "true"), ("pageinate", "true"), ("page_size", "100"), ("page_no", "1")]))
             .respond_with(ok_json(json!({"record_count": rows.len(), "tickets": rows})))
             .expect(1)
             .named(format!("search {tag}"))
@@ -453,11 +455,11 @@ fn is_lookup(request: &str) -> bool {
 
 /// The duplicate check after a create of the ticket tagged `tag`.
 fn settle_request(tag: &str) -> String {
-    format!("GET /api/Tickets?search={tag}&open_only=true&pageinate=true&page_size=50&page_no=1")
+    format!("GET /api/Tickets?search_details={tag}&open_only=true&pageinate=true&page_size=50&page_no=1")
 }
 
-const LOOKUP: &str = "GET /api/Tickets?search=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
-const LOOKUP_CLOSED: &str = "GET /api/Tickets?search=prowler-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";
+const LOOKUP: &str = "GET /api/Tickets?search_details=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
+const LOOKUP_CLOSED: &str = "GET /api/Tickets?search_details=prowler-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";
 
 fn prowler_file(name: &str) -> Vec<u8> {
     std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/prowler").join(name)).unwrap()

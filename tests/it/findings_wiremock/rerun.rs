@@ -69,7 +69,7 @@ async fn with_a_dedupe_field_the_key_in_the_custom_field_finds_the_ticket() {
 }
 
 #[tokio::test]
-async fn of_several_tickets_for_one_key_the_open_one_wins_then_the_newest() {
+async fn of_several_tickets_for_one_key_the_oldest_open_one_wins_as_settling_keeps_it() {
     let h = Halo::start().await;
     let a = finding("s3_bucket_public_access", "FAIL", "High", "a");
     let b = finding("s3_bucket_public_access", "FAIL", "High", "b");
@@ -83,7 +83,8 @@ async fn of_several_tickets_for_one_key_the_open_one_wins_then_the_newest() {
     ])
     .await;
     let out = h.ok(json!({"findings": [a, b]})).await;
-    assert_eq!(outcomes(&out), [o("unchanged", Some(10)), o("unchanged", Some(13))], "no reopen of a closed duplicate: {out}");
+    // Of two open tickets the oldest, the one `converge` keeps when two were opened at once.
+    assert_eq!(outcomes(&out), [o("unchanged", Some(10)), o("unchanged", Some(12))], "no reopen of a closed duplicate: {out}");
     assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED]);
     h.verify().await;
 }

@@ -28,7 +28,7 @@ async fn an_uncertain_create_found_by_its_tag_is_not_sent_again() {
             LOOKUP.to_string(),
             LOOKUP_CLOSED.to_string(),
             "POST /api/Tickets".to_string(),
-            format!("GET /api/Tickets?search={t}&open_only=true&pageinate=true&page_size=10&page_no=1"),
+            format!("GET /api/Tickets?search_details={t}&open_only=true&pageinate=true&page_size=100&page_no=1"),
             settle_request(&t)
         ]
     );
@@ -61,7 +61,7 @@ async fn an_uncertain_create_not_found_is_sent_exactly_once_more() {
             LOOKUP.to_string(),
             LOOKUP_CLOSED.to_string(),
             "POST /api/Tickets".to_string(),
-            format!("GET /api/Tickets?search={t}&open_only=true&pageinate=true&page_size=10&page_no=1"),
+            format!("GET /api/Tickets?search_details={t}&open_only=true&pageinate=true&page_size=100&page_no=1"),
             "POST /api/Tickets".to_string(),
             settle_request(&t)
         ]

@@ -116,12 +116,56 @@ async fn connection_test_needs_a_token_and_ticket_access() {
         .expect(1)
         .mount(&server)
         .await;
+    // The agent the application acts as, and the teams (docs/halo-api.md#AU7).
+    Mock::given(method("GET"))
+        .and(path("/api/Agent/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1, "name": "API Agent"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Team"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "name": "Service Desk"}])))
+        .expect(1)
+        .mount(&server)
+        .await;
     client(&server, json!({})).test_connection().await.unwrap();
 
     let denied = MockServer::start().await;
     mount_token(&denied, 1).await;
     Mock::given(method("GET")).and(path("/api/Tickets")).respond_with(ResponseTemplate::new(403)).mount(&denied).await;
-    assert!(matches!(client(&denied, json!({})).test_connection().await, Err(HaloError::Forbidden { .. })));
+    let err = client(&denied, json!({})).test_connection().await.unwrap_err();
+    assert!(matches!(&err, HaloError::Setup { fix, .. } if fix.contains("read:tickets")), "{err:?}");
+}
+
+/// A refused read in the connection test names the API application setting to change: an
+/// application that does not act as an agent, or logs in as a Client, which cannot read teams.
+#[tokio::test]
+async fn the_connection_test_names_the_application_setting_a_refusal_means() {
+    for (me, team, expect) in
+        [(403, 200, "Login Type to Agent and choose the Agent to log in as"), (200, 403, "logs in as a Client cannot read teams")]
+    {
+        let server = MockServer::start().await;
+        mount_token(&server, 1).await;
+        Mock::given(method("GET"))
+            .and(path("/api/Tickets"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"tickets": []})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/Agent/me"))
+            .respond_with(ResponseTemplate::new(me).set_body_json(json!({"id": 1})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/Team"))
+            .respond_with(ResponseTemplate::new(team).set_body_json(json!([])))
+            .mount(&server)
+            .await;
+        let err = client(&server, json!({})).test_connection().await.unwrap_err();
+        let pe = PluginError::from(&err);
+        assert!(pe.assistance.contains(expect), "{me}/{team}: {pe:?}");
+    }
 }
 
 #[tokio::test]

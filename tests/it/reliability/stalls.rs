@@ -83,11 +83,11 @@ async fn halo_stalling_beyond_the_timeout_fails_steps_cleanly_and_leaks_nothing(
             }));
         }
         // Every stalled step has reached HaloITSM (counted on arrival, before the latency): the
-        // reads and the comment's read, and the creates.
+        // reads and the comment's read, and the first create (the others wait their turn).
         let arrived = || {
             let stats = stalled.sim.stats();
             let n = |route: &str| stats.by_route.get(route).copied().unwrap_or_default() as usize;
-            n("GET /api/Tickets/{id}") > reads && n("POST /api/Tickets") == writes
+            n("GET /api/Tickets/{id}") > reads && n("POST /api/Tickets") >= 1
         };
         assert!(eventually(Duration::from_secs(5), arrived).await, "stalled steps at HaloITSM: {:?}", stalled.sim.stats());
 
@@ -117,8 +117,10 @@ async fn halo_stalling_beyond_the_timeout_fails_steps_cleanly_and_leaks_nothing(
             match name {
                 "create_ticket" => {
                     assert!(assistance.contains("may or may not have been saved"), "{b}");
-                    // Sent once: timed out after 1 s, never retried.
-                    assert!(took >= Duration::from_secs(STALL_TIMEOUT_SECS) && took < Duration::from_millis(2500), "{name} took {took:?}");
+                    // Sent once each, one create at a time on a tenant (docs/halo-api.md#T15):
+                    // each timed out after 1 s, never retried, the last after the others.
+                    let last = Duration::from_secs(STALL_TIMEOUT_SECS * writes as u64) + Duration::from_millis(1500);
+                    assert!(took >= Duration::from_secs(STALL_TIMEOUT_SECS) && took < last, "{name} took {took:?}");
                 }
                 _ => {
                     assert!(assistance.contains("raise the connection's Request Timeout"), "{name}: {b}");

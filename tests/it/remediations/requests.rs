@@ -9,8 +9,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::*;
 use crate::common::{PluginServer, action, connection, halo_with_token, post};
 
-const LOOKUP: &str = "GET /api/Tickets?search=ivm-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
-const LOOKUP_CLOSED: &str = "GET /api/Tickets?search=ivm-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";
+const LOOKUP: &str = "GET /api/Tickets?search_details=ivm-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
+const LOOKUP_CLOSED: &str = "GET /api/Tickets?search_details=ivm-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";
 
 async fn requests_of(server: &MockServer) -> Vec<String> {
     let mut out: Vec<String> = server
@@ -39,7 +39,7 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
     let other_row = json!({"id": 78, "summary": "other", "details": format!("<p>{} {}</p>", SOURCE.tag_of(&key_of("Databases", "x")), project_tag("Databases"))});
     Mock::given(method("GET"))
         .and(path("/api/Tickets"))
-        .and(query_param("search", "ivm-key:"))
+        .and(query_param("search_details", "ivm-key:"))
         .and(query_param("open_only", "true"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 2, "tickets": [gone_row, other_row]})))
         .expect(1)
@@ -47,7 +47,7 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
         .await;
     Mock::given(method("GET"))
         .and(path("/api/Tickets"))
-        .and(query_param("search", "ivm-key:"))
+        .and(query_param("search_details", "ivm-key:"))
         .and(query_param("closed_only", "true"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
         .expect(1)
@@ -55,7 +55,7 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
         .await;
     Mock::given(method("GET"))
         .and(path("/api/Tickets"))
-        .and(query_param("search", new_tag.as_str()))
+        .and(query_param("search_details", new_tag.as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 500}]})))
         .expect(1)
         .mount(&halo)
@@ -92,13 +92,13 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
     );
     assert_eq!(out["results"][1]["ticket_id"], 77);
 
-    let settle = format!("GET /api/Tickets?search={new_tag}&open_only=true&pageinate=true&page_size=50&page_no=1");
+    let settle = format!("GET /api/Tickets?search_details={new_tag}&open_only=true&pageinate=true&page_size=50&page_no=1");
     let mut want = vec![
         LOOKUP.to_string(),
         LOOKUP_CLOSED.to_string(),
         "POST /api/Tickets".into(),
         settle,
-        "GET /api/Actions?ticket_id=77&excludesys=true".into(),
+        "GET /api/Actions?ticket_id=77&count=10000&excludesys=true".into(),
         "POST /api/Actions".into(),
     ];
     want.sort();

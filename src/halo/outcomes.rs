@@ -1,0 +1,183 @@
+//! The outcome each action is recorded with. Outcomes are the tenant's own: the private note is
+//! "Private Note" on some tenants, the built-in "Internal Note" (ID 7) on others, and the API
+//! application's agent may not be allowed to use one (docs/halo-api.md#A13). An action is sent
+//! with the usual name first, which costs nothing where the tenant has it; when HaloITSM refuses
+//! the outcome, the tenant's outcomes are read (once per connection, cached) and the action is
+//! sent once more with the outcome that serves the same purpose, by name and ID. That choice is
+//! kept for the connection's later actions. A refusal that no other outcome mends is reported
+//! naming the outcome.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::ticket::{int, string};
+use super::{HaloClient, HaloError};
+
+/// What an action's outcome is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// A note agents see and end users do not.
+    PrivateNote,
+    /// A note the end user may see.
+    PublicNote,
+    /// Closing the ticket (the action sets the closed status itself).
+    Close,
+    /// Assigning an agent or team.
+    Assign,
+    /// An outcome a user chose by name: no other is taken in its place.
+    Named(String),
+}
+
+impl Purpose {
+    /// The names that serve this purpose, the usual one first.
+    fn names(&self) -> Vec<String> {
+        let names: &[&str] = match self {
+            Purpose::PrivateNote => &["Private Note", "Internal Note"],
+            Purpose::PublicNote => &["Note", "Public Note", "Add Note"],
+            Purpose::Close => &["Closed", "Close", "Resolved", "Resolve"],
+            Purpose::Assign => &["Assigned", "Reassigned", "Reassign", "Assign"],
+            Purpose::Named(n) => return vec![n.trim().to_string()],
+        };
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// What to fall back to when the tenant has none of this purpose's names.
+    fn fallback(&self) -> Option<Purpose> {
+        match self {
+            Purpose::Close => Some(Purpose::PublicNote),
+            Purpose::Assign => Some(Purpose::PrivateNote),
+            _ => None,
+        }
+    }
+}
+
+/// An outcome as an action names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub name: String,
+    pub id: Option<i64>,
+}
+
+impl Pick {
+    fn usual(purpose: &Purpose) -> Pick {
+        Pick { name: purpose.names().swap_remove(0), id: None }
+    }
+
+    /// `"Internal Note" (ID 7)`, for messages.
+    pub fn describe(&self) -> String {
+        match self.id {
+            Some(id) => format!("\"{}\" (ID {id})", self.name),
+            None => format!("\"{}\"", self.name),
+        }
+    }
+}
+
+/// The tenant's outcomes and the choices made from them, per connection.
+#[derive(Default)]
+pub struct OutcomeCache {
+    list: tokio::sync::Mutex<Option<Arc<Vec<Value>>>>,
+    picks: std::sync::Mutex<HashMap<Purpose, Pick>>,
+}
+
+/// Whether a refusal is about the action's outcome: none the tenant knows, or one the agent may
+/// not use (the messages HaloITSM is seen to give, A13).
+fn outcome_refused(message: &str) -> Option<bool> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("do not have access to this action") {
+        return Some(true);
+    }
+    m.contains("outcome").then_some(false)
+}
+
+impl HaloClient {
+    /// POST one action (`ticket_id`, note and the rest already in `action`) recorded with the
+    /// outcome that serves `purpose` on this tenant; the saved action.
+    pub async fn post_action(&self, purpose: Purpose, mut action: Value) -> Result<Value, HaloError> {
+        let mut pick =
+            self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).get(&purpose).cloned().unwrap_or_else(|| Pick::usual(&purpose));
+        let mut tried: Vec<Pick> = Vec::new();
+        loop {
+            set_outcome(&mut action, &pick);
+            let (message, denied) = match self.post_one("Actions", action.clone()).await {
+                Err(HaloError::Validation { message, status }) => match outcome_refused(&message) {
+                    Some(denied) => (message, denied),
+                    None => return Err(HaloError::Validation { message, status }),
+                },
+                other => {
+                    if other.is_ok() && !tried.is_empty() {
+                        tracing::info!("Actions are recorded with the outcome {} on this HaloITSM", pick.describe());
+                        self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).insert(purpose.clone(), pick.clone());
+                    }
+                    return other;
+                }
+            };
+            tried.push(pick.clone());
+            match self.outcome_for(&purpose, &tried).await? {
+                Some(next) if tried.len() < 4 => pick = next,
+                _ => return Err(HaloError::OutcomeRefused { outcome: pick.describe(), denied, message }),
+            }
+        }
+    }
+
+    /// The tenant's outcome that serves `purpose` and is not among `tried`, if it has one.
+    async fn outcome_for(&self, purpose: &Purpose, tried: &[Pick]) -> Result<Option<Pick>, HaloError> {
+        let list = self.outcome_list().await?;
+        let visible = || list.iter().filter(|o| o.get("hidden").and_then(Value::as_bool) != Some(true));
+        let fresh = |p: &Pick| !tried.iter().any(|t| t.name.eq_ignore_ascii_case(&p.name) && (t.id.is_none() || t.id == p.id));
+        let mut purpose = Some(purpose.clone());
+        while let Some(p) = purpose {
+            for name in p.names() {
+                let found = visible()
+                    .filter(|o| string(o, "outcome").is_some_and(|n| n.trim().eq_ignore_ascii_case(&name)))
+                    .filter_map(|o| Some(Pick { name: string(o, "outcome")?.trim().to_string(), id: int(o, "id") }))
+                    .find(|p| fresh(p));
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            purpose = p.fallback();
+        }
+        Ok(None)
+    }
+
+    /// `GET /Outcome` (docs/halo-api.md#K6), read once per connection.
+    async fn outcome_list(&self) -> Result<Arc<Vec<Value>>, HaloError> {
+        let mut g = self.outcomes.list.lock().await;
+        if let Some(list) = g.as_ref() {
+            return Ok(list.clone());
+        }
+        let (rows, _) = self.list("Outcome", &[], "outcomes").await?;
+        let list = Arc::new(rows);
+        *g = Some(list.clone());
+        Ok(list)
+    }
+}
+
+fn set_outcome(action: &mut Value, pick: &Pick) {
+    action["outcome"] = json!(pick.name);
+    match pick.id {
+        Some(id) => action["outcome_id"] = json!(id),
+        None => {
+            if let Some(o) = action.as_object_mut() {
+                o.remove("outcome_id");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_about_outcomes_are_told_apart() {
+        assert_eq!(outcome_refused("You do not have access to this Action at the moment"), Some(true));
+        assert_eq!(outcome_refused("An Outcome must be entered for this Action"), Some(false));
+        assert_eq!(outcome_refused("Invalid agent_id 7"), None);
+        assert_eq!(Pick { name: "Internal Note".into(), id: Some(7) }.describe(), "\"Internal Note\" (ID 7)");
+        assert_eq!(Pick::usual(&Purpose::PrivateNote).name, "Private Note");
+        assert_eq!(Purpose::Named(" Triage ".into()).names(), vec!["Triage".to_string()]);
+    }
+}
