@@ -235,12 +235,14 @@ async fn api_trigger_processed(demo: &Demo, halo: &sim::SimHandle) -> Result<Vec
     Ok(lines)
 }
 
-/// Run the demo; true when every step behaved as expected.
-pub async fn run() -> bool {
+/// Run the demo, on a stock tenant or one that behaves as live tenants do; true when every step
+/// behaved as expected.
+pub async fn run(live_tenant: bool) -> bool {
     crate::protocol::ensure_log_capture();
     let started = Instant::now();
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let sim_cfg = sim::SimConfig::default();
+    let profile = if live_tenant { sim::Profile::live_tenant() } else { sim::Profile::default() };
+    let sim_cfg = sim::SimConfig { profile, ..sim::SimConfig::default() };
     let (client_id, client_secret) = (sim_cfg.client_id.clone(), sim_cfg.client_secret.clone());
     let halo = match sim::start(sim_cfg, loopback).await {
         Ok(h) => h,

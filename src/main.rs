@@ -83,7 +83,12 @@ enum Command {
         _worker_connections: Option<u32>,
     },
     /// Run the demo: the plugin against the embedded HaloITSM simulator.
-    Demo,
+    Demo {
+        /// Against a tenant that behaves as integrations in production found live tenants to
+        /// (docs/halo-api.md: search that misses keys, capped histories, colliding creates, ...).
+        #[arg(long = "live-tenant")]
+        live_tenant: bool,
+    },
     /// Turn a Prowler OCSF output file into HaloITSM tickets, without duplicates.
     #[command(name = "send-findings")]
     SendFindings {
@@ -128,7 +133,7 @@ fn main() -> ExitCode {
         default_sigpipe();
     }
     // The demo prints its own account; process logs would only interleave with it.
-    cli::init_logging(args.debug, matches!(args.command, Command::Demo));
+    cli::init_logging(args.debug, matches!(args.command, Command::Demo { .. }));
     match args.command {
         Command::Info => {
             cli::print_info();
@@ -191,8 +196,8 @@ fn main() -> ExitCode {
             let code = runtime(false).block_on(findings_cli::check_connection(&connection));
             ExitCode::from(code as u8)
         }
-        Command::Demo => {
-            let ok = runtime(true).block_on(demo::run());
+        Command::Demo { live_tenant } => {
+            let ok = runtime(true).block_on(demo::run(live_tenant));
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Command::Simulate(flags) => {

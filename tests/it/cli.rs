@@ -140,6 +140,17 @@ async fn http_serves_until_sigterm_then_exits_cleanly() {
     assert!(status.success(), "{status:?}");
 }
 
+/// The whole product on a tenant that behaves as live tenants do (docs/halo-api.md L11, A11, T15,
+/// Q6, T16, F6, L12, A12, A13, P3): every step as expected.
+#[test]
+fn the_demo_holds_on_a_live_tenant() {
+    let out = Command::new(BIN).args(["demo", "--live-tenant"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("16/16 steps as expected") && !text.contains('✘'), "{text}");
+    assert!(text.contains("no duplicates"), "{text}");
+}
+
 #[test]
 fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
     let out = Command::new(BIN).arg("demo").output().unwrap();
