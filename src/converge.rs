@@ -46,7 +46,14 @@ pub async fn settle_or_keep(client: &HaloClient, key: &Key<'_>, created: i64) ->
 pub async fn settle(client: &HaloClient, key: &Key<'_>, created: i64) -> Result<Settled, HaloError> {
     // The tag is in the details (free-text `search` misses keys: docs/halo-api.md#L11).
     let rows = client.tickets_in(State::Open, &[("search_details", key.tag.to_string())], 50).await?.rows;
-    let mut ids: Vec<i64> = rows.iter().filter_map(|r| int(r, "id")).collect();
+    let ids: Vec<i64> = rows.iter().filter_map(|r| int(r, "id")).collect();
+    settle_among(client, key, created, ids).await
+}
+
+/// Of `created` and the open tickets `listed` for the key (a list found them), keep the oldest
+/// that a full read confirms holds the key and is open, and close the newer ones.
+pub async fn settle_among(client: &HaloClient, key: &Key<'_>, created: i64, listed: Vec<i64>) -> Result<Settled, HaloError> {
+    let mut ids = listed;
     if !ids.contains(&created) {
         ids.push(created);
     }

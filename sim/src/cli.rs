@@ -58,6 +58,12 @@ pub struct SimulateArgs {
     /// Leave `assets`, `parent_id` and `child_ticket_ids` out of full ticket reads.
     #[arg(long = "omit-ticket-relations")]
     pub omit_ticket_relations: bool,
+    /// Answer a POST of several records with the last one saved, even with `returnall=true`.
+    #[arg(long = "batch-answer-last-only")]
+    pub batch_answer_last_only: bool,
+    /// Refuse a POST of more than one record (400).
+    #[arg(long = "refuse-arrays-of-many")]
+    pub refuse_arrays_of_many: bool,
     /// POST Halo-style webhooks for every ticket change to this URL.
     #[arg(long = "webhook-url")]
     pub webhook_url: Option<String>,
@@ -149,6 +155,8 @@ impl SimulateArgs {
             omit_false_hasbeenclosed: self.omit_false_hasbeenclosed,
             refuse_bare_objects: self.refuse_bare_objects,
             omit_ticket_relations: self.omit_ticket_relations,
+            batch_answer_last_only: self.batch_answer_last_only,
+            refuse_arrays_of_many: self.refuse_arrays_of_many,
             live: self.live.quirks(),
             ..Profile::default()
         };

@@ -50,6 +50,11 @@ pub struct Profile {
     /// create answer does; the links are then seen only through `GET /Asset?ticket_id=` and
     /// `GET /Tickets?parent_id=` [X4, T13].
     pub omit_ticket_relations: bool,
+    /// A POST of several records answers only the last one saved, `returnall=true` or not, as a
+    /// tenant that does not honour `returnall` would [A14].
+    pub batch_answer_last_only: bool,
+    /// A POST of more than one record is refused (400): one record per request [A14].
+    pub refuse_arrays_of_many: bool,
     /// What live tenants do that captures do not show, each switchable (`live.rs`).
     pub live: LiveQuirks,
 }
@@ -63,6 +68,8 @@ impl Default for Profile {
             recently_closed_days: 7,
             refuse_bare_objects: false,
             omit_ticket_relations: false,
+            batch_answer_last_only: false,
+            refuse_arrays_of_many: false,
             live: LiveQuirks::default(),
         }
     }

@@ -108,16 +108,22 @@ fn json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
 /// bare object.
 fn records(sim: &Simulator, headers: &HeaderMap, body: Body) -> Result<Vec<serde_json::Map<String, Value>>, ApiError> {
     let bytes = json_body(headers, body)?;
-    if sim.read().profile.refuse_bare_objects && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+    let profile = &sim.read().profile;
+    if profile.refuse_bare_objects && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         return Err(ApiError::bad_request("The request body requires a JSON array"));
     }
-    tickets::body_objects(&bytes)
+    let objs = tickets::body_objects(&bytes)?;
+    if profile.refuse_arrays_of_many && objs.len() > 1 {
+        return Err(ApiError::bad_request("Only one record can be saved per request"));
+    }
+    Ok(objs)
 }
 
 /// Halo's answer to a POST: one element -> that record; several -> the last one, unless
-/// `returnall=true`, which always answers an array.
-fn saved(records: Vec<Value>, q: &Params) -> ApiResult {
-    if q.flag("returnall") {
+/// `returnall=true`, which always answers an array [A14] (and a tenant that does not honour it
+/// answers the last one all the same).
+fn saved(sim: &Simulator, records: Vec<Value>, q: &Params) -> ApiResult {
+    if q.flag("returnall") && !sim.read().profile.batch_answer_last_only {
         return ok(&Value::Array(records));
     }
     ok(&records.into_iter().last().unwrap_or(Value::Null))
@@ -180,7 +186,7 @@ async fn post_tickets(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap
             let actor = s.api_actor();
             tickets::post(s, &objs, &actor, now()).map(|saved| saved.iter().map(|t| Value::Object(s.profile.full(t))).collect())
         })?;
-        saved(saved_records, &q)
+        saved(&sim, saved_records, &q)
     })())
 }
 
@@ -211,7 +217,7 @@ async fn post_actions(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap
             let actor = s.api_actor();
             actions::post(s, &objs, &actor, now())
         })?;
-        saved(saved_records, &q)
+        saved(&sim, saved_records, &q)
     })())
 }
 
@@ -238,7 +244,7 @@ async fn post_attachments(State(sim): Sim, RawQuery(q): RawQuery, headers: Heade
     done((|| {
         let objs = records(&sim, &headers, body)?;
         let saved_records = sim.write(|s| attachments::post(s, &objs, now()))?;
-        saved(saved_records, &q)
+        saved(&sim, saved_records, &q)
     })())
 }
 

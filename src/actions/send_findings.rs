@@ -43,6 +43,8 @@ pub struct Input {
     #[serde(default)]
     pub dry_run: bool,
     pub deadline_seconds: i64,
+    /// Tickets one HaloITSM request carries.
+    pub batch_size: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -146,7 +148,21 @@ pub fn options(
         team_id: team_id.map(|t| positive(NAME, "team_id", t)).transpose()?,
         dry_run,
         deadline: crate::halo::budget::patience::BULK_DEADLINE,
+        batch_size: crate::lifecycle::DEFAULT_BATCH,
     })
+}
+
+/// A batch size as an input or flag (`what` names it): 1 to `halo::batch::MAX_BATCH` records a
+/// request.
+pub fn batch_size(what: &str, n: i64) -> Result<usize, PluginError> {
+    let max = crate::halo::batch::MAX_BATCH as i64;
+    if (1..=max).contains(&n) {
+        return Ok(n as usize);
+    }
+    Err(PluginError::client(
+        format!("Invalid {what}: it must be between 1 and {max}, got {n}."),
+        format!("Give how many tickets one HaloITSM request may carry (50 by default, {max} at most). Nothing was sent."),
+    ))
 }
 
 /// The longest deadline a batch may be given: a day.
@@ -182,7 +198,11 @@ impl Action for SendFindings {
             input.team_id,
             input.dry_run,
         )?;
-        let opts = Options { deadline: deadline("input `deadline_seconds`", input.deadline_seconds)?, ..opts };
+        let opts = Options {
+            deadline: deadline("input `deadline_seconds`", input.deadline_seconds)?,
+            batch_size: batch_size("input `batch_size`", input.batch_size)?,
+            ..opts
+        };
         let mut all = input.findings;
         if let Some(f) = &input.file {
             let bytes =

@@ -40,6 +40,8 @@ pub struct Input {
     #[serde(default)]
     pub dry_run: bool,
     pub deadline_seconds: i64,
+    /// Tickets one HaloITSM request carries.
+    pub batch_size: i64,
     #[serde(default)]
     pub link_cmdb_assets: bool,
 }
@@ -115,6 +117,7 @@ fn options(ctx: &ActionContext, input: &Input) -> Result<Options, PluginError> {
         closed_status_setting: closed.setting,
         dry_run: input.dry_run,
         deadline: deadline("input `deadline_seconds`", input.deadline_seconds)?,
+        batch_size: super::send_findings::batch_size("input `batch_size`", input.batch_size)?,
     })
 }
 

@@ -51,6 +51,8 @@ pub struct Options {
     /// How long the whole batch may wait for HaloITSM's rate limit (its 429s never fail a
     /// finding before then).
     pub deadline: std::time::Duration,
+    /// Tickets (or notes, closes) one write request carries.
+    pub batch_size: usize,
 }
 
 /// The default severity → HaloITSM priority mapping (1 Critical … 4 Low).
@@ -219,6 +221,7 @@ fn policy(opts: &Options) -> Policy {
         closed_status_id: opts.closed_status_id,
         closed_status_setting: opts.closed_status_setting,
         dry_run: opts.dry_run,
+        batch_size: opts.batch_size,
     }
 }
 
@@ -351,6 +354,7 @@ mod tests {
             team_id: None,
             dry_run: false,
             deadline: crate::halo::budget::patience::BULK_DEADLINE,
+            batch_size: crate::lifecycle::DEFAULT_BATCH,
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod auth;
 mod backoff;
+pub mod batch;
 pub mod budget;
 mod config;
 mod connection_test;
@@ -110,6 +111,8 @@ pub struct HaloClient {
     creates: creates::CreateGate,
     /// The tenant's outcomes, and which one each kind of action is recorded with (`outcomes`).
     outcomes: outcomes::OutcomeCache,
+    /// Whether the tenant takes arrays of many records in one request (`batch`).
+    arrays: batch::ArraysTaken,
 }
 
 impl HaloClient {
@@ -130,6 +133,7 @@ impl HaloClient {
             budget,
             creates,
             outcomes: outcomes::OutcomeCache::default(),
+            arrays: batch::ArraysTaken::default(),
             cfg: Arc::new(cfg),
             tokens: TokenCache::new(),
             retry: RetryPolicy::default(),

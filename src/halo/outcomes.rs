@@ -106,9 +106,8 @@ impl HaloClient {
                     None => return Err(HaloError::Validation { message, status }),
                 },
                 other => {
-                    if other.is_ok() && !tried.is_empty() {
-                        tracing::info!("Actions are recorded with the outcome {} on this HaloITSM", pick.describe());
-                        self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).insert(purpose.clone(), pick.clone());
+                    if other.is_ok() {
+                        self.remember_pick(&purpose, &pick, &tried);
                     }
                     return other;
                 }
@@ -118,6 +117,52 @@ impl HaloClient {
                 Some(next) if tried.len() < 4 => pick = next,
                 _ => return Err(HaloError::OutcomeRefused { outcome: pick.describe(), denied, message }),
             }
+        }
+    }
+
+    /// POST many actions with the outcome that serves `purpose`, in one request where the tenant
+    /// takes arrays (`batch`). Each action's result, in order: the saved action; Ok(None) when
+    /// HaloITSM's answer does not account for it (it may or may not be saved: the caller looks
+    /// before sending it again); an error. A batch refused for its outcome is sent again whole
+    /// with the tenant's own outcome for the purpose, as `post_action` does for one.
+    pub async fn post_actions(&self, purpose: Purpose, mut actions: Vec<Value>) -> Vec<Result<Option<Value>, HaloError>> {
+        let mut pick =
+            self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).get(&purpose).cloned().unwrap_or_else(|| Pick::usual(&purpose));
+        let mut tried: Vec<Pick> = Vec::new();
+        loop {
+            for a in &mut actions {
+                set_outcome(a, &pick);
+            }
+            let refusal = match self.post_many_unless("Actions", actions.clone(), &|m| outcome_refused(m).is_some()).await {
+                super::batch::Saved::Together(Err(HaloError::Validation { message, .. })) if outcome_refused(&message).is_some() => message,
+                super::batch::Saved::Together(Ok(rows)) => {
+                    self.remember_pick(&purpose, &pick, &tried);
+                    return match_by_ticket(&actions, rows);
+                }
+                super::batch::Saved::Together(Err(e)) => return actions.iter().map(|_| Err(e.clone())).collect(),
+                super::batch::Saved::Each(each) => {
+                    self.remember_pick(&purpose, &pick, &tried);
+                    return each.into_iter().map(|r| r.map(Some)).collect();
+                }
+            };
+            tried.push(pick.clone());
+            match self.outcome_for(&purpose, &tried).await {
+                Ok(Some(next)) if tried.len() < 4 => pick = next,
+                Ok(_) => {
+                    let denied = outcome_refused(&refusal) == Some(true);
+                    let e = HaloError::OutcomeRefused { outcome: pick.describe(), denied, message: refusal };
+                    return actions.iter().map(|_| Err(e.clone())).collect();
+                }
+                Err(e) => return actions.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+    }
+
+    /// Keep the outcome that worked for `purpose`, when it was not the first tried.
+    fn remember_pick(&self, purpose: &Purpose, pick: &Pick, tried: &[Pick]) {
+        if !tried.is_empty() {
+            tracing::info!("Actions are recorded with the outcome {} on this HaloITSM", pick.describe());
+            self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).insert(purpose.clone(), pick.clone());
         }
     }
 
@@ -153,6 +198,18 @@ impl HaloClient {
         *g = Some(list.clone());
         Ok(list)
     }
+}
+
+/// The saved action of each sent one, matched by ticket (in order, where a ticket has several);
+/// None where the answer has none.
+fn match_by_ticket(sent: &[Value], mut rows: Vec<Value>) -> Vec<Result<Option<Value>, HaloError>> {
+    sent.iter()
+        .map(|a| {
+            let ticket = int(a, "ticket_id");
+            let i = rows.iter().position(|r| ticket.is_some() && int(r, "ticket_id") == ticket);
+            Ok(i.map(|i| rows.remove(i)))
+        })
+        .collect()
 }
 
 fn set_outcome(action: &mut Value, pick: &Pick) {

@@ -1,54 +1,40 @@
-//! Creating a subject's ticket: write-safe (an uncertain create is looked up by its tag before
-//! it is sent again) and settled with concurrent creates elsewhere (`crate::converge`).
+//! New tickets, a batch to a request (`POST /Tickets?returnall=true`, docs/halo-api.md#A14, T15):
+//! each saved ticket HaloITSM answers is matched to its subject by the tag in its details. What
+//! the answer does not account for (fewer rows, only the last one, a 5xx, a timeout) is looked up
+//! by tag among the newest tickets before anything is sent again, and sent again once at most:
+//! never a duplicate, never a silent loss.
 
+use std::collections::HashMap;
+
+use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::{Card, Handled, Outcome, Policy, dedupe_values};
+use super::lookup::newest_tagged;
+use super::{Card, Handled, Outcome, Policy, Subject, priority_warning};
+use crate::halo::batch::Saved;
 use crate::halo::ticket::{int, string};
-use crate::halo::ticket_lists::State;
 use crate::halo::{HaloClient, HaloError};
 
-/// A ticket created for a key, how settling with concurrent creates ended, and a priority
-/// HaloITSM did not keep.
-pub(super) struct Created {
-    pub created: i64,
-    pub kept: i64,
-    pub closed: Vec<i64>,
-    pub warning: Option<String>,
+/// What creating one subject's ticket came to: the ticket (and the saved record, when HaloITSM
+/// answered it), or why not.
+enum Made {
+    Saved(Value),
+    Found(i64),
+    Failed(HaloError),
 }
 
-/// Create the card's ticket, then settle with any made for the same key at the same time
-/// elsewhere (`crate::converge`).
-pub(super) async fn create(client: &HaloClient, policy: &Policy, card: &Card, lock_key: &str) -> Result<Created, HaloError> {
-    let (created, warning) = create_once(client, policy, card).await?;
-    crate::key_locks::remember_created(lock_key, created);
-    let holds = |t: &Value| {
-        string(t, "details").or_else(|| string(t, "details_html")).is_some_and(|d| d.contains(&card.tag))
-            || dedupe_values(t, policy.dedupe_field_id).contains(&card.key)
-    };
-    let key = crate::converge::Key {
-        tag: &card.tag,
-        holds: &holds,
-        what: &card.what,
-        closed_status: policy.closed_status_id,
-        closed_status_setting: policy.closed_status_setting,
-    };
-    let settled = crate::converge::settle_or_keep(client, &key, created).await;
-    if settled.kept != created {
-        crate::key_locks::remember_created(lock_key, settled.kept);
+/// Create the tickets of the subjects at `idx`, `policy.batch_size` to a request.
+pub(super) async fn create_all<S: Subject>(client: &HaloClient, policy: &Policy, subjects: &[S], idx: &[usize]) -> Vec<(usize, Handled)> {
+    let mut out = Vec::with_capacity(idx.len());
+    for chunk in idx.chunks(policy.batch_size.max(1)) {
+        out.extend(create_batch(client, policy, subjects, chunk).await);
     }
-    Ok(Created { created, kept: settled.kept, closed: settled.closed, warning })
+    out
 }
 
-/// Create the card's ticket: its ID, and a warning when HaloITSM did not keep its priority. An
-/// uncertain outcome (timeout or 5xx after sending) is resolved by looking for the tag before
-/// anything is sent again: never a duplicate.
-async fn create_once(client: &HaloClient, policy: &Policy, card: &Card) -> Result<(i64, Option<String>), HaloError> {
-    let mut record = json!({
-        "summary": card.summary,
-        "details": card.details,
-        "tickettype_id": policy.tickettype_id,
-    });
+/// The ticket a card asks for.
+fn record(policy: &Policy, card: &Card) -> Value {
+    let mut record = json!({"summary": card.summary, "details": card.details, "tickettype_id": policy.tickettype_id});
     if let Some(p) = card.priority {
         record["priority_id"] = json!(p);
     }
@@ -61,52 +47,119 @@ async fn create_once(client: &HaloClient, policy: &Policy, card: &Card) -> Resul
     if let Some(f) = policy.dedupe_field_id {
         record["customfields"] = json!([{"id": f, "value": card.key}]);
     }
-    for attempt in 0..2 {
-        match client.create_ticket(record.clone()).await {
-            Ok(saved) => {
-                let id = int(&saved, "id").ok_or(HaloError::Unexpected { status: 200, message: "the new ticket has no ID".into() })?;
-                return Ok((id, super::priority_warning(&saved, card.priority)));
-            }
-            Err(e) if e.outcome_uncertain() && attempt == 0 => {
-                tracing::warn!("Creating the ticket for {} may or may not have worked ({e}); looking for it before trying again", card.key);
-                if let Some(id) = find_by_tag(client, &card.tag).await? {
-                    tracing::info!("The ticket for {} was created after all (ticket {id})", card.key);
-                    return Ok((id, None));
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(HaloError::Unexpected { status: 0, message: "the ticket could not be created".into() })
+    record
 }
 
-/// The newest open ticket whose details hold `tag` (a ticket just created is open). Rows are
-/// checked here, since a tenant may answer rows the search did not match (docs/halo-api.md#Q6);
-/// a row that shows no details is confirmed by a full read.
-async fn find_by_tag(client: &HaloClient, tag: &str) -> Result<Option<i64>, HaloError> {
-    let details = |r: &Value| string(r, "details").or_else(|| string(r, "details_html"));
-    let listed = client
-        .tickets_in_where(State::Open, &[("search_details", tag.to_string())], 10, |r| details(r).is_none_or(|d| d.contains(tag)))
-        .await?;
-    let mut rows: Vec<(i64, bool)> = listed.rows.iter().filter_map(|r| Some((int(r, "id")?, details(r).is_some()))).collect();
-    rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
-    for (id, checked) in rows {
-        if checked || client.get_ticket(id, true).await?.as_ref().and_then(details).is_some_and(|d| d.contains(tag)) {
-            return Ok(Some(id));
+async fn create_batch<S: Subject>(client: &HaloClient, policy: &Policy, subjects: &[S], chunk: &[usize]) -> Vec<(usize, Handled)> {
+    let mut made: HashMap<usize, Made> = HashMap::new();
+    let mut pending: Vec<usize> = chunk.to_vec();
+    let mut uncertain: Option<HaloError> = None;
+    for attempt in 0..2 {
+        let sent_at = Utc::now();
+        let records: Vec<Value> = pending.iter().map(|&i| record(policy, subjects[i].card())).collect();
+        match client.create_tickets(records).await {
+            Saved::Together(Ok(rows)) => take_rows(policy, subjects, &pending, rows, &mut made),
+            Saved::Together(Err(e)) if e.outcome_uncertain() => uncertain = Some(e),
+            Saved::Together(Err(e)) => {
+                for &i in &pending {
+                    made.insert(i, Made::Failed(e.clone()));
+                }
+            }
+            Saved::Each(results) => {
+                for (&i, r) in pending.iter().zip(results) {
+                    match r {
+                        Ok(saved) => _ = made.insert(i, Made::Saved(saved)),
+                        Err(e) if e.outcome_uncertain() => uncertain = Some(e),
+                        Err(e) => _ = made.insert(i, Made::Failed(e)),
+                    }
+                }
+            }
+        }
+        pending.retain(|i| !made.contains_key(i));
+        if pending.is_empty() {
+            break;
+        }
+        // What the answer left unsaid is looked for before anything is sent again.
+        tracing::warn!(
+            "HaloITSM's answer to {} new ticket(s) does not account for {}; looking for them by their tags",
+            chunk.len(),
+            pending.len()
+        );
+        match newest_tagged(client, policy.source, sent_at).await {
+            Ok(found) => {
+                for &i in &pending {
+                    if let Some(id) = found.get(&subjects[i].card().tag).and_then(|ids| ids.iter().max()) {
+                        tracing::info!("The ticket for {} was created after all (ticket {id})", subjects[i].card().key);
+                        made.insert(i, Made::Found(*id));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!("Could not look for the tickets HaloITSM may have created ({e}); they are not sent again");
+                break;
+            }
+        }
+        pending.retain(|i| !made.contains_key(i));
+        if pending.is_empty() || attempt == 1 {
+            break;
         }
     }
-    Ok(None)
+    chunk
+        .iter()
+        .map(|&i| {
+            let card = subjects[i].card();
+            let h = match made.remove(&i) {
+                Some(Made::Saved(saved)) => match int(&saved, "id").filter(|id| *id > 0) {
+                    Some(id) => {
+                        Handled { warning: priority_warning(&saved, card.priority), ..Handled::of(Outcome::Created, Some(id), None) }
+                    }
+                    None => Handled::of(Outcome::Failed, None, Some("HaloITSM answered the new ticket without an ID".into())),
+                },
+                Some(Made::Found(id)) => Handled::of(Outcome::Created, Some(id), None),
+                Some(Made::Failed(e)) => failed_create(e, card),
+                None => unaccounted(uncertain.clone(), card),
+            };
+            (i, h)
+        })
+        .collect()
+}
+
+/// Match the saved tickets HaloITSM answered to the subjects sent: by the tag in each one's
+/// details; by position when no row shows details and every record was answered.
+fn take_rows<S: Subject>(policy: &Policy, subjects: &[S], sent: &[usize], rows: Vec<Value>, made: &mut HashMap<usize, Made>) {
+    let details = |r: &Value| string(r, "details").or_else(|| string(r, "details_html"));
+    if rows.len() == sent.len() && rows.iter().all(|r| details(r).is_none()) {
+        for (&i, row) in sent.iter().zip(rows) {
+            made.insert(i, Made::Saved(row));
+        }
+        return;
+    }
+    for row in rows {
+        let tags = policy.source.find_tags(&details(&row).unwrap_or_default());
+        if let Some(&i) = sent.iter().find(|&&i| !made.contains_key(&i) && tags.contains(&subjects[i].card().tag)) {
+            made.insert(i, Made::Saved(row));
+        }
+    }
+}
+
+/// A create HaloITSM may or may not have saved, not found by its tag: say so, and how the next
+/// run settles it.
+fn unaccounted(e: Option<HaloError>, card: &Card) -> Handled {
+    let why = e.map_or_else(|| "HaloITSM's answer did not include the new ticket".to_string(), |e| e.to_string());
+    Handled::of(
+        Outcome::Failed,
+        None,
+        Some(format!(
+            "{why}. HaloITSM may have created the ticket anyway; it was looked for by its tag {} and not found. The next run looks for it by that tag before creating it, so the ticket is never created twice",
+            card.tag
+        )),
+    )
 }
 
 /// A create that failed. HaloITSM may have saved it: say so, and how the next run settles it.
 pub(super) fn failed_create(e: HaloError, card: &Card) -> Handled {
-    let error = if e.outcome_uncertain() {
-        format!(
-            "{e}. HaloITSM may have created the ticket anyway; it was looked for by its tag {} and not found. The next run looks for it by that tag before creating it, so the ticket is never created twice",
-            card.tag
-        )
-    } else {
-        e.to_string()
-    };
-    Handled::of(Outcome::Failed, None, Some(error))
+    if e.outcome_uncertain() {
+        return unaccounted(Some(e), card);
+    }
+    Handled::of(Outcome::Failed, None, Some(e.to_string()))
 }

@@ -73,3 +73,46 @@ pub async fn lookup(client: &HaloClient, policy: &Policy) -> Result<HashMap<Stri
 async fn confirmed_key(client: &HaloClient, id: i64, field: Option<i64>, key: &str) -> Result<bool, HaloError> {
     Ok(client.get_ticket(id, true).await?.is_some_and(|t| dedupe_values(&t, field).iter().any(|v| v == key)))
 }
+
+/// The open tickets carrying the source's tags that were opened since `since`, newest first, by
+/// tag (a row's tag checked on the row): what a batch of creates left behind, whatever HaloITSM
+/// answered to it, and what concurrent creates elsewhere made meanwhile. One list request per
+/// 100 such tickets: the walk stops at a short page or at the first page that reaches back past
+/// `since` (an hour earlier, for clocks that differ), at most `MAX_NEWEST_PAGES` pages.
+pub async fn newest_tagged(
+    client: &HaloClient,
+    source: super::Source,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<HashMap<String, Vec<i64>>, HaloError> {
+    let floor = since - chrono::Duration::hours(1);
+    let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+    let size = crate::halo::paging::MAX_PAGE_SIZE;
+    for page_no in 1..=MAX_NEWEST_PAGES {
+        let q = [
+            ("search_details", source.tag_prefix.to_string()),
+            ("order", "id".to_string()),
+            ("orderdesc", "true".to_string()),
+            State::Open.filter(),
+            ("pageinate", "true".to_string()),
+            ("page_size", size.to_string()),
+            ("page_no", page_no.to_string()),
+        ];
+        let (rows, _) = client.list("Tickets", &q, "tickets").await?;
+        let mut older = false;
+        for row in &rows {
+            let Some(id) = int(row, "id") else { continue };
+            let details = string(row, "details").or_else(|| string(row, "details_html")).unwrap_or_default();
+            for tag in source.find_tags(&details) {
+                out.entry(tag).or_default().push(id);
+            }
+            older |= string(row, "dateoccurred").and_then(|d| crate::halo::ticket::parse_halo_date(&d)).is_some_and(|d| d < floor);
+        }
+        if rows.len() < size || older {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Pages `newest_tagged` reads at most (10 000 tickets).
+const MAX_NEWEST_PAGES: u64 = 100;

@@ -4,28 +4,29 @@
 //! reopened when it comes back. Each source says what its tickets say (`Subject`); this engine
 //! decides and writes, the same way for all of them.
 //!
-//! A create whose outcome is uncertain (timeout or 5xx after sending) is resolved by searching
-//! for the tag before anything is sent again, and concurrent creates elsewhere settle on one
-//! ticket (`crate::converge`).
+//! Writes go a batch to a request (`run`): a scan costs a few dozen requests, not a few per
+//! subject. A create whose outcome is uncertain (timeout, 5xx, an answer short of rows) is
+//! resolved by looking for the tag before anything is sent again, and concurrent creates
+//! elsewhere settle on one ticket (`crate::converge`).
 
 mod create;
 mod handle;
 mod lookup;
+mod run;
+mod settle;
 pub mod text;
+mod writes;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
-
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::halo::HaloClient;
 pub use lookup::{Existing, lookup};
+pub use run::carry_out;
 
-/// Writes in flight at once (HaloITSM rate-limits; 429s are waited out by the client).
+/// Reads in flight at once (HaloITSM rate-limits; 429s are waited out by the client).
 pub const CONCURRENCY: usize = 8;
+/// Records one write request carries by default (`Policy::batch_size`).
+pub const DEFAULT_BATCH: usize = 50;
 
 /// What the tickets of one source look like: their tag and how their notes begin.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +95,8 @@ pub struct Policy {
     /// The setting that chose `closed_status_id`, named when it turns out not to close tickets.
     pub closed_status_setting: &'static str,
     pub dry_run: bool,
+    /// Records one write request carries (1 to `halo::batch::MAX_BATCH`).
+    pub batch_size: usize,
 }
 
 /// What a ticket for one subject says.
@@ -228,45 +231,6 @@ fn priority_warning(saved: &Value, asked: Option<i64>) -> Option<String> {
 /// Whether any subject needs the tickets looked up (none does when all are skipped).
 pub fn needs_lookup<S: Subject>(subjects: &[S]) -> bool {
     subjects.iter().any(|s| s.want() != Want::Skip)
-}
-
-/// Carry out every subject's plan, `CONCURRENCY` at a time, against the tickets `lookup` found
-/// at `looked_up_at`. `progress(done, total)` is called as subjects finish. Results come in the
-/// subjects' order.
-pub async fn carry_out<S: Subject>(
-    client: &HaloClient,
-    policy: &Policy,
-    subjects: Vec<S>,
-    existing: &HashMap<String, Existing>,
-    looked_up_at: Instant,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Vec<(S, Handled)> {
-    // Keys are per HaloITSM: the same subject sent to two tenants is two tickets.
-    let tenant = client.config().application_key();
-    let total = subjects.len();
-    let done = AtomicUsize::new(0);
-    let mut out: Vec<(usize, S, Handled)> = stream::iter(subjects.into_iter().enumerate())
-        .map(|(i, subject)| {
-            let found = existing.get(&subject.card().tag).cloned();
-            let (done, key) = (&done, format!("{tenant}\u{0}{}", subject.card().tag));
-            async move {
-                // One run per key at a time in this process; a ticket another run made since
-                // the lookup counts as found.
-                let lock = crate::key_locks::lock_of(&key);
-                let held = lock.lock().await;
-                let found =
-                    found.or_else(|| crate::key_locks::created_since(&key, looked_up_at).map(|id| Existing::written(id, subject.card())));
-                let handled = handle::handle(client, policy, &subject, found, &key).await;
-                drop(held);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                (i, subject, handled)
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    out.sort_by_key(|(i, _, _)| *i);
-    out.into_iter().map(|(_, s, h)| (s, h)).collect()
 }
 
 /// The values of the dedupe custom field a record carries.

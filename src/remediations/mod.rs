@@ -67,6 +67,8 @@ pub struct Options {
     pub closed_status_setting: &'static str,
     pub dry_run: bool,
     pub deadline: std::time::Duration,
+    /// Tickets (or notes, closes) one write request carries.
+    pub batch_size: usize,
 }
 
 /// What happened to one remediation (or, with `index` empty, a tracked solution gone from the
@@ -291,6 +293,7 @@ async fn send_within(client: &HaloClient, opts: &Options, remediations: Vec<Reme
         closed_status_id: opts.closed_status_id,
         closed_status_setting: opts.closed_status_setting,
         dry_run: opts.dry_run,
+        batch_size: opts.batch_size,
     };
     let looked_up_at = std::time::Instant::now();
     // Always looked up, even for an empty list: tracked solutions that are gone are resolved.

@@ -11,6 +11,7 @@ mod assets;
 mod attachments_out;
 mod cli;
 mod connection_settings;
+mod findings_batches;
 mod findings_flows;
 mod findings_wiremock;
 mod halo_client;

@@ -10,7 +10,7 @@ async fn expect_aws_file(h: &Halo, findings: &[Value]) {
     h.create(
         json!({"summary": "[Prowler] LOW - accessanalyzer_enabled - <resource_uid>", "tickettype_id": 4, "priority_id": 4}),
         &tag_of(key0),
-        ok_json(json!({"id": 201})),
+        saved(json!({"id": 201})),
         1,
     )
     .await;
@@ -18,7 +18,7 @@ async fn expect_aws_file(h: &Halo, findings: &[Value]) {
         json!({"summary": "[Prowler] MEDIUM - account_maintain_different_contact_details_to_security_billing_and_operations - arn:aws:iam::<account_uid>:root",
                "tickettype_id": 4, "priority_id": 3}),
         &tag(&findings[2]),
-        ok_json(json!({"id": 202})),
+        saved(json!({"id": 202})),
         1,
     )
     .await;
@@ -56,7 +56,7 @@ async fn findings_and_a_file_together_are_one_batch_findings_first() {
     let from_file: Vec<Value> = serde_json::from_slice(&prowler_file(name)).unwrap();
     let extra = finding("s3_bucket_public_access", "FAIL", "High", "logs");
     expect_aws_file(&h, &from_file).await;
-    h.create(new_ticket("s3_bucket_public_access", "High", "logs", 2), &tag(&extra), ok_json(json!({"id": 203})), 1).await;
+    h.create(new_ticket("s3_bucket_public_access", "High", "logs", 2), &tag(&extra), saved(json!({"id": 203})), 1).await;
     let out = h.ok(json!({"findings": [extra], "file": file_input(name)})).await;
     assert_eq!(
         outcomes(&out),
@@ -84,7 +84,7 @@ async fn every_shared_prowler_file_goes_through_with_one_lookup() {
     ] {
         let h = Halo::start().await;
         h.lookup(vec![]).await;
-        api("POST", "/api/Tickets").respond_with(ok_json(json!({"id": 300}))).named("create").mount(&h.server).await;
+        h.writes.allow("/api/Tickets", saved(json!({"id": 300})));
         let findings: Vec<Value> = serde_json::from_slice(&prowler_file(name)).unwrap();
         let out = h.ok(json!({"file": file_input(name), "dry_run": false})).await;
         let c = counts(&out);

@@ -24,21 +24,21 @@ async fn group_by_check_makes_one_ticket_per_provider_account_and_check() {
     h.create(
         json!({"summary": "[Prowler] HIGH - s3_bucket_public_access - 3 resources", "tickettype_id": 4, "priority_id": 2}),
         &tag_of(&group_key),
-        ok_json(json!({"id": 501})),
+        saved(json!({"id": 501})),
         1,
     )
     .await;
     h.create(
         json!({"summary": "[Prowler] LOW - s3_bucket_versioning - 1 resource", "tickettype_id": 4, "priority_id": 4}),
         &tag_of(&check_key(&other_check)),
-        ok_json(json!({"id": 502})),
+        saved(json!({"id": 502})),
         1,
     )
     .await;
     h.create(
         json!({"summary": "[Prowler] MEDIUM - s3_bucket_public_access - 1 resource", "tickettype_id": 4, "priority_id": 3}),
         &tag_of(&check_key(&other_account)),
-        ok_json(json!({"id": 503})),
+        saved(json!({"id": 503})),
         1,
     )
     .await;
@@ -50,10 +50,11 @@ async fn group_by_check_makes_one_ticket_per_provider_account_and_check() {
     );
     assert_eq!(out["results"][3]["key"], json!(group_key));
     assert_eq!(out["results"][3]["resource_uid"], "arn:aws:s3:::gamma");
-    assert_eq!(h.posted("/api/Tickets").await.len(), 3);
+    // The three tickets in one request.
     let posted = h.posted("/api/Tickets").await;
-    let grouped = posted.iter().find(|p| p[0]["summary"].as_str().unwrap().ends_with("3 resources")).unwrap();
-    let details = grouped[0]["details"].as_str().unwrap();
+    assert_eq!(posted.iter().map(|b| b.as_array().unwrap().len()).collect::<Vec<_>>(), [3]);
+    let grouped = posted[0].as_array().unwrap().iter().find(|p| p["summary"].as_str().unwrap().ends_with("3 resources")).unwrap();
+    let details = grouped["details"].as_str().unwrap();
     for bucket in ["alpha", "beta", "gamma"] {
         let row = format!(
             "<tr><td>arn:aws:s3:::{bucket}</td><td>{bucket}</td><td>eu-west-1</td><td>FAIL</td><td>S3 Bucket {bucket} is public.</td></tr>"
@@ -79,6 +80,6 @@ async fn group_by_check_rerun_unchanged_and_reopen() {
     h.note(602, "Prowler: FAIL again", Some(1)).await;
     let out = h.ok(json!({"findings": [a, b, v], "group_by": "check"})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(601)), o("unchanged", Some(601)), o("reopened", Some(602))], "{out}");
-    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Actions"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, POST_ACTIONS]);
     h.verify().await;
 }

@@ -10,12 +10,12 @@ async fn the_ticket_of_a_shared_key_describes_the_failing_finding() {
     // Findings 2, 3 and 4 (PASS, PASS, FAIL) have the same check, project, region and resource.
     assert_eq!(key(&findings[2]), key(&findings[4]));
     h.lookup(vec![]).await;
-    api("POST", "/api/Tickets").respond_with(ok_json(json!({"id": 300}))).expect(2).named("create").mount(&h.server).await;
+    h.writes.expect("/api/Tickets", "two creates".into(), |_| true, saved(json!({"id": 300})), 2);
     let out = h.ok(json!({"file": file_input(name)})).await;
     assert_eq!(out["results"][4]["outcome"], "created", "{out}");
-    let posted = h.posted("/api/Tickets").await;
-    let rdp = posted.iter().find(|p| p[0]["summary"].as_str().unwrap().contains("compute_firewall_rdp")).unwrap();
-    let details = rdp[0]["details"].as_str().unwrap();
+    let posted: Vec<Value> = h.posted("/api/Tickets").await.into_iter().flat_map(|b| b.as_array().unwrap().clone()).collect();
+    let rdp = posted.iter().find(|p| p["summary"].as_str().unwrap().contains("compute_firewall_rdp")).unwrap();
+    let details = rdp["details"].as_str().unwrap();
     assert!(
         details.contains("<td>FAIL - Firewall &lt;resource_id&gt; does exposes port 3389"),
         "the ticket describes the failure:\n{details}"
@@ -64,7 +64,7 @@ async fn a_long_summary_is_cut_to_250_characters_and_a_rerun_keeps_it() {
     let cut: String = full.chars().take(249).chain(std::iter::once('…')).collect();
     assert_eq!(cut.chars().count(), 250);
     h.lookup(vec![]).await;
-    h.create(json!({"summary": cut, "tickettype_id": 4, "priority_id": 2}), &tag(&f), ok_json(json!({"id": 700})), 1).await;
+    h.create(json!({"summary": cut, "tickettype_id": 4, "priority_id": 2}), &tag(&f), saved(json!({"id": 700})), 1).await;
     let out = h.ok(json!({"findings": [f.clone()]})).await;
     assert_eq!(outcomes(&out), [o("created", Some(700))], "{out}");
     h.verify().await;

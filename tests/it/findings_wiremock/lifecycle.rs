@@ -16,7 +16,7 @@ async fn a_failure_whose_ticket_is_closed_reopens_it_with_a_note() {
         [json!([{"ticket_id": 1042, "outcome": "Private Note", "note": format!("Prowler: FAIL again ({LAST_SEEN}); reopened."),
                  "hiddenfromuser": true, "new_status": 1}])]
     );
-    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Actions"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, POST_ACTIONS]);
     h.verify().await;
 }
 
@@ -54,15 +54,12 @@ async fn a_pass_with_an_open_ticket_is_noted_unless_the_newest_prowler_note_says
                {"id": 404, "ticket_id": 22, "note": "Customer: thanks"}]),
     )
     .await;
-    write(
+    h.record(
         "/api/Actions",
         json!({"ticket_id": 21, "outcome": "Private Note", "note": format!("Prowler: PASS ({LAST_SEEN}). The check no longer fails."),
                "hiddenfromuser": true}),
+        saved(json!({"id": 306, "ticket_id": 21})),
     )
-    .respond_with(ok_json(json!({"id": 306, "ticket_id": 21})))
-    .expect(1)
-    .named("the PASS note on ticket 21")
-    .mount(&h.server)
     .await;
     let out = h.ok(json!({"findings": [a, b]})).await;
     assert_eq!(outcomes(&out), [o("updated", Some(21)), o("unchanged", Some(22))], "{out}");
@@ -74,7 +71,7 @@ async fn a_pass_with_an_open_ticket_is_noted_unless_the_newest_prowler_note_says
             "GET /api/Actions?ticket_id=22&count=10000&excludesys=true",
             LOOKUP_CLOSED,
             LOOKUP,
-            "POST /api/Actions"
+            POST_ACTIONS
         ]
     );
     h.verify().await;
@@ -91,7 +88,7 @@ async fn a_pass_with_on_pass_close_closes_the_open_ticket() {
     ])
     .await;
     h.note(31, "Prowler: PASS", Some(9)).await;
-    h.read_closed(31, 9).await;
+    h.closed_list(&[31], &[31]).await;
     let out = h.ok(json!({"findings": [a, closed], "on_pass": "close"})).await;
     assert_eq!(outcomes(&out), [o("closed", Some(31)), o("unchanged", Some(32))], "an already closed ticket is left alone: {out}");
     assert_eq!(counts(&out), [0, 0, 0, 1, 1, 0, 0]);
@@ -111,7 +108,7 @@ async fn on_pass_close_uses_the_closed_status_id_input() {
     let a = finding("s3_bucket_public_access", "PASS", "High", "a");
     h.lookup(vec![tagged_ticket(31, &key(&a), &summary("s3_bucket_public_access", "High", "a"), 2, false)]).await;
     h.note(31, "Prowler: PASS", Some(8)).await;
-    h.read_closed(31, 8).await;
+    h.closed_list(&[31], &[31]).await;
     let out = h.ok(json!({"findings": [a], "on_pass": "close", "closed_status_id": 8})).await;
     assert_eq!(outcomes(&out), [o("closed", Some(31))], "{out}");
     h.verify().await;
@@ -123,7 +120,9 @@ async fn a_close_that_does_not_close_fails_that_finding_naming_the_status_and_th
     let a = finding("s3_bucket_public_access", "PASS", "High", "a");
     h.lookup(vec![tagged_ticket(31, &key(&a), &summary("s3_bucket_public_access", "High", "a"), 2, false)]).await;
     h.note(31, "Prowler: PASS", Some(5)).await;
-    // HaloITSM moved the ticket to status 5 but does not count it closed.
+    // HaloITSM moved the ticket to status 5 but does not count it closed: not listed, and a
+    // full read says so.
+    h.closed_list(&[31], &[]).await;
     api("GET", "/api/Tickets/31")
         .and(query_is(&[("includedetails", "true")]))
         .respond_with(ok_json(json!({"id": 31, "status_id": 5, "hasbeenclosed": false})))
@@ -193,7 +192,7 @@ async fn informational_findings_count_with_min_severity_informational() {
     let h = Halo::start().await;
     let info = finding("s3_bucket_tags", "FAIL", "Informational", "logs");
     h.lookup(vec![]).await;
-    h.create(new_ticket("s3_bucket_tags", "Informational", "logs", 4), &tag(&info), ok_json(json!({"id": 61})), 1).await;
+    h.create(new_ticket("s3_bucket_tags", "Informational", "logs", 4), &tag(&info), saved(json!({"id": 61})), 1).await;
     let out = h.ok(json!({"findings": [info], "min_severity": "Informational"})).await;
     assert_eq!(outcomes(&out), [o("created", Some(61))], "{out}");
     h.verify().await;
@@ -205,10 +204,10 @@ async fn the_statuses_input_chooses_what_gets_a_ticket() {
     let fail = finding("s3_bucket_public_access", "FAIL", "High", "logs");
     let manual = finding("s3_bucket_policy_review", "MANUAL", "Medium", "logs");
     h.lookup(vec![]).await;
-    h.create(new_ticket("s3_bucket_policy_review", "Medium", "logs", 3), &tag(&manual), ok_json(json!({"id": 71})), 1).await;
+    h.create(new_ticket("s3_bucket_policy_review", "Medium", "logs", 3), &tag(&manual), saved(json!({"id": 71})), 1).await;
     let out = h.ok(json!({"findings": [fail, manual], "statuses": ["manual"]})).await;
     assert_eq!(outcomes(&out), [o("skipped", None), o("created", Some(71))], "{out}");
-    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets", settle_request(&tag(&manual)).as_str()]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, POST_TICKETS, SETTLE]);
     h.verify().await;
 }
 
@@ -217,16 +216,16 @@ async fn a_severity_change_updates_summary_and_priority() {
     let h = Halo::start().await;
     let f = finding("s3_bucket_public_access", "FAIL", "Critical", "logs");
     h.lookup(vec![tagged_ticket(81, &key(&f), &summary("s3_bucket_public_access", "Medium", "logs"), 3, false)]).await;
-    write("/api/Tickets", json!({"summary": summary("s3_bucket_public_access", "Critical", "logs"), "priority_id": 1, "id": 81}))
-        .respond_with(ok_json(json!({"id": 81, "summary": summary("s3_bucket_public_access", "Critical", "logs"), "priority_id": 1})))
-        .expect(1)
-        .named("update ticket 81")
-        .mount(&h.server)
-        .await;
+    h.record(
+        "/api/Tickets",
+        json!({"summary": summary("s3_bucket_public_access", "Critical", "logs"), "priority_id": 1, "id": 81}),
+        saved(json!({"id": 81, "summary": summary("s3_bucket_public_access", "Critical", "logs"), "priority_id": 1})),
+    )
+    .await;
     let out = h.ok(json!({"findings": [f]})).await;
     assert_eq!(outcomes(&out), [o("updated", Some(81))], "{out}");
     assert_eq!(counts(&out), [0, 1, 0, 0, 0, 0, 0]);
-    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, "POST /api/Tickets"]);
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, POST_TICKETS]);
     h.verify().await;
 }
 
@@ -239,13 +238,8 @@ async fn an_unchanged_summary_keeps_the_tickets_priority() {
     let s = summary("s3_bucket_public_access", "High", "logs");
     // An agent raised the priority to 1 by hand; the map says 6 for High.
     h.lookup(vec![tagged_ticket(82, &key(&f), &s, 1, false)]).await;
-    write("/api/Tickets", json!({"summary": s, "priority_id": 6, "id": 82}))
-        .respond_with(ok_json(json!({"id": 82, "summary": s, "priority_id": 6})))
-        .expect(0)
-        .named("update ticket 82")
-        .mount(&h.server)
-        .await;
     let out = h.ok(json!({"findings": [f], "priority_map": {"High": 6}})).await;
     assert_eq!(outcomes(&out), [o("unchanged", Some(82))], "{out}");
+    assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED], "no update");
     h.verify().await;
 }

@@ -16,7 +16,7 @@ async fn one_lookup_request_serves_a_whole_file_of_findings() {
         let p = ocsf::parse(f).unwrap();
         let fields = json!({"summary": format!("[Prowler] {} - {} - {}", p.severity.as_str().to_uppercase(), p.check_id, p.resource_uid),
                             "tickettype_id": 4, "priority_id": match p.severity.as_str() { "High" => 2, "Medium" => 3, _ => 4 }});
-        h.create(fields, &tag(f), ok_json(json!({"id": 2000 + i as i64})), 1).await;
+        h.create(fields, &tag(f), saved(json!({"id": 2000 + i as i64})), 1).await;
     }
     let out = h.ok(json!({"findings": findings})).await;
     assert_eq!(counts(&out), [5, 0, 0, 0, 0, 0, 0], "{out}");
@@ -27,7 +27,7 @@ async fn one_lookup_request_serves_a_whole_file_of_findings() {
         2,
         "one lookup (of open and of closed tickets) for the whole file, no search per finding: {reqs:?}"
     );
-    assert_eq!(reqs.len(), 12, "two lookups, five creates and their duplicate checks: {reqs:?}");
+    assert_eq!(reqs, [LOOKUP, LOOKUP_CLOSED, POST_TICKETS, SETTLE], "two lookups, the five creates in one request, one duplicate check");
     h.verify().await;
 }
 
@@ -79,12 +79,12 @@ async fn the_lookup_stops_when_the_record_count_is_reached() {
     h.lookup_page(1, rows, 200, None).await;
     h.lookup_page(2, page2, 200, None).await;
     h.no_closed(None).await;
-    h.create(new_ticket("s3_bucket_public_access", "High", "logs", 2), &tag(&f), ok_json(json!({"id": 6001})), 1).await;
+    h.create(new_ticket("s3_bucket_public_access", "High", "logs", 2), &tag(&f), saved(json!({"id": 6001})), 1).await;
     let out = h.ok(json!({"findings": [f]})).await;
     assert_eq!(outcomes(&out), [o("created", Some(6001))], "{out}");
     assert_eq!(
         h.api_requests().await,
-        [lookup_request(1), lookup_request(2), LOOKUP_CLOSED.to_string(), "POST /api/Tickets".to_string(), settle_request(&tag(&f))],
+        [lookup_request(1), lookup_request(2), LOOKUP_CLOSED.to_string(), POST_TICKETS.to_string(), SETTLE.to_string()],
         "no page 3"
     );
     h.verify().await;

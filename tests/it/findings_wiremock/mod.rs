@@ -1,6 +1,7 @@
 //! `send_findings` (Prowler OCSF findings to HaloITSM tickets) driven through the plugin's REST
 //! API against a mock HaloITSM, asserting the exact HaloITSM requests (method, path, query, JSON
-//! body), how many of each were sent, and the action's output.
+//! body), how many of each were sent, and the action's output. Writes go a batch to a request:
+//! each record a test expects is answered by `writes`.
 //!
 //! Every mock HaloITSM here answers any request a test did not describe with HTTP 418 and an
 //! echo of the request, and fails verification when it was hit, so an extra, missing or
@@ -12,9 +13,10 @@ use base64::Engine;
 use common::*;
 use icon_haloitsm::findings::{GroupBy, key_of, ocsf, tag_of};
 use serde_json::{Value, json};
-use wiremock::matchers::{any, body_json, header, method, path};
+use wiremock::matchers::{any, header, method, path};
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
+mod batches;
 mod create;
 mod dry_run;
 mod file_input;
@@ -25,6 +27,9 @@ mod lifecycle;
 mod lookup;
 mod rerun;
 mod write_safety;
+mod writes;
+
+use writes::{Answer, Writes};
 
 // ----- the mock HaloITSM ----------------------------------------------------------------------
 
@@ -45,10 +50,6 @@ fn query_is(pairs: &[(&str, &str)]) -> QueryIs {
     QueryIs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
-fn no_query() -> QueryIs {
-    QueryIs(Vec::new())
-}
-
 /// How the free-text field of a [`Record`] must look.
 #[derive(Clone)]
 enum Text {
@@ -56,19 +57,18 @@ enum Text {
     StartsWith(String),
 }
 
-/// The body is a one-element JSON array whose object equals `fields` once `text` is taken out,
-/// and whose `text` is a string that satisfies `check`.
+/// A record of a batch that equals `fields` once `text` is taken out, and whose `text` is a
+/// string that satisfies `check`.
 struct Record {
     fields: Value,
     text: &'static str,
     check: Text,
 }
 
-impl Match for Record {
-    fn matches(&self, request: &Request) -> bool {
-        let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&request.body) else { return false };
-        let [Value::Object(obj)] = items.as_slice() else { return false };
-        let mut obj = obj.clone();
+impl Record {
+    /// Whether one record of a batch is this one.
+    fn takes(&self, record: &serde_json::Map<String, Value>) -> bool {
+        let mut obj = record.clone();
         let Some(Value::String(text)) = obj.remove(self.text) else { return false };
         let text_ok = match &self.check {
             Text::Contains(s) => text.contains(s.as_str()),
@@ -76,6 +76,16 @@ impl Match for Record {
         };
         text_ok && Value::Object(obj) == self.fields
     }
+}
+
+/// A record's answer: the saved record (HaloITSM's answer shows what was sent, and these fields).
+fn saved(v: Value) -> Answer {
+    Answer::Saved(v)
+}
+
+/// A record's answer: an error, for the whole request it came in.
+fn failed_with(status: u16, body: Value) -> Answer {
+    Answer::Error(status, body)
 }
 
 /// The answer to any request no test mock describes: 418 with the request echoed, so the
@@ -93,12 +103,13 @@ impl Respond for Unexpected {
     }
 }
 
-/// A mock HaloITSM (token endpoint and catch-all already mounted), a plugin server, and the
-/// connection that points one at the other.
+/// A mock HaloITSM (token endpoint, batched writes and catch-all already mounted), a plugin
+/// server, and the connection that points one at the other.
 struct Halo {
     server: MockServer,
     srv: PluginServer,
     conn: Value,
+    writes: Writes,
 }
 
 impl Halo {
@@ -118,20 +129,26 @@ impl Halo {
             .named("token")
             .mount(&server)
             .await;
-        // The duplicate check after each create (`crate::converge`): no other ticket has the tag.
+        // The duplicate check after a run's creates: the newest open tagged tickets, none other.
         Mock::given(method("GET"))
             .and(path("/api/Tickets"))
-            .and(|r: &wiremock::Request| {
-                let q: Vec<(String, String)> = r.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-                let has = |k: &str, v: &str| q.iter().any(|(qk, qv)| qk == k && qv == v);
-                has("open_only", "true")
-                    && has("page_size", "50")
-                    && q.iter().any(|(k, v)| k == "search_details" && v.len() > "prowler-key:".len())
-            })
+            .and(query_is(&SETTLE_QUERY))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
-            .named("duplicate check after a create")
+            .named("duplicate check after the creates")
             .mount(&server)
             .await;
+        // Every write, a batch to a request: each record answered as a test expects it.
+        let writes = Writes::default();
+        for p in ["/api/Tickets", "/api/Actions"] {
+            Mock::given(method("POST"))
+                .and(path(p))
+                .and(|r: &Request| matches!(r.url.query(), None | Some("returnall=true")))
+                .and(header("content-type", "application/json"))
+                .respond_with(writes.clone())
+                .named(format!("writes to {p}"))
+                .mount(&server)
+                .await;
+        }
         Mock::given(any())
             .respond_with(Unexpected)
             .with_priority(u8::MAX)
@@ -143,7 +160,7 @@ impl Halo {
         for (k, v) in extra.as_object().unwrap() {
             conn[k] = v.clone();
         }
-        Halo { server, srv: PluginServer::start().await, conn }
+        Halo { server, srv: PluginServer::start().await, conn, writes }
     }
 
     /// Run `send_findings` through the REST API; (HTTP status, `body` of the answer).
@@ -215,6 +232,7 @@ impl Halo {
         for r in self.server.received_requests().await.unwrap() {
             eprintln!("HaloITSM received: {} {} {}", r.method, r.url, String::from_utf8_lossy(&r.body));
         }
+        self.writes.verify();
         self.server.verify().await;
     }
 
@@ -270,42 +288,47 @@ impl Halo {
         self.lookup_state(true, 1, closed, n_closed, None).await;
     }
 
-    /// A full read of a ticket that HaloITSM now counts as closed (the check after a close).
-    async fn read_closed(&self, id: i64, status: i64) {
-        api("GET", &format!("/api/Tickets/{id}"))
-            .and(query_is(&[("includedetails", "true")]))
-            .respond_with(ok_json(json!({"id": id, "status_id": status, "hasbeenclosed": true})))
+    /// The check after a batch of closes: one list of those of `ids` HaloITSM counts as closed
+    /// (`ticketids`, `closed_only`), answering `closed`, exactly once.
+    async fn closed_list(&self, ids: &[i64], closed: &[i64]) {
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let count = ids.len().to_string();
+        let rows: Vec<Value> = closed.iter().map(|id| json!({"id": id, "status_id": 9})).collect();
+        api("GET", "/api/Tickets")
+            .and(query_is(&[("ticketids", list.as_str()), ("count", count.as_str()), ("closed_only", "true")]))
+            .respond_with(ok_json(json!({"record_count": rows.len(), "tickets": rows})))
             .expect(1)
-            .named(format!("read closed ticket {id}"))
+            .named(format!("closed among {list}"))
             .mount(&self.server)
             .await;
     }
 
-    /// `POST /api/Tickets` creating a ticket: the body is `[fields + details]` where the details
-    /// carry `tag`; answers `response`, exactly `times` times.
-    async fn create(&self, fields: Value, tag: &str, response: ResponseTemplate, times: u64) {
+    /// A record of a batch, exactly `record`, at `path` (`/api/Tickets` or `/api/Actions`);
+    /// answered `answer`, exactly once.
+    async fn record(&self, path: &str, record: Value, answer: Answer) {
+        let name = format!("{path} record {record}");
+        self.writes.expect(path, name, move |r| Value::Object(r.clone()) == record, answer, 1);
+    }
+
+    /// A new ticket's record in a `POST /api/Tickets` batch: `fields` plus details that carry
+    /// `tag`; answered `answer` (a saved ticket shows the details sent), exactly `times` times.
+    async fn create(&self, fields: Value, tag: &str, answer: Answer, times: u64) {
         let summary = fields["summary"].as_str().unwrap_or_default().to_string();
-        write_where("/api/Tickets", Record { fields, text: "details", check: Text::Contains(tag.to_string()) })
-            .respond_with(response)
-            .expect(times)
-            .named(format!("create {summary}"))
-            .mount(&self.server)
-            .await;
+        let record = Record { fields, text: "details", check: Text::Contains(tag.to_string()) };
+        self.writes.expect("/api/Tickets", format!("create {summary}"), move |r| record.takes(r), answer, times);
     }
 
-    /// `POST /api/Actions` with a private note on `ticket_id` that starts with `note_start`, moving
-    /// the ticket to `new_status` when given; answers an action, exactly once.
+    /// A private note's record in a `POST /api/Actions` batch, on `ticket_id`, starting with
+    /// `note_start`, moving the ticket to `new_status` when given; answered with the saved
+    /// action, exactly once.
     async fn note(&self, ticket_id: i64, note_start: &str, new_status: Option<i64>) {
         let mut fields = json!({"ticket_id": ticket_id, "outcome": "Private Note", "hiddenfromuser": true});
         if let Some(s) = new_status {
             fields["new_status"] = json!(s);
         }
-        write_where("/api/Actions", Record { fields, text: "note", check: Text::StartsWith(note_start.to_string()) })
-            .respond_with(ok_json(json!({"id": 9000 + ticket_id, "ticket_id": ticket_id})))
-            .expect(1)
-            .named(format!("note on ticket {ticket_id}"))
-            .mount(&self.server)
-            .await;
+        let record = Record { fields, text: "note", check: Text::StartsWith(note_start.to_string()) };
+        let answer = saved(json!({"id": 9000 + ticket_id, "ticket_id": ticket_id}));
+        self.writes.expect("/api/Actions", format!("note on ticket {ticket_id}"), move |r| record.takes(r), answer, 1);
     }
 
     /// `GET /api/Actions?ticket_id=N&excludesys=true` answers these actions, exactly once.
@@ -320,14 +343,16 @@ impl Halo {
             .await;
     }
 
-    /// The uncertain-create search for `tag` (among open tickets: it was just created) answers
-    /// these tickets, exactly once.
-    async fn search_tag(&self, tag: &str, rows: Vec<Value>) {
+    /// The look for new tickets after an uncertain create (the newest open tagged tickets)
+    /// answers these tickets, exactly once; the duplicate check after it finds none.
+    async fn newest(&self, rows: Vec<Value>) {
         api("GET", "/api/Tickets")
-            .and(query_is(&[("search_details", tag), ("open_only", "true"), ("pageinate", "true"), ("page_size", "100"), ("page_no", "1")]))
+            .and(query_is(&SETTLE_QUERY))
             .respond_with(ok_json(json!({"record_count": rows.len(), "tickets": rows})))
+            .up_to_n_times(1)
+            .with_priority(1)
             .expect(1)
-            .named(format!("search {tag}"))
+            .named("the newest tagged tickets, after an uncertain create")
             .mount(&self.server)
             .await;
     }
@@ -336,16 +361,6 @@ impl Halo {
 /// An authenticated API request to this method and path.
 fn api(m: &str, p: &str) -> MockBuilder {
     Mock::given(method(m)).and(path(p.to_string())).and(header("authorization", "Bearer tok"))
-}
-
-/// A HaloITSM write the plugin's way: `POST {path}` with no query, JSON, the body matching `m`.
-fn write_where(p: &str, m: impl Match + 'static) -> MockBuilder {
-    api("POST", p).and(no_query()).and(header("content-type", "application/json")).and(m)
-}
-
-/// A HaloITSM write with exactly this body: `[record]`.
-fn write(p: &str, record: Value) -> MockBuilder {
-    api("POST", p).and(no_query()).and(header("content-type", "application/json")).and(body_json(json!([record])))
 }
 
 fn ok_json(v: Value) -> ResponseTemplate {
@@ -446,17 +461,26 @@ fn o(outcome: &str, ticket: Option<i64>) -> (String, Option<i64>) {
     (outcome.to_string(), ticket)
 }
 
-/// The bulk lookup's first page of open tickets, then of closed ones (HaloITSM's plain list
-/// leaves out tickets closed a while ago).
-/// A read that is not the duplicate check after a create.
+/// A read that is not the duplicate check after the creates.
 fn is_lookup(request: &str) -> bool {
-    request.starts_with("GET") && !request.contains("&page_size=50&")
+    request.starts_with("GET") && request != SETTLE
 }
 
-/// The duplicate check after a create of the ticket tagged `tag`.
-fn settle_request(tag: &str) -> String {
-    format!("GET /api/Tickets?search_details={tag}&open_only=true&pageinate=true&page_size=50&page_no=1")
-}
+/// The duplicate check after a run's creates: its newest open tagged tickets, one page.
+const SETTLE_QUERY: [(&str, &str); 7] = [
+    ("search_details", "prowler-key:"),
+    ("order", "id"),
+    ("orderdesc", "true"),
+    ("open_only", "true"),
+    ("pageinate", "true"),
+    ("page_size", "100"),
+    ("page_no", "1"),
+];
+const SETTLE: &str =
+    "GET /api/Tickets?search_details=prowler-key:&order=id&orderdesc=true&open_only=true&pageinate=true&page_size=100&page_no=1";
+/// A batch of writes.
+const POST_TICKETS: &str = "POST /api/Tickets?returnall=true";
+const POST_ACTIONS: &str = "POST /api/Actions?returnall=true";
 
 const LOOKUP: &str = "GET /api/Tickets?search_details=prowler-key:&order=id&open_only=true&pageinate=true&page_size=100&page_no=1";
 const LOOKUP_CLOSED: &str = "GET /api/Tickets?search_details=prowler-key:&order=id&closed_only=true&pageinate=true&page_size=100&page_no=1";

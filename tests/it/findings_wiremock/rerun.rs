@@ -59,7 +59,7 @@ async fn with_a_dedupe_field_the_key_in_the_custom_field_finds_the_ticket() {
         json!({"summary": summary("s3_bucket_versioning", "High", "logs"), "tickettype_id": 4, "priority_id": 2,
                "customfields": [{"id": 102, "value": key(&other)}]}),
         &tag(&other),
-        ok_json(json!({"id": 1044})),
+        saved(json!({"id": 1044})),
         1,
     )
     .await;

@@ -134,6 +134,7 @@ fn finding_options(dry_run: bool, group_by: GroupBy) -> FindingOptions {
         team_id: None,
         dry_run,
         deadline: icon_haloitsm::halo::budget::patience::BULK_DEADLINE,
+        batch_size: icon_haloitsm::lifecycle::DEFAULT_BATCH,
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::*;
 
-/// 40 findings need about 82 requests (two lookups, a create and a duplicate check each)
-/// against 20 a second: the client must pace itself to the window.
+/// 40 findings sent one ticket to a request (`batch_size` 1) need about 43 requests (two
+/// lookups, the creates, a duplicate check) against 20 a second: the client must pace itself to
+/// the window. (In batches of 50 they need four.)
 const FINDINGS: usize = 40;
 
 fn assert_every_finding_has_one_ticket(h: &SimHandle, out: &Value) {
@@ -22,12 +23,13 @@ fn assert_every_finding_has_one_ticket(h: &SimHandle, out: &Value) {
 async fn an_unknown_limit_without_retry_after_is_learned_and_nothing_fails() {
     let h = limited(20, 1000, false, 0).await;
     let srv = plugin().await;
-    let (status, body) = run(&srv.url(""), "send_findings", &connection(&h, json!({})), json!({"findings": findings(FINDINGS)})).await;
+    let input = json!({"findings": findings(FINDINGS), "batch_size": 1});
+    let (status, body) = run(&srv.url(""), "send_findings", &connection(&h, json!({})), input).await;
     assert_eq!(status, 200, "{body}");
     assert_every_finding_has_one_ticket(&h, &body["output"]);
     let stats = h.sim.stats();
-    // The first burst meets the window with every request in flight (8 at once); then one
-    // request probes at a time and the learned pace keeps the rest in the window.
+    // The first second meets the window; then one request probes at a time and the learned
+    // pace keeps the rest in the window.
     assert!(stats.window_429 > 0, "the window was met: {stats:?}");
     assert!(stats.window_429 <= 25, "429s stay few once the limit is learned: {stats:?}");
 }
@@ -37,7 +39,7 @@ async fn a_configured_limit_is_kept_so_haloitsm_never_answers_429() {
     let h = limited(20, 1000, false, 0).await;
     let srv = plugin().await;
     let conn = connection(&h, json!({"rate_limit_requests": 20, "rate_limit_window_seconds": 1}));
-    let (status, body) = run(&srv.url(""), "send_findings", &conn, json!({"findings": findings(FINDINGS)})).await;
+    let (status, body) = run(&srv.url(""), "send_findings", &conn, json!({"findings": findings(FINDINGS), "batch_size": 1})).await;
     assert_eq!(status, 200, "{body}");
     assert_every_finding_has_one_ticket(&h, &body["output"]);
     assert_eq!(h.sim.stats().window_429, 0, "{:?}", h.sim.stats());

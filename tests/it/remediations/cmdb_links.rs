@@ -63,7 +63,7 @@ async fn without_the_option_nothing_is_linked_or_looked_up() {
 
 /// A CMDB where three assets are named like `web-1` (one at 10.0.0.11), two `db-7`, one active
 /// `app-3`, more than a search reads `big`; and a ticket search that finds only the new ticket
-/// 500 (the lookup of tracked tickets finds none).
+/// 500 (the lookup of tracked tickets finds none). Its creates answer ticket 500 for each record.
 async fn ambiguous_cmdb(halo: &wiremock::MockServer, searched: &[&str]) {
     let rows = |rows: Value, total: usize| ResponseTemplate::new(200).set_body_json(json!({"record_count": total, "assets": rows}));
     let big: Vec<Value> = (1000..1100).map(|id| json!({"id": id, "key_field": "big"})).collect();
@@ -89,7 +89,7 @@ async fn ambiguous_cmdb(halo: &wiremock::MockServer, searched: &[&str]) {
     }
     Mock::given(method("GET"))
         .and(path("/api/Tickets"))
-        .and(query_param("search", "ivm-key:"))
+        .and(query_param("search_details", "ivm-key:"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
         .with_priority(1)
         .mount(halo)
@@ -102,7 +102,11 @@ async fn ambiguous_cmdb(halo: &wiremock::MockServer, searched: &[&str]) {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/Tickets"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!([{"id": 500}])))
+        .respond_with(|r: &wiremock::Request| {
+            let sent: Vec<Value> = serde_json::from_slice(&r.body).unwrap_or_default();
+            let saved: Vec<Value> = sent.iter().map(|t| json!({"id": 500, "details": t["details"]})).collect();
+            ResponseTemplate::new(201).set_body_json(saved)
+        })
         .mount(halo)
         .await;
 }

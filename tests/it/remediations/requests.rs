@@ -41,7 +41,17 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
         .and(path("/api/Tickets"))
         .and(query_param("search_details", "ivm-key:"))
         .and(query_param("open_only", "true"))
+        .and(|r: &wiremock::Request| !r.url.query_pairs().any(|(k, _)| k == "orderdesc"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 2, "tickets": [gone_row, other_row]})))
+        .expect(1)
+        .mount(&halo)
+        .await;
+    // The duplicate check after the creates: the newest open tagged tickets.
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets"))
+        .and(query_param("search_details", "ivm-key:"))
+        .and(query_param("orderdesc", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 500}]})))
         .expect(1)
         .mount(&halo)
         .await;
@@ -50,13 +60,6 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
         .and(query_param("search_details", "ivm-key:"))
         .and(query_param("closed_only", "true"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 0, "tickets": []})))
-        .expect(1)
-        .mount(&halo)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/Tickets"))
-        .and(query_param("search_details", new_tag.as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 500}]})))
         .expect(1)
         .mount(&halo)
         .await;
@@ -74,7 +77,7 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/Actions"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!([{"id": 9}])))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!([{"id": 9, "ticket_id": 77}])))
         .expect(1)
         .mount(&halo)
         .await;
@@ -92,14 +95,14 @@ async fn a_run_creates_with_the_whole_body_and_notes_what_is_gone() {
     );
     assert_eq!(out["results"][1]["ticket_id"], 77);
 
-    let settle = format!("GET /api/Tickets?search_details={new_tag}&open_only=true&pageinate=true&page_size=50&page_no=1");
+    let settle = "GET /api/Tickets?search_details=ivm-key:&order=id&orderdesc=true&open_only=true&pageinate=true&page_size=100&page_no=1";
     let mut want = vec![
         LOOKUP.to_string(),
         LOOKUP_CLOSED.to_string(),
-        "POST /api/Tickets".into(),
-        settle,
+        "POST /api/Tickets?returnall=true".into(),
+        settle.into(),
         "GET /api/Actions?ticket_id=77&count=10000&excludesys=true".into(),
-        "POST /api/Actions".into(),
+        "POST /api/Actions?returnall=true".into(),
     ];
     want.sort();
     assert_eq!(requests_of(&halo).await, want);
