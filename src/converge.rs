@@ -44,8 +44,14 @@ pub async fn settle_or_keep(client: &HaloClient, key: &Key<'_>, created: i64) ->
 
 /// Look the key up again after `created` was made for it, and close any newer duplicate.
 pub async fn settle(client: &HaloClient, key: &Key<'_>, created: i64) -> Result<Settled, HaloError> {
-    // The tag is in the details (free-text `search` misses keys: docs/halo-api.md#L11).
-    let rows = client.tickets_in(State::Open, &[("search_details", key.tag.to_string())], 50).await?.rows;
+    // The tag is in the details (free-text `search` misses keys: docs/halo-api.md#L11); a row
+    // that shows details must hold it (a tenant may answer rows the search did not match, Q6).
+    let shows_tag = |r: &Value| {
+        crate::halo::ticket::string(r, "details")
+            .or_else(|| crate::halo::ticket::string(r, "details_html"))
+            .is_none_or(|d| d.contains(key.tag))
+    };
+    let rows = client.tickets_in_where(State::Open, &[("search_details", key.tag.to_string())], 50, shows_tag).await?.rows;
     let ids: Vec<i64> = rows.iter().filter_map(|r| int(r, "id")).collect();
     settle_among(client, key, created, ids).await
 }

@@ -48,7 +48,7 @@ impl Action for AddComment {
             // Only spaces (a blank is dropped before, and the spec's default put in).
             "" => Purpose::PublicNote,
             o if o.eq_ignore_ascii_case("Note") => Purpose::PublicNote,
-            o => Purpose::Named(o.to_string()),
+            o => Purpose::Named(o.to_string(), None),
         };
         let action = json!({
             "ticket_id": input.ticket_id,

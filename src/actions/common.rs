@@ -119,7 +119,8 @@ pub(crate) async fn requester_home(
         out.insert("site_id".into(), json!(site));
         return Ok(out);
     }
-    let row = match row {
+    // A search's row may leave the site out: the user's own record says.
+    let row = match row.filter(|r| int(r, "site_id").is_some_and(|s| s > 0)) {
         Some(r) => r,
         None => ctx.client.get_optional(&format!("Users/{user_id}"), &[]).await?.ok_or_else(|| {
             PluginError::client(

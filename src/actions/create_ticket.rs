@@ -172,14 +172,14 @@ impl Action for CreateTicket {
             ));
         };
         tracing::info!("Created ticket {new_id}");
-        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
-        let asked_priority = input.priority_id.or(cfg.default_priority_id);
-        crate::halo::ticket::check_priority_kept(&saved, asked_priority).map_err(|e| created_but(new_id, e.into()))?;
         let saved = if parent.is_some() || !assets.is_empty() {
             confirm_relations(&ctx, new_id, parent, &assets).await.map_err(|e| created_but(new_id, e))?
         } else {
             saved
         };
+        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
+        let asked_priority = input.priority_id.or(cfg.default_priority_id);
+        ctx.client.check_priority_kept(&saved, asked_priority).await.map_err(|e| created_but(new_id, e.into()))?;
         Ok(Output { ticket: ctx.ticket(&saved).await, success: true })
     }
 }

@@ -69,21 +69,21 @@ pub async fn find(client: &HaloClient, reference: &str, field: i64, open_only: b
     // tenants (docs/halo-api.md#L11); every candidate is confirmed by a full read.
     let by_tag = [("search_details", tag.clone()), ("include_custom_fields", field.to_string())];
     // Tickets this plugin created carry the tag: one search each for open and closed ones.
-    if let Some(t) = confirmed(client, State::Open, &by_tag, 50, &holds).await? {
+    if let Some(t) = confirmed(client, State::Open, &by_tag, 50, &holds, true).await? {
         return Ok(Some(t));
     }
     // Tickets that got the reference another way: look through the open ones, whose rows carry
     // the custom field where HaloITSM honours `include_custom_fields`.
     let scan = [("include_custom_fields", field.to_string()), ("order", "id".to_string()), ("orderdesc", "true".to_string())];
     let limit = SCAN_TICKETS;
-    if let Some(t) = confirmed(client, State::Open, &scan, limit, &|t: &Value| custom_field(t, field).as_deref() == Some(reference)).await?
-    {
+    let in_field = |t: &Value| custom_field(t, field).as_deref() == Some(reference);
+    if let Some(t) = confirmed(client, State::Open, &scan, limit, &in_field, false).await? {
         return Ok(Some(t));
     }
     if open_only {
         return Ok(None);
     }
-    confirmed(client, State::Closed, &by_tag, 50, &holds).await
+    confirmed(client, State::Closed, &by_tag, 50, &holds, true).await
 }
 
 /// Whether a ticket (a full read) holds the reference: in its field, or as the tag we write.
@@ -102,12 +102,20 @@ async fn confirmed(
     query: &[(&str, String)],
     limit: usize,
     holds: &(dyn Fn(&Value) -> bool + Sync),
+    read_unknown: bool,
 ) -> Result<Option<Value>, HaloError> {
-    let listed = client.tickets_in(state, query, limit).await?;
+    // A row of a search by tag that shows neither the details nor the field cannot say: a full
+    // read does (L3). (A scan of every open ticket takes only rows that show the field.)
+    let unknown = |t: &Value| {
+        read_unknown && string(t, "details").is_none() && string(t, "details_html").is_none() && t.get("customfields").is_none()
+    };
+    let candidate = |t: &Value| holds(t) || unknown(t);
+    // Rows are checked as they come, so rows a tenant answers beside the match (Q6) fill nothing.
+    let listed = client.tickets_in_where(state, query, limit, candidate).await?;
     if listed.rows.len() >= SCAN_TICKETS && limit >= SCAN_TICKETS {
         tracing::warn!("Looked through {SCAN_TICKETS} open tickets for a reference; older tickets were not searched");
     }
-    let mut ids: Vec<i64> = listed.rows.iter().filter(|t| holds(t)).filter_map(|t| int(t, "id")).collect();
+    let mut ids: Vec<i64> = listed.rows.iter().filter_map(|t| int(t, "id")).collect();
     ids.sort_unstable();
     if state.closed() {
         ids.reverse();
@@ -216,11 +224,23 @@ impl Action for UpsertTicketByReference {
         };
         let id = int(&current, "id").unwrap_or_default();
         // Only what differs is sent; details are kept (the text goes into the note).
-        let changes: Map<String, Value> = common.into_iter().filter(|(k, v)| k != "customfields" && current.get(k) != Some(v)).collect();
+        let mut changes: Map<String, Value> = common
+            .iter()
+            .filter(|(k, v)| *k != "customfields" && current.get(k.as_str()) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // A requester goes with its site and client, even where those did not change (T16).
+        if changes.contains_key("user_id") {
+            for k in ["site_id", "client_id"] {
+                if let Some(v) = common.get(k) {
+                    changes.insert(k.into(), v.clone());
+                }
+            }
+        }
         if !changes.is_empty() {
             let asked = changes.get("priority_id").and_then(Value::as_i64);
             let saved = ctx.client.update_ticket(id, changes).await?;
-            crate::halo::ticket::check_priority_kept(&saved, asked)?;
+            ctx.client.check_priority_kept(&saved, asked).await?;
         }
         let text = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(input.details.trim());
         let note = format!("Update from {reference}: {text}");
@@ -271,7 +291,7 @@ pub(crate) async fn create_for(
     let settled = crate::converge::settle_or_keep(&ctx.client, &key, id).await;
     if settled.kept == id {
         // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
-        crate::halo::ticket::check_priority_kept(&saved, asked_priority)?;
+        ctx.client.check_priority_kept(&saved, asked_priority).await?;
         return Ok(Made { ticket: saved, ours: true, duplicates_closed: settled.closed });
     }
     let kept = ctx

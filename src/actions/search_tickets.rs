@@ -86,8 +86,9 @@ pub fn filters(input: &Input) -> Result<Vec<(&'static str, String)>, PluginError
             ));
         }
     }
-    // The date a ticket was opened: the spec's own example column (docs/halo-api.md#Q6), and a
-    // field list rows carry, so each row is checked against the range too.
+    // The date a ticket was opened: the spec's "Date Opened" example (the database spells it
+    // `dateoccured`; SIMVAY's working sweeps use `dateoccurred`, docs/halo-api.md#Q6), and a field
+    // list rows carry, so each row is checked against the range too.
     if after.is_some() || before.is_some() {
         q.push(("datesearch", "dateoccurred".into()));
     }
@@ -195,10 +196,9 @@ impl Action for SearchTickets {
             rows.extend(listed.rows.into_iter().map(|row| Row { row, state }));
         }
         if dropped > 0 {
-            // HaloITSM's count included rows that do not match: only a list read to its end is
-            // counted, by the rows kept.
+            // HaloITSM's count took in rows that do not match: only lists read to their end
+            // are counted, by the rows kept (the paging helper says so).
             tracing::info!("HaloITSM answered {dropped} ticket(s) that do not match the search; they were left out");
-            total = (!more).then_some(rows.len() as u64);
         }
         rows.sort_by_key(|r| std::cmp::Reverse(int(&r.row, "id").unwrap_or_default()));
         rows.dedup_by_key(|r| int(&r.row, "id"));
@@ -213,6 +213,6 @@ impl Action for SearchTickets {
         let total = total.map(|t| t as i64);
         let count = tickets.len() as i64;
         tracing::info!("Found {count} ticket(s){}", total.map(|t| format!(" of {t} matching")).unwrap_or_default());
-        Ok(Output { tickets, count, total: total.or(Some(count)), has_more })
+        Ok(Output { tickets, count, total, has_more })
     }
 }

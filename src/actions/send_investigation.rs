@@ -366,7 +366,7 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
     if !fields.is_empty() {
         let asked = fields.get("priority_id").and_then(Value::as_i64);
         let saved = ctx.client.update_ticket(id, fields).await?;
-        crate::halo::ticket::check_priority_kept(&saved, asked)?;
+        ctx.client.check_priority_kept(&saved, asked).await?;
     }
     // Checked only when this call closes it: a ticket an analyst reopened stays open until
     // InsightIDR's status changes again.

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::list_comments::Comment;
 use super::{Action, ActionContext};
+use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::{int, string};
 use crate::lifecycle::text::escape;
 use crate::protocol::PluginError;
@@ -46,14 +47,18 @@ impl Action for UpdateComment {
         let mut action = json!({
             "id": input.comment_id,
             "ticket_id": input.ticket_id,
-            "outcome": string(&old, "outcome").unwrap_or_else(|| "Note".into()),
             "note": input.comment,
             "note_html": escape(&input.comment).replace('\n', "<br>"),
         });
         if let Some(p) = input.is_private {
             action["hiddenfromuser"] = json!(p);
         }
-        let saved = ctx.client.post_one("Actions", action).await?;
+        // The note keeps its outcome (by name and ID); a note without one is a plain note.
+        let purpose = match string(&old, "outcome") {
+            Some(name) => Purpose::Named(name, int(&old, "outcome_id").filter(|id| *id > 0)),
+            None => Purpose::PublicNote,
+        };
+        let saved = ctx.client.post_action(purpose, action).await?;
         // HaloITSM takes an unknown action ID as a new note (A2): an answer with another ID means
         // a note was added instead of changed, and the workflow must know.
         if let Some(other) = int(&saved, "id").filter(|id| *id != input.comment_id) {

@@ -71,14 +71,14 @@ impl Action for UpdateTicket {
             return Ok(Output { ticket: ctx.ticket(&current).await, success: true });
         }
         let saved = ctx.client.update_ticket(id, record).await?;
-        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
-        crate::halo::ticket::check_priority_kept(&saved, input.priority_id)?;
         let saved = if added.is_empty() {
             saved
         } else {
             // Asset links are checked on a full read (X4's write shape is unconfirmed).
             super::assets::confirm_linked(&ctx, NAME, id, &before, &added).await?.0
         };
+        // A priority the ticket type's SLA lacks is replaced silently (docs/halo-api.md#P3).
+        ctx.client.check_priority_kept(&saved, input.priority_id).await?;
         tracing::info!("Updated ticket {id}: {}", changed_keys(&saved, &current).join(", "));
         Ok(Output { ticket: ctx.ticket(&saved).await, success: true })
     }

@@ -39,7 +39,7 @@ impl HaloClient {
         if let Err(HaloError::Forbidden { message, .. }) = self.teams(true).await {
             return Err(HaloError::Setup {
                 problem: format!("HaloITSM refuses this API application the list of teams (HTTP 403: {message})"),
-                fix: "An application that logs in as a Client cannot read teams: set its Login Type to Agent, and give the agent it logs in as access to the teams tickets are assigned to.".into(),
+                fix: "Either the application logs in as a Client, which cannot read teams (set its Login Type to Agent), or the agent it logs in as may not see teams: give that agent access to the teams tickets are assigned to.".into(),
             });
         }
         match self.statuses(true).await {

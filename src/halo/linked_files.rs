@@ -54,12 +54,13 @@ impl HaloClient {
         }
     }
 
-    /// The file, or the record HaloITSM answered with its link.
+    /// The file, or the record HaloITSM answered with its link. The answer is read within
+    /// `max` or the largest record, whichever is more, so a small `max` still takes a record.
     async fn served(&self, path: &str, max: usize) -> Result<Served, HaloError> {
-        let file = self.download(path, max).await?;
+        let file = self.download(path, max.max(ENVELOPE_MAX)).await?;
         let json = file.content_type.as_deref().is_some_and(|t| t.to_ascii_lowercase().contains("json"));
         if !json || file.filename.is_some() || file.bytes.len() > ENVELOPE_MAX {
-            return Ok(Served::File(file));
+            return as_file(file, max);
         }
         let record: Value = match serde_json::from_slice(&file.bytes) {
             Ok(v @ Value::Object(_)) => v,
@@ -70,7 +71,7 @@ impl HaloClient {
                 self.check_link(&url)?;
                 Ok(Served::Link { url, record })
             }
-            None => Ok(Served::File(file)),
+            None => as_file(file, max),
         }
     }
 
@@ -119,6 +120,14 @@ impl HaloClient {
 enum Link {
     Refused(u16, String),
     Failed(HaloError),
+}
+
+/// A file read within the larger of `max` and a record's size, held to `max`.
+fn as_file(file: File, max: usize) -> Result<Served, HaloError> {
+    if file.bytes.len() > max {
+        return Err(super::download::too_large(Some(file.bytes.len() as u64), max));
+    }
+    Ok(Served::File(file))
 }
 
 /// The last path segment of a URL, decoded: a name for a file with no other.

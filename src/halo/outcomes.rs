@@ -26,8 +26,9 @@ pub enum Purpose {
     Close,
     /// Assigning an agent or team.
     Assign,
-    /// An outcome a user chose by name: no other is taken in its place.
-    Named(String),
+    /// An outcome a user chose by name (or an edited note kept, with its ID): no other is taken
+    /// in its place.
+    Named(String, Option<i64>),
 }
 
 impl Purpose {
@@ -38,7 +39,7 @@ impl Purpose {
             Purpose::PublicNote => &["Note", "Public Note", "Add Note"],
             Purpose::Close => &["Closed", "Close", "Resolved", "Resolve"],
             Purpose::Assign => &["Assigned", "Reassigned", "Reassign", "Assign"],
-            Purpose::Named(n) => return vec![n.trim().to_string()],
+            Purpose::Named(n, _) => return vec![n.trim().to_string()],
         };
         names.iter().map(|n| n.to_string()).collect()
     }
@@ -62,7 +63,8 @@ pub struct Pick {
 
 impl Pick {
     fn usual(purpose: &Purpose) -> Pick {
-        Pick { name: purpose.names().swap_remove(0), id: None }
+        let id = if let Purpose::Named(_, id) = purpose { *id } else { None };
+        Pick { name: purpose.names().swap_remove(0), id }
     }
 
     /// `"Internal Note" (ID 7)`, for messages.
@@ -81,8 +83,17 @@ pub struct OutcomeCache {
     picks: std::sync::Mutex<HashMap<Purpose, Pick>>,
 }
 
-/// Whether a refusal is about the action's outcome: none the tenant knows, or one the agent may
-/// not use (the messages HaloITSM is seen to give, A13).
+/// Whether a refusal (400, or 403: the status is not public) is about the action's outcome, and
+/// whether the agent may not use it: Some(true) for a denial, Some(false) for an outcome the
+/// tenant does not know or misses (the messages HaloITSM is seen to give, A13).
+fn refusal(e: &HaloError) -> Option<(bool, String)> {
+    match e {
+        HaloError::Validation { message, .. } => outcome_refused(message).map(|d| (d, message.clone())),
+        HaloError::Forbidden { message, .. } => outcome_refused(message).filter(|d| *d).map(|d| (d, message.clone())),
+        _ => None,
+    }
+}
+
 fn outcome_refused(message: &str) -> Option<bool> {
     let m = message.to_ascii_lowercase();
     if m.contains("do not have access to this action") {
@@ -100,20 +111,20 @@ impl HaloClient {
         let mut tried: Vec<Pick> = Vec::new();
         loop {
             set_outcome(&mut action, &pick);
-            let (message, denied) = match self.post_one("Actions", action.clone()).await {
-                Err(HaloError::Validation { message, status }) => match outcome_refused(&message) {
-                    Some(denied) => (message, denied),
-                    None => return Err(HaloError::Validation { message, status }),
+            let (denied, message) = match self.post_one("Actions", action.clone()).await {
+                Err(e) => match refusal(&e) {
+                    Some(r) => r,
+                    None => return Err(e),
                 },
-                other => {
-                    if other.is_ok() {
-                        self.remember_pick(&purpose, &pick, &tried);
-                    }
-                    return other;
+                Ok(saved) => {
+                    self.remember_pick(&purpose, &pick, &tried);
+                    return Ok(saved);
                 }
             };
+            // An outcome the agent may not use is named, never swapped for another.
             tried.push(pick.clone());
-            match self.outcome_for(&purpose, &tried).await? {
+            let next = if denied { None } else { self.outcome_for(&purpose, &tried).await? };
+            match next {
                 Some(next) if tried.len() < 4 => pick = next,
                 _ => return Err(HaloError::OutcomeRefused { outcome: pick.describe(), denied, message }),
             }
@@ -133,8 +144,8 @@ impl HaloClient {
             for a in &mut actions {
                 set_outcome(a, &pick);
             }
-            let refusal = match self.post_many_unless("Actions", actions.clone(), &|m| outcome_refused(m).is_some()).await {
-                super::batch::Saved::Together(Err(HaloError::Validation { message, .. })) if outcome_refused(&message).is_some() => message,
+            let (denied, message) = match self.post_many_unless("Actions", actions.clone(), &|m| outcome_refused(m).is_some()).await {
+                super::batch::Saved::Together(Err(e)) if refusal(&e).is_some() => refusal(&e).unwrap_or_default(),
                 super::batch::Saved::Together(Ok(rows)) => {
                     self.remember_pick(&purpose, &pick, &tried);
                     return match_by_ticket(&actions, rows);
@@ -146,11 +157,11 @@ impl HaloClient {
                 }
             };
             tried.push(pick.clone());
-            match self.outcome_for(&purpose, &tried).await {
+            let next = if denied { Ok(None) } else { self.outcome_for(&purpose, &tried).await };
+            match next {
                 Ok(Some(next)) if tried.len() < 4 => pick = next,
                 Ok(_) => {
-                    let denied = outcome_refused(&refusal) == Some(true);
-                    let e = HaloError::OutcomeRefused { outcome: pick.describe(), denied, message: refusal };
+                    let e = HaloError::OutcomeRefused { outcome: pick.describe(), denied, message };
                     return actions.iter().map(|_| Err(e.clone())).collect();
                 }
                 Err(e) => return actions.iter().map(|_| Err(e.clone())).collect(),
@@ -170,7 +181,8 @@ impl HaloClient {
     async fn outcome_for(&self, purpose: &Purpose, tried: &[Pick]) -> Result<Option<Pick>, HaloError> {
         let list = self.outcome_list().await?;
         let visible = || list.iter().filter(|o| o.get("hidden").and_then(Value::as_bool) != Some(true));
-        let fresh = |p: &Pick| !tried.iter().any(|t| t.name.eq_ignore_ascii_case(&p.name) && (t.id.is_none() || t.id == p.id));
+        // A name tried without its ID may be tried with it (some tenants want the ID).
+        let fresh = |p: &Pick| !tried.iter().any(|t| t.name.eq_ignore_ascii_case(&p.name) && t.id == p.id);
         let mut purpose = Some(purpose.clone());
         while let Some(p) = purpose {
             for name in p.names() {
@@ -235,6 +247,10 @@ mod tests {
         assert_eq!(outcome_refused("Invalid agent_id 7"), None);
         assert_eq!(Pick { name: "Internal Note".into(), id: Some(7) }.describe(), "\"Internal Note\" (ID 7)");
         assert_eq!(Pick::usual(&Purpose::PrivateNote).name, "Private Note");
-        assert_eq!(Purpose::Named(" Triage ".into()).names(), vec!["Triage".to_string()]);
+        assert_eq!(Purpose::Named(" Triage ".into(), None).names(), vec!["Triage".to_string()]);
+        assert_eq!(Pick::usual(&Purpose::Named("Note".into(), Some(1))).id, Some(1));
+        let denied = HaloError::Forbidden { what: "x".into(), message: "You do not have access to this Action at the moment".into() };
+        assert_eq!(refusal(&denied).map(|r| r.0), Some(true));
+        assert!(refusal(&HaloError::Forbidden { what: "x".into(), message: "no".into() }).is_none());
     }
 }

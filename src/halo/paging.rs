@@ -44,12 +44,15 @@ impl HaloClient {
     /// page. Rows seen on an earlier page (pages shift when tickets change while they are read)
     /// are not returned twice.
     pub async fn list_paged(&self, path: &str, query: &[(&str, String)], key: &str, limit: usize) -> Result<Listed, HaloError> {
-        self.walk(path, query, key, limit, MAX_PAGE_SIZE.min(limit.max(1)), |_| true).await
+        self.walk(path, query, key, limit, MAX_PAGE_SIZE.min(limit.max(1)), None::<fn(&Value) -> bool>).await
     }
 
     /// As `list_paged`, keeping only the rows `keep` takes: the walk stops once it has `limit`
     /// of those, so a search checked on this side reads no further than it must. Pages are
     /// full ones, since how many rows a page must hold to give `limit` kept rows is unknown.
+    /// HaloITSM's count is trusted only while no row was left out: once one was, `more` comes
+    /// from a kept row past the limit (the next page is read to see), and `total` is the rows
+    /// kept of a walk that reached the end (else none).
     pub async fn list_paged_where(
         &self,
         path: &str,
@@ -58,7 +61,7 @@ impl HaloClient {
         limit: usize,
         keep: impl Fn(&Value) -> bool,
     ) -> Result<Listed, HaloError> {
-        self.walk(path, query, key, limit, MAX_PAGE_SIZE, keep).await
+        self.walk(path, query, key, limit, MAX_PAGE_SIZE, Some(keep)).await
     }
 
     async fn walk(
@@ -68,7 +71,7 @@ impl HaloClient {
         key: &str,
         limit: usize,
         size: usize,
-        keep: impl Fn(&Value) -> bool,
+        keep: Option<impl Fn(&Value) -> bool>,
     ) -> Result<Listed, HaloError> {
         let mut out = Listed::default();
         let mut seen = HashSet::new();
@@ -104,23 +107,27 @@ impl HaloClient {
                 if int(&row, "id").is_some_and(|id| !seen.insert(id)) {
                     continue;
                 }
-                if !keep(&row) {
+                if keep.as_ref().is_some_and(|k| !k(&row)) {
                     out.dropped += 1;
                     continue;
                 }
                 if out.rows.len() >= limit {
-                    // A row past the limit: there are more.
+                    // A row past the limit: there are more (and a count is HaloITSM's only while
+                    // every row read was kept).
                     out.more = true;
+                    if out.dropped > 0 {
+                        out.total = None;
+                    }
                     return Ok(out);
                 }
                 out.rows.push(row);
             }
             if got < size || out.total.is_some_and(|c| fetched as u64 >= c) {
-                // The end of the list: whatever kind of count it gave, this many rows match.
-                out.total = out.total.or(count.map(|_| fetched as u64));
+                // The end of the list: this many rows match (of those kept, when some were not).
+                out.total = if out.dropped > 0 { Some(out.rows.len() as u64) } else { out.total.or(Some(out.rows.len() as u64)) };
                 break;
             }
-            if out.rows.len() >= limit && out.total.is_some() {
+            if out.rows.len() >= limit && out.total.is_some() && out.dropped == 0 {
                 // The count says rows follow; without one, the next page is read to see.
                 out.more = true;
                 return Ok(out);

@@ -149,6 +149,20 @@ impl HaloClient {
         }))
     }
 
+    /// A priority a write asked for that the saved ticket does not have (a priority the ticket
+    /// type's SLA lacks is replaced silently: docs/halo-api.md#P3): checked on HaloITSM's answer,
+    /// or, when the answer shows no priority, on a read of the ticket.
+    pub async fn check_priority_kept(&self, saved: &Value, asked: Option<i64>) -> Result<(), HaloError> {
+        if asked.is_none() || ticket::int(saved, "priority_id").is_some() {
+            return ticket::check_priority_kept(saved, asked);
+        }
+        let Some(id) = ticket::int(saved, "id") else { return Ok(()) };
+        match self.get_ticket(id, false).await? {
+            Some(now) => ticket::check_priority_kept(&now, asked),
+            None => Ok(()),
+        }
+    }
+
     /// Re-read a ticket just moved to `status` to close it: Err(`NotClosed`) when HaloITSM does
     /// not count it as closed; Ok(None) when it cannot be read back (the change was made; it is
     /// not reported as a failure). `setting` names what the user changes to fix a wrong status.

@@ -142,7 +142,6 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
     let mut acts: Vec<Act> = history.map(|h| h.to_vec()).unwrap_or_default();
     // HaloITSM's dates have whole seconds: the order of a ticket's history is its action IDs.
     acts.sort_by_key(|a| a.id);
-    let first_act = acts.first().map(|a| a.id);
     let all = acts.clone();
     let latest_act = acts.last().map(|a| a.id).max(prev.map(|p| p.a)).unwrap_or(0);
     let mut fresh: Vec<Act> = acts
@@ -154,12 +153,12 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
         })
         .collect();
     if is_new {
-        // The entries written when the ticket was logged are the creation, not changes: its
-        // first entry, and entries of that same second that move no status. A status moved in
-        // the second the ticket was created is a change like any other, even as the history's
-        // first entry: some tenants write no entry for the creation (docs/halo-api.md#A12).
+        // The entries written when the ticket was logged are the creation, not changes: those of
+        // the creation's second that move no status. A status moved in that second is a change
+        // like any other, and so is every entry after it, even the history's first: some tenants
+        // write no entry for the creation (docs/halo-api.md#A12).
         let created = now.created.unwrap_or(now.marker);
-        fresh.retain(|a| a.transition().is_some() || (Some(a.id) != first_act && a.at.is_some_and(|at| at > created)));
+        fresh.retain(|a| a.transition().is_some() || a.at.is_some_and(|at| at > created));
     }
     let actor = fresh.last().map(|a| a.actor).unwrap_or_default();
     let mut events = Vec::new();
@@ -281,6 +280,9 @@ mod tests {
         // A first entry that moves no status is still the creation.
         let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&[act(7, "01:00:00", 0, 1, 1)]), floor, true);
         assert_eq!(kinds(&p), vec!["created"]);
+        // A note five minutes later, the history's first entry, is a change.
+        let p = plan(None, now(1, "01:05:00", "01:00:00"), Some(&[act(7, "01:05:00", 0, 0, 3)]), floor, true);
+        assert_eq!(kinds(&p), vec!["created", "updated"]);
     }
 
     #[test]

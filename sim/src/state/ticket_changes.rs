@@ -28,7 +28,7 @@ impl Store {
                 Some(Value::Number(n)) if strict && n.is_f64() => {
                     Err(ApiError::field(key(field), format!("Input string '{n}' is not a valid integer.")))
                 }
-                Some(Value::String(s)) if strict && !s.trim().is_empty() => {
+                Some(Value::String(s)) if strict && !s.trim().is_empty() && matches!(field, "client_id" | "site_id" | "user_id") => {
                     Err(ApiError::bad_request("Please select a valid Client/Site/User"))
                 }
                 Some(v) => json_int(v).map_err(|()| bad(field)),

@@ -290,3 +290,23 @@ async fn search_retries_a_page_that_fails_with_503() {
     assert_eq!(out["count"], 150);
     assert_eq!(ids_of(&out), (1..=150).rev().collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn once_rows_were_left_out_more_and_total_come_from_the_rows_kept() {
+    // Agent 3's visible queue: his tickets 12 and 10, and 11 and 9 of his team (Q6).
+    let queue = || {
+        let mut rows = rows([12, 11, 10, 9]);
+        for (row, agent) in rows.iter_mut().zip([3, 4, 3, 4]) {
+            row["agent_id"] = json!(agent);
+        }
+        json!({"record_count": 4, "tickets": rows})
+    };
+    let filters = [("agent", "3"), ("open_only", "true")];
+    for (max, ids, more, total) in [(1, vec![12], true, None), (2, vec![12, 10], false, Some(2))] {
+        let e = env().await;
+        e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(queue())).expect(1)).await;
+        let out = e.ok("search_tickets", json!({"agent_id": 3, "open_only": true, "max_results": max})).await;
+        assert_eq!(ids_of(&out), ids, "{out}");
+        assert_eq!((out["has_more"].as_bool(), out["total"].as_i64()), (Some(more), total), "max {max}: HaloITSM's 4 is no count: {out}");
+    }
+}

@@ -42,7 +42,8 @@ async fn create_inputs_override_the_defaults_and_custom_fields_pass_through() {
         "/api/Tickets",
         json!({"summary": "s", "details": "d", "tickettype_id": 7, "status_id": 2, "priority_id": 1, "categoryid_1": 11,
                "agent_id": 6, "team_id": 8, "site_id": 9, "user_id": 12, "customfields": fields}),
-        ok_json(json!({"id": 1002, "summary": "s", "tickettype_id": 7, "customfields": [{"id": 101, "name": "CFRef", "value": "x", "display": null}]})),
+        ok_json(json!({"id": 1002, "summary": "s", "tickettype_id": 7, "priority_id": 1,
+                       "customfields": [{"id": 101, "name": "CFRef", "value": "x", "display": null}]})),
         1,
     )
     .await;
@@ -190,7 +191,7 @@ async fn create_rate_limited_then_accepted_creates_the_ticket_once() {
     h.post_one(
         "/api/Tickets",
         record,
-        ok_json(json!({"id": 1003, "summary": "s", "tickettype_id": 4, "status_id": 1, "hasbeenclosed": false})),
+        ok_json(json!({"id": 1003, "summary": "s", "tickettype_id": 4, "status_id": 1, "priority_id": 3, "hasbeenclosed": false})),
         1,
     )
     .await;

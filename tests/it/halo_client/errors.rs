@@ -143,7 +143,7 @@ async fn connection_test_needs_a_token_and_ticket_access() {
 #[tokio::test]
 async fn the_connection_test_names_the_application_setting_a_refusal_means() {
     for (me, team, expect) in
-        [(403, 200, "Login Type to Agent and choose the Agent to log in as"), (200, 403, "logs in as a Client cannot read teams")]
+        [(403, 200, "Login Type to Agent and choose the Agent to log in as"), (200, 403, "logs in as a Client, which cannot read teams")]
     {
         let server = MockServer::start().await;
         mount_token(&server, 1).await;

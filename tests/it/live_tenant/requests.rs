@@ -202,11 +202,11 @@ async fn an_outcome_the_agent_may_not_use_is_named_and_nothing_is_written() {
         .expect(1)
         .mount(&halo)
         .await;
-    // The tenant has no other note outcome to take instead.
+    // A denial is named, never worked around: the tenant's outcomes are not even read.
     Mock::given(method("GET"))
         .and(path("/api/Outcome"))
         .respond_with(ok(json!([{"id": 1, "outcome": "Note"}])))
-        .expect(1)
+        .expect(0)
         .mount(&halo)
         .await;
     let (s, body) = step(&srv, &conn, "add_comment", json!({"ticket_id": 42, "comment": "c"})).await;
@@ -232,5 +232,80 @@ async fn a_priority_the_ticket_types_sla_does_not_offer_is_an_error_naming_it() 
     assert_eq!(s, 400, "{body}");
     let cause = error_cause(&body);
     assert!(cause.contains("did not keep priority 2 on ticket 42") && cause.contains("SLA"), "{cause}");
+    halo.verify().await;
+}
+
+/// The status-change delivery of a move in a ticket's first second, on a history with no
+/// "logged" entry (A12): the move is found in the history (the trigger planner's side of this is
+/// `ticket_events::plan`'s test).
+#[tokio::test]
+async fn a_status_moved_in_a_new_tickets_first_second_is_reported_without_a_creation_entry() {
+    let (halo, srv, conn) = mocked().await;
+    // Logged at 09:00 and moved 1 -> 2 in the same second; the history has no "logged" entry (A12).
+    let t = json!({"id": 1042, "summary": "Phish", "status_id": 2, "hasbeenclosed": false, "tickettype_id": 1,
+                   "datecreated": "2026-09-01T09:00:00", "lastactiondate": "2026-09-01T09:00:00"});
+    Mock::given(method("GET")).and(path("/api/Tickets/1042")).respond_with(ok(t.clone())).mount(&halo).await;
+    let history = json!({"record_count": 1, "actions": [{"id": 7001, "ticket_id": 1042, "datetime": "2026-09-01T09:00:00",
+        "outcome": "Status Changed", "old_status": 1, "new_status": 2, "who_agentid": 3, "actionby_agent_id": 3, "actionby_application_id": null}]});
+    Mock::given(method("GET")).and(path("/api/Actions")).respond_with(ok(history)).mount(&halo).await;
+    Mock::given(method("GET")).and(path("/api/Agent/me")).respond_with(ok(json!({"id": 1}))).mount(&halo).await;
+    Mock::given(method("GET"))
+        .and(path("/api/Status"))
+        .respond_with(ok(json!([{"id": 1, "name": "New"}, {"id": 2, "name": "In Progress"}])))
+        .mount(&halo)
+        .await;
+    let delivery = json!({"id": "8e25bc7b-0000-4102-9398-5d6647e1e79d", "event": "ticket status changed", "object_id": 1042,
+                          "timestamp": "2026-09-01T09:00:00.5000000Z", "ticket": t});
+    let (s, out) = step_output(&srv, &conn, "process_webhook", json!({"delivery": delivery, "trigger": "ticket_status_changed"})).await;
+    assert_eq!(s, 200, "{out}");
+    let moved = out["events"].as_array().unwrap().iter().find(|e| e["event"] == "status_changed").unwrap();
+    assert_eq!((moved["old_status_id"].clone(), moved["new_status_id"].clone()), (json!(1), json!(2)), "{out}");
+}
+
+#[tokio::test]
+async fn a_closing_outcome_the_agent_may_not_use_is_named_and_not_swapped() {
+    let (halo, srv, conn) = mocked().await;
+    Mock::given(method("GET")).and(path("/api/Tickets/42")).respond_with(ok(ticket(42, 1))).mount(&halo).await;
+    // Denied (the status code is not public: here 403): no other outcome is tried.
+    Mock::given(method("POST"))
+        .and(path("/api/Actions"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"Message": "You do not have access to this Action at the moment"})))
+        .expect(1)
+        .mount(&halo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Outcome"))
+        .respond_with(ok(json!([{"id": 6, "outcome": "Resolved"}])))
+        .expect(0)
+        .mount(&halo)
+        .await;
+    let (s, body) = step(&srv, &conn, "close_ticket", json!({"ticket_id": 42})).await;
+    assert_eq!(s, 400, "{body}");
+    let cause = error_cause(&body);
+    assert!(cause.contains("\"Closed\"") && cause.contains("may not use it"), "{cause}");
+    halo.verify().await;
+}
+
+#[tokio::test]
+async fn a_priority_is_read_back_when_the_answer_does_not_show_it() {
+    let (halo, srv, conn) = mocked().await;
+    // The ticket before the update, then as HaloITSM kept it: priority 1, not the 2 asked for.
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .respond_with(ok(ticket(42, 1)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&halo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Tickets/42"))
+        .respond_with(ok(json!({"id": 42, "priority_id": 1, "status_id": 1})))
+        .expect(1)
+        .mount(&halo)
+        .await;
+    Mock::given(method("POST")).and(path("/api/Tickets")).respond_with(ok(json!({"id": 42}))).expect(1).mount(&halo).await;
+    let (s, body) = step(&srv, &conn, "update_ticket", json!({"ticket_id": 42, "priority_id": 2})).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(error_cause(&body).contains("did not keep priority 2"), "{body}");
     halo.verify().await;
 }
