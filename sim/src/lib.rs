@@ -150,6 +150,9 @@ pub struct SimStats {
     pub injected_500: u64,
     /// Creates that collided with another under way (a live tenant's 500s, docs/halo-api.md#T15).
     pub create_collisions: u64,
+    /// `GET /api/Tickets` lists by the closedness they asked for: `open_only`, `closed_only` or
+    /// `plain` (neither), so a harness can tell what a poll costs [Q1, Q2].
+    pub ticket_lists: BTreeMap<String, u64>,
 }
 
 /// The simulator: shared state behind `Arc`. Build with [`Simulator::new`], serve
@@ -298,6 +301,10 @@ impl Simulator {
         tracing::debug!(ticket_id = event.ticket_id, kind = ?event.kind, "sim ticket change");
         self.webhooks.offer(&event);
         self.events.push(event);
+    }
+
+    pub(crate) fn count_ticket_list(&self, kind: &str) {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()).ticket_lists.entry(kind.to_string()).or_default() += 1;
     }
 
     pub(crate) fn count_collision(&self) {

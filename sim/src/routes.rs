@@ -147,6 +147,11 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 
 async fn list_tickets(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
     let q = params(q);
+    sim.count_ticket_list(match (q.flag("open_only"), q.flag("closed_only")) {
+        (true, _) => "open_only",
+        (_, true) => "closed_only",
+        _ => "plain",
+    });
     done(tickets::list(&sim.read(), &q, now()).and_then(|v| ok(&v)))
 }
 

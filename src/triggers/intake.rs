@@ -1,6 +1,7 @@
 //! Where sightings come from: the webhook inbox (in order, event-only deliveries merged per
-//! ticket, a lost or truncated inbox noticed) and the poller (open and closed tickets listed
-//! apart, a page at a time, the cursor never past a crowded second).
+//! ticket, a lost or truncated inbox noticed) and the poller (one list of what changed, tickets
+//! closed a while ago swept apart now and then, a page at a time, the cursor never past a
+//! crowded second).
 
 use super::*;
 
@@ -9,6 +10,16 @@ use super::*;
 struct PollSeen {
     newest: Option<DateTime<Utc>>,
     crowded: Option<DateTime<Utc>>,
+}
+
+impl PollSeen {
+    /// Where the pass's cursor may move: its newest change, but not past a crowded second.
+    fn reached(&self) -> Option<DateTime<Utc>> {
+        match (self.newest, self.crowded) {
+            (Some(n), Some(c)) => Some(n.min(c)),
+            (n, _) => n,
+        }
+    }
 }
 
 impl Engine {
@@ -76,48 +87,47 @@ impl Engine {
 
     /// One poll: every ticket whose last action date is at or after the cursor (minus the
     /// overlap), oldest change first, paged by date so that changes made meanwhile cannot
-    /// shift a ticket past a page boundary. Open and closed tickets are listed apart: a plain
-    /// list leaves out tickets closed a while ago, whose notes are changes too
-    /// (docs/halo-api.md#Q1, Q2). The cursor moves at the end of a complete cycle.
+    /// shift a ticket past a page boundary. One list request when nothing changed: a plain
+    /// list holds open tickets and those closed lately (docs/halo-api.md#Q1), so changes to
+    /// tickets closed a while ago (a note, say) are looked for apart, in a list of closed ones
+    /// at the first poll and every `SWEEP_EVERY` polls, with a cursor of its own (Q2). A cursor
+    /// moves at the end of a complete cycle.
     pub(super) async fn poll(&mut self) -> Result<(), Halt> {
+        let sweep = self.polls % SWEEP_EVERY == 0;
+        self.polls += 1;
         let start = self.store.state.cursor.unwrap_or_else(|| self.floor());
-        let from = start - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
-        let (mut newest, mut crowded) = (None, None);
-        for state in [State::Open, State::Closed] {
-            let Some(seen) = self.poll_state(state, from).await? else { return Ok(()) };
-            newest = newest.max(seen.newest);
-            crowded = match (crowded, seen.crowded) {
-                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
-                (a, b) => a.or(b),
-            };
-        }
-        let to = match (newest, crowded) {
-            (Some(n), Some(c)) => Some(n.min(c)),
-            (n, _) => n,
-        };
-        if let Some(to) = to {
+        let Some(seen) = self.poll_state(None, start).await? else { return Ok(()) };
+        if let Some(to) = seen.reached() {
             self.store.advance_cursor(to)?;
+        }
+        if sweep {
+            let start = self.store.state.closed_cursor.or(self.store.state.since).unwrap_or_else(|| self.floor());
+            let Some(seen) = self.poll_state(Some(State::Closed), start).await? else { return Ok(()) };
+            if let Some(to) = seen.reached() {
+                self.store.advance_closed_cursor(to)?;
+            }
         }
         Ok(())
     }
 
-    /// Poll the tickets in one state changed since `from`; None when HaloITSM could not be read
-    /// (the cursor stays).
-    async fn poll_state(&mut self, state: State, mut from: DateTime<Utc>) -> Result<Option<PollSeen>, Halt> {
+    /// Poll the tickets changed since `start` (less the overlap), all of them or those in one
+    /// state; None when HaloITSM could not be read (the cursor stays).
+    async fn poll_state(&mut self, state: Option<State>, start: DateTime<Utc>) -> Result<Option<PollSeen>, Halt> {
+        let mut from = start - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
         let mut page_no = 1u64;
         let mut newest: Option<DateTime<Utc>> = None;
         // A date shared by a whole page is read page by page; the cursor must not pass it.
         let mut crowded: Option<DateTime<Utc>> = None;
         loop {
-            let q = vec![
+            let mut q = vec![
                 ("datesearch", "lastactiondate".to_string()),
                 ("startdate", from.format("%Y-%m-%dT%H:%M:%S").to_string()),
                 ("order", "lastactiondate".to_string()),
                 ("pageinate", "true".to_string()),
                 ("page_size", PAGE.to_string()),
                 ("page_no", page_no.to_string()),
-                state.filter(),
             ];
+            q.extend(state.map(State::filter));
             let answer = match unless_stopped(&self.stop, self.client.get("Tickets", &q)).await? {
                 Ok(a) => a,
                 Err(e) => {

@@ -46,6 +46,8 @@ use crate::spec::StepKind;
 pub const OVERLAP: Duration = Duration::from_secs(60);
 /// Rows per poll page (HaloITSM's maximum).
 const PAGE: usize = 100;
+/// Every this many polls (and at the first) tickets closed a while ago are listed too.
+const SWEEP_EVERY: u64 = 10;
 
 /// A ticket as a source reported it: enough to skip duplicates cheaply before asking HaloITSM.
 #[derive(Debug, Clone)]
@@ -124,6 +126,8 @@ struct Engine {
     dispatched: u64,
     /// Tickets and histories read ahead for the sightings being handled (see `read_ahead`).
     read: HashMap<i64, (Value, Vec<Act>)>,
+    /// Polls made, for the sweep of tickets closed a while ago every `SWEEP_EVERY`.
+    polls: u64,
 }
 
 /// Tickets read from HaloITSM at once while a batch of sightings is handled.
@@ -399,6 +403,7 @@ async fn serve_until_stopped(
         stop: stop.clone(),
         dispatched: 0,
         read: HashMap::new(),
+        polls: 0,
     };
     let outcome: Result<(), Halt> = async {
         if engine.cfg.replay_dead_letters {

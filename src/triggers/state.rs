@@ -43,6 +43,10 @@ pub struct TriggerState {
     pub since: Option<DateTime<Utc>>,
     /// Polling has reported every change up to here.
     pub cursor: Option<DateTime<Utc>>,
+    /// The sweep of tickets closed a while ago (which a plain list leaves out) has reported
+    /// every change to them up to here; None until the first sweep (it starts at `since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_cursor: Option<DateTime<Utc>>,
     pub tickets: BTreeMap<i64, Mark>,
     pub deliveries: VecDeque<String>,
     /// Bytes of the webhook inbox already processed.
@@ -76,6 +80,8 @@ enum Entry {
     },
     #[serde(rename = "c")]
     Cursor { v: DateTime<Utc> },
+    #[serde(rename = "cc")]
+    ClosedCursor { v: DateTime<Utc> },
     #[serde(rename = "d")]
     Delivery { v: String },
     #[serde(rename = "o")]
@@ -105,6 +111,11 @@ impl TriggerState {
             Entry::Cursor { v } => {
                 if self.cursor.is_none_or(|c| v > c) {
                     self.cursor = Some(v);
+                }
+            }
+            Entry::ClosedCursor { v } => {
+                if self.closed_cursor.is_none_or(|c| v > c) {
+                    self.closed_cursor = Some(v);
                 }
             }
             Entry::Delivery { v } => {
@@ -250,6 +261,13 @@ impl Store {
             return Ok(());
         }
         self.write(Entry::Cursor { v: to })
+    }
+
+    pub fn advance_closed_cursor(&mut self, to: DateTime<Utc>) -> std::io::Result<()> {
+        if self.state.closed_cursor.is_some_and(|c| c >= to) {
+            return Ok(());
+        }
+        self.write(Entry::ClosedCursor { v: to })
     }
 
     pub fn record_delivery(&mut self, id: &str) -> std::io::Result<()> {

@@ -87,3 +87,28 @@ async fn a_ticket_created_and_changed_between_polls_reports_both() {
     );
     assert!(stop(&mut t).success());
 }
+
+/// An idle poll costs one list request: open tickets and those closed lately come in one plain
+/// list (docs/halo-api.md#Q1); tickets closed a while ago are swept apart at the first poll and
+/// every tenth after it.
+#[tokio::test]
+async fn an_idle_poll_costs_one_list_request() {
+    let s = setup().await;
+    let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
+    s.started().await;
+    // Polls come every 300 ms under test: wait for twelve, however long the machine takes.
+    let lists = |kind: &str| s.halo.sim.stats().ticket_lists.get(kind).copied().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lists("plain") < 12 {
+        assert!(Instant::now() < deadline, "twelve polls: {:?}", s.halo.sim.stats());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (plain, closed, open) = (lists("plain"), lists("closed_only"), lists("open_only"));
+    assert_eq!(open, 0, "no list of open tickets apart");
+    assert!(
+        (1..=plain.div_ceil(10) + 1).contains(&closed),
+        "closed tickets swept at the first poll and every tenth: {plain} plain, {closed} closed"
+    );
+    assert!(s.sink.outputs().is_empty(), "nothing changed, nothing reported");
+    assert!(stop(&mut t).success());
+}
