@@ -50,7 +50,7 @@ impl ConnectionArgs {
         let mut secrets = vec![self.client_secret.clone()];
         let conn = json!({"client_id": self.client_id, "client_secret": {"secretKey": self.client_secret}});
         crate::protocol::with_encodings(&mut secrets, &conn);
-        crate::protocol::mask_str(text, &secrets).unwrap_or_else(|| text.to_string())
+        crate::protocol::Masker::new(secrets).mask_str(text).unwrap_or_else(|| text.to_string())
     }
 
     pub fn client(&self) -> Result<HaloClient, String> {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::actions::{self, ActionContext, Handler};
 use crate::halo::{ConnectionConfig, HaloClient, RetryPolicy};
-use crate::protocol::{ErrorClass, MessageType, PluginError, StartMessage, StepLog, envelope, mask_secrets};
+use crate::protocol::{ErrorClass, Masker, MessageType, PluginError, StartMessage, StepLog, envelope};
 use crate::spec::{Section, Spec, StepKind, ValidationError, spec};
 
 /// Run the step, or its connection test.
@@ -50,11 +50,69 @@ type ClientSlot = tokio::sync::OnceCell<Arc<HaloClient>>;
 
 /// Most connections a process serves at once; more are evicted least recently used first.
 const MAX_CLIENTS: usize = 32;
+/// Most distinct connection texts kept checked (several texts may share one client).
+const MAX_KNOWN: usize = 64;
+
+/// A connection as start messages carry it, checked once: every later message with the same
+/// connection text skips the spec check, the URL parsing and the compiling of its secrets.
+pub struct KnownConnection {
+    pub config: ConnectionConfig,
+    /// Its client's key in the client cache.
+    client_key: String,
+    /// Its secrets, in every form, for masking outputs and logs.
+    pub masker: Arc<Masker>,
+}
+
+/// Least recently used first, bounded.
+struct Lru<T> {
+    entries: Mutex<IndexMap<String, T>>,
+    max: usize,
+}
+
+impl<T: Clone> Lru<T> {
+    fn new(max: usize) -> Self {
+        Lru { entries: Mutex::new(IndexMap::new()), max }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexMap<String, T>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<T> {
+        let mut entries = self.lock();
+        let i = entries.get_index_of(key)?;
+        let last = entries.len() - 1;
+        entries.move_index(i, last);
+        Some(entries[last].clone())
+    }
+
+    /// The entry under `key`, made by `make` when there is none.
+    fn get_or_insert_with(&self, key: String, make: impl FnOnce() -> T) -> T {
+        if let Some(v) = self.get(&key) {
+            return v;
+        }
+        let mut entries = self.lock();
+        if let Some(v) = entries.get(&key) {
+            return v.clone();
+        }
+        if entries.len() >= self.max {
+            entries.shift_remove_index(0);
+        }
+        let v = make();
+        entries.insert(key, v.clone());
+        v
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
 
 pub struct Plugin {
     spec: &'static Spec,
     actions: HashMap<&'static str, Handler>,
-    clients: Mutex<IndexMap<String, Arc<ClientSlot>>>,
+    clients: Lru<Arc<ClientSlot>>,
+    known: Lru<Arc<KnownConnection>>,
     debug: bool,
     retry: Option<RetryPolicy>,
 }
@@ -63,7 +121,7 @@ impl Plugin {
     pub fn new(debug: bool) -> Self {
         crate::protocol::ensure_log_capture();
         let actions = actions::registry().into_iter().map(|h| (h.name, h)).collect();
-        Plugin { spec: spec(), actions, clients: Mutex::new(IndexMap::new()), debug, retry: None }
+        Plugin { spec: spec(), actions, clients: Lru::new(MAX_CLIENTS), known: Lru::new(MAX_KNOWN), debug, retry: None }
     }
 
     /// Use this retry policy for every HaloITSM client (tests use short delays).
@@ -82,8 +140,8 @@ impl Plugin {
 
     /// Handle one start message: validate, run, validate the output, wrap and mask it.
     pub async fn handle(&self, msg: Value, mode: Mode) -> Outcome {
-        let secrets = StartMessage::secrets_of(&msg, self.spec);
-        let log = StepLog::new(self.debug, secrets.clone());
+        let masker = self.masker_of(&msg);
+        let log = StepLog::new(self.debug, masker.clone());
         let (out_type, meta, result) = log
             .scope(async {
                 let (salvaged_type, salvaged_meta) = StartMessage::salvage(&msg);
@@ -108,7 +166,7 @@ impl Plugin {
             Err(e) => (e.http_status(), Err(e)),
         };
         let mut message = envelope(out_type, &meta, log.take(), output);
-        mask_secrets(&mut message, &secrets);
+        masker.mask_value(&mut message);
         Outcome { message, status }
     }
 
@@ -139,8 +197,9 @@ impl Plugin {
     pub async fn prepare(&self, kind: StepKind, m: &mut StartMessage) -> Result<Prepared, PluginError> {
         let name = m.name.clone().unwrap_or_default();
         let step = self.spec.step(kind, &name).ok_or_else(|| unknown_step(kind, &name))?;
-        let connection = self.connection(&m.connection)?;
-        let client = self.client_for(connection.clone()).await?;
+        let known = self.known_connection(&m.connection)?;
+        let connection = known.config.clone();
+        let client = self.client_for(&known).await?;
         let mut input = std::mem::take(&mut m.input);
         warn_unknown(&step.input, &input, &format!("{} `{name}`", kind.as_str()));
         self.spec.validate_input(&step.input, &mut input, Section::Input).map_err(|e| invalid(e, kind, &name))?;
@@ -181,8 +240,12 @@ impl Plugin {
     /// status mapping when its client is first built): a bad setting fails naming it, so the
     /// connection test reports it too.
     pub fn connection(&self, connection: &Value) -> Result<ConnectionConfig, PluginError> {
-        let mut conn = connection.clone();
         warn_unknown(&self.spec.connection, connection, "the connection");
+        self.checked_connection(connection)
+    }
+
+    fn checked_connection(&self, connection: &Value) -> Result<ConnectionConfig, PluginError> {
+        let mut conn = connection.clone();
         self.spec.validate_input(&self.spec.connection, &mut conn, Section::Connection).map_err(|e| {
             let field = e.path.clone();
             PluginError::client(format!("{e}."), format!("Correct the connection field `{field}` and run the step again."))
@@ -190,40 +253,49 @@ impl Plugin {
         Ok(ConnectionConfig::from_value(&conn)?)
     }
 
+    /// A connection checked as `connection` checks it, once per distinct connection text. A
+    /// connection that fails its check is not kept: it is checked (and reported) every time.
+    pub fn known_connection(&self, connection: &Value) -> Result<Arc<KnownConnection>, PluginError> {
+        // Unknown keys are warned about on every step, as each step's log should say so.
+        warn_unknown(&self.spec.connection, connection, "the connection");
+        let text = serde_json::to_string(connection).unwrap_or_default();
+        if let Some(known) = self.known.get(&text) {
+            return Ok(known);
+        }
+        let config = self.checked_connection(connection)?;
+        let masker = Arc::new(Masker::new(StartMessage::secrets_of_connection(connection, self.spec)));
+        let known = KnownConnection { client_key: config.cache_key(), config, masker };
+        Ok(self.known.get_or_insert_with(text, || Arc::new(known)))
+    }
+
+    /// The masking of a start message's secrets: its checked connection's, or (a connection
+    /// that does not pass its check) compiled for this message alone.
+    fn masker_of(&self, msg: &Value) -> Arc<Masker> {
+        let connection = msg.get("body").and_then(|b| b.get("connection")).unwrap_or(&Value::Null);
+        let text = serde_json::to_string(connection).unwrap_or_default();
+        match self.known.get(&text) {
+            Some(known) => known.masker.clone(),
+            None => Arc::new(Masker::new(StartMessage::secrets_of_connection(connection, self.spec))),
+        }
+    }
+
     /// The shared client of a connection.
     pub async fn client(&self, connection: &Value) -> Result<Arc<HaloClient>, PluginError> {
-        self.client_for(self.connection(connection)?).await
+        self.client_for(&*self.known_connection(connection)?).await
     }
 
     /// The shared client of a checked connection.
-    async fn client_for(&self, cfg: ConnectionConfig) -> Result<Arc<HaloClient>, PluginError> {
-        let key = cfg.cache_key();
-        let slot = {
-            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-            match clients.get_index_of(&key) {
-                Some(i) => {
-                    let last = clients.len() - 1;
-                    clients.move_index(i, last);
-                    clients[last].clone()
-                }
-                None => {
-                    if clients.len() >= MAX_CLIENTS {
-                        clients.shift_remove_index(0);
-                    }
-                    let slot = Arc::new(ClientSlot::new());
-                    clients.insert(key, slot.clone());
-                    slot
-                }
-            }
-        };
+    async fn client_for(&self, known: &KnownConnection) -> Result<Arc<HaloClient>, PluginError> {
+        let slot = self.clients.get_or_insert_with(known.client_key.clone(), || Arc::new(ClientSlot::new()));
+        let cfg = &known.config;
         // Concurrent first requests wait here (without holding a thread) for one client, and so
         // share one token. A build that fails is not kept: the next step tries again.
         let client = slot
             .get_or_try_init(|| async {
                 // The status mapping is part of the cache key: checked once per distinct
                 // connection, not on every step (a failed check is not kept either).
-                crate::sync::Mappings::of_connection(&cfg)?;
-                let client = HaloClient::new(cfg)?;
+                crate::sync::Mappings::of_connection(cfg)?;
+                let client = HaloClient::new(cfg.clone())?;
                 Ok::<_, PluginError>(Arc::new(match &self.retry {
                     Some(p) => client.with_retry_policy(p.clone()),
                     None => client,
@@ -235,7 +307,7 @@ impl Plugin {
 
     /// How many distinct connections have a cached client.
     pub fn cached_clients(&self) -> usize {
-        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+        self.clients.len()
     }
 }
 
@@ -274,6 +346,19 @@ fn invalid(e: ValidationError, kind: StepKind, name: &str) -> PluginError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_text_is_checked_once_and_each_text_on_its_own() {
+        let p = Plugin::new(false);
+        let conn = json!({"client_id": "id", "client_secret": {"secretKey": "s3cret-value"},
+                          "authorization_server": "https://h.example.com/auth", "resource_server": "https://h.example.com/api"});
+        let (a, b) = (p.known_connection(&conn).unwrap(), p.known_connection(&conn).unwrap());
+        assert!(Arc::ptr_eq(&a, &b), "the second step reuses the first step's check");
+        let mut other = conn.clone();
+        other["timeout_seconds"] = json!(5);
+        assert!(!Arc::ptr_eq(&a, &p.known_connection(&other).unwrap()));
+        assert_eq!(a.masker.mask_str("x s3cret-value y").as_deref(), Some("x ******** y"));
+    }
 
     #[test]
     fn output_breaking_the_spec_is_a_500_plugin_bug() {

@@ -100,6 +100,8 @@ struct Retryable {
 pub struct HaloClient {
     http: reqwest::Client,
     cfg: Arc<ConnectionConfig>,
+    /// The Resource Server, parsed once: each request's address is joined onto it.
+    api_base: reqwest::Url,
     tokens: TokenCache,
     retry: RetryPolicy,
     tenant: tenant::TenantCache,
@@ -126,10 +128,13 @@ impl HaloClient {
             .user_agent(concat!("icon_haloitsm/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HaloError::InvalidConfig { field: "ssl_verify".into(), reason: format!("could not set up TLS: {e}") })?;
+        let api_base = reqwest::Url::parse(&format!("{}/", cfg.resource_server))
+            .map_err(|e| HaloError::InvalidConfig { field: "resource_server".into(), reason: format!("is not a URL ({e})") })?;
         let budget = Budget::shared(&cfg.application_key(), cfg.rate_limit());
         let creates = creates::gate_of(&cfg.tenant_key());
         Ok(HaloClient {
             http,
+            api_base,
             budget,
             creates,
             outcomes: outcomes::OutcomeCache::default(),
@@ -171,8 +176,11 @@ impl HaloClient {
         format!("{}/ticket?id={id}", self.cfg.portal_base())
     }
 
-    fn api_url(&self, path: &str) -> String {
-        format!("{}/{}", self.cfg.resource_server, path.trim_start_matches('/'))
+    fn api_url(&self, path: &str) -> Result<reqwest::Url, HaloError> {
+        self.api_base.join(path.trim_start_matches('/')).map_err(|e| HaloError::InvalidConfig {
+            field: "resource_server".into(),
+            reason: format!("cannot address `{path}` under it ({e})"),
+        })
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, HaloError> {
@@ -203,7 +211,7 @@ impl HaloClient {
         body_bytes: Option<bytes::Bytes>,
         expect: Expect,
     ) -> Result<Answer, HaloError> {
-        let url = self.api_url(path);
+        let url = self.api_url(path)?;
         let write = method != Method::GET;
         let started = Instant::now();
         // Bulk steps set one deadline for all their requests; any other waits as a retry would.
@@ -218,7 +226,8 @@ impl HaloClient {
                 Some(p) => self.budget.probe(p, deadline).await?,
                 None => self.budget.acquire(deadline).await?,
             };
-            let mut req = self.http.request(method.clone(), &url).bearer_auth(&*token).header(reqwest::header::ACCEPT, expect.accept());
+            let mut req =
+                self.http.request(method.clone(), url.clone()).bearer_auth(&*token).header(reqwest::header::ACCEPT, expect.accept());
             if !query.is_empty() {
                 req = req.query(query);
             }

@@ -217,7 +217,8 @@ pub fn parse_halo_date(s: &str) -> Option<DateTime<Utc>> {
     let parsed = DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .ok()
-        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc()))
+        // HaloITSM's own form (no offset); `parse` reads it without compiling a format string.
+        .or_else(|| s.parse::<NaiveDateTime>().ok().map(|n| n.and_utc()))
         .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").ok().map(|n| n.and_utc()))?;
     use chrono::Datelike;
     (parsed.year() > 1900 && parsed.year() <= 9999).then_some(parsed)
@@ -292,6 +293,7 @@ mod tests {
     fn dates_in_every_form() {
         assert_eq!(parse_halo_date("2026-09-25T06:41:08.7895915Z").map(|d| d.timestamp()), Some(1790318468));
         assert!(parse_halo_date("2026-09-25 06:41:08").is_some());
+        assert_eq!(parse_halo_date("2026-09-25T06:41:08.5").map(|d| d.timestamp_millis()), Some(1790318468500));
         assert!(parse_halo_date("1900-01-01T00:00:00").is_none());
         assert!(parse_halo_date("not a date").is_none());
         assert!(parse_halo_date("+10000-01-01T00:00:00Z").is_none(), "years RFC 3339 cannot write are dropped");

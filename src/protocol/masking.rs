@@ -54,55 +54,93 @@ pub fn with_encodings(secrets: &mut Vec<String>, connection: &Value) {
     secrets.dedup();
 }
 
-/// Replace every occurrence of a secret inside every string of `value` (keys untouched).
-/// Like the Python runtime, a leading part of a secret that covers more than 80 % of it
-/// (a truncated secret) is masked too.
-pub fn mask_secrets(value: &mut Value, secrets: &[String]) {
-    if secrets.is_empty() {
-        return;
-    }
-    match value {
-        Value::String(s) => {
-            if let Some(masked) = mask_str(s, secrets) {
-                *s = masked;
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|v| mask_secrets(v, secrets)),
-        Value::Object(m) => m.values_mut().for_each(|v| mask_secrets(v, secrets)),
-        _ => {}
-    }
+/// The secrets of one connection, compiled once: every string of every output and log line
+/// is searched for all of them in one pass, and only a string that shows one is rebuilt.
+#[derive(Debug, Default)]
+pub struct Masker {
+    secrets: Vec<Secret>,
+    /// Finds the shortest leak of any secret; None when there are no secrets.
+    finder: Option<aho_corasick::AhoCorasick>,
 }
 
-/// The masked text, or None when nothing needed masking.
-pub fn mask_str(s: &str, secrets: &[String]) -> Option<String> {
-    let mut out: Option<String> = None;
-    for secret in secrets {
-        let current = out.as_deref().unwrap_or(s);
-        let chars: Vec<char> = secret.chars().collect();
-        // Shortest prefix (in chars) that still counts as a leak: strictly more than 80 %.
-        let min_len = chars.len() * 4 / 5 + 1;
-        let min_prefix: String = chars[..min_len.min(chars.len())].iter().collect();
-        if !current.contains(&min_prefix) {
-            continue;
-        }
-        let mut result = String::with_capacity(current.len());
-        let mut rest = current;
-        while let Some(pos) = rest.find(&min_prefix) {
-            result.push_str(&rest[..pos]);
-            // Extend the match as far as the secret goes.
-            let tail = &rest[pos..];
-            let mut matched = 0;
-            for (a, b) in tail.chars().zip(chars.iter()) {
-                if a != *b {
-                    break;
-                }
-                matched += a.len_utf8();
-            }
-            result.push_str(MASK);
-            rest = &tail[matched..];
-        }
-        result.push_str(rest);
-        out = Some(result);
+#[derive(Debug)]
+struct Secret {
+    chars: Vec<char>,
+    /// Shortest prefix (in chars) that still counts as a leak: strictly more than 80 %.
+    min_prefix: String,
+}
+
+impl Masker {
+    pub fn new(secrets: Vec<String>) -> Self {
+        let secrets: Vec<Secret> = secrets
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let chars: Vec<char> = s.chars().collect();
+                let min_len = (chars.len() * 4 / 5 + 1).min(chars.len());
+                Secret { min_prefix: chars[..min_len].iter().collect(), chars }
+            })
+            .collect();
+        let finder =
+            (!secrets.is_empty()).then(|| aho_corasick::AhoCorasick::new(secrets.iter().map(|s| s.min_prefix.as_str())).ok()).flatten();
+        Masker { secrets, finder }
     }
-    out
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Replace every occurrence of a secret inside every string of `value` (keys untouched).
+    /// Like the Python runtime, a leading part of a secret that covers more than 80 % of it
+    /// (a truncated secret) is masked too.
+    pub fn mask_value(&self, value: &mut Value) {
+        if self.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => {
+                if let Some(masked) = self.mask_str(s) {
+                    *s = masked;
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| self.mask_value(v)),
+            Value::Object(m) => m.values_mut().for_each(|v| self.mask_value(v)),
+            _ => {}
+        }
+    }
+
+    /// The masked text, or None when nothing needed masking.
+    pub fn mask_str(&self, s: &str) -> Option<String> {
+        // Nearly every string shows no secret: one scan says so.
+        let finder = self.finder.as_ref()?;
+        if !finder.is_match(s) {
+            return None;
+        }
+        let mut out: Option<String> = None;
+        for secret in &self.secrets {
+            let current = out.as_deref().unwrap_or(s);
+            if !current.contains(&secret.min_prefix) {
+                continue;
+            }
+            let mut result = String::with_capacity(current.len());
+            let mut rest = current;
+            while let Some(pos) = rest.find(&secret.min_prefix) {
+                result.push_str(&rest[..pos]);
+                // Extend the match as far as the secret goes.
+                let tail = &rest[pos..];
+                let mut matched = 0;
+                for (a, b) in tail.chars().zip(secret.chars.iter()) {
+                    if a != *b {
+                        break;
+                    }
+                    matched += a.len_utf8();
+                }
+                result.push_str(MASK);
+                rest = &tail[matched..];
+            }
+            result.push_str(rest);
+            out = Some(result);
+        }
+        out
+    }
 }

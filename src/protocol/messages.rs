@@ -149,10 +149,15 @@ impl StartMessage {
 
     /// Every secret of the connection a message carries, for masking.
     pub fn secrets_of(msg: &Value, spec: &crate::spec::Spec) -> Vec<String> {
-        let conn = msg.get("body").and_then(|b| b.get("connection")).cloned().unwrap_or(Value::Null);
-        let mut secrets = connection_secrets(&conn);
-        secrets.extend(spec.sensitive_strings(&conn));
-        with_encodings(&mut secrets, &conn);
+        let conn = msg.get("body").and_then(|b| b.get("connection")).unwrap_or(&Value::Null);
+        Self::secrets_of_connection(conn, spec)
+    }
+
+    /// Every secret of a connection, in every form it takes on the wire.
+    pub fn secrets_of_connection(conn: &Value, spec: &crate::spec::Spec) -> Vec<String> {
+        let mut secrets = connection_secrets(conn);
+        secrets.extend(spec.sensitive_strings(conn));
+        with_encodings(&mut secrets, conn);
         secrets
     }
 }
@@ -174,5 +179,10 @@ pub fn envelope(out_type: Option<&str>, meta: &Value, log: String, result: Resul
             body.insert("exception".into(), e.exception_block());
         }
     }
-    json!({"body": body, "version": "v1", "type": out_type})
+    // Built by moving the body in: `json!` would copy the whole output through serde.
+    let mut message = Map::new();
+    message.insert("body".into(), Value::Object(body));
+    message.insert("version".into(), json!("v1"));
+    message.insert("type".into(), out_type.map_or(Value::Null, |t| Value::String(t.into())));
+    Value::Object(message)
 }

@@ -89,9 +89,10 @@ mod tests {
     fn masks_secrets_at_any_depth_and_truncated_leaks() {
         let conn = json!({"client_id": "id", "client_secret": {"secretKey": "supersecretvalue"}, "nested": {"x": {"token": "tok123456"}}, "key": ""});
         let secrets = connection_secrets(&conn);
+        let masker = Masker::new(secrets.clone());
         assert_eq!(secrets, vec!["supersecretvalue".to_string(), "tok123456".to_string()]);
         let mut out = json!({"log": "sent supersecretvalue and tok123456!", "a": ["x supersecretval y"], "n": 5, "short": "supersecret"});
-        mask_secrets(&mut out, &secrets);
+        masker.mask_value(&mut out);
         assert_eq!(out["log"], "sent ******** and ********!");
         assert_eq!(out["a"][0], "x ******** y");
         assert_eq!(out["short"], "supersecret", "a prefix of 80% or less is not a leak");
@@ -103,7 +104,7 @@ mod tests {
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::registry().with(StepLogLayer);
         let _guard = tracing::subscriber::set_default(subscriber);
-        let log = StepLog::new(false, vec!["hunter22secret".into()]);
+        let log = StepLog::new(false, std::sync::Arc::new(Masker::new(vec!["hunter22secret".into()])));
         log.scope(async {
             tracing::info!("password is hunter22secret");
             tracing::info!(target: "hyper::client", "not ours");

@@ -13,13 +13,13 @@ tokio::task_local! {
 #[derive(Clone, Default)]
 pub struct StepLog {
     inner: std::sync::Arc<std::sync::Mutex<String>>,
-    secrets: std::sync::Arc<[String]>,
+    masker: std::sync::Arc<Masker>,
     debug: bool,
 }
 
 impl StepLog {
-    pub fn new(debug: bool, secrets: Vec<String>) -> Self {
-        StepLog { inner: Default::default(), secrets: secrets.into(), debug }
+    pub fn new(debug: bool, masker: std::sync::Arc<Masker>) -> Self {
+        StepLog { inner: Default::default(), masker, debug }
     }
 
     /// Run a future with this log collecting its events.
@@ -36,7 +36,7 @@ impl StepLog {
     }
 
     fn push(&self, line: &str) {
-        let masked = mask_str(line, &self.secrets);
+        let masked = self.masker.mask_str(line);
         if let Ok(mut g) = self.inner.lock() {
             g.push_str(masked.as_deref().unwrap_or(line));
         }
@@ -70,7 +70,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StepLogLayer {
             }
             let mut visitor = MessageVisitor(String::new());
             event.record(&mut visitor);
-            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+            // RFC 3339 with milliseconds, written directly (a format string is parsed each time).
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             log.push(&format!("{now} {level} {}\n", one_line(&visitor.0)));
         });
     }
@@ -129,7 +130,7 @@ impl Drop for MaskedLine {
         // One event, one line: only the final line break stays.
         let body = raw.strip_suffix('\n').unwrap_or(&raw);
         let text = format!("{}\n", one_line(body));
-        let masked = STEP_LOG.try_with(|log| mask_str(&text, &log.secrets)).ok().flatten();
+        let masked = STEP_LOG.try_with(|log| log.masker.mask_str(&text)).ok().flatten();
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), masked.as_deref().unwrap_or(&text).as_bytes());
     }
 }

@@ -161,7 +161,8 @@ impl Spec {
                 if !v.is_object() {
                     return Err(bad());
                 }
-                if let Some(p) = find_null(v, &at.render()) {
+                // Paths are only rendered for an output that has a null to report.
+                if let Some(p) = has_null(v).then(|| find_null(v, &at.render())).flatten() {
                     return Err(ValidationError {
                         section: Section::Output,
                         path: p,
@@ -368,6 +369,15 @@ impl Seg<'_> {
 
 fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
+}
+
+fn has_null(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.values().any(has_null),
+        Value::Array(a) => a.iter().any(has_null),
+        _ => false,
+    }
 }
 
 fn find_null(v: &Value, path: &str) -> Option<String> {

@@ -236,15 +236,15 @@ pub async fn run(
     extra_stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Value> {
     let debug = opts.debug;
-    let secrets = StartMessage::secrets_of(&msg, plugin.spec());
-    let log = StepLog::new(debug, secrets.clone());
+    let masker = Arc::new(crate::protocol::Masker::new(StartMessage::secrets_of(&msg, plugin.spec())));
+    let log = StepLog::new(debug, masker.clone());
     let started = log.scope(prepare(plugin.clone(), &msg, &opts)).await;
     let (cfg, client) = match started {
         Ok(x) => x,
         Err(e) => {
             let (_, meta) = StartMessage::salvage(&msg);
             let mut out = crate::protocol::envelope(Some("trigger_event"), &meta, log.take(), Err(e));
-            crate::protocol::mask_secrets(&mut out, &secrets);
+            masker.mask_value(&mut out);
             return Err(out);
         }
     };
@@ -264,7 +264,7 @@ pub async fn run(
             tracing::error!("{e}");
             let (_, meta) = StartMessage::salvage(&msg);
             let mut out = crate::protocol::envelope(Some("trigger_event"), &meta, log.take(), Err(e));
-            crate::protocol::mask_secrets(&mut out, &secrets);
+            masker.mask_value(&mut out);
             Err(out)
         }
     }

@@ -16,6 +16,7 @@ mod findings_flows;
 mod findings_wiremock;
 mod halo_client;
 mod investigations;
+mod known_connections;
 mod live_tenant;
 mod lookups_more;
 mod people_search;
