@@ -9,6 +9,7 @@ mod large_bodies;
 mod load;
 mod procs;
 mod rate_limit;
+mod requests;
 mod scenarios;
 
 use std::fmt::Write as _;
