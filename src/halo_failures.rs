@@ -145,6 +145,16 @@ impl From<&HaloError> for PluginError {
             ),
             HaloError::InvalidConfig { field, .. } => PluginError::client(cause, format!("Correct the connection field `{field}`.")),
             HaloError::Setup { fix, .. } => PluginError::plugin(Preset::Unauthorized, cause, fix.clone()),
+            HaloError::AnswerTooLarge { .. } => PluginError::plugin(
+                Preset::ServerError,
+                cause,
+                "Check the record in HaloITSM (a ticket's details or a note may hold a huge pasted text or image), or ask for fewer records (a smaller page). Nothing was changed.",
+            ),
+            HaloError::Busy { .. } => PluginError::plugin(
+                Preset::ServerError,
+                cause,
+                "Other steps are reading large files from HaloITSM: run the step again in a minute. Nothing was changed.",
+            ),
             HaloError::TooLarge { .. } => PluginError::client(
                 cause,
                 "Raise the step's `max_bytes` (up to its limit), or open the file in HaloITSM. Nothing was changed.",

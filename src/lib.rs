@@ -12,6 +12,7 @@ pub mod halo;
 pub mod halo_failures;
 pub mod key_locks;
 pub mod lifecycle;
+pub mod memory;
 pub mod plugin;
 pub mod protocol;
 pub mod remediations;

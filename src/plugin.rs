@@ -50,6 +50,10 @@ type ClientSlot = tokio::sync::OnceCell<Arc<HaloClient>>;
 
 /// Most connections a process serves at once; more are evicted least recently used first.
 const MAX_CLIENTS: usize = 32;
+/// Largest output an action gives (its JSON), as large as the largest body it takes: a record
+/// HaloITSM answers with is capped already, and many of them together are capped here.
+pub const MAX_OUTPUT_BYTES: usize = 48 * 1024 * 1024;
+
 /// Most distinct connection texts kept checked (several texts may share one client).
 const MAX_KNOWN: usize = 64;
 
@@ -214,9 +218,11 @@ impl Plugin {
             .actions
             .get(name.as_str())
             .ok_or_else(|| PluginError::internal(format!("The action `{name}` is in the spec but has no handler.")))?;
+        (handler.before_validation)(&mut m.input)?;
         let Prepared { input, client, .. } = self.prepare(StepKind::Action, m).await?;
         let output = (handler.run)(ActionContext { client }, input).await?;
         self.check_output(StepKind::Action, &name, &output)?;
+        output_within_limit(&name, &output)?;
         Ok(output)
     }
 
@@ -326,6 +332,30 @@ pub fn warn_unknown(schema: &crate::spec::ObjectSchema, given: &Value, of: &str)
     }
 }
 
+/// An output larger than a step gives is refused, saying how large it would have been.
+fn output_within_limit(name: &str, output: &Value) -> Result<(), PluginError> {
+    let size = json_size(output);
+    if size <= MAX_OUTPUT_BYTES {
+        return Ok(());
+    }
+    Err(PluginError::plugin(
+        crate::protocol::Preset::ServerError,
+        format!("The output of action `{name}` would be about {size} bytes, more than the {MAX_OUTPUT_BYTES} bytes a step gives."),
+        "Ask for less in one step: a smaller page or limit, fewer records, or a lower max_bytes.",
+    ))
+}
+
+/// About how many bytes `v` takes as JSON (escapes aside), without writing it out.
+fn json_size(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 20,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|v| json_size(v) + 1).sum::<usize>(),
+        Value::Object(m) => 2 + m.iter().map(|(k, v)| k.len() + 4 + json_size(v)).sum::<usize>(),
+    }
+}
+
 pub fn unknown_step(kind: StepKind, name: &str) -> PluginError {
     let list: Vec<&String> = match kind {
         StepKind::Action => spec().actions.keys().collect(),
@@ -358,6 +388,18 @@ mod tests {
         other["timeout_seconds"] = json!(5);
         assert!(!Arc::ptr_eq(&a, &p.known_connection(&other).unwrap()));
         assert_eq!(a.masker.mask_str("x s3cret-value y").as_deref(), Some("x ******** y"));
+    }
+
+    #[test]
+    fn an_output_larger_than_a_step_gives_is_refused_naming_its_size() {
+        let rows: Vec<Value> = (0..7).map(|i| json!({"id": i, "details": "x".repeat(7 * 1024 * 1024)})).collect();
+        let e = output_within_limit("list_tickets", &json!({"tickets": rows})).unwrap_err();
+        assert!(
+            e.cause.contains("`list_tickets` would be about 51380533 bytes") && e.cause.contains("more than the 50331648 bytes"),
+            "{}",
+            e.cause
+        );
+        assert!(output_within_limit("get_ticket", &json!({"ticket": {"id": 1, "details": "x".repeat(1024)}})).is_ok());
     }
 
     #[test]

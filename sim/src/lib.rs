@@ -468,7 +468,12 @@ fn banner(h: &SimHandle) -> String {
         auth = h.auth_url(),
         api = h.api_url(),
         id = c.client_id,
-        secret = c.client_secret,
+        // A secret someone chose is theirs to keep: only the public default is shown.
+        secret = if c.client_secret == SimConfig::default().client_secret {
+            format!("{} (the default)", c.client_secret)
+        } else {
+            "******** (as given with --client-secret)".to_string()
+        },
         tenant = c.tenant.as_deref().unwrap_or("(none)"),
         life = c.token_lifetime_secs,
         seed = if c.seed { "yes" } else { "no" },
@@ -555,7 +560,11 @@ mod tests {
         assert!(h.base_url().starts_with("http://127.0.0.1:"));
         assert_eq!(h.auth_url(), format!("{}/auth", h.base_url()));
         assert_eq!(h.api_url(), format!("{}/api", h.base_url()));
-        assert!(banner(&h).contains("sim-secret"));
+        assert!(banner(&h).contains("sim-secret (the default)"));
+        h.shutdown().await;
+        let chosen = SimConfig { client_secret: "my-own-s3cret".into(), ..SimConfig::default() };
+        let h = start(chosen, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind loopback");
+        assert!(!banner(&h).contains("my-own-s3cret"), "a chosen secret is never printed");
         h.shutdown().await;
     }
 }

@@ -37,29 +37,14 @@ fn bad(problem: String, assistance: &str) -> PluginError {
     PluginError::client(format!("Invalid input for action `add_attachment`: {problem}."), assistance)
 }
 
-/// The file name without any directory part.
-fn base_name(name: &str) -> &str {
-    name.rsplit(['/', '\\']).next().unwrap_or(name).trim()
-}
-
-/// Characters that reorder or hide text (bidirectional overrides and marks): a name carrying
-/// them can show as something it is not (`invoice\u{202e}fdp.exe`).
-fn hides_text(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// A file name safe to hand to HaloITSM and to show: its last path component, without control
-/// characters (NUL, CR, LF, ...) or text-hiding ones; never empty, `.` or `..`.
+/// The file's name as `file_names` makes it safe, or the error naming the input.
 fn safe_name(raw: &str) -> Result<String, PluginError> {
-    let name: String = base_name(raw).chars().filter(|c| !c.is_control() && !hides_text(*c)).collect();
-    let name = name.trim().to_string();
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(bad(
-            format!("input `file.filename` is not a usable file name (got {raw:?})"),
+    super::file_names::safe_file_name(raw).ok_or_else(|| {
+        bad(
+            format!("input `file.filename` is not a usable file name (got {:?})", raw.chars().take(100).collect::<String>()),
             "Give the file a plain name, for example alert.json. Nothing was sent.",
-        ));
-    }
-    Ok(name)
+        )
+    })
 }
 
 /// The length of what base64 `text` (without whitespace) decodes to, checked by decoding it a
@@ -119,7 +104,7 @@ impl Action for AddAttachment {
 
 #[cfg(test)]
 mod tests {
-    use super::{base_name, decoded_len, safe_name};
+    use super::{decoded_len, safe_name};
     use base64::Engine;
 
     #[test]
@@ -145,12 +130,5 @@ mod tests {
         for bad in ["", " ", ".", "..", "dir/..", "\u{202e}", "\r\n"] {
             assert!(safe_name(bad).unwrap_err().cause.contains("`file.filename`"), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn directory_parts_are_dropped_from_file_names() {
-        assert_eq!(base_name("C:\\temp\\alert.json"), "alert.json");
-        assert_eq!(base_name("../../etc/passwd"), "passwd");
-        assert_eq!(base_name("report.pdf"), "report.pdf");
     }
 }

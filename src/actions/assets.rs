@@ -80,12 +80,43 @@ pub async fn confirm_linked(
     before: &[i64],
     added: &[i64],
 ) -> Result<(Value, Vec<i64>), PluginError> {
+    match check_linked(ctx, action, id, before, added).await? {
+        Linked::Kept(saved, now) => Ok((saved, now)),
+        Linked::Raced(_) => Err(lost_race(id)),
+        Linked::NotKept(e) => Err(e),
+    }
+}
+
+/// What a read after a links write shows.
+pub enum Linked {
+    /// Every link asked for, and every link there was: the ticket and its links now.
+    Kept(Value, Vec<i64>),
+    /// Links neither there before nor asked for: another step changed them at the same moment
+    /// (the write replaces the whole list, so one of the two lost); the ticket as read.
+    Raced(Value),
+    /// HaloITSM did not keep the links, and nobody else changed them.
+    NotKept(PluginError),
+}
+
+/// The answer for the loser of two concurrent links writes to one ticket, after its retry.
+fn lost_race(id: i64) -> PluginError {
+    PluginError::plugin(
+        crate::protocol::Preset::ServerError,
+        format!("Another step changed ticket {id}'s asset links at the same moment, twice, and this step's links were lost to it."),
+        "Run the step again: it links what is still missing and keeps what the other step linked.",
+    )
+}
+
+pub async fn check_linked(ctx: &ActionContext, action: &str, id: i64, before: &[i64], added: &[i64]) -> Result<Linked, PluginError> {
     let saved = ctx.require_ticket(action, id).await?;
     let now = links_of(ctx, id, &saved).await?;
     let absent = |ids: &[i64]| ids.iter().filter(|a| !now.contains(a)).map(i64::to_string).collect::<Vec<_>>();
     let (missing, dropped) = (absent(added), absent(before));
     if missing.is_empty() && dropped.is_empty() {
-        return Ok((saved, now));
+        return Ok(Linked::Kept(saved, now));
+    }
+    if now.iter().any(|a| !before.contains(a) && !added.contains(a)) {
+        return Ok(Linked::Raced(saved));
     }
     let mut problems = Vec::new();
     if !missing.is_empty() {
@@ -94,11 +125,11 @@ pub async fn confirm_linked(
     if !dropped.is_empty() {
         problems.push(format!("no longer links asset(s) {} it linked before", dropped.join(", ")));
     }
-    Err(PluginError::plugin(
+    Ok(Linked::NotKept(PluginError::plugin(
         crate::protocol::Preset::ServerError,
         format!("HaloITSM {} on ticket {id}.", problems.join(" and ")),
         "This HaloITSM may not take asset links through the API as sent; check the ticket's assets in HaloITSM, and the API application's permissions.",
-    ))
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,14 +287,27 @@ pub async fn link_to(
     current: &Value,
     ids: &[i64],
 ) -> Result<(Vec<i64>, Vec<i64>), PluginError> {
-    let before = links_of(ctx, id, current).await?;
-    let added: Vec<i64> = ids.iter().copied().filter(|a| !before.contains(a)).collect();
-    if added.is_empty() {
-        return Ok((before, added));
+    let mut current = current.clone();
+    // A write that lost to another step's at the same moment (another container) is made once
+    // more on the ticket as it is now.
+    for attempt in 1..=2 {
+        let before = links_of(ctx, id, &current).await?;
+        let added: Vec<i64> = ids.iter().copied().filter(|a| !before.contains(a)).collect();
+        if added.is_empty() {
+            return Ok((before, added));
+        }
+        let mut fields = Map::new();
+        fields.insert("assets".into(), merged(&before, &added));
+        ctx.client.update_ticket(id, fields).await?;
+        match check_linked(ctx, action, id, &before, &added).await? {
+            Linked::Kept(_, now) => return Ok((now, added)),
+            Linked::Raced(saved) if attempt == 1 => {
+                tracing::info!("Another step changed ticket {id}'s asset links at the same moment; linking again");
+                current = saved;
+            }
+            Linked::Raced(_) => return Err(lost_race(id)),
+            Linked::NotKept(e) => return Err(e),
+        }
     }
-    let mut fields = Map::new();
-    fields.insert("assets".into(), merged(&before, &added));
-    ctx.client.update_ticket(id, fields).await?;
-    let (_, now) = confirm_linked(ctx, action, id, &before, &added).await?;
-    Ok((now, added))
+    Err(lost_race(id))
 }

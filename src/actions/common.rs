@@ -57,6 +57,26 @@ impl ActionContext {
         }
     }
 
+    /// `require_comment`, for a step that changes or deletes the entry: only a note (an entry with
+    /// text that records no change to the ticket) may be; a system entry or a status, agent,
+    /// team or priority change is the ticket's history (triggers read it) and is refused by what
+    /// it is.
+    pub async fn require_note(&self, action: &str, verb: &str, ticket_id: i64, comment_id: i64) -> Result<Value, PluginError> {
+        let entry = self.require_comment(action, ticket_id, comment_id).await?;
+        if let Some(kind) = not_a_note(&entry) {
+            let outcome = crate::halo::ticket::string(&entry, "outcome")
+                .map(|o| format!(" (outcome `{}`)", crate::protocol::one_line(&o)))
+                .unwrap_or_default();
+            return Err(PluginError::client(
+                format!(
+                    "Entry {comment_id} of ticket {ticket_id} (input `comment_id`) is {kind}{outcome}, not a note: only notes can be {verb} (action `{action}`)."
+                ),
+                "List Comments shows the ticket's notes (system entries only with include_system). Nothing was changed.",
+            ));
+        }
+        Ok(entry)
+    }
+
     /// A ticket as a full read shows it, as the plugin's `ticket` output; `closed` is known
     /// even when the read leaves HaloITSM's flag out (docs/halo-api.md#T11).
     pub async fn ticket(&self, raw: &Value) -> Ticket {
@@ -66,6 +86,25 @@ impl ActionContext {
         }
         t
     }
+}
+
+/// What a history entry is when it is not a plain note: HaloITSM's own (`who` is System), a
+/// recorded change to the ticket, or an entry without text.
+fn not_a_note(entry: &Value) -> Option<String> {
+    let who = entry.get("who").and_then(Value::as_str).unwrap_or_default();
+    if who.trim().eq_ignore_ascii_case("system") {
+        return Some("a system entry".into());
+    }
+    let act = crate::ticket_events::plan::Act::of(entry)?;
+    if let Some((old, new)) = act.transition() {
+        return Some(format!("a status change (status {old} to {new})"));
+    }
+    for (changed, what) in [(act.agent, "an agent change"), (act.team, "a team change"), (act.priority, "a priority change")] {
+        if changed {
+            return Some(what.into());
+        }
+    }
+    (!act.note).then(|| "an entry without a note".into())
 }
 
 /// Check custom field values (`[{id, value}]`, or `{name, value}`) and keep them as given, minus

@@ -151,7 +151,7 @@ impl Action for CreateTicket {
         let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;
         let record = object([
             ("summary", Some(json!(input.summary))),
-            ("details", Some(json!(input.details))),
+            ("details", Some(json!(crate::halo::markup::text_to_html(&input.details)))),
             ("tickettype_id", Some(json!(tickettype))),
             ("status_id", Some(json!(input.status_id))),
             ("priority_id", id("priority_id", input.priority_id.or(cfg.default_priority_id))?),

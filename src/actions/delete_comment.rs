@@ -27,7 +27,7 @@ impl Action for DeleteComment {
     type Output = Output;
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
-        ctx.require_comment(NAME, input.ticket_id, input.comment_id).await?;
+        ctx.require_note(NAME, "deleted", input.ticket_id, input.comment_id).await?;
         ctx.client.delete(&format!("Actions/{}", input.comment_id), &[("ticket_id", input.ticket_id.to_string())]).await?;
         tracing::info!("Deleted note {} of ticket {}", input.comment_id, input.ticket_id);
         Ok(Output { success: true })

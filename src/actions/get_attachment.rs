@@ -60,7 +60,12 @@ impl Action for GetAttachment {
         let size = file.bytes.len() as i64;
         Ok(Output {
             file: File {
-                filename: file.filename.unwrap_or_else(|| format!("attachment-{id}")),
+                // HaloITSM's name made safe to write to a disk or show (never a path or markup).
+                filename: file
+                    .filename
+                    .as_deref()
+                    .and_then(super::file_names::safe_file_name)
+                    .unwrap_or_else(|| format!("attachment-{id}")),
                 content: base64::engine::general_purpose::STANDARD.encode(&file.bytes),
             },
             size,

@@ -43,7 +43,7 @@ impl Attachment {
     fn from_halo(raw: &Value) -> Option<Attachment> {
         Some(Attachment {
             id: int(raw, "id").filter(|i| *i > 0)?,
-            filename: string(raw, "filename"),
+            filename: string(raw, "filename").as_deref().and_then(super::file_names::safe_file_name),
             size: raw.get("filesize").and_then(as_int),
             r#type: raw.get("type").and_then(as_int),
             is_image: raw.get("isimage").and_then(Value::as_bool),

@@ -23,6 +23,7 @@ mod create_ticket;
 mod delete_attachment;
 mod delete_comment;
 mod delete_ticket;
+pub mod file_names;
 mod get_attachment;
 mod get_ticket;
 mod host_to_asset;
@@ -54,6 +55,13 @@ pub trait Action: Send + Sync + 'static {
     type Input: DeserializeOwned + Send + 'static;
     type Output: Serialize + Send + 'static;
     fn run(ctx: ActionContext, input: Self::Input) -> impl Future<Output = Result<Self::Output, PluginError>> + Send;
+
+    /// The raw input, before it is checked against the spec: an action that reports bad items
+    /// one by one (rather than failing for all of them) marks them here, and one that refuses
+    /// what the spec's defaults would hide says so. Nothing, by default.
+    fn before_validation(_input: &mut Value) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Value, PluginError>> + Send>>;
@@ -65,6 +73,8 @@ pub struct Handler {
     pub run: fn(ActionContext, Value) -> BoxFuture,
     /// Does this (validated) input deserialize into the action's input type?
     pub accepts: fn(&Value) -> Result<(), String>,
+    /// `Action::before_validation`.
+    pub before_validation: fn(&mut Value) -> Result<(), PluginError>,
 }
 
 fn handler<A: Action>() -> Handler {
@@ -81,6 +91,7 @@ fn handler<A: Action>() -> Handler {
             })
         },
         accepts: |v| serde_json::from_value::<A::Input>(v.clone()).map(|_| ()).map_err(|e| e.to_string()),
+        before_validation: A::before_validation,
     }
 }
 

@@ -2,6 +2,7 @@
 //! into the events the triggers emit. Stateless: each delivery is read against HaloITSM's history
 //! (`triggers::from_delivery`), so the same delivery gives the same events and `event_id`s
 //! whenever and however often it is processed, and a workflow can drop repeats by `event_id`.
+//! A batch reads each ticket and its history once, however many of its deliveries name it.
 
 use std::sync::Arc;
 
@@ -15,9 +16,9 @@ use crate::halo::ticket::{Ticket, int};
 use crate::protocol::PluginError;
 use crate::sync::{Flags, Mappings};
 use crate::ticket_events::changes::{self, FROM_HISTORY};
-use crate::ticket_events::delivery::Delivery;
+use crate::ticket_events::delivery::{Delivery, NOT_AN_OBJECT};
 use crate::ticket_events::event::{self, FilterInput, Filters, Seen};
-use crate::ticket_events::from_delivery::{Announced, announced};
+use crate::ticket_events::from_delivery::{Announced, Doubt, announced, verify_carried};
 use crate::ticket_events::plan::{self, Act, Now};
 use crate::ticket_events::{Kind, MAX_BATCH, Source};
 
@@ -43,7 +44,8 @@ pub struct Skipped {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_id: Option<String>,
     pub ticket_id: i64,
-    /// `deleted`, `forbidden`, `no_history`, `duplicate` or `filtered`.
+    /// `deleted`, `forbidden`, `no_history`, `duplicate`, `filtered`, `unverified` (it carries a
+    /// history entry HaloITSM's history does not have) or `undated` (nothing says which change).
     pub reason: &'static str,
     pub detail: String,
 }
@@ -101,6 +103,30 @@ impl Action for ProcessWebhook {
     const NAME: &'static str = NAME;
     type Input = Input;
     type Output = Output;
+
+    /// A non-object in `deliveries` is refused alone (the spec would fail the whole batch for
+    /// it), and an empty `trigger` is refused rather than taken as `any` by the spec's default.
+    fn before_validation(input: &mut Value) -> Result<(), PluginError> {
+        if input.get("trigger").and_then(Value::as_str).is_some_and(|t| t.trim().is_empty()) {
+            return Err(bad(
+                "input `trigger` is empty; it must be any, ticket_created, ticket_updated or ticket_status_changed".into(),
+                "Name the trigger whose events the workflow wants, or leave the input out for any.",
+            ));
+        }
+        if let Some(Value::Array(items)) = input.get_mut("deliveries") {
+            for item in items.iter_mut().filter(|i| !i.is_object()) {
+                let kind = match item {
+                    Value::Null => "null",
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::String(_) => "a string",
+                    _ => "an array",
+                };
+                *item = json!({ NOT_AN_OBJECT: kind });
+            }
+        }
+        Ok(())
+    }
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         let (items, single) = match (input.delivery, input.deliveries) {
@@ -175,18 +201,25 @@ impl Action for ProcessWebhook {
             mappings: Mappings::of_connection(ctx.client.config())?,
             us: our_agent(&ctx).await?,
         });
-        let indices: Vec<usize> = readable.iter().map(|(i, _)| *i).collect();
-        let outcomes: Vec<Result<Outcome, PluginError>> = stream::iter(readable)
-            .map(|(i, d)| {
+        // Deliveries grouped by ticket (in the order each ticket first appears): one read of the
+        // ticket and its history serves all of its deliveries.
+        let mut by_ticket: indexmap::IndexMap<i64, Vec<(usize, Delivery)>> = indexmap::IndexMap::new();
+        for (i, d) in readable {
+            by_ticket.entry(d.ticket_id).or_default().push((i, d));
+        }
+        let mut outcomes: Vec<(usize, Result<Outcome, PluginError>)> = stream::iter(by_ticket)
+            .map(|(ticket_id, deliveries)| {
                 let (ctx, shared) = (ctx.clone(), shared.clone());
-                async move { one(&ctx, &shared, i, d).await }
+                async move { of_ticket(&ctx, &shared, ticket_id, deliveries).await }
             })
             .buffered(AT_ONCE)
+            .flat_map(stream::iter)
             .collect()
             .await;
+        outcomes.sort_by_key(|(i, _)| *i);
         let (mut events, mut skipped) = (Vec::new(), Vec::new());
         let mut changes = std::collections::HashSet::new();
-        for (o, index) in outcomes.into_iter().zip(indices) {
+        for (index, o) in outcomes {
             match o? {
                 Outcome::Events(e) => {
                     // One change announced by several deliveries (say "status changed" and
@@ -236,46 +269,104 @@ async fn our_agent(ctx: &ActionContext) -> Result<Option<i64>, PluginError> {
     }
 }
 
-/// The events of one delivery. HaloITSM failures that may pass fail the step (the workflow's
-/// retry processes the delivery again, with the same result); a ticket gone or hidden is skipped.
-async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) -> Result<Outcome, PluginError> {
-    let skip =
-        |reason, detail: String| Outcome::Skipped(Skipped { index, delivery_id: d.id.clone(), ticket_id: d.ticket_id, reason, detail });
-    let raw = match ctx.client.get_ticket(d.ticket_id, true).await {
+/// What HaloITSM shows of one ticket, read once for every delivery of it in the batch.
+struct Ticketed {
+    raw: Value,
+    current: Now,
+    /// The history's rows; None when HaloITSM will not show them.
+    rows: Option<Vec<Value>>,
+    history: Option<Vec<Act>>,
+    flags: Flags,
+    /// History entries read in full (`GET /Actions/{id}`), by ID, so no entry is read twice.
+    entries: std::collections::HashMap<i64, Option<Value>>,
+}
+
+/// The outcomes of a ticket's deliveries. HaloITSM failures that may pass fail the step (the
+/// workflow's retry processes the deliveries again, with the same result); a ticket gone or
+/// hidden skips each of its deliveries.
+async fn of_ticket(
+    ctx: &ActionContext,
+    shared: &Shared,
+    ticket_id: i64,
+    deliveries: Vec<(usize, Delivery)>,
+) -> Vec<(usize, Result<Outcome, PluginError>)> {
+    let skip_all = |reason: &'static str, detail: String| {
+        deliveries
+            .iter()
+            .map(|(index, d)| {
+                let s = Skipped { index: *index, delivery_id: d.id.clone(), ticket_id, reason, detail: detail.clone() };
+                (*index, Ok(Outcome::Skipped(s)))
+            })
+            .collect::<Vec<_>>()
+    };
+    let fail_all = |e: PluginError| deliveries.iter().map(|(index, _)| (*index, Err(e.clone()))).collect::<Vec<_>>();
+    let raw = match ctx.client.get_ticket(ticket_id, true).await {
         Ok(Some(t)) => t,
-        Ok(None) => return Ok(skip("deleted", format!("Ticket {} no longer exists in HaloITSM", d.ticket_id))),
+        Ok(None) => return skip_all("deleted", format!("Ticket {ticket_id} no longer exists in HaloITSM")),
         Err(HaloError::Forbidden { message, .. }) => {
-            return Ok(skip("forbidden", format!("HaloITSM refuses to show ticket {}: {message}", d.ticket_id)));
+            return skip_all("forbidden", format!("HaloITSM refuses to show ticket {ticket_id}: {message}"));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return fail_all(e.into()),
     };
     let Some(current) = Now::of(&raw) else {
-        return Ok(skip("filtered", format!("Ticket {} has no status or last action date", d.ticket_id)));
+        return skip_all("filtered", format!("Ticket {ticket_id} has no status or last action date"));
     };
-    let rows = match ctx.client.history(d.ticket_id, &[]).await {
+    let rows = match ctx.client.history(ticket_id, &[]).await {
         Ok(rows) => Some(rows),
         Err(e @ (HaloError::Forbidden { .. } | HaloError::NotFound { .. })) => {
-            tracing::warn!("HaloITSM refuses the history of ticket {} ({e}); reporting only what the delivery says", d.ticket_id);
+            tracing::warn!("HaloITSM refuses the history of ticket {ticket_id} ({e}); reporting only what the deliveries say");
             None
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return fail_all(e.into()),
     };
-    let history: Option<Vec<Act>> = rows.as_ref().map(|r| r.iter().filter_map(Act::of).collect());
-    let a = announced(&d, history.as_deref(), current);
+    let history = rows.as_ref().map(|r| r.iter().filter_map(Act::of).collect());
+    let flags = Flags::read(&ctx.client, &raw).await;
+    let mut t = Ticketed { raw, current, rows, history, flags, entries: Default::default() };
+    let mut out = Vec::with_capacity(deliveries.len());
+    for (index, d) in deliveries {
+        out.push((index, one(ctx, shared, index, d, &mut t).await));
+    }
+    out
+}
+
+/// The events of one delivery, against its ticket as read once for the batch.
+async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery, t: &mut Ticketed) -> Result<Outcome, PluginError> {
+    let skip =
+        |reason, detail: String| Outcome::Skipped(Skipped { index, delivery_id: d.id.clone(), ticket_id: d.ticket_id, reason, detail });
+    let carried_ok = match (&d.action, &t.rows) {
+        (Some(carried), Some(rows)) => verify_carried(carried, d.ticket_id, rows),
+        _ => Ok(()),
+    };
+    let a = announced(&d, t.history.as_deref(), t.current, carried_ok);
+    match &a.doubt {
+        Some(Doubt::Unverified(why)) => {
+            return Ok(skip("unverified", format!("Not reported as a change: {why}")));
+        }
+        Some(Doubt::Undated) => {
+            return Ok(skip(
+                "undated",
+                format!(
+                    "The delivery for ticket {} carries no history entry (`action`), no `timestamp` and no ticket `lastactiondate`, so which change it announces is unknown; it is not matched to whatever change is latest",
+                    d.ticket_id
+                ),
+            ));
+        }
+        None => {}
+    }
     let kind = shared.wanted.kind_for(a.new);
     let plan = plan::plan(a.prev, a.now, a.history.as_deref(), chrono::DateTime::<chrono::Utc>::MIN_UTC, a.new);
     let changed_fields = match kind == Kind::Updated {
-        true => changes::merge(changes::from_history(&full_entries(ctx, &d, &a, rows.as_deref()).await?), Vec::new()),
+        true => changes::merge(changes::from_history(&full_entries(ctx, &d, &a, t).await?), Vec::new()),
         false => Vec::new(),
     };
-    let mut ticket = Ticket::from_halo(&raw, |id| ctx.client.ticket_url(id));
-    let flags = Flags::read(&ctx.client, &raw).await;
-    ticket.closed = Some(flags.closed);
+    let raw = &t.raw;
+    let mut ticket = Ticket::from_halo(raw, |id| ctx.client.ticket_url(id));
+    ticket.closed = Some(t.flags.closed);
     // The status right after the change, as the event's other fields: the same whenever processed.
-    let rapid7 = event::rapid7_statuses(&ctx.client, &shared.mappings, a.now.status, flags).await;
+    let rapid7 = event::rapid7_statuses(&ctx.client, &shared.mappings, a.now.status, t.flags).await;
     let seen = Seen {
         ticket: &ticket,
-        raw: &raw,
+        raw,
         now: a.now,
         source: Source::Webhook,
         hinted_agent: d.agent_id,
@@ -326,19 +417,28 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery) ->
 
 /// The entries the change wrote, as full records: list rows leave out the new agent and team
 /// (docs/halo-api.md#A4), so those are read one by one, unless the delivery carries the entry.
-async fn full_entries(ctx: &ActionContext, d: &Delivery, a: &Announced, rows: Option<&[Value]>) -> Result<Vec<Act>, PluginError> {
+async fn full_entries(ctx: &ActionContext, d: &Delivery, a: &Announced, t: &mut Ticketed) -> Result<Vec<Act>, PluginError> {
     let mut out = Vec::with_capacity(a.covered.len());
     for entry in &a.covered {
-        let row = rows.unwrap_or_default().iter().find(|r| int(r, "id") == Some(entry.id));
+        let row = t.rows.as_deref().unwrap_or_default().iter().find(|r| int(r, "id") == Some(entry.id));
+        // Verified against the history row already (`verify_carried`).
         let carried = d.action.as_ref().filter(|x| int(x, "id") == Some(entry.id));
         let full = match (carried, row) {
             (Some(x), _) => Some(x.clone()),
             (None, Some(r)) if r.get("new_agent").is_some() || r.get("new_team").is_some() => Some(r.clone()),
-            _ => match ctx.client.get_optional(&format!("Actions/{}", entry.id), &[("ticket_id", d.ticket_id.to_string())]).await {
-                Ok(full) => full,
-                // An entry the API application may not read in full: the list row is all there is.
-                Err(HaloError::Forbidden { .. } | HaloError::NotFound { .. }) => None,
-                Err(e) => return Err(e.into()),
+            _ => match t.entries.get(&entry.id) {
+                Some(read) => read.clone(),
+                None => {
+                    let read =
+                        match ctx.client.get_optional(&format!("Actions/{}", entry.id), &[("ticket_id", d.ticket_id.to_string())]).await {
+                            Ok(full) => full,
+                            // An entry the API application may not read in full: the list row is all there is.
+                            Err(HaloError::Forbidden { .. } | HaloError::NotFound { .. }) => None,
+                            Err(e) => return Err(e.into()),
+                        };
+                    t.entries.insert(entry.id, read.clone());
+                    read
+                }
             },
         };
         out.push(full.as_ref().and_then(Act::of).unwrap_or(*entry));

@@ -273,7 +273,7 @@ pub(crate) async fn create_for(
     field: i64,
 ) -> Result<Made, PluginError> {
     let tag = reference_tag(reference);
-    record.insert("details".into(), json!(format!("{details}\n\n{tag}")));
+    record.insert("details".into(), json!(crate::halo::markup::text_to_html(&format!("{details}\n\n{tag}"))));
     let asked_priority = record.get("priority_id").and_then(Value::as_i64);
     let saved = create_once(&ctx.client, Value::Object(record), reference, field).await?;
     let id = int(&saved, "id").unwrap_or_default();

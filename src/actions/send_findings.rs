@@ -169,10 +169,13 @@ pub fn batch_size(what: &str, n: i64) -> Result<usize, PluginError> {
 pub const MAX_DEADLINE_SECONDS: u64 = 86_400;
 
 /// A batch's deadline for HaloITSM's rate limit, checked (`what` names the input or flag).
-pub fn deadline(what: &str, seconds: i64) -> Result<std::time::Duration, PluginError> {
+/// The input `deadline_seconds` of `action`, checked.
+pub fn deadline(action: &str, seconds: i64) -> Result<std::time::Duration, PluginError> {
     if !(1..=MAX_DEADLINE_SECONDS as i64).contains(&seconds) {
-        return Err(bad(
-            format!("{what} must be between 1 and {MAX_DEADLINE_SECONDS} seconds, got {seconds}"),
+        return Err(PluginError::client(
+            format!(
+                "Invalid input for action `{action}`: input `deadline_seconds` must be between 1 and {MAX_DEADLINE_SECONDS} seconds, got {seconds}."
+            ),
             "Give the seconds the batch may wait in all for HaloITSM's rate limit; 3600 is the default.",
         ));
     }
@@ -199,7 +202,7 @@ impl Action for SendFindings {
             input.dry_run,
         )?;
         let opts = Options {
-            deadline: deadline("input `deadline_seconds`", input.deadline_seconds)?,
+            deadline: deadline(NAME, input.deadline_seconds)?,
             batch_size: batch_size("input `batch_size`", input.batch_size)?,
             ..opts
         };

@@ -88,6 +88,14 @@ impl Synced {
     fn of(inv: &Map<String, Value>) -> Result<Synced, PluginError> {
         let text = |k: &str| inv.get(k).and_then(Value::as_str).map(str::trim).unwrap_or_default().to_string();
         let one_of = |k: &str, allowed: &[&str]| -> Result<String, PluginError> {
+            // A number (say a priority of 3) is refused, never read as "none given": InsightIDR
+            // names these, and a guess at what 3 means would put the wrong priority on the ticket.
+            if let Some(v) = inv.get(k).filter(|v| !v.is_string() && !v.is_null()) {
+                return Err(bad(
+                    format!("input `investigation.{k}` must be one of {} (a name), got {v}", allowed.join(", ")),
+                    "Pass the investigation as InsightIDR's plugin outputs it; priority_mapping maps its priorities to HaloITSM's priority IDs.",
+                ));
+            }
             let v = text(k).to_ascii_uppercase();
             if v.is_empty() || allowed.contains(&v.as_str()) {
                 return Ok(v);
@@ -303,7 +311,11 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
             None
         }
     };
-    let summary = format!("InsightIDR: {}", if synced.title.is_empty() { rrn } else { &synced.title });
+    // Cut to HaloITSM's summary length, as create_ticket does; the details keep the whole title.
+    let summary = crate::lifecycle::text::cut(
+        &format!("InsightIDR: {}", if synced.title.is_empty() { rrn } else { &synced.title }),
+        crate::lifecycle::text::SUMMARY_MAX,
+    );
     let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{rrn}", cfg.application_key()));
     let _held = lock.lock().await;
     let Some(current) = find(&ctx.client, rrn, field, false).await? else {

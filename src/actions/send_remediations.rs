@@ -116,7 +116,7 @@ fn options(ctx: &ActionContext, input: &Input) -> Result<Options, PluginError> {
         closed_status_id: positive(NAME, "closed_status_id", closed.id)?,
         closed_status_setting: closed.setting,
         dry_run: input.dry_run,
-        deadline: deadline("input `deadline_seconds`", input.deadline_seconds)?,
+        deadline: deadline(NAME, input.deadline_seconds)?,
         batch_size: super::send_findings::batch_size("input `batch_size`", input.batch_size)?,
     })
 }

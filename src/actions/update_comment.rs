@@ -8,7 +8,6 @@ use super::list_comments::Comment;
 use super::{Action, ActionContext};
 use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::{int, string};
-use crate::lifecycle::text::escape;
 use crate::protocol::PluginError;
 
 pub struct UpdateComment;
@@ -41,15 +40,10 @@ impl Action for UpdateComment {
                 "Give the note's new text; Delete Comment removes a note. Nothing was changed.",
             ));
         }
-        let old = ctx.require_comment(NAME, input.ticket_id, input.comment_id).await?;
-        // HaloITSM shows `note_html`; both are sent so the text shown and the text read agree. The
+        let old = ctx.require_note(NAME, "changed", input.ticket_id, input.comment_id).await?;
+        // The client sends the escaped `note_html` beside the note, as for every note; the
         // outcome is sent back as it was (A1: actions need one).
-        let mut action = json!({
-            "id": input.comment_id,
-            "ticket_id": input.ticket_id,
-            "note": input.comment,
-            "note_html": escape(&input.comment).replace('\n', "<br>"),
-        });
+        let mut action = json!({"id": input.comment_id, "ticket_id": input.ticket_id, "note": input.comment});
         if let Some(p) = input.is_private {
             action["hiddenfromuser"] = json!(p);
         }

@@ -42,7 +42,7 @@ impl Action for UpdateTicket {
         let fields = custom_fields(NAME, &input.customfields)?;
         let record = object([
             ("summary", input.summary.map(Value::from)),
-            ("details", input.details.map(Value::from)),
+            ("details", input.details.as_deref().map(|d| Value::from(crate::halo::markup::text_to_html(d)))),
             ("status_id", opt("status_id", input.status_id)?),
             ("priority_id", opt("priority_id", input.priority_id)?),
             // 0 unassigns in HaloITSM; anything else must be an agent ID.

@@ -3,7 +3,7 @@
 use super::GroupBy;
 use super::ocsf::{Finding, Severity};
 
-pub use crate::lifecycle::text::escape;
+pub use crate::halo::markup::escape;
 use crate::lifecycle::text::{SUMMARY_MAX, cut, dash};
 
 /// `[Prowler] <SEVERITY> - <check id> - <resource uid>` (or `- <n> resources` for a check),

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use super::answers::{http_error, json_response, retry_later};
-use super::budget::{BodyBudget, Reservation};
+use crate::memory::{BodyBudget, Reservation};
 
 /// How bodies are read.
 pub struct BodyRules {
@@ -51,7 +51,10 @@ pub async fn read(
     match read_body(&mut body, declared, rules, budget, deadline).await {
         Ok(read) => Ok(read),
         Err(refusal) => {
-            if matches!(refusal, Refusal::TooLarge | Refusal::NoRoom(_)) {
+            // A body declared larger than can be drained is answered at once: its client would
+            // otherwise wait for the whole read timeout to hear that it is too large.
+            let drainable = declared.is_none_or(|d| d <= DRAIN_LIMIT as u64);
+            if matches!(refusal, Refusal::TooLarge | Refusal::NoRoom(_)) && drainable {
                 drain(&mut body, deadline).await;
             }
             Err(Box::new(refusal.answer(rules, budget, uri, method)))

@@ -6,7 +6,6 @@
 
 pub mod answers;
 pub mod body;
-pub mod budget;
 mod connections;
 mod json_errors;
 

@@ -204,26 +204,25 @@ async fn fetch(http: &reqwest::Client, cfg: &ConnectionConfig) -> Result<(Arc<st
             // An endpoint that echoes the form would show the secret: never pass it on.
             let secrets = super::redact::connection_secrets(cfg);
             let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            let clean = |t: &str| super::redact::redact(t, &refs);
-            let message = clean(&extract_message(&seen.body));
-            Err(match err {
+            let message = extract_message(&seen.body);
+            let failure = match err {
                 _ if status == 429 => HaloError::RateLimited { retry_after: seen.retry_after },
                 _ if status >= 500 => HaloError::ServerError { status, message, write: false },
                 _ if (300..400).contains(&status) => HaloError::Redirected { status, location: "another address".into() },
                 RequestTokenError::ServerResponse(resp) => match resp.error() {
-                    BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => HaloError::InvalidCredentials {
-                        code: resp.error().to_string(),
-                        description: resp.error_description().map(|d| clean(d)),
-                    },
+                    BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+                        HaloError::InvalidCredentials { code: resp.error().to_string(), description: resp.error_description().cloned() }
+                    }
                     BasicErrorResponseType::InvalidScope => {
-                        HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().map(|d| clean(d)) }
+                        HaloError::InvalidScope { scope: cfg.scope.clone(), description: resp.error_description().cloned() }
                     }
                     _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
                 },
                 _ if status == 404 => HaloError::NoTokenEndpoint { url: cfg.authorization_server.clone() },
                 _ if status == 200 => HaloError::Unexpected { status, message: "the token response has no usable access_token".into() },
                 _ => HaloError::TokenRejected { status, message, tenant_set: cfg.tenant.is_some() },
-            })
+            };
+            Err(failure.redacted(&refs))
         }
     }
 }

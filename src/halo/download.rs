@@ -1,10 +1,29 @@
-//! Files HaloITSM serves as they are (an attachment's bytes, docs/halo-api.md#F2), read within a
-//! size limit so a huge file fails clearly instead of filling memory.
+//! Answers from HaloITSM read within bounds: a JSON answer far larger than any record, an error
+//! body, or a file (an attachment's bytes, docs/halo-api.md#F2) over its step's `max_bytes` fails
+//! clearly instead of filling memory, and the files all steps hold at once share one budget.
+
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use super::{HaloClient, HaloError};
+use crate::memory::{BodyBudget, Reservation};
+
+/// Largest JSON answer taken: a history of 10,000 entries or a page of 100 full tickets is a few
+/// megabytes; anything this size is not a record (one tenant answered a ticket read with 300 MB).
+pub const MAX_JSON_ANSWER: usize = 32 * 1024 * 1024;
+
+/// Most bytes of an error answer read: its message is what is kept, never a whole page.
+pub const MAX_ERROR_ANSWER: usize = 64 * 1024;
+
+/// Bytes of files from HaloITSM held at once by every step of this process together.
+pub const FILE_MEMORY: usize = 4 * 48 * 1024 * 1024;
+
+fn files_budget() -> &'static BodyBudget {
+    static FILES: OnceLock<BodyBudget> = OnceLock::new();
+    FILES.get_or_init(|| BodyBudget::holding("Files from HaloITSM", FILE_MEMORY))
+}
 
 /// What a request expects back.
 #[derive(Debug, Clone, Copy)]
@@ -39,17 +58,32 @@ impl Answer {
     }
 }
 
-/// A downloaded file: its bytes and what the answer's headers say about it.
+/// A downloaded file: its bytes and what the answer's headers say about it. Its room in the
+/// files' budget is held for as long as the file (or a clone) lives.
 #[derive(Debug, Clone)]
 pub struct File {
     pub bytes: Bytes,
     pub content_type: Option<String>,
     /// From `Content-Disposition`, when HaloITSM sends one.
     pub filename: Option<String>,
+    _held: Held,
+}
+
+/// The room a file holds in the budget, given back when the last clone of the file goes.
+#[derive(Clone, Default)]
+struct Held {
+    _room: Option<Arc<Reservation>>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
 }
 
 pub(super) enum Failed {
-    TooLarge(HaloError),
+    /// Over the limit, or no room for it in the budget.
+    Refused(HaloError),
     Cut(reqwest::Error),
 }
 
@@ -58,22 +92,70 @@ pub fn too_large(size: Option<u64>, max: usize) -> HaloError {
     HaloError::TooLarge { size, max: max as u64 }
 }
 
-/// The body, refused as soon as it (or its announced length) passes `max`.
+/// Why a body was not read whole.
+pub(super) enum Capped {
+    /// Over the limit: its announced length, when it announced one.
+    Over(Option<u64>),
+    /// The budget it is counted in has no room for it now.
+    NoRoom(usize),
+    Cut(reqwest::Error),
+}
+
+/// An answer's body, refused as soon as it (or its announced length) passes `max`; with `room`,
+/// each part is covered in the files' budget before it is kept.
+pub(super) async fn read_capped(resp: &mut reqwest::Response, max: usize, mut room: Option<&mut Reservation>) -> Result<Vec<u8>, Capped> {
+    let declared = resp.content_length();
+    if let Some(len) = declared.filter(|&l| l > max as u64) {
+        return Err(Capped::Over(Some(len)));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Cut)? {
+        let size = body.len() + chunk.len();
+        if size > max {
+            return Err(Capped::Over(declared));
+        }
+        if let Some(r) = room.as_deref_mut() {
+            if !files_budget().cover(r, size, None).await {
+                return Err(Capped::NoRoom(size));
+            }
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The files' budget has no room for `size` bytes now.
+pub(super) fn busy(size: usize) -> HaloError {
+    HaloError::Busy { what: format!("a file of {size} bytes or more"), held: files_budget().total_bytes as u64 }
+}
+
+/// The start of an error answer (at most `MAX_ERROR_ANSWER` bytes): enough for its message.
+pub(super) async fn error_body(mut resp: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ERROR_ANSWER - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ERROR_ANSWER {
+            break;
+        }
+    }
+    body
+}
+
+/// A file, refused as soon as it (or its announced length) passes `max`, its bytes counted in
+/// the files' budget (refused, as a failure that may pass, when the budget is full).
 pub(super) async fn read(mut resp: reqwest::Response, max: usize) -> Result<File, Failed> {
     let header = |name: reqwest::header::HeaderName| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let content_type = header(reqwest::header::CONTENT_TYPE);
     let filename = header(reqwest::header::CONTENT_DISPOSITION).as_deref().and_then(filename_of);
-    if let Some(len) = resp.content_length().filter(|&l| l > max as u64) {
-        return Err(Failed::TooLarge(too_large(Some(len), max)));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(Failed::Cut)? {
-        if body.len() + chunk.len() > max {
-            return Err(Failed::TooLarge(too_large(None, max)));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(File { bytes: Bytes::from(body), content_type, filename })
+    let mut room = Reservation::default();
+    let body = match read_capped(&mut resp, max, Some(&mut room)).await {
+        Ok(body) => body,
+        Err(Capped::Over(size)) => return Err(Failed::Refused(too_large(size, max))),
+        Err(Capped::NoRoom(size)) => return Err(Failed::Refused(busy(size))),
+        Err(Capped::Cut(e)) => return Err(Failed::Cut(e)),
+    };
+    Ok(File { bytes: Bytes::from(body), content_type, filename, _held: Held { _room: Some(Arc::new(room)) } })
 }
 
 /// The file name of a `Content-Disposition` header: `filename*=UTF-8''…` (percent-encoded) wins

@@ -76,6 +76,10 @@ pub enum HaloError {
     OutcomeRefused { outcome: String, denied: bool, message: String },
     #[error("The file is larger than the {max} bytes this step returns{}", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default())]
     TooLarge { size: Option<u64>, max: u64 },
+    #[error("HaloITSM's answer to {what} is larger than the {max} bytes an answer may be{}: far larger than any record", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default())]
+    AnswerTooLarge { what: String, size: Option<u64>, max: u64 },
+    #[error("The plugin holds as many files from HaloITSM in memory as it may ({held} bytes) and has no room for {what} now")]
+    Busy { what: String, held: u64 },
     #[error("{problem}")]
     Setup { problem: String, fix: String },
     #[error("The connection setting `{field}` is invalid: {reason}")]
@@ -110,6 +114,43 @@ fn retry_after_suffix(d: &Option<Duration>) -> String {
 }
 
 impl HaloError {
+    /// The same error with every text in it that came from outside (HaloITSM's messages, a
+    /// redirect's address, a URL, an error code) passed through `redact`: a server or proxy that
+    /// echoes the request can put the token or the secret into any of them.
+    pub fn redacted(self, secrets: &[&str]) -> HaloError {
+        let r = |s: String| super::redact::redact(&s, secrets);
+        let ro = |s: Option<String>| s.map(r);
+        use HaloError::*;
+        match self {
+            InvalidCredentials { code, description } => InvalidCredentials { code: r(code), description: ro(description) },
+            InvalidScope { scope, description } => InvalidScope { scope: r(scope), description: ro(description) },
+            TokenRejected { status, message, tenant_set } => TokenRejected { status, message: r(message), tenant_set },
+            Unauthorized { message } => Unauthorized { message: r(message) },
+            Forbidden { what, message } => Forbidden { what: r(what), message: r(message) },
+            NotFound { what, message } => NotFound { what: r(what), message: r(message) },
+            Validation { status, message } => Validation { status, message: r(message) },
+            ServerError { status, message, write } => ServerError { status, message: r(message), write },
+            Unreachable { server, url, message } => Unreachable { server, url: r(url), message: r(message) },
+            Tls { server, message } => Tls { server, message: r(message) },
+            NoTokenEndpoint { url } => NoTokenEndpoint { url: r(url) },
+            Transport { message, write } => Transport { message: r(message), write },
+            Redirected { status, location } => Redirected { status, location: r(location) },
+            Unexpected { status, message } => Unexpected { status, message: r(message) },
+            OutcomeRefused { outcome, denied, message } => OutcomeRefused { outcome: r(outcome), denied, message: r(message) },
+            Setup { problem, fix } => Setup { problem: r(problem), fix: r(fix) },
+            InvalidConfig { field, reason } => InvalidConfig { field, reason: r(reason) },
+            e @ (RateLimited { .. }
+            | RateLimitWait { .. }
+            | Timeout { .. }
+            | Vanished { .. }
+            | NotClosed { .. }
+            | PriorityNotKept { .. }
+            | TooLarge { .. }
+            | AnswerTooLarge { .. }
+            | Busy { .. }) => e,
+        }
+    }
+
     /// True when a write may have been applied although it failed (a retry could duplicate it).
     pub fn outcome_uncertain(&self) -> bool {
         matches!(
@@ -122,7 +163,9 @@ impl HaloError {
     /// timeouts and network failures, but not certificate or configuration problems.
     pub fn is_transient(&self) -> bool {
         match self {
-            HaloError::RateLimited { .. } | HaloError::RateLimitWait { .. } | HaloError::Unreachable { .. } => true,
+            HaloError::RateLimited { .. } | HaloError::RateLimitWait { .. } | HaloError::Unreachable { .. } | HaloError::Busy { .. } => {
+                true
+            }
             HaloError::ServerError { write, .. } | HaloError::Timeout { write, .. } | HaloError::Transport { write, .. } => !write,
             _ => false,
         }

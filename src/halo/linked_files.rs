@@ -103,12 +103,12 @@ impl HaloClient {
         })?;
         let status = resp.status();
         if !status.is_success() {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = super::download::error_body(resp).await;
             let message = redact::redact(&super::extract_message(&body), &[]);
             return Err(Link::Refused(status.as_u16(), format!("HTTP {}: {message}", status.as_u16())));
         }
         read(resp, max).await.map_err(|e| match e {
-            super::download::Failed::TooLarge(e) => Link::Failed(e),
+            super::download::Failed::Refused(e) => Link::Failed(e),
             super::download::Failed::Cut(e) => Link::Failed(HaloError::Transport {
                 message: format!("the file was cut off: {}", super::describe_transport(&e)),
                 write: false,

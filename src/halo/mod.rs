@@ -16,6 +16,7 @@ mod error;
 use download::{Answer, Expect};
 mod history;
 mod linked_files;
+pub mod markup;
 mod notes;
 pub mod outcomes;
 pub mod paging;
@@ -250,16 +251,24 @@ impl HaloClient {
                     if let (true, Expect::File { max }) = (status.is_success(), expect) {
                         match download::read(resp, max).await {
                             Ok(file) => return Ok(Answer::File(file)),
-                            Err(download::Failed::TooLarge(e)) => return Err(e),
+                            Err(download::Failed::Refused(e)) => return Err(e),
                             // The file was cut off: a read can simply be asked again.
                             Err(download::Failed::Cut(e)) => Retryable { error: self.transport_error(&e, write), retry_after: None },
                         }
                     } else if status.is_success() {
-                        match resp.bytes().await {
+                        let mut resp = resp;
+                        match download::read_capped(&mut resp, download::MAX_JSON_ANSWER, None).await {
                             Ok(bytes) => return parse_json(status, &bytes).map(Answer::Json),
+                            Err(download::Capped::Over(size)) => {
+                                let max = download::MAX_JSON_ANSWER as u64;
+                                return Err(HaloError::AnswerTooLarge { what: format!("{method} {path}"), size, max });
+                            }
+                            Err(download::Capped::NoRoom(size)) => return Err(download::busy(size)),
                             // The answer was cut off: a read can simply be asked again.
-                            Err(e) if !write => Retryable { error: self.transport_error(&e, write), retry_after: None },
-                            Err(e) => return Err(self.transport_error(&e, write)),
+                            Err(download::Capped::Cut(e)) if !write => {
+                                Retryable { error: self.transport_error(&e, write), retry_after: None }
+                            }
+                            Err(download::Capped::Cut(e)) => return Err(self.transport_error(&e, write)),
                         }
                     } else {
                         match self.failed_status(resp, path, write, &token, &mut refreshed_token).await? {
@@ -315,13 +324,13 @@ impl HaloClient {
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
         let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let bytes = resp.bytes().await.unwrap_or_default();
+        let bytes = download::error_body(resp).await;
         // A server or proxy that echoes the request would hand back the token or the secret.
         let secrets = redact::connection_secrets(&self.cfg);
         let mut refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
         refs.push(token);
-        let message = redact::redact(&extract_message(&bytes), &refs);
-        match status {
+        let message = extract_message(&bytes);
+        let outcome = match status {
             401 if !*refreshed_token => {
                 tracing::info!("HaloITSM rejected the access token; fetching a new one and trying again");
                 *refreshed_token = true;
@@ -337,6 +346,12 @@ impl HaloClient {
             s if s >= 500 && !write => Ok(Some(Retryable { error: HaloError::ServerError { status: s, message, write }, retry_after })),
             s if s >= 500 => Err(HaloError::ServerError { status: s, message, write }),
             s => Err(HaloError::Validation { status: s, message }),
+        };
+        // Every field of the error, not only the message: a redirect's address can carry the token.
+        match outcome {
+            Err(e) => Err(e.redacted(&refs)),
+            Ok(Some(r)) => Ok(Some(Retryable { error: r.error.redacted(&refs), ..r })),
+            Ok(None) => Ok(None),
         }
     }
 

@@ -106,6 +106,7 @@ impl HaloClient {
     /// POST one action (`ticket_id`, note and the rest already in `action`) recorded with the
     /// outcome that serves `purpose` on this tenant; the saved action.
     pub async fn post_action(&self, purpose: Purpose, mut action: Value) -> Result<Value, HaloError> {
+        super::markup::with_note_html(&mut action);
         let mut pick =
             self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).get(&purpose).cloned().unwrap_or_else(|| Pick::usual(&purpose));
         let mut tried: Vec<Pick> = Vec::new();
@@ -137,6 +138,7 @@ impl HaloClient {
     /// before sending it again); an error. A batch refused for its outcome is sent again whole
     /// with the tenant's own outcome for the purpose, as `post_action` does for one.
     pub async fn post_actions(&self, purpose: Purpose, mut actions: Vec<Value>) -> Vec<Result<Option<Value>, HaloError>> {
+        actions.iter_mut().for_each(super::markup::with_note_html);
         let mut pick =
             self.outcomes.picks.lock().unwrap_or_else(|p| p.into_inner()).get(&purpose).cloned().unwrap_or_else(|| Pick::usual(&purpose));
         let mut tried: Vec<Pick> = Vec::new();

@@ -1,4 +1,5 @@
-//! Text helpers every source's tickets use: HTML escaping and HaloITSM's summary limit.
+//! Text helpers every source's tickets use: HaloITSM's summary limit, blanks and cuts (HTML escaping is
+//! `halo::markup`'s).
 
 /// HaloITSM's summary field length.
 pub const SUMMARY_MAX: usize = 250;
@@ -15,21 +16,5 @@ pub fn cut(s: &str, max: usize) -> String {
     }
     let mut out: String = s.chars().take(max - 1).collect();
     out.push('…');
-    out
-}
-
-/// Text safe inside HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }

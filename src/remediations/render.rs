@@ -1,7 +1,8 @@
 //! An InsightVM solution (and a project's parent ticket) as HaloITSM ticket text.
 
 use super::parse::Remediation;
-use crate::lifecycle::text::{SUMMARY_MAX, cut, dash, escape};
+use crate::halo::markup::escape;
+use crate::lifecycle::text::{SUMMARY_MAX, cut, dash};
 
 fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -110,10 +111,6 @@ pub fn parent_details(project: &str, open: &[&Remediation], still_open: &[String
             ));
         }
         out.push_str("</table>");
-    }
-    if !still_open.is_empty() {
-        let names: Vec<String> = still_open.iter().map(|s| escape(s)).collect();
-        out.push_str(&format!("<p>Still open, not in the last list: {}</p>", names.join(", ")));
     }
     if !still_open.is_empty() {
         let names: Vec<String> = still_open.iter().map(|s| escape(s)).collect();

@@ -18,7 +18,7 @@ use super::limits::StepLimiter;
 use super::{AppState, ServerOptions, St, WorkGuard};
 use crate::front_door::answers::{http_error, json_response};
 use crate::front_door::body::{self, BodyRules};
-use crate::front_door::budget::BodyBudget;
+use crate::memory::BodyBudget;
 use crate::plugin::Mode;
 use crate::spec::StepKind;
 

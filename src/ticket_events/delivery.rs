@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 
 use crate::halo::ticket::{as_int, int, parse_halo_date};
 
+/// The member a non-object item of a batch is replaced by before the input is checked against
+/// the spec (`process_webhook`), so that the item is refused alone, by its place in the batch.
+pub const NOT_AN_OBJECT: &str = "__not_a_json_object";
+
 /// What one delivery says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
@@ -32,6 +36,9 @@ impl Delivery {
     /// its place in a batch.
     pub fn read(d: &Value, index: usize) -> Result<Delivery, String> {
         let Some(obj) = d.as_object() else { return Err(format!("delivery {index} is not a JSON object")) };
+        if let Some(kind) = obj.get(NOT_AN_OBJECT).and_then(Value::as_str) {
+            return Err(format!("delivery {index} is not a JSON object (it is {kind})"));
+        }
         let ticket = obj.get("ticket").or_else(|| obj.get("object")).filter(|t| t.is_object());
         let ticket_id = obj.get("object_id").and_then(as_int).or_else(|| ticket.and_then(|t| int(t, "id"))).filter(|id| *id > 0);
         let Some(ticket_id) = ticket_id else {

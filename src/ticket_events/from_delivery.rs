@@ -4,11 +4,13 @@
 //! whenever it is processed, however the ticket changed since: later entries are left out.
 //!
 //! The change is found, in this order, by the history entry a full payload carries (`action`,
-//! docs/halo-api.md#W15, taken as the change even before the history lists it), by the payload
-//! ticket's last action date, by the delivery's `timestamp` (W2, an entry at most a minute older,
-//! W16), or, for a delivery with no date at all, as the ticket's latest entry (the one case a
-//! later reading can differ). Entries of the same second are one change (HaloITSM writes a
-//! change's entries together); dates are compared by the second (they may carry fractions, T14).
+//! docs/halo-api.md#W15), by the payload ticket's last action date, or by the delivery's
+//! `timestamp` (W2, an entry at most a minute older, W16). Nothing a delivery says is believed on
+//! its word: a carried entry must be in the ticket's history as read from HaloITSM, with the same
+//! ID and the same fields, or the delivery is reported as unverified; a delivery with no date at
+//! all (other than a new ticket's) is reported as undated rather than matched to whatever entry is
+//! latest when it is read. Entries of the same second are one change (HaloITSM writes a change's
+//! entries together); dates are compared by the second (they may carry fractions, T14).
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -32,38 +34,97 @@ pub struct Announced {
     /// The entries the change wrote (empty when it wrote none).
     pub covered: Vec<Act>,
     pub new: bool,
+    /// Why the delivery cannot be taken as a change, when it cannot.
+    pub doubt: Option<Doubt>,
+}
+
+/// A delivery that announces no change this step can stand behind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Doubt {
+    /// It carries a history entry HaloITSM's history does not have (or has otherwise).
+    Unverified(String),
+    /// It carries neither an entry nor a date, so which change it announces is unknown.
+    Undated,
+}
+
+/// Whether the entry a delivery carries is the one HaloITSM's history has under its ID: the same
+/// ticket (when it names one) and, field by field, what the history row shows.
+pub fn verify_carried(carried: &serde_json::Value, ticket_id: i64, rows: &[serde_json::Value]) -> Result<(), String> {
+    let id = int(carried, "id").unwrap_or_default();
+    if let Some(other) = int(carried, "ticket_id").filter(|t| *t != ticket_id) {
+        return Err(format!("the delivery's history entry {id} belongs to ticket {other}, not ticket {ticket_id}"));
+    }
+    let Some(row) = rows.iter().find(|r| int(r, "id") == Some(id)) else {
+        return Err(format!("ticket {ticket_id}'s history in HaloITSM has no entry {id}, the entry the delivery carries"));
+    };
+    for field in ["old_status", "new_status", "datetime", "who", "outcome"] {
+        let (said, read) = (carried.get(field), row.get(field));
+        let same = match (said, read) {
+            (Some(a), Some(b)) => a == b || (int_of(a).is_some() && int_of(a) == int_of(b)) || same_date(a, b),
+            _ => true,
+        };
+        if !same {
+            return Err(format!("the delivery's history entry {id} says {field} {}, HaloITSM's history says {}", shown(said), shown(read)));
+        }
+    }
+    Ok(())
+}
+
+fn int_of(v: &serde_json::Value) -> Option<i64> {
+    crate::halo::ticket::as_int(v)
+}
+
+fn same_date(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let d = |v: &serde_json::Value| v.as_str().and_then(parse_halo_date).map(|t| t.trunc_subsecs(0));
+    d(a).is_some() && d(a) == d(b)
+}
+
+fn shown(v: Option<&serde_json::Value>) -> String {
+    // As JSON: control characters come escaped.
+    v.map_or_else(|| "nothing".into(), |v| v.to_string().chars().take(80).collect())
 }
 
 /// Decide. `history` as read (any order); `current` is the ticket as it is now.
-pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announced {
+/// `carried_ok`: the entry the delivery carries (if any) passed `verify_carried`.
+pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now, carried_ok: Result<(), String>) -> Announced {
     let payload_marker = d.ticket.as_ref().and_then(|t| t.get("lastactiondate")).and_then(|v| v.as_str()).and_then(parse_halo_date);
-    let payload_status = d.ticket.as_ref().and_then(|t| int(t, "status_id"));
     let Some(history) = history else {
         let marker = payload_marker.or(d.at).unwrap_or(current.marker);
-        let status = payload_status.unwrap_or(current.status);
-        let now = Now { status, marker, ..current };
-        // Without a history only what the delivery itself says: no previous status.
-        let prev = (!d.is_new_ticket()).then_some(Mark { s: status, m: marker - chrono::Duration::seconds(1), a: 0 });
-        return Announced { prev, now, history: None, covered: Vec::new(), new: d.is_new_ticket() };
+        // The status is HaloITSM's, never the delivery's claim; without a history there is no
+        // previous status either.
+        let now = Now { marker, ..current };
+        let prev = (!d.is_new_ticket()).then_some(Mark { s: now.status, m: marker - chrono::Duration::seconds(1), a: 0 });
+        return Announced { prev, now, history: None, covered: Vec::new(), new: d.is_new_ticket(), doubt: None };
     };
+    let doubted = |doubt: Doubt| Announced {
+        prev: None,
+        now: current,
+        history: Some(history.to_vec()),
+        covered: Vec::new(),
+        new: false,
+        doubt: Some(doubt),
+    };
+    if d.action.is_some() {
+        if let Err(why) = carried_ok {
+            return doubted(Doubt::Unverified(why));
+        }
+    } else if payload_marker.is_none() && d.at.is_none() && !d.is_new_ticket() {
+        return doubted(Doubt::Undated);
+    }
     // Dates compared by the second: some carry fractions, some do not (T14).
     let sec = |t: DateTime<Utc>| t.trunc_subsecs(0);
     let payload_marker = payload_marker.map(sec);
     let mut acts: Vec<Act> = history.iter().map(|a| Act { at: a.at.map(sec), ..*a }).collect();
-    let carried = d.action.as_ref().and_then(Act::of).map(|a| Act { at: a.at.map(sec), ..a });
-    // The entry a full payload carries is the change, even when the history list does not show
-    // it yet.
-    if let Some(c) = carried.filter(|c| !acts.iter().any(|a| a.id == c.id)) {
-        acts.push(c);
-    }
     acts.sort_by_key(|a| a.id);
-    let action_id = carried.map(|c| c.id);
+    // The carried entry (verified: in the history, as the history has it) names the change.
+    let action_id = d.action.as_ref().and_then(|a| int(a, "id"));
     let bound: Option<DateTime<Utc>> = payload_marker.or(d.at.map(sec));
     // The last entry written by the time of the change.
     let upto = match (action_id.and_then(|id| acts.iter().position(|a| a.id == id)), bound) {
         (Some(i), _) => Some(i),
         (None, Some(t)) => acts.iter().rposition(|a| a.at.is_some_and(|at| at <= t)),
-        (None, None) => acts.len().checked_sub(1),
+        // Only a new ticket's delivery gets here undated: its change is the ticket's first entry.
+        (None, None) => (!acts.is_empty()).then_some(0),
     };
     let known: Vec<Act> = upto.map_or_else(Vec::new, |i| acts[..=i].to_vec());
     let last_at = known.last().and_then(|a| a.at);
@@ -88,7 +149,8 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announc
         Some(at) => at,
         None => payload_marker.or(d.at.map(sec)).unwrap_or(current.marker),
     };
-    let status = status_after(&known).or(payload_status).unwrap_or(current.status);
+    // From the history, else HaloITSM's ticket: never the delivery's word.
+    let status = status_after(&known).unwrap_or(current.status);
     let now = Now { status, marker, ..current };
     let new = d.is_new_ticket();
     let prev = (!new).then(|| {
@@ -100,7 +162,7 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now) -> Announc
             a: before.last().map_or(0, |a| a.id),
         }
     });
-    Announced { prev, now, history: Some(known), covered, new }
+    Announced { prev, now, history: Some(known), covered, new, doubt: None }
 }
 
 #[cfg(test)]
@@ -136,6 +198,10 @@ mod tests {
         Now { id: 7, status: 3, marker: t("10:10:00"), created: Some(t("10:00:00")) }
     }
 
+    fn ann(d: &Delivery, h: Option<&[Act]>, now: Now) -> Announced {
+        announced(d, h, now, Ok(()))
+    }
+
     fn delivery(v: serde_json::Value) -> Delivery {
         Delivery::read(&v, 0).unwrap()
     }
@@ -155,28 +221,25 @@ mod tests {
     fn the_change_is_found_by_action_by_payload_date_and_by_timestamp() {
         let h = history();
         // The full payload's action names the entry.
-        let by_action = announced(&delivery(json!({"object_id": 7, "action": {"id": 2}})), Some(&h), current());
+        let by_action = ann(&delivery(json!({"object_id": 7, "action": {"id": 2}})), Some(&h), current());
         assert_eq!(transitions(&by_action), vec![(1, 2)]);
         assert_eq!(by_action.now.status, 2, "the state right after the change, not now");
         // The payload ticket's last action date.
-        let by_date = announced(
-            &delivery(json!({"object_id": 7, "ticket": {"id": 7, "lastactiondate": "2026-09-01T10:05:00"}})),
-            Some(&h),
-            current(),
-        );
+        let by_date =
+            ann(&delivery(json!({"object_id": 7, "ticket": {"id": 7, "lastactiondate": "2026-09-01T10:05:00"}})), Some(&h), current());
         assert_eq!(transitions(&by_date), vec![(1, 2)]);
         // The delivery's timestamp (event only), a moment after the change.
-        let by_stamp = announced(&delivery(json!({"object_id": "7", "timestamp": "2026-09-01T10:05:01.5000000Z"})), Some(&h), current());
+        let by_stamp = ann(&delivery(json!({"object_id": "7", "timestamp": "2026-09-01T10:05:01.5000000Z"})), Some(&h), current());
         assert_eq!(transitions(&by_stamp), vec![(1, 2)]);
-        // Nothing to go by: the latest entry.
-        assert_eq!(transitions(&announced(&delivery(json!({"object_id": 7})), Some(&h), current())), vec![(2, 3)]);
+        // Nothing to go by: no guess at the latest entry, which a later change would move.
+        assert_eq!(ann(&delivery(json!({"object_id": 7})), Some(&h), current()).doubt, Some(Doubt::Undated));
     }
 
     #[test]
     fn the_same_delivery_gives_the_same_change_after_later_ones() {
         let d = delivery(json!({"object_id": 7, "timestamp": "2026-09-01T10:05:00.9000000Z"}));
-        let early = announced(&d, Some(&history()[..2]), Now { status: 2, marker: t("10:05:00"), ..current() });
-        let late = announced(&d, Some(&history()), current());
+        let early = ann(&d, Some(&history()[..2]), Now { status: 2, marker: t("10:05:00"), ..current() });
+        let late = ann(&d, Some(&history()), current());
         assert_eq!(early, late);
     }
 
@@ -184,11 +247,11 @@ mod tests {
     fn entries_of_one_second_are_one_change_and_a_change_without_an_entry_moves_nothing() {
         let mut h = history();
         h.push(act(4, "10:10:00", 3, 4));
-        let a = announced(&delivery(json!({"object_id": 7})), Some(&h), Now { status: 4, ..current() });
+        let a = ann(&delivery(json!({"object_id": 7, "timestamp": "2026-09-01T10:10:00.4Z"})), Some(&h), Now { status: 4, ..current() });
         assert_eq!(a.covered.iter().map(|a| a.id).collect::<Vec<_>>(), vec![3, 4]);
         assert_eq!(transitions(&a), vec![(2, 3), (3, 4)]);
         // A summary edit at 10:20 wrote no entry: an update, no transition, the status as it was.
-        let edit = announced(
+        let edit = ann(
             &delivery(json!({"object_id": 7, "ticket": {"id": 7, "status_id": 3, "lastactiondate": "2026-09-01T10:20:00"}})),
             Some(&history()),
             current(),
@@ -204,17 +267,31 @@ mod tests {
     fn a_timestamp_long_after_the_last_entry_is_a_change_without_one() {
         // A summary edit at 10:20, announced by an event-only delivery: not the 10:10 status change.
         let d = delivery(json!({"object_id": 7, "timestamp": "2026-09-01T10:20:00.3000000Z"}));
-        let a = announced(&d, Some(&history()), current());
+        let a = ann(&d, Some(&history()), current());
         assert!(a.covered.is_empty());
         assert!(transitions(&a).is_empty());
         assert_eq!(a.now.marker, t("10:20:00"));
     }
 
     #[test]
-    fn a_carried_action_the_history_does_not_list_yet_is_the_change() {
-        let d = delivery(json!({"object_id": 7, "action": {"id": 4, "datetime": "2026-09-01T10:15:00", "old_status": 3, "new_status": 4}}));
-        let a = announced(&d, Some(&history()), Now { status: 4, ..current() });
-        assert_eq!(transitions(&a), vec![(3, 4)]);
+    fn a_carried_entry_is_believed_only_as_the_history_has_it() {
+        let rows = vec![
+            json!({"id": 2, "ticket_id": 7, "datetime": "2026-09-01T10:05:00", "old_status": 1, "new_status": 2}),
+            json!({"id": 3, "ticket_id": 7, "datetime": "2026-09-01T10:10:00.25", "old_status": 2, "new_status": 3}),
+        ];
+        assert_eq!(
+            verify_carried(&json!({"id": 3, "ticket_id": 7, "datetime": "2026-09-01T10:10:00Z", "new_status": "3"}), 7, &rows),
+            Ok(())
+        );
+        let forged = verify_carried(&json!({"id": 3, "new_status": 9}), 7, &rows).unwrap_err();
+        assert!(forged.contains("says new_status 9, HaloITSM's history says 3"), "{forged}");
+        assert!(verify_carried(&json!({"id": 4}), 7, &rows).unwrap_err().contains("has no entry 4"));
+        assert!(verify_carried(&json!({"id": 3, "ticket_id": 8}), 7, &rows).unwrap_err().contains("belongs to ticket 8"));
+        // A delivery whose entry failed the check announces nothing.
+        let d = delivery(json!({"object_id": 7, "action": {"id": 4, "old_status": 3, "new_status": 9}}));
+        let a = announced(&d, Some(&history()), current(), Err("no entry 4".into()));
+        assert_eq!(a.doubt, Some(Doubt::Unverified("no entry 4".into())));
+        assert!(a.covered.is_empty() && a.prev.is_none());
     }
 
     #[test]
@@ -222,16 +299,13 @@ mod tests {
         let mut h = history();
         h[1].at = Some(t("10:05:00") + chrono::Duration::milliseconds(200));
         let d = delivery(json!({"object_id": 7, "ticket": {"id": 7, "lastactiondate": "2026-09-01T10:05:00.217"}}));
-        assert_eq!(transitions(&announced(&d, Some(&h), current())), vec![(1, 2)]);
+        assert_eq!(transitions(&ann(&d, Some(&h), current())), vec![(1, 2)]);
     }
 
     #[test]
     fn without_a_history_no_status_is_guessed() {
-        let a = announced(
-            &delivery(json!({"object_id": 7, "event": "ticket status changed", "ticket": {"id": 7, "status_id": 3}})),
-            None,
-            current(),
-        );
+        let a =
+            ann(&delivery(json!({"object_id": 7, "event": "ticket status changed", "ticket": {"id": 7, "status_id": 3}})), None, current());
         assert!(transitions(&a).is_empty());
         let p = plan(a.prev, a.now, None, DateTime::<Utc>::MIN_UTC, false);
         assert!(matches!(p.events.as_slice(), [Planned::Updated { status_changed: false, .. }]), "{:?}", p.events);
@@ -239,8 +313,7 @@ mod tests {
 
     #[test]
     fn a_new_ticket_delivery_is_its_creation() {
-        let a =
-            announced(&delivery(json!({"object_id": 7, "event": "New Ticket Logged", "action": {"id": 1}})), Some(&history()), current());
+        let a = ann(&delivery(json!({"object_id": 7, "event": "New Ticket Logged", "action": {"id": 1}})), Some(&history()), current());
         let p = plan(a.prev, a.now, a.history.as_deref(), DateTime::<Utc>::MIN_UTC, a.new);
         assert!(matches!(p.events.as_slice(), [Planned::Created { .. }]), "{:?}", p.events);
     }

@@ -91,7 +91,7 @@ impl Act {
         })
     }
 
-    fn transition(&self) -> Option<(i64, i64)> {
+    pub fn transition(&self) -> Option<(i64, i64)> {
         match (self.old_status, self.new_status) {
             (Some(o), Some(n)) if o != n => Some((o, n)),
             _ => None,

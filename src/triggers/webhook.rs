@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::front_door::body::{self, BodyRules};
-use crate::front_door::budget::BodyBudget;
+use crate::memory::BodyBudget;
 use crate::ticket_events::delivery::Delivery;
 
 /// Largest delivery body accepted.

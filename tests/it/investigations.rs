@@ -5,7 +5,7 @@
 use halo_sim::SimHandle;
 use serde_json::{Value, json};
 
-use crate::common::{PluginServer, action, post, sim_world};
+use crate::common::{PluginServer, action, note_as_html, post, sim_world};
 
 const RRN: &str = "rrn:investigation:us:44d88612-fea8-a8f3-6de8-2e1278abb02f:investigation:1PBRR2S4XFKP";
 
@@ -185,10 +185,12 @@ async fn the_create_request_is_exact() {
         ]
     );
     assert!(
-        details.starts_with(&format!("InsightIDR investigation {RRN}\nStatus: OPEN\nPriority: HIGH\nDisposition: UNDECIDED")),
+        // HTML, as ticket details are: line breaks as `<br>`, the address in `<…>` escaped.
+        details.starts_with(&format!("InsightIDR investigation {RRN}<br>Status: OPEN<br>Priority: HIGH<br>Disposition: UNDECIDED")),
         "{details}"
     );
-    assert!(details.contains(r#"[insightidr-sync] {"title":"Suspicious Authentication - jsmith","status":"OPEN","priority":"HIGH","disposition":"UNDECIDED","assignee":"ben.carter@halo.example"}"#), "{details}");
+    assert!(details.contains("Assignee: Ben Carter &lt;ben.carter@halo.example&gt;"), "{details}");
+    assert!(details.contains(&note_as_html(r#"[insightidr-sync] {"title":"Suspicious Authentication - jsmith","status":"OPEN","priority":"HIGH","disposition":"UNDECIDED","assignee":"ben.carter@halo.example"}"#)), "{details}");
     assert!(details.ends_with(&icon_haloitsm::sync::reference_tag(RRN)), "{details}");
 }
 

@@ -15,6 +15,7 @@ mod findings_batches;
 mod findings_flows;
 mod findings_wiremock;
 mod halo_client;
+mod hostile_input;
 mod investigations;
 mod known_connections;
 mod live_tenant;

@@ -210,6 +210,7 @@ fn api(m: &str, p: &str) -> MockBuilder {
 
 /// A HaloITSM write the plugin's way: `POST {path}` with no query, JSON, body `[record]`.
 fn write(p: &str, record: Value) -> MockBuilder {
+    let record = if p == "/api/Actions" { with_note_html(record) } else { record };
     api("POST", p).and(no_query()).and(header("content-type", "application/json")).and(body_json(json!([record])))
 }
 

@@ -295,3 +295,29 @@ pub async fn posted_to(server: &wiremock::MockServer, path: &str) -> Vec<Value> 
         .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
         .collect()
 }
+
+/// The `note_html` a note goes with: the note's text with HTML's five special characters as
+/// entities and line breaks as `<br>` (written out here, apart from the plugin's own escaping).
+pub fn note_as_html(note: &str) -> String {
+    let mut out = String::new();
+    for c in note.replace("\r\n", "\n").chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An action record as the plugin posts it: with its note's `note_html` beside the note.
+pub fn with_note_html(mut record: Value) -> Value {
+    if let Some(note) = record.get("note").and_then(Value::as_str).map(note_as_html) {
+        record["note_html"] = Value::String(note);
+    }
+    record
+}

@@ -13,8 +13,10 @@ async fn a_failure_whose_ticket_is_closed_reopens_it_with_a_note() {
     assert_eq!(counts(&out), [0, 0, 1, 0, 0, 0, 0]);
     assert_eq!(
         h.posted("/api/Actions").await,
-        [json!([{"ticket_id": 1042, "outcome": "Private Note", "note": format!("Prowler: FAIL again ({LAST_SEEN}); reopened."),
-                 "hiddenfromuser": true, "new_status": 1}])]
+        [json!([with_note_html(
+            json!({"ticket_id": 1042, "outcome": "Private Note", "note": format!("Prowler: FAIL again ({LAST_SEEN}); reopened."),
+                 "hiddenfromuser": true, "new_status": 1})
+        )])]
     );
     assert_eq!(h.api_requests().await, [LOOKUP, LOOKUP_CLOSED, POST_ACTIONS]);
     h.verify().await;
@@ -94,10 +96,10 @@ async fn a_pass_with_on_pass_close_closes_the_open_ticket() {
     assert_eq!(counts(&out), [0, 0, 0, 1, 1, 0, 0]);
     assert_eq!(
         h.posted("/api/Actions").await,
-        [
-            json!([{"ticket_id": 31, "outcome": "Private Note", "note": format!("Prowler: PASS ({LAST_SEEN}); closed."), "hiddenfromuser": true,
-                 "new_status": 9}])
-        ]
+        [json!([with_note_html(
+            json!({"ticket_id": 31, "outcome": "Private Note", "note": format!("Prowler: PASS ({LAST_SEEN}); closed."), "hiddenfromuser": true,
+                 "new_status": 9})
+        )])]
     );
     h.verify().await;
 }

@@ -70,6 +70,10 @@ impl Record {
     fn takes(&self, record: &serde_json::Map<String, Value>) -> bool {
         let mut obj = record.clone();
         let Some(Value::String(text)) = obj.remove(self.text) else { return false };
+        // Every note goes with its escaped HTML.
+        if self.text == "note" && obj.remove("note_html") != Some(Value::String(crate::common::note_as_html(&text))) {
+            return false;
+        }
         let text_ok = match &self.check {
             Text::Contains(s) => text.contains(s.as_str()),
             Text::StartsWith(s) => text.starts_with(s.as_str()),
@@ -306,6 +310,7 @@ impl Halo {
     /// A record of a batch, exactly `record`, at `path` (`/api/Tickets` or `/api/Actions`);
     /// answered `answer`, exactly once.
     async fn record(&self, path: &str, record: Value, answer: Answer) {
+        let record = if path == "/api/Actions" { crate::common::with_note_html(record) } else { record };
         let name = format!("{path} record {record}");
         self.writes.expect(path, name, move |r| Value::Object(r.clone()) == record, answer, 1);
     }

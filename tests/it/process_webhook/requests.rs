@@ -147,8 +147,9 @@ async fn haloitsm_down_fails_the_step_so_the_workflow_can_retry() {
 #[tokio::test]
 async fn the_captured_delivery_shape_gives_its_status_change() {
     // The live capture of docs/halo-api.md#W2 and W4 (DOTMARC), as HaloITSM posted it.
+    // Every delivery carries its `timestamp` (docs/halo-api.md#W2).
     let captured = json!({"id": "8e25bc7b-e07e-4102-9398-5d6647e1e79d", "webhook_id": "53232637-7724-4a19-b126-3c7267a292aa",
-        "notification_id": 41, "event": "ticket status changed", "object_id": 4242, "agent_id": 3,
+        "notification_id": 41, "event": "ticket status changed", "object_id": 4242, "agent_id": 3, "timestamp": "2026-09-01T10:00:00.4130000Z",
         "ticket": {"id": 4242, "status_id": 9, "team_id": 5, "agent_id": 3, "customfields": [], "hasbeenclosed": true}});
     let server = halo_with_token().await;
     let get = |p: &str| Mock::given(method("GET")).and(path(p.to_string()));
@@ -210,7 +211,8 @@ async fn without_the_history_no_previous_status_is_given_and_transitions_are_ski
 
 #[tokio::test]
 async fn one_change_announced_twice_in_a_batch_is_given_once() {
-    let server = halo_read(2, 0).await;
+    // Both deliveries name one ticket: it and its history are read once for the two.
+    let server = halo_read(1, 0).await;
     let status_changed = json!({"id": "d-1", "event": "ticket updated", "object_id": T, "ticket": ticket(), "action": full_entry()});
     let reassigned = json!({"id": "d-2", "event": "ticket reassigned", "object_id": T, "ticket": ticket(), "action": full_entry()});
     let (status, out) = run(&server, json!({"deliveries": [status_changed, reassigned]})).await;

@@ -139,8 +139,23 @@ fn finding_options(dry_run: bool, group_by: GroupBy) -> FindingOptions {
 }
 
 /// Text safe inside HTML, as the ticket details must show it.
+/// As the details show text: HTML's special characters as entities; control characters (line
+/// breaks and tabs aside) and characters that hide or reorder text as their code point.
 fn escaped(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    let hides =
+        |c: char| matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() || hides(c) => format!("[U+{:04X}]", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 proptest! {

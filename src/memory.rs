@@ -1,7 +1,8 @@
-//! The memory budget for request bodies held at once: a flood of large or slow bodies cannot
-//! grow memory without bound. A body that declares its length waits for room (its bytes stay
-//! in the network's buffers meanwhile), within its read timeout; one that declares none cannot
-//! wait midway (two such could wait for each other) and is refused when it outgrows the room.
+//! A memory budget for bytes held at once (request bodies, files read from HaloITSM): a flood of
+//! large or slow bodies cannot grow memory without bound. A body that declares its length waits
+//! for room (its bytes stay in the network's buffers meanwhile), within its read timeout; one
+//! that declares none cannot wait midway (two such could wait for each other) and is refused
+//! when it outgrows the room.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,8 @@ pub struct BodyBudget {
     room: Arc<Room>,
     pub total_bytes: usize,
     refused: AtomicU64,
+    /// What the budget holds, for its log line.
+    what: &'static str,
 }
 
 struct Room {
@@ -47,8 +50,18 @@ const KIB: usize = 1024;
 
 impl BodyBudget {
     pub fn new(total_bytes: usize) -> Self {
+        Self::holding("Request bodies", total_bytes)
+    }
+
+    /// A budget for `what` (named in its log line), of `total_bytes`.
+    pub fn holding(what: &'static str, total_bytes: usize) -> Self {
         let kib = total_bytes.div_ceil(KIB).max(1);
-        BodyBudget { room: Arc::new(Room { free_kib: Mutex::new(kib), freed: Notify::new() }), total_bytes, refused: AtomicU64::new(0) }
+        BodyBudget {
+            room: Arc::new(Room { free_kib: Mutex::new(kib), freed: Notify::new() }),
+            total_bytes,
+            refused: AtomicU64::new(0),
+            what,
+        }
     }
 
     /// Take `kib` more if there is that much free now.
@@ -88,7 +101,8 @@ impl BodyBudget {
         // Logged at 1, 2, 4, 8, ... refusals: a burst is visible without flooding the log.
         if n.is_power_of_two() {
             tracing::warn!(
-                "Request bodies in memory are at the budget ({} bytes): refused a body of {bytes} bytes; {n} refused since the start",
+                "{} in memory are at the budget ({} bytes): refused one of {bytes} bytes; {n} refused since the start",
+                self.what,
                 self.total_bytes
             );
         }
