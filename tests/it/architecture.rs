@@ -1,5 +1,7 @@
-//! ARCHITECTURE.md's import rules hold: every `crate::` path in a module of `src/` (tests and
-//! comments aside) names a module its rules allow, and the rules themselves form a one-way order.
+//! ARCHITECTURE.md is exactly true: its import rules are the imports (every `crate::` path in a
+//! module of `src/`, tests and comments aside, names a module its rules allow, and every module a
+//! rule allows is imported), the rules form a one-way order, and its table of steps names the file
+//! of every spec step.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -56,12 +58,43 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[test]
-fn every_module_imports_only_what_architecture_md_allows() {
+fn every_module_imports_exactly_what_architecture_md_says() {
     let rules = rules();
-    for (module, deps) in imports() {
-        let allowed = rules.get(&module).unwrap_or_else(|| panic!("ARCHITECTURE.md has no import rule for `{module}`"));
+    let imports = imports();
+    for (module, deps) in &imports {
+        let allowed = rules.get(module).unwrap_or_else(|| panic!("ARCHITECTURE.md has no import rule for `{module}`"));
         let extra: Vec<&String> = deps.difference(allowed).collect();
         assert!(extra.is_empty(), "`{module}` imports {extra:?}, which ARCHITECTURE.md does not allow it");
+        let unused: Vec<&String> = allowed.difference(deps).collect();
+        assert!(unused.is_empty(), "ARCHITECTURE.md lets `{module}` import {unused:?}, which it does not: drop them from its rule");
+    }
+    let stale: Vec<&String> = rules.keys().filter(|m| !imports.contains_key(*m)).collect();
+    assert!(stale.is_empty(), "ARCHITECTURE.md has rules for modules that do not exist: {stale:?}");
+}
+
+/// The `steps` block of ARCHITECTURE.md: step → the file that implements it.
+fn step_files() -> BTreeMap<String, String> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md")).unwrap();
+    let block = doc.split("```steps\n").nth(1).and_then(|b| b.split("```").next()).expect("a ```steps block in ARCHITECTURE.md");
+    block.lines().filter_map(|l| l.split_once(':')).map(|(s, f)| (s.trim().to_string(), f.trim().to_string())).collect()
+}
+
+#[test]
+fn the_table_of_steps_names_each_steps_file() {
+    let spec = icon_haloitsm::spec::spec();
+    let table = step_files();
+    let steps: BTreeSet<String> = spec.actions.keys().chain(spec.triggers.keys()).cloned().collect();
+    let listed: BTreeSet<String> = table.keys().cloned().collect();
+    assert_eq!(listed, steps, "ARCHITECTURE.md's table of steps and the spec's steps differ");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (step, file) in &table {
+        let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|_| panic!("{step}: {file} does not exist"));
+        if spec.actions.contains_key(step) {
+            assert!(text.contains(&format!("= \"{step}\";")), "{step} is not defined in {file}");
+        } else {
+            assert!(file.starts_with("src/triggers/"), "{step}: a trigger lives in src/triggers/, not {file}");
+            assert!(icon_haloitsm::ticket_events::Kind::from_name(step).is_some(), "{step} is not a trigger the engine knows");
+        }
     }
 }
 
