@@ -2,7 +2,7 @@
 //! check every `/api/*` request goes through.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -139,7 +139,7 @@ fn issue(sim: &Simulator, query: Option<&str>, headers: &HeaderMap, body: Result
 impl Simulator {
     pub(crate) fn issue_token(&self) -> String {
         let token: String = std::iter::repeat_with(fastrand::alphanumeric).take(TOKEN_LEN).collect();
-        let now = Instant::now();
+        let now = self.clock.instant();
         // A lifetime too large for the clock means "never expires" (about a century).
         let expiry = now
             .checked_add(Duration::from_secs(self.config.token_lifetime_secs))
@@ -165,7 +165,7 @@ impl Simulator {
             return false;
         }
         let g = self.tokens.read().unwrap_or_else(|e| e.into_inner());
-        g.get(token.trim()).is_some_and(|exp| *exp > Instant::now())
+        g.get(token.trim()).is_some_and(|exp| *exp > self.clock.instant())
     }
 }
 

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::clock::Clock;
+
 /// Links handed out, by token: the attachment and when the link stops working.
 #[derive(Default)]
 pub(crate) struct Links {
@@ -17,27 +19,28 @@ pub(crate) struct Links {
 }
 
 impl Links {
-    /// A new link token for `attachment`, valid for `ttl` (expired at once when `expired`).
-    pub(crate) fn issue(&self, attachment: i64, ttl: Duration, expired: bool) -> (String, u64) {
+    /// A new link token for `attachment`, valid for `ttl` by `clock` (expired at once when
+    /// `expired`).
+    pub(crate) fn issue(&self, attachment: i64, ttl: Duration, expired: bool, clock: &Clock) -> (String, u64) {
         let token: String = std::iter::repeat_with(|| fastrand::alphanumeric().to_ascii_lowercase()).take(24).collect();
-        let now = Instant::now();
+        let now = clock.instant();
         let until = if expired { now.checked_sub(Duration::from_secs(1)).unwrap_or(now) } else { now + ttl };
         let mut g = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         // Expired links are forgotten as new ones are made, so the table stays small.
         g.retain(|_, (_, t)| *t + Duration::from_secs(60) > now);
         g.insert(token.clone(), (attachment, until));
-        let epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let expires = if expired { epoch.as_secs().saturating_sub(1) } else { (epoch + ttl).as_secs() };
+        let epoch = u64::try_from(clock.utc().timestamp()).unwrap_or_default();
+        let expires = if expired { epoch.saturating_sub(1) } else { epoch.saturating_add(ttl.as_secs()) };
         (token, expires)
     }
 
     /// The attachment a link names while it is valid: Err(false) when it never existed,
     /// Err(true) when it expired.
-    pub(crate) fn resolve(&self, token: &str) -> Result<i64, bool> {
+    pub(crate) fn resolve(&self, token: &str, clock: &Clock) -> Result<i64, bool> {
         let g = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         match g.get(token) {
             None => Err(false),
-            Some((_, until)) if *until <= Instant::now() => Err(true),
+            Some((_, until)) if *until <= clock.instant() => Err(true),
             Some((id, _)) => Ok(*id),
         }
     }
@@ -66,13 +69,15 @@ mod tests {
 
     #[test]
     fn links_expire_and_unknown_ones_are_refused() {
-        let links = Links::default();
-        let (live, _) = links.issue(7, Duration::from_secs(60), false);
-        assert_eq!(links.resolve(&live), Ok(7));
-        let (old, expires) = links.issue(7, Duration::from_secs(60), true);
-        assert_eq!(links.resolve(&old), Err(true));
+        let (links, clock) = (Links::default(), Clock::default());
+        let (live, _) = links.issue(7, Duration::from_secs(60), false, &clock);
+        assert_eq!(links.resolve(&live, &clock), Ok(7));
+        let (old, expires) = links.issue(7, Duration::from_secs(60), true, &clock);
+        assert_eq!(links.resolve(&old, &clock), Err(true));
         assert!(expires > 0);
-        assert_eq!(links.resolve("nope"), Err(false));
+        assert_eq!(links.resolve("nope", &clock), Err(false));
+        clock.shift(60_000);
+        assert_eq!(links.resolve(&live, &clock), Err(true), "expired by the simulator's clock");
         let mut h = HeaderMap::new();
         assert!(refuses_authorization(&h).is_none());
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));

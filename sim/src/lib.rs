@@ -39,6 +39,7 @@ mod attachments;
 mod auth;
 mod cdn;
 pub mod cli;
+mod clock;
 mod custom_payload;
 mod errors;
 mod events;
@@ -178,11 +179,14 @@ pub struct Simulator {
     creating: live::CreateSlot,
     /// Attachment links handed out on a tenant that serves files as links [F6].
     links: cdn::Links,
+    /// HaloITSM's time: every date written and expiry checked.
+    clock: clock::Clock,
 }
 
 impl Simulator {
     pub fn new(config: SimConfig) -> Arc<Simulator> {
-        let store = seed::seeded(&config.profile, &config.application_name, config.seed, util::now());
+        let clock = clock::Clock::default();
+        let store = seed::seeded(&config.profile, &config.application_name, config.seed, clock.now());
         Arc::new(Simulator {
             config,
             store: RwLock::new(store),
@@ -197,6 +201,7 @@ impl Simulator {
             webhooks: webhooks::Webhooks::default(),
             creating: live::CreateSlot::default(),
             links: cdn::Links::default(),
+            clock,
         })
     }
 
@@ -262,13 +267,26 @@ impl Simulator {
     /// `note` as its text, if given), bumps `lastactiondate`. Returns the updated ticket; `None`
     /// if the ticket does not exist or a field is invalid (nothing is changed then).
     pub fn agent_edit(&self, id: i64, fields: Value, note: Option<&str>) -> Option<Value> {
-        self.write(|s| tickets::agent_edit(s, id, &fields, note, None, util::now()))
+        self.write(|s| tickets::agent_edit(s, id, &fields, note, None, self.clock.now()))
     }
 
     /// Like [`Simulator::agent_edit`], by this agent in Halo's UI, whoever it is: the API
     /// application's own agent too (an agent an API application acts as can also sign in).
     pub fn agent_edit_by(&self, agent_id: i64, id: i64, fields: Value, note: Option<&str>) -> Option<Value> {
-        self.write(|s| tickets::agent_edit(s, id, &fields, note, Some(agent_id), util::now()))
+        self.write(|s| tickets::agent_edit(s, id, &fields, note, Some(agent_id), self.clock.now()))
+    }
+
+    /// Move the clock forward: later changes are dated `by` later, and tokens and attachment links
+    /// expire sooner. Two changes a second apart in HaloITSM's whole-second dates, without
+    /// waiting a second.
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock.shift(clock::millis(by));
+    }
+
+    /// Move the clock back: a change dated before a moment the plugin takes from its own clock
+    /// (a trigger's start), without waiting for the wall clock to pass a second.
+    pub fn rewind_clock(&self, by: Duration) {
+        self.clock.shift(-clock::millis(by));
     }
 
     /// Change events recorded so far (bounded; oldest dropped first).
@@ -297,9 +315,11 @@ impl Simulator {
 
     /// Report a ticket change. Called for every change, after the state lock is released, in
     /// the order the changes were made: to the event log and the webhook queue (which never waits).
-    pub(crate) fn emit(&self, event: ChangeEvent) {
+    pub(crate) fn emit(&self, mut event: ChangeEvent) {
         tracing::debug!(ticket_id = event.ticket_id, kind = ?event.kind, "sim ticket change");
-        self.webhooks.offer(&event);
+        let at = self.clock.utc();
+        event.timestamp = util::fmt_date(util::whole_seconds(at));
+        self.webhooks.offer(&event, at);
         self.events.push(event);
     }
 

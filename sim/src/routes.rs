@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::errors::{ApiError, ApiResult, EXCEPTION_CLASS, json_bytes_response, json_response};
-use super::util::{Params, now};
+use super::util::Params;
 use super::{Faults, Simulator, WebhookConfig, actions, assets, attachments, auth, faults, lookups, tickets};
 
 type Sim = State<Arc<Simulator>>;
@@ -152,7 +152,7 @@ async fn list_tickets(State(sim): Sim, RawQuery(q): RawQuery) -> Response {
         (_, true) => "closed_only",
         _ => "plain",
     });
-    done(tickets::list(&sim.read(), &q, now()).and_then(|v| ok(&v)))
+    done(tickets::list(&sim.read(), &q, sim.clock.now()).and_then(|v| ok(&v)))
 }
 
 async fn get_ticket(State(sim): Sim, p: Result<Path<String>, PathRejection>) -> Response {
@@ -189,7 +189,7 @@ async fn post_tickets(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap
     done((|| {
         let saved_records = sim.write(|s| {
             let actor = s.api_actor();
-            tickets::post(s, &objs, &actor, now()).map(|saved| saved.iter().map(|t| Value::Object(s.profile.full(t))).collect())
+            tickets::post(s, &objs, &actor, sim.clock.now()).map(|saved| saved.iter().map(|t| Value::Object(s.profile.full(t))).collect())
         })?;
         saved(&sim, saved_records, &q)
     })())
@@ -220,7 +220,7 @@ async fn post_actions(State(sim): Sim, RawQuery(q): RawQuery, headers: HeaderMap
         let objs = records(&sim, &headers, body)?;
         let saved_records = sim.write(|s| {
             let actor = s.api_actor();
-            actions::post(s, &objs, &actor, now())
+            actions::post(s, &objs, &actor, sim.clock.now())
         })?;
         saved(&sim, saved_records, &q)
     })())
@@ -248,7 +248,7 @@ async fn post_attachments(State(sim): Sim, RawQuery(q): RawQuery, headers: Heade
     let q = params(q);
     done((|| {
         let objs = records(&sim, &headers, body)?;
-        let saved_records = sim.write(|s| attachments::post(s, &objs, now()))?;
+        let saved_records = sim.write(|s| attachments::post(s, &objs, sim.clock.now()))?;
         saved(&sim, saved_records, &q)
     })())
 }
@@ -285,7 +285,7 @@ fn attachment_link(sim: &Simulator, headers: &HeaderMap, id: i64) -> ApiResult {
         expired
     };
     let ttl = std::time::Duration::from_secs(crate::live::ATTACHMENT_LINK_TTL_SECS);
-    let (token, expires) = sim.links.issue(id, ttl, expired);
+    let (token, expires) = sim.links.issue(id, ttl, expired, &sim.clock);
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     record.insert("link".into(), json!(format!("http://{host}/_cdn/{token}?Expires={expires}&Signature=sim")));
     ok(&Value::Object(record))
@@ -296,7 +296,7 @@ async fn cdn_file(State(sim): Sim, headers: HeaderMap, Path(token): Path<String>
     if let Some(refused) = crate::cdn::refuses_authorization(&headers) {
         return refused;
     }
-    let id = match sim.links.resolve(&token) {
+    let id = match sim.links.resolve(&token, &sim.clock) {
         Ok(id) => id,
         Err(true) => return crate::cdn::s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired"),
         Err(false) => return crate::cdn::s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),

@@ -10,10 +10,17 @@ pub(crate) const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 /// What Halo returns for a date that was never set (e.g. `dateclosed` of an open ticket).
 pub(crate) const SENTINEL_DATE: &str = "1900-01-01T00:00:00";
 
-/// Current UTC time truncated to whole seconds (Halo never returns fractions here).
-pub(crate) fn now() -> NaiveDateTime {
-    let n = Utc::now().naive_utc();
+/// A time truncated to whole seconds (Halo never returns fractions here).
+pub(crate) fn whole_seconds(t: DateTime<Utc>) -> NaiveDateTime {
+    let n = t.naive_utc();
     n.with_nanosecond(0).unwrap_or(n)
+}
+
+/// The wall clock in whole seconds, for unit tests of the store; a running simulator's dates
+/// come from its [`Clock`](crate::clock::Clock).
+#[cfg(test)]
+pub(crate) fn now() -> NaiveDateTime {
+    whole_seconds(Utc::now())
 }
 
 pub(crate) fn fmt_date(d: NaiveDateTime) -> String {

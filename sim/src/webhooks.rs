@@ -319,8 +319,8 @@ impl Webhooks {
         self.shared.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Queue a change for delivery if a webhook is configured. Never waits.
-    pub(crate) fn offer(&self, event: &ChangeEvent) {
+    /// Queue a change made `at` for delivery if a webhook is configured. Never waits.
+    pub(crate) fn offer(&self, event: &ChangeEvent, at: DateTime<Utc>) {
         if event.kind == ChangeKind::Deleted {
             return;
         }
@@ -329,7 +329,7 @@ impl Webhooks {
             return;
         };
         let full = match &g.tx {
-            Some(tx) => match tx.try_send(Queued { cfg, event: event.clone(), at: Utc::now() }) {
+            Some(tx) => match tx.try_send(Queued { cfg, event: event.clone(), at }) {
                 Ok(()) => None,
                 Err(TrySendError::Full(_)) => Some(true),
                 Err(TrySendError::Closed(_)) => Some(false),
@@ -640,11 +640,11 @@ mod tests {
     #[test]
     fn without_a_runtime_changes_count_as_failed() {
         let w = Webhooks::default();
-        w.offer(&ev(ChangeKind::Created, false));
+        w.offer(&ev(ChangeKind::Created, false), Utc::now());
         assert_eq!(w.stats().events, 0);
         w.set(Some(WebhookConfig { url: "http://127.0.0.1:9/".into(), ..WebhookConfig::default() }));
-        w.offer(&ev(ChangeKind::Created, false));
-        w.offer(&ev(ChangeKind::Deleted, false));
+        w.offer(&ev(ChangeKind::Created, false), Utc::now());
+        w.offer(&ev(ChangeKind::Deleted, false), Utc::now());
         let s = w.stats();
         assert_eq!((s.events, s.failed), (1, 1));
         w.set(None);
