@@ -2,6 +2,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::common::invalid_input;
 use super::{Action, ActionContext};
 use crate::halo::ticket::int;
 use crate::protocol::PluginError;
@@ -33,14 +34,11 @@ pub struct Output {
     pub size: i64,
 }
 
-fn bad(problem: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `add_attachment`: {problem}."), assistance)
-}
-
 /// The file's name as `file_names` makes it safe, or the error naming the input.
 fn safe_name(raw: &str) -> Result<String, PluginError> {
     super::file_names::safe_file_name(raw).ok_or_else(|| {
-        bad(
+        invalid_input(
+            NAME,
             format!("input `file.filename` is not a usable file name (got {:?})", raw.chars().take(100).collect::<String>()),
             "Give the file a plain name, for example alert.json. Nothing was sent.",
         )
@@ -75,13 +73,19 @@ impl Action for AddAttachment {
         if content.bytes().any(|b| b.is_ascii_whitespace()) {
             content.retain(|c| !c.is_ascii_whitespace());
         }
-        let too_large =
-            || bad(format!("input `file` is larger than {} MiB", MAX_BYTES / 1024 / 1024), "Attach a smaller file, or compress it first.");
+        let too_large = || {
+            invalid_input(
+                NAME,
+                format!("input `file` is larger than {} MiB", MAX_BYTES / 1024 / 1024),
+                "Attach a smaller file, or compress it first.",
+            )
+        };
         if content.len() / 4 * 3 > MAX_BYTES + 3 {
             return Err(too_large());
         }
         let size = decoded_len(&content).map_err(|e| {
-            bad(
+            invalid_input(
+                NAME,
                 format!("input `file.content` is not valid base64 ({e})"),
                 "Give the file content base64-encoded, as InsightConnect file inputs are.",
             )

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::common::invalid_input;
 use super::{Action, ActionContext};
 use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::int;
@@ -36,8 +37,9 @@ impl Action for AddComment {
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         if input.is_private && input.send_email {
             // HaloITSM would email the internal note to the end user.
-            return Err(PluginError::client(
-                "Invalid input for action `add_comment`: `send_email` cannot be used with `is_private`.",
+            return Err(invalid_input(
+                NAME,
+                "`send_email` cannot be used with `is_private`",
                 "A private note is for agents only; send it without email, or make it public to email the end user. Nothing was sent.",
             ));
         }

@@ -5,17 +5,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::common::{positive, positive_opt};
+use super::common::{invalid_input, positive, positive_opt};
 use super::{Action, ActionContext};
 use crate::halo::ticket::{int, strip_nulls};
 use crate::protocol::PluginError;
 
 /// The most assets a search returns, and the most linked at once.
 const MAX_RESULTS: i64 = 1000;
-
-fn bad(action: &str, problem: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `{action}`: {problem}."), assistance)
-}
 
 /// An asset for output: the record as HaloITSM gives it, without nulls (X3; which key field holds
 /// the hostname or the IP is the tenant's choice, so none is renamed).
@@ -29,7 +25,11 @@ fn asset(raw: &Value) -> Map<String, Value> {
 /// The asset IDs, checked (positive, no repeats, each one in HaloITSM) before anything is written.
 pub async fn checked_assets(ctx: &ActionContext, action: &str, ids: &[i64]) -> Result<Vec<i64>, PluginError> {
     if ids.len() as i64 > MAX_RESULTS {
-        return Err(bad(action, format!("input `asset_ids` has {} IDs, more than {MAX_RESULTS}", ids.len()), "Link fewer assets at once."));
+        return Err(invalid_input(
+            action,
+            format!("input `asset_ids` has {} IDs, more than {MAX_RESULTS}", ids.len()),
+            "Link fewer assets at once.",
+        ));
     }
     let mut out = Vec::with_capacity(ids.len());
     for (i, &id) in ids.iter().enumerate() {
@@ -38,7 +38,7 @@ pub async fn checked_assets(ctx: &ActionContext, action: &str, ids: &[i64]) -> R
             continue;
         }
         if ctx.client.get_optional(&format!("Asset/{id}"), &[]).await?.is_none() {
-            return Err(bad(
+            return Err(invalid_input(
                 action,
                 format!("input `asset_ids[{i}]` names asset {id}, which does not exist in HaloITSM"),
                 "Search Assets shows the IDs of the CMDB's records. Nothing was changed.",
@@ -179,14 +179,14 @@ impl Action for SearchAssets {
             }
         }
         if q.is_empty() {
-            return Err(bad(
+            return Err(invalid_input(
                 name,
-                "give at least one of `query`, `inventory_number`, `client_id`, `site_id` or `assettype_id`".into(),
+                "give at least one of `query`, `inventory_number`, `client_id`, `site_id` or `assettype_id`",
                 "A search of the whole CMDB is refused; name a host, an IP, a tag or a client.",
             ));
         }
         if input.page < 1 || !(1..=MAX_RESULTS).contains(&input.page_size) || input.page.saturating_mul(input.page_size) > 10_000 {
-            return Err(bad(
+            return Err(invalid_input(
                 name,
                 format!(
                     "inputs `page` ({}) and `page_size` ({}) must be 1 or more, the size at most {MAX_RESULTS}, reaching no further than asset 10000",
@@ -255,9 +255,9 @@ impl Action for LinkAssets {
 
     async fn run(ctx: ActionContext, input: LinkInput) -> Result<LinkOutput, PluginError> {
         if input.asset_ids.is_empty() {
-            return Err(bad(
+            return Err(invalid_input(
                 Self::NAME,
-                "input `asset_ids` is empty".into(),
+                "input `asset_ids` is empty",
                 "Give the IDs of the assets to link (Search Assets shows them).",
             ));
         }

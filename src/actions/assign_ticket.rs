@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::common::{object, positive_opt};
+use super::common::{invalid_input, object, positive_opt};
 use super::{Action, ActionContext};
 use crate::halo::outcomes::Purpose;
 use crate::halo::tenant::TeamInfo;
@@ -58,12 +58,10 @@ async fn team_of(ctx: &ActionContext, id: Option<i64>, name: Option<&str>) -> Re
     };
     let team = match (by_id, by_name) {
         (Some(a), Some(b)) if a.id != b.id => {
-            return Err(nothing_changed(
-                format!(
-                    "Invalid input for action `assign_ticket`: `team_id` {} is team `{}`, but `team_name` names team {} (`{}`).",
-                    a.id, a.name, b.id, b.name
-                ),
-                "Give the team once, by ID or by name.",
+            return Err(invalid_input(
+                NAME,
+                format_args!("`team_id` {} is team `{}`, but `team_name` names team {} (`{}`)", a.id, a.name, b.id, b.name),
+                "Give the team once, by ID or by name. Nothing was changed.",
             ));
         }
         (a, b) => match a.or(b) {
@@ -90,9 +88,10 @@ impl Action for AssignTicket {
         let team_id = positive_opt(NAME, "team_id", input.team_id)?;
         let team_name = input.team_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if agent.is_none() && team_id.is_none() && team_name.is_none() {
-            return Err(nothing_changed(
-                "Invalid input for action `assign_ticket`: give `agent_id`, a team (`team_id` or `team_name`), or both.".into(),
-                "List Agents and List Teams show the IDs.",
+            return Err(invalid_input(
+                NAME,
+                "give `agent_id`, a team (`team_id` or `team_name`), or both",
+                "List Agents and List Teams show the IDs. Nothing was changed.",
             ));
         }
         let id = input.ticket_id;

@@ -1,21 +1,38 @@
 //! What several actions need, written once: input checks, the existence check that keeps an
 //! update from becoming a create, custom fields, ticket output.
 
+use std::fmt::Display;
+
 use serde_json::{Map, Value, json};
 
 use super::ActionContext;
 use crate::halo::ticket::{Ticket, closed_flag, int, strip_nulls};
 use crate::protocol::PluginError;
 
+/// The error for an input a step cannot take, worded alike for every action: what is wrong
+/// (`problem`, without its full stop) and what to do about it.
+pub fn invalid_input(action: &str, problem: impl Display, assistance: impl Into<String>) -> PluginError {
+    PluginError::client(format!("Invalid input for action `{action}`: {problem}."), assistance)
+}
+
 /// An input ID that must name a record: a positive integer.
 pub fn positive(action: &str, field: &str, value: i64) -> Result<i64, PluginError> {
     if value > 0 {
         return Ok(value);
     }
-    Err(PluginError::client(
-        format!("Invalid input for action `{action}`: input `{field}` must be a positive ID, got {value}."),
+    Err(invalid_input(
+        action,
+        format_args!("input `{field}` must be a positive ID, got {value}"),
         format!("Give the numeric HaloITSM ID in `{field}` (the list actions show valid IDs)."),
     ))
+}
+
+/// The ticket type of a new ticket: the one given, else the connection's Default Ticket Type ID
+/// (`default`); without either the step fails, `assistance` saying what to set.
+pub fn ticket_type(action: &str, given: Option<i64>, default: Option<i64>, assistance: &str) -> Result<i64, PluginError> {
+    given
+        .or(default)
+        .ok_or_else(|| invalid_input(action, "no ticket type was given and the connection has no Default Ticket Type ID", assistance))
 }
 
 /// An optional ID input: absent stays absent, present must be positive.
@@ -111,8 +128,9 @@ fn not_a_note(entry: &Value) -> Option<String> {
 /// nulls. Each needs a positive integer `id` or a non-empty `name`, and a `value` key.
 pub fn custom_fields(action: &str, fields: &[Value]) -> Result<Vec<Value>, PluginError> {
     let bad = |i: usize, problem: &str| {
-        PluginError::client(
-            format!("Invalid input for action `{action}`: input `customfields[{i}]` {problem}."),
+        invalid_input(
+            action,
+            format_args!("input `customfields[{i}]` {problem}"),
             "Give each custom field as an object with the field's numeric ID (or its name) and a value, for example {\"id\": 101, \"value\": \"abc\"}.",
         )
     };

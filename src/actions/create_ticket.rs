@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::common::{custom_fields, object, positive, positive_opt, requester_home};
+use super::common::{custom_fields, invalid_input, object, positive, positive_opt, requester_home, ticket_type};
 use super::{Action, ActionContext};
 use crate::halo::ticket::{Ticket, int};
 use crate::protocol::PluginError;
@@ -92,8 +92,9 @@ pub struct Output {
 /// error naming it.
 async fn requester(ctx: &ActionContext, email: &str) -> Result<Value, PluginError> {
     if !email.contains('@') {
-        return Err(PluginError::client(
-            format!("Invalid input for action `create_ticket`: input `requester_email` must be an email address, got {email:?}."),
+        return Err(invalid_input(
+            NAME,
+            format_args!("input `requester_email` must be an email address, got {email:?}"),
             "Give the requester's whole address. Nothing was sent to HaloITSM.",
         ));
     }
@@ -121,20 +122,21 @@ impl Action for CreateTicket {
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         let cfg = ctx.client.config();
-        let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
-            PluginError::client(
-                "Invalid input for action `create_ticket`: no ticket type was given and the connection has no Default Ticket Type ID.",
-                "Give `tickettype_id` (List Ticket Types shows the IDs), or set Default Ticket Type ID in the connection. Nothing was sent to HaloITSM.",
-            )
-        })?;
+        let tickettype = ticket_type(
+            NAME,
+            input.tickettype_id,
+            cfg.default_ticket_type_id,
+            "Give `tickettype_id` (List Ticket Types shows the IDs), or set Default Ticket Type ID in the connection. Nothing was sent to HaloITSM.",
+        )?;
         positive(NAME, "tickettype_id", tickettype)?;
         positive(NAME, "status_id", input.status_id)?;
         let id = |field: &str, v: Option<i64>| positive_opt(NAME, field, v).map(|v| v.map(Value::from));
         let fields = custom_fields(NAME, &input.customfields)?;
         let user = match (input.user_id, input.requester_email.as_deref().map(str::trim).filter(|e| !e.is_empty())) {
             (Some(_), Some(_)) => {
-                return Err(PluginError::client(
-                    "Invalid input for action `create_ticket`: give `user_id` or `requester_email`, not both.",
+                return Err(invalid_input(
+                    NAME,
+                    "give `user_id` or `requester_email`, not both",
                     "Name the requester once. Nothing was sent to HaloITSM.",
                 ));
             }

@@ -5,7 +5,7 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::common::positive;
+use super::common::{invalid_input, positive};
 use super::{Action, ActionContext};
 use crate::halo::HaloError;
 use crate::protocol::PluginError;
@@ -45,8 +45,9 @@ impl Action for GetAttachment {
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         let id = positive(NAME, "attachment_id", input.attachment_id)?;
         if !(1..=MAX_BYTES).contains(&input.max_bytes) {
-            return Err(PluginError::client(
-                format!("Invalid input for action `{NAME}`: input `max_bytes` must be between 1 and {MAX_BYTES}, got {}.", input.max_bytes),
+            return Err(invalid_input(
+                NAME,
+                format_args!("input `max_bytes` must be between 1 and {MAX_BYTES}, got {}", input.max_bytes),
                 "Give the largest file size, in bytes, the workflow should take (20 MiB at most).",
             ));
         }

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::common::invalid_input;
 use super::{Action, ActionContext};
 use crate::halo::ticket::Ticket;
 use crate::protocol::PluginError;
@@ -25,8 +26,9 @@ impl Action for GetTicket {
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         if input.ticket_id <= 0 {
-            return Err(PluginError::client(
-                format!("Invalid input for action `get_ticket`: input `ticket_id` must be a positive ticket ID, got {}.", input.ticket_id),
+            return Err(invalid_input(
+                Self::NAME,
+                format_args!("input `ticket_id` must be a positive ticket ID, got {}", input.ticket_id),
                 "Give the numeric ID of a HaloITSM ticket.",
             ));
         }

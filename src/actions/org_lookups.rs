@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::positive_opt;
+use super::common::{invalid_input, positive_opt};
 use super::lookups::flag;
 use super::{Action, ActionContext};
 use crate::halo::ticket::{int, string};
@@ -14,8 +14,9 @@ const MAX_RESULTS: i64 = 10_000;
 
 fn limit(action: &str, max_results: i64) -> Result<usize, PluginError> {
     if !(1..=MAX_RESULTS).contains(&max_results) {
-        return Err(PluginError::client(
-            format!("Invalid input for action `{action}`: input `max_results` must be between 1 and {MAX_RESULTS}, got {max_results}."),
+        return Err(invalid_input(
+            action,
+            format_args!("input `max_results` must be between 1 and {MAX_RESULTS}, got {max_results}"),
             "Give how many records the step may return.",
         ));
     }

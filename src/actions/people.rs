@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::positive;
+use super::common::{invalid_input, positive};
 use super::{Action, ActionContext};
 use crate::halo::people::People;
 use crate::halo::ticket::strip_nulls;
@@ -96,14 +96,16 @@ const MAX_RESULTS: i64 = 1000;
 fn search_input(action: &str, query: &str, max_results: i64) -> Result<(String, usize), PluginError> {
     let q = query.trim();
     if q.chars().count() < 2 {
-        return Err(PluginError::client(
-            format!("Invalid input for action `{action}`: input `query` must have at least 2 characters, got {q:?}."),
+        return Err(invalid_input(
+            action,
+            format_args!("input `query` must have at least 2 characters, got {q:?}"),
             "Give part of a name, or a whole email address (an address matches exactly).",
         ));
     }
     if !(1..=MAX_RESULTS).contains(&max_results) {
-        return Err(PluginError::client(
-            format!("Invalid input for action `{action}`: input `max_results` must be between 1 and {MAX_RESULTS}, got {max_results}."),
+        return Err(invalid_input(
+            action,
+            format_args!("input `max_results` must be between 1 and {MAX_RESULTS}, got {max_results}"),
             "Give how many people the step may return.",
         ));
     }

@@ -10,6 +10,7 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::common::invalid_input;
 use super::{Action, ActionContext};
 use crate::halo::HaloError;
 use crate::halo::ticket::{Ticket, int};
@@ -64,10 +65,6 @@ pub struct Output {
     pub refused: Vec<Refused>,
 }
 
-fn bad(cause: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `{NAME}`: {cause}."), assistance)
-}
-
 /// Which trigger's events the step gives: one kind, or (`any`) a new ticket's creation and every
 /// other change as `ticket_updated` reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,8 +105,9 @@ impl Action for ProcessWebhook {
     /// it), and an empty `trigger` is refused rather than taken as `any` by the spec's default.
     fn before_validation(input: &mut Value) -> Result<(), PluginError> {
         if input.get("trigger").and_then(Value::as_str).is_some_and(|t| t.trim().is_empty()) {
-            return Err(bad(
-                "input `trigger` is empty; it must be any, ticket_created, ticket_updated or ticket_status_changed".into(),
+            return Err(invalid_input(
+                NAME,
+                "input `trigger` is empty; it must be any, ticket_created, ticket_updated or ticket_status_changed",
                 "Name the trigger whose events the workflow wants, or leave the input out for any.",
             ));
         }
@@ -133,23 +131,26 @@ impl Action for ProcessWebhook {
             (Some(d), None) => (vec![d], true),
             (None, Some(ds)) => (ds, false),
             (Some(_), Some(_)) => {
-                return Err(bad(
-                    "give either input `delivery` or input `deliveries`, not both".into(),
+                return Err(invalid_input(
+                    NAME,
+                    "give either input `delivery` or input `deliveries`, not both",
                     "Pass the API Trigger's body as `delivery` (one object) or `deliveries` (an array).",
                 ));
             }
             (None, None) => {
-                return Err(bad(
-                    "input `delivery` or input `deliveries` is required".into(),
+                return Err(invalid_input(
+                    NAME,
+                    "input `delivery` or input `deliveries` is required",
                     "Pass the API Trigger's body as `delivery` (one object) or `deliveries` (an array).",
                 ));
             }
         };
         if items.is_empty() {
-            return Err(bad("input `deliveries` is empty".into(), "Pass at least one HaloITSM webhook delivery."));
+            return Err(invalid_input(NAME, "input `deliveries` is empty", "Pass at least one HaloITSM webhook delivery."));
         }
         if items.len() > MAX_BATCH {
-            return Err(bad(
+            return Err(invalid_input(
+                NAME,
                 format!("input `deliveries` holds {} deliveries, at most {MAX_BATCH} are taken", items.len()),
                 "Split the batch.",
             ));
@@ -157,14 +158,15 @@ impl Action for ProcessWebhook {
         let wanted = match input.trigger.as_str() {
             "any" => Wanted::Any,
             name => Wanted::Only(Kind::from_name(name).ok_or_else(|| {
-                bad(
+                invalid_input(
+                    NAME,
                     format!("input `trigger` must be any, ticket_created, ticket_updated or ticket_status_changed, got `{name}`"),
                     "Pick the trigger whose events the workflow wants.",
                 )
             })?),
         };
         let monitored_fields = changes::monitored(input.filters.monitored_fields.as_deref(), &FROM_HISTORY, false).map_err(|e| {
-            bad(e, "This step reads a change from HaloITSM's history, which records status, priority, agent and team changes and notes; to watch other fields use the Ticket Updated trigger, which keeps each ticket's previous state")
+            invalid_input(NAME, e, "This step reads a change from HaloITSM's history, which records status, priority, agent and team changes and notes; to watch other fields use the Ticket Updated trigger, which keeps each ticket's previous state")
         })?;
         for (field, v) in [
             ("ticket_id", input.filters.ticket_id),
@@ -180,7 +182,8 @@ impl Action for ProcessWebhook {
             match Delivery::read(&item, i) {
                 Ok(d) => readable.push((i, d)),
                 Err(e) if single => {
-                    return Err(bad(
+                    return Err(invalid_input(
+                        NAME,
                         format!("input `delivery`: {}", e.replacen("delivery 0 ", "the delivery ", 1)),
                         "Pass the body HaloITSM posted, with its `object_id` (or `ticket.id`).",
                     ));
@@ -189,7 +192,8 @@ impl Action for ProcessWebhook {
             }
         }
         if readable.is_empty() {
-            return Err(bad(
+            return Err(invalid_input(
+                NAME,
                 format!("none of the {} deliveries can be read (the first: {})", refused.len(), refused[0].error),
                 "Pass the bodies HaloITSM posted, each with its `object_id` (or `ticket.id`).",
             ));

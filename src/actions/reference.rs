@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::common::{custom_fields, object, positive, positive_opt};
+use super::common::{custom_fields, invalid_input, object, positive, positive_opt, ticket_type};
 use super::{Action, ActionContext};
 use crate::halo::outcomes::Purpose;
 use crate::halo::ticket::{Ticket, int, string};
@@ -22,16 +22,12 @@ use crate::sync::{Flags, Mappings, Product, custom_field, reference_tag};
 /// Open tickets read at most when looking for a reference without its tag.
 const SCAN_TICKETS: usize = 2_000;
 
-fn bad(action: &str, problem: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `{action}`: {problem}."), assistance)
-}
-
 fn reference_of(action: &str, reference: &str) -> Result<String, PluginError> {
     let r = reference.trim();
     if r.is_empty() {
-        return Err(bad(
+        return Err(invalid_input(
             action,
-            "input `reference` is empty".into(),
+            "input `reference` is empty",
             "Give the InsightIDR investigation ID or RRN, or the InsightVM remediation project ID.",
         ));
     }
@@ -40,9 +36,9 @@ fn reference_of(action: &str, reference: &str) -> Result<String, PluginError> {
 
 pub(crate) fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) -> Result<i64, PluginError> {
     let id = given.or(ctx.client.config().reference_field_id).ok_or_else(|| {
-        bad(
+        invalid_input(
             action,
-            "no reference field: give `reference_field_id` or set the connection's Reference Field ID".into(),
+            "no reference field: give `reference_field_id` or set the connection's Reference Field ID",
             "Use the ID of the HaloITSM custom field that holds Rapid7 references. Nothing was sent.",
         )
     })?;
@@ -54,8 +50,9 @@ pub(crate) fn field_of(ctx: &ActionContext, action: &str, given: Option<i64>) ->
 pub(crate) fn mappings(ctx: &ActionContext, action: &str, per_step: Option<&Value>) -> Result<Mappings, PluginError> {
     let connection = Mappings::of_connection(ctx.client.config())?;
     let Some(per_step) = per_step else { return Ok(connection) };
-    Mappings::with(&[ctx.client.config().status_mapping.as_ref(), Some(per_step)])
-        .map_err(|e| bad(action, format!("input `status_mapping`: {e}"), "Fix the step's Status Mapping; see the help for its shape."))
+    Mappings::with(&[ctx.client.config().status_mapping.as_ref(), Some(per_step)]).map_err(|e| {
+        invalid_input(action, format!("input `status_mapping`: {e}"), "Fix the step's Status Mapping; see the help for its shape.")
+    })
 }
 
 /// The ticket holding `reference` in `field`: an open one first, then (unless `open_only`) the
@@ -199,13 +196,12 @@ impl Action for UpsertTicketByReference {
         let (current, duplicates_closed) = match find(&ctx.client, &reference, field, true).await? {
             Some(current) => (current, Vec::new()),
             None => {
-                let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
-                    bad(
-                        UPSERT,
-                        "no ticket type was given and the connection has no Default Ticket Type ID".into(),
-                        "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
-                    )
-                })?;
+                let tickettype = ticket_type(
+                    UPSERT,
+                    input.tickettype_id,
+                    cfg.default_ticket_type_id,
+                    "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
+                )?;
                 let mut record = common.clone();
                 record.insert("tickettype_id".into(), json!(positive(UPSERT, "tickettype_id", tickettype)?));
                 record.insert("status_id".into(), json!(positive(UPSERT, "status_id", input.status_id)?));
@@ -396,14 +392,18 @@ impl Action for SetStatusFromRapid7 {
 
     async fn run(ctx: ActionContext, input: SetInput) -> Result<SetOutput, PluginError> {
         let product = Product::parse(&input.product).ok_or_else(|| {
-            bad(SET, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
+            invalid_input(
+                SET,
+                format!("input `product` must be insightidr or insightvm, got `{}`", input.product),
+                "Use insightidr or insightvm.",
+            )
         })?;
         let map = mappings(&ctx, SET, input.status_mapping.as_ref())?;
         let tenant = ctx.client.statuses(false).await?;
         let closed_status = ctx.client.config().closed_status_id;
-        let target = map
-            .to_halo(product, &input.status, &tenant, closed_status)
-            .map_err(|e| bad(SET, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping."))?;
+        let target = map.to_halo(product, &input.status, &tenant, closed_status).map_err(|e| {
+            invalid_input(SET, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping.")
+        })?;
         let current = match (input.ticket_id, input.reference.as_deref().map(str::trim).filter(|r| !r.is_empty())) {
             (Some(id), _) => ctx.require_ticket(SET, id).await?,
             (None, Some(reference)) => {
@@ -416,7 +416,7 @@ impl Action for SetStatusFromRapid7 {
                 })?
             }
             (None, None) => {
-                return Err(bad(SET, "give `ticket_id` or `reference`".into(), "Name the ticket by its ID or by its Rapid7 reference."));
+                return Err(invalid_input(SET, "give `ticket_id` or `reference`", "Name the ticket by its ID or by its Rapid7 reference."));
             }
         };
         let id = int(&current, "id").unwrap_or_default();
@@ -484,7 +484,11 @@ impl Action for MapStatus {
 
     async fn run(ctx: ActionContext, input: MapInput) -> Result<MapOutput, PluginError> {
         let product = Product::parse(&input.product).ok_or_else(|| {
-            bad(MAP, format!("input `product` must be insightidr or insightvm, got `{}`", input.product), "Use insightidr or insightvm.")
+            invalid_input(
+                MAP,
+                format!("input `product` must be insightidr or insightvm, got `{}`", input.product),
+                "Use insightidr or insightvm.",
+            )
         })?;
         let map = mappings(&ctx, MAP, input.status_mapping.as_ref())?;
         // Names in the mapping are the tenant's status names.
@@ -496,22 +500,34 @@ impl Action for MapStatus {
                     .as_deref()
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .ok_or_else(|| bad(MAP, "direction to_halo needs `status`".into(), "Give the Rapid7 status to translate."))?;
+                    .ok_or_else(|| invalid_input(MAP, "direction to_halo needs `status`", "Give the Rapid7 status to translate."))?;
                 let id = map.to_halo(product, status, &tenant, ctx.client.config().closed_status_id).map_err(|e| {
-                    bad(MAP, format!("input `status`: {e}"), "Give one of the accepted statuses, or map it in the Status Mapping.")
+                    invalid_input(
+                        MAP,
+                        format!("input `status`: {e}"),
+                        "Give one of the accepted statuses, or map it in the Status Mapping.",
+                    )
                 })?;
                 Ok(MapOutput { halo_status_id: id, rapid7_status: status.to_string() })
             }
             "from_halo" => {
                 let id = input.halo_status_id.ok_or_else(|| {
-                    bad(MAP, "direction from_halo needs `halo_status_id`".into(), "Give the HaloITSM status ID to translate.")
+                    invalid_input(MAP, "direction from_halo needs `halo_status_id`", "Give the HaloITSM status ID to translate.")
                 })?;
                 let s = map.to_rapid7(product, id, Flags { closed: input.closed, waiting: input.on_hold }, &tenant).map_err(|e| {
-                    bad(MAP, format!("input `halo_status_id`: {e}"), "Map the status in the Status Mapping's halo_to_insightvm table.")
+                    invalid_input(
+                        MAP,
+                        format!("input `halo_status_id`: {e}"),
+                        "Map the status in the Status Mapping's halo_to_insightvm table.",
+                    )
                 })?;
                 Ok(MapOutput { halo_status_id: id, rapid7_status: s })
             }
-            other => Err(bad(MAP, format!("input `direction` must be to_halo or from_halo, got `{other}`"), "Use to_halo or from_halo.")),
+            other => Err(invalid_input(
+                MAP,
+                format!("input `direction` must be to_halo or from_halo, got `{other}`"),
+                "Use to_halo or from_halo.",
+            )),
         }
     }
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::common::positive;
+use super::common::{invalid_input, positive};
 use super::{Action, ActionContext};
 use crate::halo::ticket::{Ticket, int};
 use crate::protocol::PluginError;
@@ -36,12 +36,9 @@ impl Action for ListChildTickets {
 
     async fn run(ctx: ActionContext, input: ChildrenInput) -> Result<ChildrenOutput, PluginError> {
         if !(1..=super::search_tickets::MAX_RESULTS).contains(&input.max_results) {
-            return Err(PluginError::client(
-                format!(
-                    "Invalid input for action `{}`: input `max_results` must be between 1 and 10000, got {}.",
-                    Self::NAME,
-                    input.max_results
-                ),
+            return Err(invalid_input(
+                Self::NAME,
+                format_args!("input `max_results` must be between 1 and 10000, got {}", input.max_results),
                 "Give how many child tickets the step may return.",
             ));
         }
@@ -137,11 +134,9 @@ impl Action for LinkTickets {
     async fn run(ctx: ActionContext, input: LinkInput) -> Result<LinkOutput, PluginError> {
         let (id, parent) = (input.ticket_id, positive(Self::NAME, "parent_id", input.parent_id)?);
         if id == parent {
-            return Err(PluginError::client(
-                format!(
-                    "Invalid input for action `{}`: inputs `ticket_id` and `parent_id` are both {id}; a ticket cannot be its own parent.",
-                    Self::NAME
-                ),
+            return Err(invalid_input(
+                Self::NAME,
+                format_args!("inputs `ticket_id` and `parent_id` are both {id}; a ticket cannot be its own parent"),
                 "Give the ticket to link and a different parent ticket. Nothing was changed.",
             ));
         }
@@ -151,11 +146,9 @@ impl Action for LinkTickets {
         for _ in 0..MAX_DEPTH {
             match int(&above, "parent_id").filter(|p| *p > 0) {
                 Some(p) if p == id => {
-                    return Err(PluginError::client(
-                        format!(
-                            "Invalid input for action `{}`: input `parent_id` ({parent}) is below ticket {id} (input `ticket_id`), so it cannot be its parent.",
-                            Self::NAME
-                        ),
+                    return Err(invalid_input(
+                        Self::NAME,
+                        format_args!("input `parent_id` ({parent}) is below ticket {id} (input `ticket_id`), so it cannot be its parent"),
                         format!("Unlink ticket {parent} first, or pick another parent. Nothing was changed."),
                     ));
                 }
@@ -201,8 +194,9 @@ pub async fn check_parent(ctx: &ActionContext, action: &str, parent: Option<i64>
             positive(action, "parent_id", p)?;
             match ctx.client.get_ticket(p, false).await? {
                 Some(_) => Ok(Some(p)),
-                None => Err(PluginError::client(
-                    format!("Invalid input for action `{action}`: input `parent_id` names ticket {p}, which does not exist in HaloITSM."),
+                None => Err(invalid_input(
+                    action,
+                    format_args!("input `parent_id` names ticket {p}, which does not exist in HaloITSM"),
                     "Give the ID of an existing ticket as the parent. Nothing was sent to HaloITSM.",
                 )),
             }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::common::positive_opt;
+use super::common::{invalid_input, positive_opt};
 use super::{Action, ActionContext};
 use serde_json::Value;
 
@@ -45,10 +45,7 @@ pub struct Output {
 /// An RFC 3339 input as HaloITSM's zone-less UTC.
 fn halo_date(field: &str, v: &str) -> Result<String, PluginError> {
     chrono::DateTime::parse_from_rfc3339(v).map(|d| d.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S").to_string()).map_err(|_| {
-        PluginError::client(
-            format!("Invalid input for action `search_tickets`: input `{field}` is not an RFC 3339 date."),
-            "Use a date such as 2026-09-01T00:00:00Z.",
-        )
+        invalid_input(NAME, format_args!("input `{field}` is not an RFC 3339 date"), "Use a date such as 2026-09-01T00:00:00Z.")
     })
 }
 
@@ -80,10 +77,7 @@ pub fn filters(input: &Input) -> Result<Vec<(&'static str, String)>, PluginError
     let before = input.created_before.as_deref().map(|v| halo_date("created_before", v)).transpose()?;
     if let (Some(a), Some(b)) = (&after, &before) {
         if a > b {
-            return Err(PluginError::client(
-                "Invalid input for action `search_tickets`: `created_after` is later than `created_before`.",
-                "Swap the two dates or leave one empty.",
-            ));
+            return Err(invalid_input(NAME, "`created_after` is later than `created_before`", "Swap the two dates or leave one empty."));
         }
     }
     // The date a ticket was opened: the spec's "Date Opened" example (the database spells it
@@ -159,19 +153,18 @@ impl Action for SearchTickets {
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         if !(1..=MAX_RESULTS).contains(&input.max_results) {
-            return Err(PluginError::client(
-                format!(
-                    "Invalid input for action `search_tickets`: input `max_results` must be between 1 and {MAX_RESULTS}, got {}.",
-                    input.max_results
-                ),
+            return Err(invalid_input(
+                NAME,
+                format_args!("input `max_results` must be between 1 and {MAX_RESULTS}, got {}", input.max_results),
                 "Narrow the search with filters, or ask for fewer tickets.",
             ));
         }
         let size = input.page_size.unwrap_or(input.max_results);
         if !(1..=MAX_RESULTS).contains(&size) || input.page < 1 || input.page.saturating_mul(size) > MAX_RESULTS {
-            return Err(PluginError::client(
-                format!(
-                    "Invalid input for action `search_tickets`: inputs `page` ({}) and `page_size` ({size}) must be 1 or more, and reach no further than ticket {MAX_RESULTS}.",
+            return Err(invalid_input(
+                NAME,
+                format_args!(
+                    "inputs `page` ({}) and `page_size` ({size}) must be 1 or more, and reach no further than ticket {MAX_RESULTS}",
                     input.page
                 ),
                 "Narrow the search with filters to walk fewer pages.",

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::positive;
+use super::common::{invalid_input, positive, ticket_type};
 use super::{Action, ActionContext};
 use crate::findings::ocsf::{self, Severity};
 use crate::findings::{self, FindingResult, GroupBy, OnPass, Options};
@@ -54,10 +54,6 @@ pub struct Output {
     pub results: Vec<FindingResult>,
 }
 
-fn bad(problem: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `send_findings`: {problem}."), assistance)
-}
-
 /// The status that closes tickets, and the setting it came from (named if it does not close).
 pub struct ClosedStatus {
     pub id: i64,
@@ -73,6 +69,9 @@ impl ClosedStatus {
         }
     }
 }
+
+/// What errors say when a batch step has neither a ticket type nor a connection default.
+pub const TICKET_TYPE_HELP: &str = "Give `tickettype_id`, or set Default Ticket Type ID in the connection. Nothing was sent.";
 
 /// Options from the inputs shared by the action and the command; checked before anything is
 /// sent.
@@ -92,47 +91,60 @@ pub fn options(
 ) -> Result<Options, PluginError> {
     let statuses: Vec<String> = statuses.iter().map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
     if statuses.is_empty() {
-        return Err(bad("input `statuses` is empty".into(), "Give at least one status to ticket, e.g. [\"FAIL\"]."));
+        return Err(invalid_input(NAME, "input `statuses` is empty", "Give at least one status to ticket, e.g. [\"FAIL\"]."));
     }
     if let Some(s) = statuses.iter().find(|s| !matches!(s.as_str(), "FAIL" | "PASS" | "MANUAL" | "MUTED")) {
-        return Err(bad(format!("input `statuses` has `{s}`, which is not a Prowler status"), "Use FAIL, PASS, MANUAL or MUTED."));
+        return Err(invalid_input(
+            NAME,
+            format!("input `statuses` has `{s}`, which is not a Prowler status"),
+            "Use FAIL, PASS, MANUAL or MUTED.",
+        ));
     }
     let min_severity = Severity::parse(min_severity).ok_or_else(|| {
-        bad(
+        invalid_input(
+            NAME,
             format!("input `min_severity` must be Informational, Low, Medium, High or Critical, got `{min_severity}`"),
             "Pick one of the listed severities.",
         )
     })?;
-    let tickettype_id = tickettype_id.ok_or_else(|| {
-        bad(
-            "no ticket type was given and the connection has no Default Ticket Type ID".into(),
-            "Give `tickettype_id`, or set Default Ticket Type ID in the connection. Nothing was sent.",
-        )
-    })?;
+    let tickettype_id = ticket_type(NAME, tickettype_id, None, TICKET_TYPE_HELP)?;
     positive(NAME, "tickettype_id", tickettype_id)?;
     let mut priorities = findings::default_priorities();
     for (k, v) in priority_map {
         let sev = Severity::parse(k).ok_or_else(|| {
-            bad(
+            invalid_input(
+                NAME,
                 format!("input `priority_map` has the key `{k}`, which is not a severity"),
                 "Use the keys Informational, Low, Medium, High and Critical.",
             )
         })?;
         let p = v.as_i64().filter(|p| *p > 0).ok_or_else(|| {
-            bad(format!("input `priority_map.{k}` must be a positive priority ID, got {v}"), "List Priorities shows the IDs.")
+            invalid_input(
+                NAME,
+                format!("input `priority_map.{k}` must be a positive priority ID, got {v}"),
+                "List Priorities shows the IDs.",
+            )
         })?;
         priorities.insert(sev, p);
     }
     let group_by = match group_by {
         "finding" => GroupBy::Finding,
         "check" => GroupBy::Check,
-        other => return Err(bad(format!("input `group_by` must be finding or check, got `{other}`"), "Use finding or check.")),
+        other => {
+            return Err(invalid_input(NAME, format!("input `group_by` must be finding or check, got `{other}`"), "Use finding or check."));
+        }
     };
     let on_pass = match on_pass {
         "ignore" => OnPass::Ignore,
         "note" => OnPass::Note,
         "close" => OnPass::Close,
-        other => return Err(bad(format!("input `on_pass` must be ignore, note or close, got `{other}`"), "Use ignore, note or close.")),
+        other => {
+            return Err(invalid_input(
+                NAME,
+                format!("input `on_pass` must be ignore, note or close, got `{other}`"),
+                "Use ignore, note or close.",
+            ));
+        }
     };
     Ok(Options {
         statuses,
@@ -172,10 +184,9 @@ pub const MAX_DEADLINE_SECONDS: u64 = 86_400;
 /// The input `deadline_seconds` of `action`, checked.
 pub fn deadline(action: &str, seconds: i64) -> Result<std::time::Duration, PluginError> {
     if !(1..=MAX_DEADLINE_SECONDS as i64).contains(&seconds) {
-        return Err(PluginError::client(
-            format!(
-                "Invalid input for action `{action}`: input `deadline_seconds` must be between 1 and {MAX_DEADLINE_SECONDS} seconds, got {seconds}."
-            ),
+        return Err(invalid_input(
+            action,
+            format_args!("input `deadline_seconds` must be between 1 and {MAX_DEADLINE_SECONDS} seconds, got {seconds}"),
             "Give the seconds the batch may wait in all for HaloITSM's rate limit; 3600 is the default.",
         ));
     }
@@ -210,17 +221,23 @@ impl Action for SendFindings {
         if let Some(f) = &input.file {
             let bytes =
                 base64::engine::general_purpose::STANDARD.decode(f.content.split_whitespace().collect::<String>()).map_err(|e| {
-                    bad(
+                    invalid_input(
+                        NAME,
                         format!("input `file.content` is not valid base64 ({e})"),
                         "Give the file base64-encoded, as InsightConnect file inputs are.",
                     )
                 })?;
-            let more = ocsf::read_file(&bytes)
-                .map_err(|e| bad(format!("input `file` ({}): {e}", f.filename), "Give a Prowler OCSF JSON output file (*.ocsf.json)."))?;
+            let more = ocsf::read_file(&bytes).map_err(|e| {
+                invalid_input(NAME, format!("input `file` ({}): {e}", f.filename), "Give a Prowler OCSF JSON output file (*.ocsf.json).")
+            })?;
             all.extend(more);
         }
         if all.is_empty() && input.file.is_none() {
-            return Err(bad("give `findings` or `file`".into(), "Pass the findings of a Prowler OCSF output, or the file itself."));
+            return Err(invalid_input(
+                NAME,
+                "give `findings` or `file`",
+                "Pass the findings of a Prowler OCSF output, or the file itself.",
+            ));
         }
         let report = findings::send(&ctx.client, &opts, &all, &|_, _| {}).await?;
         tracing::info!("{} finding(s): {}", all.len(), report.counts.describe(opts.dry_run));

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::common::{invalid_input, ticket_type};
 use super::host_to_asset::{Host, HostLookup, link_failure};
 use super::reference::{create_for, field_of, find, mappings};
 use super::{Action, ActionContext};
@@ -70,10 +71,6 @@ pub struct Output {
 /// The most hosts one call links.
 const MAX_HOSTS: usize = 100;
 
-fn bad(problem: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `{NAME}`: {problem}."), assistance)
-}
-
 /// The investigation fields the ticket follows, upper-cased where InsightIDR has a fixed set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Synced {
@@ -91,7 +88,8 @@ impl Synced {
             // A number (say a priority of 3) is refused, never read as "none given": InsightIDR
             // names these, and a guess at what 3 means would put the wrong priority on the ticket.
             if let Some(v) = inv.get(k).filter(|v| !v.is_string() && !v.is_null()) {
-                return Err(bad(
+                return Err(invalid_input(
+                    NAME,
                     format!("input `investigation.{k}` must be one of {} (a name), got {v}", allowed.join(", ")),
                     "Pass the investigation as InsightIDR's plugin outputs it; priority_mapping maps its priorities to HaloITSM's priority IDs.",
                 ));
@@ -100,7 +98,8 @@ impl Synced {
             if v.is_empty() || allowed.contains(&v.as_str()) {
                 return Ok(v);
             }
-            Err(bad(
+            Err(invalid_input(
+                NAME,
                 format!("input `investigation.{k}` must be one of {}, got `{}`", allowed.join(", "), text(k)),
                 "Pass the investigation as InsightIDR's plugin outputs it.",
             ))
@@ -165,14 +164,16 @@ fn or_none(s: &str) -> &str {
 fn priority_of(priority: &str, table: Option<&Value>) -> Result<Option<i64>, PluginError> {
     if let Some(t) = table {
         let Some(m) = t.as_object() else {
-            return Err(bad(
-                "input `priority_mapping` must be an object of InsightIDR priority → HaloITSM priority ID".into(),
+            return Err(invalid_input(
+                NAME,
+                "input `priority_mapping` must be an object of InsightIDR priority → HaloITSM priority ID",
                 "For example {\"CRITICAL\": 1, \"HIGH\": 2}.",
             ));
         };
         for (k, v) in m {
             if !PRIORITIES.contains(&k.to_ascii_uppercase().as_str()) || v.as_i64().is_none_or(|id| id <= 0) {
-                return Err(bad(
+                return Err(invalid_input(
+                    NAME,
                     format!("input `priority_mapping` maps `{k}` to {v}: keys are {}, values HaloITSM priority IDs", PRIORITIES.join(", ")),
                     "For example {\"CRITICAL\": 1, \"HIGH\": 2}.",
                 ));
@@ -253,7 +254,8 @@ impl Action for SendInvestigation {
 /// (`web-1 10.0.0.11`), each once.
 fn hosts_of(given: &[String]) -> Result<Vec<Host>, PluginError> {
     if given.len() > MAX_HOSTS {
-        return Err(bad(
+        return Err(invalid_input(
+            NAME,
             format!("input `hosts` has {} hosts, more than {MAX_HOSTS}", given.len()),
             "Link fewer hosts at once. Nothing was sent.",
         ));
@@ -262,7 +264,8 @@ fn hosts_of(given: &[String]) -> Result<Vec<Host>, PluginError> {
     for (i, h) in given.iter().enumerate() {
         let host = Host::parse(h);
         if !host.is_usable() {
-            return Err(bad(
+            return Err(invalid_input(
+                NAME,
                 format!("input `hosts[{i}]` must be a hostname or an IP address, got `{h}`"),
                 "Give each host as a hostname, an IP address, or both (web-1 10.0.0.11). Nothing was sent.",
             ));
@@ -277,11 +280,16 @@ fn hosts_of(given: &[String]) -> Result<Vec<Host>, PluginError> {
 /// The investigation's ticket, created or brought up to date.
 async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginError> {
     let Some(inv) = input.investigation.as_object() else {
-        return Err(bad("input `investigation` must be an object".into(), "Pass the investigation as InsightIDR's plugin outputs it."));
+        return Err(invalid_input(
+            NAME,
+            "input `investigation` must be an object",
+            "Pass the investigation as InsightIDR's plugin outputs it.",
+        ));
     };
     let rrn = inv.get("rrn").and_then(Value::as_str).map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
-        bad(
-            "input `investigation.rrn` is missing or empty".into(),
+        invalid_input(
+            NAME,
+            "input `investigation.rrn` is missing or empty",
             "Pass the whole investigation object of an InsightIDR step: its RRN keys the ticket. Nothing was sent.",
         )
     })?;
@@ -294,7 +302,11 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
     let status = match synced.status.as_str() {
         "" => None,
         s => Some(map.to_halo(Product::InsightIdr, s, &tenant, cfg.closed_status_id).map_err(|e| {
-            bad(format!("input `investigation.status`: {e}"), "Map the status in the Status Mapping's insightidr_to_halo table.")
+            invalid_input(
+                NAME,
+                format!("input `investigation.status`: {e}"),
+                "Map the status in the Status Mapping's insightidr_to_halo table.",
+            )
         })?),
     };
     // The assignee is a hint: no agent, or two sharing the address, leaves the agent as it is.
@@ -319,12 +331,12 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
     let lock = crate::key_locks::lock_of(&format!("{}\u{0}reference {field}:{rrn}", cfg.application_key()));
     let _held = lock.lock().await;
     let Some(current) = find(&ctx.client, rrn, field, false).await? else {
-        let tickettype = input.tickettype_id.or(cfg.default_ticket_type_id).ok_or_else(|| {
-            bad(
-                "no ticket type was given and the connection has no Default Ticket Type ID".into(),
-                "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
-            )
-        })?;
+        let tickettype = ticket_type(
+            NAME,
+            input.tickettype_id,
+            cfg.default_ticket_type_id,
+            "Give `tickettype_id` or set Default Ticket Type ID in the connection. Nothing was sent.",
+        )?;
         let mut record = Map::new();
         record.insert("summary".into(), json!(summary));
         record.insert("tickettype_id".into(), json!(tickettype));

@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::{positive, positive_opt};
+use super::common::{invalid_input, positive, positive_opt, ticket_type};
 use super::host_to_asset::{Host, HostLookup};
-use super::send_findings::{ClosedStatus, deadline};
+use super::send_findings::{ClosedStatus, TICKET_TYPE_HELP, deadline};
 use super::{Action, ActionContext};
 use crate::lifecycle::{Counts, OnResolved, Outcome};
 use crate::protocol::PluginError;
@@ -55,10 +55,6 @@ pub struct Output {
     pub parent: Option<RemediationResult>,
 }
 
-fn bad(problem: String, assistance: &str) -> PluginError {
-    PluginError::client(format!("Invalid input for action `{NAME}`: {problem}."), assistance)
-}
-
 /// The bands, checked: positive priorities, scores of 0 or more, no score twice.
 fn bands(given: &[BandInput]) -> Result<Vec<Band>, PluginError> {
     if given.is_empty() {
@@ -67,14 +63,16 @@ fn bands(given: &[BandInput]) -> Result<Vec<Band>, PluginError> {
     let mut out: Vec<Band> = Vec::with_capacity(given.len());
     for (i, b) in given.iter().enumerate() {
         if b.min_risk_score < 0 {
-            return Err(bad(
+            return Err(invalid_input(
+                NAME,
                 format!("input `priority_bands[{i}].min_risk_score` must be 0 or more, got {}", b.min_risk_score),
                 "Give the lowest risk score of each band, e.g. 10000.",
             ));
         }
         positive(NAME, &format!("priority_bands[{i}].priority_id"), b.priority_id)?;
         if out.iter().any(|o| o.min_risk_score == b.min_risk_score) {
-            return Err(bad(
+            return Err(invalid_input(
+                NAME,
                 format!("input `priority_bands[{i}].min_risk_score` repeats {}", b.min_risk_score),
                 "Give each band its own lowest risk score.",
             ));
@@ -87,20 +85,19 @@ fn bands(given: &[BandInput]) -> Result<Vec<Band>, PluginError> {
 fn options(ctx: &ActionContext, input: &Input) -> Result<Options, PluginError> {
     let project = input.project.trim().to_string();
     if project.is_empty() {
-        return Err(bad("input `project` is empty".into(), "Name the InsightVM project or scope the remediations belong to."));
+        return Err(invalid_input(NAME, "input `project` is empty", "Name the InsightVM project or scope the remediations belong to."));
     }
-    let tickettype_id = input.tickettype_id.or(ctx.client.config().default_ticket_type_id).ok_or_else(|| {
-        bad(
-            "no ticket type was given and the connection has no Default Ticket Type ID".into(),
-            "Give `tickettype_id`, or set Default Ticket Type ID in the connection. Nothing was sent.",
-        )
-    })?;
+    let tickettype_id = ticket_type(NAME, input.tickettype_id, ctx.client.config().default_ticket_type_id, TICKET_TYPE_HELP)?;
     let on_resolved = match input.on_resolved.as_str() {
         "ignore" => OnResolved::Ignore,
         "note" => OnResolved::Note,
         "close" => OnResolved::Close,
         other => {
-            return Err(bad(format!("input `on_resolved` must be ignore, note or close, got `{other}`"), "Use ignore, note or close."));
+            return Err(invalid_input(
+                NAME,
+                format!("input `on_resolved` must be ignore, note or close, got `{other}`"),
+                "Use ignore, note or close.",
+            ));
         }
     };
     let closed = ClosedStatus::of(input.closed_status_id, ctx.client.config().closed_status_id, "the step's `closed_status_id`");
@@ -130,7 +127,8 @@ impl Action for SendRemediations {
         let opts = options(&ctx, &input)?;
         // Every remediation is checked before anything is sent: a bad one changes nothing.
         let parsed = remediations::parse::parse_all(&input.remediations).map_err(|e| {
-            bad(
+            invalid_input(
+                NAME,
                 format!("input `{}` must be {}", e.field, e.expected),
                 "Pass the remediations exactly as InsightVM's Top Remediations step outputs them. Nothing was sent.",
             )

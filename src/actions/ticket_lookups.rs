@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::positive_opt;
+use super::common::{invalid_input, positive_opt};
 use super::lookups::flag;
 use super::{Action, ActionContext};
 use crate::halo::ticket::{int, string};
@@ -43,8 +43,9 @@ impl Action for ListCategories {
         let mut q = Vec::new();
         if let Some(l) = input.level {
             if !(1..=4).contains(&l) {
-                return Err(PluginError::client(
-                    format!("Invalid input for action `{}`: input `level` must be 1, 2, 3 or 4, got {l}.", Self::NAME),
+                return Err(invalid_input(
+                    Self::NAME,
+                    format_args!("input `level` must be 1, 2, 3 or 4, got {l}"),
                     "A ticket has four category fields, category_1 to category_4.",
                 ));
             }

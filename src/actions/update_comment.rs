@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::common::invalid_input;
 use super::list_comments::Comment;
 use super::{Action, ActionContext};
 use crate::halo::outcomes::Purpose;
@@ -35,8 +36,9 @@ impl Action for UpdateComment {
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
         if input.comment.trim().is_empty() {
-            return Err(PluginError::client(
-                format!("Invalid input for action `{NAME}`: input `comment` is empty."),
+            return Err(invalid_input(
+                NAME,
+                "input `comment` is empty",
                 "Give the note's new text; Delete Comment removes a note. Nothing was changed.",
             ));
         }
