@@ -69,7 +69,7 @@ pub enum HaloError {
     #[error("HaloITSM did not close ticket {id}: after moving it to status {status} it does not count the ticket as closed")]
     NotClosed { id: i64, status: i64, setting: &'static str },
     #[error(
-        "HaloITSM did not keep priority {asked} on ticket {id}: the ticket has priority {kept}, so the SLA of its ticket type offers no priority {asked} (the rest was written)"
+        "HaloITSM did not keep priority {asked} on ticket {id}: the ticket has priority {kept}, so the SLA of its ticket type offers no priority {asked} (everything else was written)"
     )]
     PriorityNotKept { id: i64, asked: i64, kept: i64 },
     #[error("HaloITSM refused the outcome {outcome} for the action{}: {message}", if *denied { " (the API application's agent may not use it)" } else { "" })]
