@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::actions::send_findings;
+use crate::actions::send_findings::{ClosedStatus, FindingSettings, Origin};
 use crate::findings::{self, Report, ocsf};
 use crate::halo::{ConnectionConfig, HaloClient};
 use crate::protocol::PluginError;
@@ -120,20 +120,24 @@ fn options(a: &FindingArgs, closed_status_id: i64) -> Result<findings::Options, 
             .map_err(|_| PluginError::client(format!("--priority `{p}`: `{v}` is not a number"), "Write e.g. --priority Critical=1."))?;
         map.insert(k.trim().to_string(), json!(id));
     }
-    send_findings::options(
-        &a.statuses,
-        &a.min_severity,
-        a.tickettype_id,
-        &map,
-        a.dedupe_field_id,
-        &a.group_by,
-        &a.on_pass,
-        a.reopen_status_id,
-        send_findings::ClosedStatus { id: closed_status_id, setting: "--closed-status-id (HALO_CLOSED_STATUS_ID)" },
-        a.team_id,
-        a.dry_run,
-    )
-    .and_then(|o| Ok(findings::Options { deadline: send_findings::deadline("--deadline-seconds", a.deadline_seconds)?, ..o }))
+    FindingSettings {
+        origin: Origin::Command,
+        statuses: a.statuses.clone(),
+        min_severity: a.min_severity.clone(),
+        tickettype_id: a.tickettype_id,
+        default_tickettype_id: None,
+        priority_map: map,
+        dedupe_field_id: a.dedupe_field_id,
+        group_by: a.group_by.clone(),
+        on_pass: a.on_pass.clone(),
+        reopen_status_id: a.reopen_status_id,
+        closed_status: ClosedStatus { id: closed_status_id, setting: "--closed-status-id (HALO_CLOSED_STATUS_ID)" },
+        team_id: a.team_id,
+        dry_run: a.dry_run,
+        deadline_seconds: a.deadline_seconds,
+        batch_size: None,
+    }
+    .check()
 }
 
 fn print_report(r: &Report, total: usize, dry_run: bool, json: bool) {

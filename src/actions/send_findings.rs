@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::{invalid_input, positive, ticket_type};
+use super::common::{invalid_input, positive, positive_opt, ticket_type};
 use super::{Action, ActionContext};
 use crate::findings::ocsf::{self, Severity};
 use crate::findings::{self, FindingResult, GroupBy, OnPass, Options};
@@ -55,6 +55,7 @@ pub struct Output {
 }
 
 /// The status that closes tickets, and the setting it came from (named if it does not close).
+#[derive(Debug, Clone, Copy)]
 pub struct ClosedStatus {
     pub id: i64,
     pub setting: &'static str,
@@ -73,95 +74,135 @@ impl ClosedStatus {
 /// What errors say when a batch step has neither a ticket type nor a connection default.
 pub const TICKET_TYPE_HELP: &str = "Give `tickettype_id`, or set Default Ticket Type ID in the connection. Nothing was sent.";
 
-/// Options from the inputs shared by the action and the command; checked before anything is
-/// sent.
-#[allow(clippy::too_many_arguments)]
-pub fn options(
-    statuses: &[String],
-    min_severity: &str,
-    tickettype_id: Option<i64>,
-    priority_map: &HashMap<String, Value>,
-    dedupe_field_id: Option<i64>,
-    group_by: &str,
-    on_pass: &str,
-    reopen_status_id: i64,
-    closed_status: ClosedStatus,
-    team_id: Option<i64>,
-    dry_run: bool,
-) -> Result<Options, PluginError> {
-    let statuses: Vec<String> = statuses.iter().map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
-    if statuses.is_empty() {
-        return Err(invalid_input(NAME, "input `statuses` is empty", "Give at least one status to ticket, e.g. [\"FAIL\"]."));
-    }
-    if let Some(s) = statuses.iter().find(|s| !matches!(s.as_str(), "FAIL" | "PASS" | "MANUAL" | "MUTED")) {
-        return Err(invalid_input(
-            NAME,
-            format!("input `statuses` has `{s}`, which is not a Prowler status"),
-            "Use FAIL, PASS, MANUAL or MUTED.",
-        ));
-    }
-    let min_severity = Severity::parse(min_severity).ok_or_else(|| {
-        invalid_input(
-            NAME,
-            format!("input `min_severity` must be Informational, Low, Medium, High or Critical, got `{min_severity}`"),
-            "Pick one of the listed severities.",
-        )
-    })?;
-    let tickettype_id = ticket_type(NAME, tickettype_id, None, TICKET_TYPE_HELP)?;
-    positive(NAME, "tickettype_id", tickettype_id)?;
-    let mut priorities = findings::default_priorities();
-    for (k, v) in priority_map {
-        let sev = Severity::parse(k).ok_or_else(|| {
-            invalid_input(
-                NAME,
-                format!("input `priority_map` has the key `{k}`, which is not a severity"),
-                "Use the keys Informational, Low, Medium, High and Critical.",
-            )
-        })?;
-        let p = v.as_i64().filter(|p| *p > 0).ok_or_else(|| {
-            invalid_input(
-                NAME,
-                format!("input `priority_map.{k}` must be a positive priority ID, got {v}"),
-                "List Priorities shows the IDs.",
-            )
-        })?;
-        priorities.insert(sev, p);
-    }
-    let group_by = match group_by {
-        "finding" => GroupBy::Finding,
-        "check" => GroupBy::Check,
-        other => {
-            return Err(invalid_input(NAME, format!("input `group_by` must be finding or check, got `{other}`"), "Use finding or check."));
+/// Who gives the findings settings, which decides how errors name some of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The `send_findings` step: its inputs.
+    Step,
+    /// The `send-findings` command: its flags.
+    Command,
+}
+
+/// The findings settings as the step's inputs or the command's flags give them, one shape for
+/// both; `check` turns them into `findings::Options` before anything is sent, each error naming
+/// the input it is about.
+#[derive(Debug, Clone)]
+pub struct FindingSettings {
+    pub origin: Origin,
+    pub statuses: Vec<String>,
+    pub min_severity: String,
+    pub tickettype_id: Option<i64>,
+    /// The connection's Default Ticket Type ID (the command has none).
+    pub default_tickettype_id: Option<i64>,
+    /// Severity name → HaloITSM priority ID, over the defaults.
+    pub priority_map: HashMap<String, Value>,
+    pub dedupe_field_id: Option<i64>,
+    pub group_by: String,
+    pub on_pass: String,
+    pub reopen_status_id: i64,
+    pub closed_status: ClosedStatus,
+    pub team_id: Option<i64>,
+    pub dry_run: bool,
+    /// Seconds the whole batch may wait for HaloITSM's rate limit.
+    pub deadline_seconds: i64,
+    /// Tickets one HaloITSM request carries; None: the default (the command has no flag for it).
+    pub batch_size: Option<i64>,
+}
+
+impl FindingSettings {
+    /// The options, or the first wrong setting, named.
+    pub fn check(self) -> Result<Options, PluginError> {
+        let statuses: Vec<String> = self.statuses.iter().map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
+        if statuses.is_empty() {
+            return Err(invalid_input(NAME, "input `statuses` is empty", "Give at least one status to ticket, e.g. [\"FAIL\"]."));
         }
-    };
-    let on_pass = match on_pass {
-        "ignore" => OnPass::Ignore,
-        "note" => OnPass::Note,
-        "close" => OnPass::Close,
-        other => {
+        if let Some(s) = statuses.iter().find(|s| !matches!(s.as_str(), "FAIL" | "PASS" | "MANUAL" | "MUTED")) {
             return Err(invalid_input(
                 NAME,
-                format!("input `on_pass` must be ignore, note or close, got `{other}`"),
-                "Use ignore, note or close.",
+                format_args!("input `statuses` has `{s}`, which is not a Prowler status"),
+                "Use FAIL, PASS, MANUAL or MUTED.",
             ));
         }
-    };
-    Ok(Options {
-        statuses,
-        min_severity,
-        tickettype_id,
-        priorities,
-        dedupe_field_id: dedupe_field_id.map(|d| positive(NAME, "dedupe_field_id", d)).transpose()?,
-        group_by,
-        on_pass,
-        reopen_status_id: positive(NAME, "reopen_status_id", reopen_status_id)?,
-        closed_status_id: positive(NAME, "closed_status_id", closed_status.id)?,
-        closed_status_setting: closed_status.setting,
-        team_id: team_id.map(|t| positive(NAME, "team_id", t)).transpose()?,
-        dry_run,
-        deadline: crate::halo::budget::patience::BULK_DEADLINE,
-        batch_size: crate::lifecycle::DEFAULT_BATCH,
-    })
+        let min_severity = Severity::parse(&self.min_severity).ok_or_else(|| {
+            invalid_input(
+                NAME,
+                format_args!("input `min_severity` must be Informational, Low, Medium, High or Critical, got `{}`", self.min_severity),
+                "Pick one of the listed severities.",
+            )
+        })?;
+        let tickettype_id = ticket_type(NAME, self.tickettype_id, self.default_tickettype_id, TICKET_TYPE_HELP)?;
+        positive(NAME, "tickettype_id", tickettype_id)?;
+        let mut priorities = findings::default_priorities();
+        for (k, v) in &self.priority_map {
+            let sev = Severity::parse(k).ok_or_else(|| {
+                invalid_input(
+                    NAME,
+                    format_args!("input `priority_map` has the key `{k}`, which is not a severity"),
+                    "Use the keys Informational, Low, Medium, High and Critical.",
+                )
+            })?;
+            let p = v.as_i64().filter(|p| *p > 0).ok_or_else(|| {
+                invalid_input(
+                    NAME,
+                    format_args!("input `priority_map.{k}` must be a positive priority ID, got {v}"),
+                    "List Priorities shows the IDs.",
+                )
+            })?;
+            priorities.insert(sev, p);
+        }
+        let group_by = match self.group_by.as_str() {
+            "finding" => GroupBy::Finding,
+            "check" => GroupBy::Check,
+            other => {
+                return Err(invalid_input(
+                    NAME,
+                    format_args!("input `group_by` must be finding or check, got `{other}`"),
+                    "Use finding or check.",
+                ));
+            }
+        };
+        let on_pass = match self.on_pass.as_str() {
+            "ignore" => OnPass::Ignore,
+            "note" => OnPass::Note,
+            "close" => OnPass::Close,
+            other => {
+                return Err(invalid_input(
+                    NAME,
+                    format_args!("input `on_pass` must be ignore, note or close, got `{other}`"),
+                    "Use ignore, note or close.",
+                ));
+            }
+        };
+        let dedupe_field_id = positive_opt(NAME, "dedupe_field_id", self.dedupe_field_id)?;
+        let reopen_status_id = positive(NAME, "reopen_status_id", self.reopen_status_id)?;
+        let closed_status_id = positive(NAME, "closed_status_id", self.closed_status.id)?;
+        let team_id = positive_opt(NAME, "team_id", self.team_id)?;
+        // The command's flag keeps the step's wording but for the name (`--deadline-seconds`).
+        let deadline = match self.origin {
+            Origin::Step => deadline(NAME, self.deadline_seconds)?,
+            Origin::Command => deadline("--deadline-seconds", self.deadline_seconds)?,
+        };
+        let batch_size = match self.batch_size {
+            Some(n) => batch_size("input `batch_size`", n)?,
+            None => crate::lifecycle::DEFAULT_BATCH,
+        };
+        Ok(Options {
+            statuses,
+            min_severity,
+            tickettype_id,
+            priorities,
+            dedupe_field_id,
+            group_by,
+            on_pass,
+            reopen_status_id,
+            closed_status_id,
+            closed_status_setting: self.closed_status.setting,
+            team_id,
+            dry_run: self.dry_run,
+            deadline,
+            batch_size,
+        })
+    }
 }
 
 /// A batch size as an input or flag (`what` names it): 1 to `halo::batch::MAX_BATCH` records a
@@ -199,24 +240,25 @@ impl Action for SendFindings {
     type Output = Output;
 
     async fn run(ctx: ActionContext, input: Input) -> Result<Output, PluginError> {
-        let opts = options(
-            &input.statuses,
-            &input.min_severity,
-            input.tickettype_id.or(ctx.client.config().default_ticket_type_id),
-            &input.priority_map,
-            input.dedupe_field_id,
-            &input.group_by,
-            &input.on_pass,
-            input.reopen_status_id,
-            ClosedStatus::of(input.closed_status_id, ctx.client.config().closed_status_id, "the step's `closed_status_id`"),
-            input.team_id,
-            input.dry_run,
-        )?;
-        let opts = Options {
-            deadline: deadline(NAME, input.deadline_seconds)?,
-            batch_size: batch_size("input `batch_size`", input.batch_size)?,
-            ..opts
-        };
+        let config = ctx.client.config();
+        let opts = FindingSettings {
+            origin: Origin::Step,
+            statuses: input.statuses,
+            min_severity: input.min_severity,
+            tickettype_id: input.tickettype_id,
+            default_tickettype_id: config.default_ticket_type_id,
+            priority_map: input.priority_map,
+            dedupe_field_id: input.dedupe_field_id,
+            group_by: input.group_by,
+            on_pass: input.on_pass,
+            reopen_status_id: input.reopen_status_id,
+            closed_status: ClosedStatus::of(input.closed_status_id, config.closed_status_id, "the step's `closed_status_id`"),
+            team_id: input.team_id,
+            dry_run: input.dry_run,
+            deadline_seconds: input.deadline_seconds,
+            batch_size: Some(input.batch_size),
+        }
+        .check()?;
         let mut all = input.findings;
         if let Some(f) = &input.file {
             let bytes =

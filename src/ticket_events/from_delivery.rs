@@ -93,7 +93,11 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now, carried_ok
         // The status is HaloITSM's, never the delivery's claim; without a history there is no
         // previous status either.
         let now = Now { marker, ..current };
-        let prev = (!d.is_new_ticket()).then_some(Mark { s: now.status, m: marker - chrono::Duration::seconds(1), a: 0 });
+        let prev = (!d.is_new_ticket()).then_some(Mark {
+            status_id: now.status,
+            marker: marker - chrono::Duration::seconds(1),
+            last_action_id: 0,
+        });
         return Announced { prev, now, history: None, covered: Vec::new(), new: d.is_new_ticket(), doubt: None };
     };
     let doubted = |doubt: Doubt| Announced {
@@ -157,9 +161,9 @@ pub fn announced(d: &Delivery, history: Option<&[Act]>, current: Now, carried_ok
         // The change's own entry says best what the status was before it.
         let first_old = covered.iter().find_map(|a| a.old_status);
         Mark {
-            s: first_old.or(status_after(before)).unwrap_or(status),
-            m: before.last().and_then(|a| a.at).filter(|at| *at < marker).unwrap_or(marker - chrono::Duration::seconds(1)),
-            a: before.last().map_or(0, |a| a.id),
+            status_id: first_old.or(status_after(before)).unwrap_or(status),
+            marker: before.last().and_then(|a| a.at).filter(|at| *at < marker).unwrap_or(marker - chrono::Duration::seconds(1)),
+            last_action_id: before.last().map_or(0, |a| a.id),
         }
     });
     Announced { prev, now, history: Some(known), covered, new, doubt: None }

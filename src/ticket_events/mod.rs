@@ -59,14 +59,16 @@ impl Source {
     }
 }
 
-/// The last known state of one ticket.
+/// The last known state of one ticket. A trigger's state file and journal hold it under the
+/// one-letter names it was first stored with, so that state written before still loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
-    /// Status ID.
-    pub s: i64,
+    #[serde(rename = "s")]
+    pub status_id: i64,
     /// Change marker: HaloITSM's last action date of the ticket.
-    pub m: DateTime<Utc>,
+    #[serde(rename = "m")]
+    pub marker: DateTime<Utc>,
     /// The newest history entry (action ID) already accounted for; 0 when unknown.
-    #[serde(default)]
-    pub a: i64,
+    #[serde(rename = "a", default)]
+    pub last_action_id: i64,
 }

@@ -143,12 +143,12 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
     // HaloITSM's dates have whole seconds: the order of a ticket's history is its action IDs.
     acts.sort_by_key(|a| a.id);
     let all = acts.clone();
-    let latest_act = acts.last().map(|a| a.id).max(prev.map(|p| p.a)).unwrap_or(0);
+    let latest_act = acts.last().map(|a| a.id).max(prev.map(|p| p.last_action_id)).unwrap_or(0);
     let mut fresh: Vec<Act> = acts
         .into_iter()
         .filter(|a| match prev {
-            Some(p) if p.a > 0 => a.id > p.a,
-            Some(p) => a.at.is_some_and(|at| at > p.m),
+            Some(p) if p.last_action_id > 0 => a.id > p.last_action_id,
+            Some(p) => a.at.is_some_and(|at| at > p.marker),
             None => a.at.is_some_and(|at| at >= floor),
         })
         .collect();
@@ -172,21 +172,21 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
     let changed = match prev {
         _ if is_new => !fresh.is_empty(),
         None => true,
-        Some(p) => !fresh.is_empty() || now.marker > p.m || now.status != p.s,
+        Some(p) => !fresh.is_empty() || now.marker > p.marker || now.status != p.status_id,
     };
     if changed {
         let (previous, status_changed) = match (transitions.first(), prev, history) {
             (Some((_, (old, _))), _, _) => (Some(*old), true),
-            (None, Some(p), _) => (Some(p.s), p.s != now.status),
+            (None, Some(p), _) => (Some(p.status_id), p.status_id != now.status),
             // The history was read and shows no status change since the floor.
             (None, None, Some(_)) => (Some(now.status), false),
             (None, None, None) => (None, false),
         };
         events.push(Planned::Updated { previous, status_changed, at: now.marker, actor });
         if transitions.is_empty() {
-            if let Some(p) = prev.filter(|p| p.s != now.status) {
+            if let Some(p) = prev.filter(|p| p.status_id != now.status) {
                 // The status changed without a history entry (or the history was unreadable).
-                events.push(Planned::Transition { old: p.s, new: now.status, at: now.marker, actor, act: None, nth: 0 });
+                events.push(Planned::Transition { old: p.status_id, new: now.status, at: now.marker, actor, act: None, nth: 0 });
             }
         }
         for (a, (old, new)) in &transitions {
@@ -196,8 +196,8 @@ pub fn plan(prev: Option<Mark>, now: Now, history: Option<&[Act]>, floor: DateTi
             events.push(Planned::Transition { old: *old, new: *new, at, actor: a.actor, act: Some(a.id), nth: nth as u32 });
         }
     }
-    let marker = prev.map_or(now.marker, |p| p.m.max(now.marker));
-    Plan { events, record: Mark { s: now.status, m: marker, a: latest_act }, fresh }
+    let marker = prev.map_or(now.marker, |p| p.marker.max(now.marker));
+    Plan { events, record: Mark { status_id: now.status, marker, last_action_id: latest_act }, fresh }
 }
 
 #[cfg(test)]
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(kinds(&p), vec!["created", "updated", "transition"]);
         assert_eq!(p.events[0], Planned::Created { at: t("01:00:00"), actor: by(1) });
         assert_eq!(p.events[2], Planned::Transition { old: 1, new: 6, at: t("01:05:00"), actor: by(3), act: Some(2), nth: 0 });
-        assert_eq!(p.record, Mark { s: 6, m: t("01:05:00"), a: 2 });
+        assert_eq!(p.record, Mark { status_id: 6, marker: t("01:05:00"), last_action_id: 2 });
         // Just created: only the creation.
         let p = plan(None, now(1, "01:00:00", "01:00:00"), Some(&history[..1]), floor, false);
         assert_eq!(kinds(&p), vec!["created"]);
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn every_transition_since_the_record_is_reported_in_order() {
-        let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
+        let prev = Mark { status_id: 2, marker: t("01:00:00"), last_action_id: 10 };
         let history =
             [act(10, "01:00:00", 1, 2, 3), act(11, "01:00:05", 2, 6, 3), act(12, "01:00:05", 0, 0, 4), act(13, "01:00:05", 6, 3, 4)];
         let p = plan(Some(prev), now(3, "01:00:05", "00:00:00"), Some(&history), t("00:00:00"), false);
@@ -295,26 +295,26 @@ mod tests {
         assert_eq!(p.events[0], Planned::Updated { previous: Some(2), status_changed: true, at: t("01:00:05"), actor: by(4) });
         assert!(matches!(p.events[1], Planned::Transition { old: 2, new: 6, act: Some(11), .. }));
         assert!(matches!(p.events[2], Planned::Transition { old: 6, new: 3, act: Some(13), .. }));
-        assert_eq!(p.record.a, 13);
+        assert_eq!(p.record.last_action_id, 13);
     }
 
     #[test]
     fn nothing_new_means_no_events() {
-        let prev = Mark { s: 3, m: t("01:00:05"), a: 13 };
+        let prev = Mark { status_id: 3, marker: t("01:00:05"), last_action_id: 13 };
         let history = [act(13, "01:00:05", 6, 3, 4)];
         assert!(plan(Some(prev), now(3, "01:00:05", "00:00:00"), Some(&history), t("00:00:00"), false).events.is_empty());
     }
 
     #[test]
     fn a_note_is_an_update_without_a_status_change() {
-        let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
+        let prev = Mark { status_id: 2, marker: t("01:00:00"), last_action_id: 10 };
         let p = plan(Some(prev), now(2, "02:00:00", "00:00:00"), Some(&[act(11, "02:00:00", 0, 0, 1)]), t("00:00:00"), false);
         assert_eq!(p.events, vec![Planned::Updated { previous: Some(2), status_changed: false, at: t("02:00:00"), actor: by(1) }]);
     }
 
     #[test]
     fn without_history_only_what_the_record_proves() {
-        let prev = Mark { s: 2, m: t("01:00:00"), a: 10 };
+        let prev = Mark { status_id: 2, marker: t("01:00:00"), last_action_id: 10 };
         let p = plan(Some(prev), now(5, "02:00:00", "00:00:00"), None, t("00:00:00"), false);
         assert_eq!(kinds(&p), vec!["updated", "transition"]);
         assert!(matches!(p.events[1], Planned::Transition { old: 2, new: 5, act: None, .. }));
@@ -342,8 +342,8 @@ mod tests {
 
     #[test]
     fn an_older_record_marker_is_kept() {
-        let prev = Mark { s: 2, m: t("03:00:00"), a: 10 };
+        let prev = Mark { status_id: 2, marker: t("03:00:00"), last_action_id: 10 };
         let p = plan(Some(prev), now(2, "02:00:00", "00:00:00"), Some(&[]), t("00:00:00"), false);
-        assert_eq!(p.record.m, t("03:00:00"));
+        assert_eq!(p.record.marker, t("03:00:00"));
     }
 }

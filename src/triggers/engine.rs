@@ -105,8 +105,8 @@ impl Engine {
     pub(super) fn worth_reading(&self, s: &Sighting) -> Worth {
         let Some((status, marker)) = s.seen else { return Worth::Read };
         match self.store.state.tickets.get(&s.id) {
-            Some(p) if marker < p.m || (marker == p.m && status == p.s) => Worth::Known,
-            None if !s.new && marker < self.floor() => Worth::BeforeFloor(Mark { s: status, m: marker, a: 0 }),
+            Some(p) if marker < p.marker || (marker == p.marker && status == p.status_id) => Worth::Known,
+            None if !s.new && marker < self.floor() => Worth::BeforeFloor(Mark { status_id: status, marker, last_action_id: 0 }),
             _ => Worth::Read,
         }
     }
@@ -180,11 +180,11 @@ impl Engine {
             return Ok(());
         };
         if let Some(p) = prev {
-            if now.marker <= p.m && now.status == p.s {
+            if now.marker <= p.marker && now.status == p.status_id {
                 return Ok(());
             }
         } else if !s.new && now.marker < floor {
-            self.store.record_ticket(s.id, Mark { s: now.status, m: now.marker, a: 0 })?;
+            self.store.record_ticket(s.id, Mark { status_id: now.status, marker: now.marker, last_action_id: 0 })?;
             // The ticket was read: its next change can be compared with it.
             if self.cfg.filters.kind == Kind::Updated {
                 self.store.record_fields(s.id, Prints::of(&raw))?;
@@ -220,7 +220,7 @@ impl Engine {
             reference_field_id: self.cfg.reference_field_id,
             changed_fields: &changed_fields,
         };
-        let mut progress = prev.unwrap_or(Mark { s: now.status, m: floor, a: 0 });
+        let mut progress = prev.unwrap_or(Mark { status_id: now.status, marker: floor, last_action_id: 0 });
         for planned in &plan.events {
             if let Some((mut output, key)) = event::build(&self.cfg.filters, planned, &seen) {
                 output["event_id"] = json!(format!("{}:{key}", self.cfg.state_name));
@@ -229,7 +229,7 @@ impl Engine {
             // A transition sent is recorded at once: a kill between two transitions of one
             // change must not send the first again.
             if let Planned::Transition { new, act: Some(act), .. } = planned {
-                progress = Mark { s: *new, m: progress.m, a: *act };
+                progress = Mark { status_id: *new, marker: progress.marker, last_action_id: *act };
                 self.store.record_ticket(s.id, progress)?;
             }
         }
@@ -254,7 +254,7 @@ impl Engine {
         let now = Prints::of(raw);
         let by_prints = self.store.state.fields.get(&id).map(|before| before.changed(&now)).unwrap_or_default();
         let mut by_history = changes::from_history(&plan.fresh);
-        if prev.is_some_and(|p| p.s != plan.record.s) {
+        if prev.is_some_and(|p| p.status_id != plan.record.status_id) {
             by_history.push("status".into());
         }
         (Some(now), changes::merge(by_prints, by_history))

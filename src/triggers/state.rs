@@ -73,10 +73,8 @@ enum Entry {
     #[serde(rename = "t")]
     Ticket {
         id: i64,
-        s: i64,
-        m: DateTime<Utc>,
-        #[serde(default)]
-        a: i64,
+        #[serde(flatten)]
+        mark: Mark,
     },
     #[serde(rename = "c")]
     Cursor { v: DateTime<Utc> },
@@ -102,8 +100,8 @@ impl TriggerState {
 
     fn apply(&mut self, e: Entry) {
         match e {
-            Entry::Ticket { id, s, m, a } => {
-                self.tickets.insert(id, Mark { s, m, a });
+            Entry::Ticket { id, mark } => {
+                self.tickets.insert(id, mark);
                 if self.tickets.len() > MAX_TICKETS {
                     self.evict();
                 }
@@ -148,7 +146,7 @@ impl TriggerState {
 
     /// Forget the tenth of tickets whose last change is oldest.
     fn evict(&mut self) {
-        let mut by_age: Vec<(DateTime<Utc>, i64)> = self.tickets.iter().map(|(id, m)| (m.m, *id)).collect();
+        let mut by_age: Vec<(DateTime<Utc>, i64)> = self.tickets.iter().map(|(id, mark)| (mark.marker, *id)).collect();
         by_age.sort_unstable();
         for (m, id) in by_age.into_iter().take(MAX_TICKETS / 10) {
             self.tickets.remove(&id);
@@ -245,7 +243,7 @@ impl Store {
     }
 
     pub fn record_ticket(&mut self, id: i64, mark: Mark) -> std::io::Result<()> {
-        self.write(Entry::Ticket { id, s: mark.s, m: mark.m, a: mark.a })
+        self.write(Entry::Ticket { id, mark })
     }
 
     /// Remember a ticket's field fingerprints (after its mark: see `Entry::Fields`).
@@ -384,14 +382,17 @@ mod tests {
             let mut s = Store::open(dir.path(), "trig").unwrap();
             s.record_fields(5, prints.clone()).unwrap();
             assert!(s.state.fields.is_empty(), "no prints for a ticket the state does not keep");
-            s.record_ticket(5, Mark { s: 2, m: t("2026-09-01T01:00:00Z"), a: 7 }).unwrap();
+            s.record_ticket(5, Mark { status_id: 2, marker: t("2026-09-01T01:00:00Z"), last_action_id: 7 }).unwrap();
             s.record_fields(5, prints.clone()).unwrap();
         }
         let mut s = Store::open(dir.path(), "trig").unwrap();
         assert_eq!(s.state.fields.get(&5), Some(&prints));
         s.state.tickets.clear();
         for id in 0..(MAX_TICKETS as i64 + 1) {
-            s.state.apply(Entry::Ticket { id, s: 1, m: t("2026-09-01T00:00:00Z") + chrono::Duration::seconds(id), a: 0 });
+            s.state.apply(Entry::Ticket {
+                id,
+                mark: Mark { status_id: 1, marker: t("2026-09-01T00:00:00Z") + chrono::Duration::seconds(id), last_action_id: 0 },
+            });
             if id == 0 {
                 s.state.apply(Entry::Fields { id, v: prints.clone() });
             }
@@ -406,7 +407,7 @@ mod tests {
             let mut s = Store::open(dir.path(), "trig").unwrap();
             assert!(s.is_new());
             s.set_since(t("2026-09-01T00:00:00Z")).unwrap();
-            s.record_ticket(5, Mark { s: 2, m: t("2026-09-01T01:00:00Z"), a: 7 }).unwrap();
+            s.record_ticket(5, Mark { status_id: 2, marker: t("2026-09-01T01:00:00Z"), last_action_id: 7 }).unwrap();
             s.advance_cursor(t("2026-09-01T01:00:00Z")).unwrap();
             s.record_delivery("guid-1").unwrap();
             s.set_inbox_offset(120).unwrap();
@@ -415,7 +416,7 @@ mod tests {
         assert!(dir.path().join("trig.journal").exists());
         let s = Store::open(dir.path(), "trig").unwrap();
         assert!(!s.is_new());
-        assert_eq!(s.state.tickets[&5], Mark { s: 2, m: t("2026-09-01T01:00:00Z"), a: 7 });
+        assert_eq!(s.state.tickets[&5], Mark { status_id: 2, marker: t("2026-09-01T01:00:00Z"), last_action_id: 7 });
         assert_eq!(s.state.cursor, Some(t("2026-09-01T01:00:00Z")));
         assert!(s.state.seen_delivery("guid-1"));
         assert_eq!(s.state.inbox_offset, 120);
@@ -429,7 +430,10 @@ mod tests {
         s.set_since(t("2026-01-01T00:00:00Z")).unwrap();
         let base = t("2026-09-01T00:00:00Z");
         for i in 0..(MAX_TICKETS as i64 + 1) {
-            s.state.apply(Entry::Ticket { id: i, s: 1, m: base + chrono::Duration::seconds(i), a: 0 });
+            s.state.apply(Entry::Ticket {
+                id: i,
+                mark: Mark { status_id: 1, marker: base + chrono::Duration::seconds(i), last_action_id: 0 },
+            });
         }
         assert!(s.state.tickets.len() <= MAX_TICKETS);
         let f = s.state.forgotten.unwrap();
@@ -472,7 +476,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut s = Store::open(dir.path(), "x").unwrap();
-            s.record_ticket(1, Mark { s: 1, m: t("2026-09-01T00:00:00Z"), a: 0 }).unwrap();
+            s.record_ticket(1, Mark { status_id: 1, marker: t("2026-09-01T00:00:00Z"), last_action_id: 0 }).unwrap();
         }
         let mut f = OpenOptions::new().append(true).open(dir.path().join("x.journal")).unwrap();
         f.write_all(b"{\"k\":\"t\",\"id\":2,\"s\"").unwrap();
