@@ -383,7 +383,9 @@ async fn serve_until_stopped(
     if let Some(inbox) = &inbox {
         let listener =
             tokio::net::TcpListener::bind(cfg.webhook_addr).await.map_err(|cause| Stopping::Listen { addr: cfg.webhook_addr, cause })?;
-        tracing::info!("Listening for HaloITSM webhooks on http://{}{}", cfg.webhook_addr, webhook::PATH);
+        // The address bound, not the one asked for: port 0 gets a free port, known only here.
+        let addr = listener.local_addr().unwrap_or(cfg.webhook_addr);
+        tracing::info!("Listening for HaloITSM webhooks on http://{addr}{}", webhook::PATH);
         let app = webhook::router(inbox.clone(), cfg.auth.clone());
         let mut listener_stop = stop.clone();
         tokio::spawn(async move {
@@ -417,6 +419,7 @@ async fn serve_until_stopped(
         }
         // Catch up on what changed while the trigger was not running, whatever the source.
         engine.poll().await?;
+        tracing::info!("First poll done; watching for changes");
         let mut ticker = tokio::time::interval(engine.cfg.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;

@@ -362,7 +362,7 @@ async fn admin_shutdown_refuses_new_work_and_lets_in_flight_work_finish() {
         let (url, msg) = (url.clone(), msg.clone());
         async move { post(&url, &msg).await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("the step to be under way", async || srv.state.active_work() == 1).await;
     let (_, st) = get(&srv.url("/api/v1/admin/status")).await;
     assert_eq!(st, json!({"shutdown_initiated": false, "shutdown_safe": false, "active_work": 1}));
     let (s, b) = post(&srv.url("/api/v1/admin/shutdown"), &json!({})).await;
@@ -392,7 +392,7 @@ async fn a_termination_signal_drains_in_flight_steps_then_stops() {
         let (url, msg) = (url.clone(), msg.clone());
         async move { post(&url, &msg).await }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually("the step to be under way", async || srv.state.active_work() == 1).await;
     srv.signal_stop();
     let (s, _) = slow.await.unwrap();
     assert_eq!(s, 200, "the in-flight step finished");

@@ -5,7 +5,6 @@ use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::*;
 use halo_sim::{self as sim, SimHandle, WebhookConfig};
@@ -307,40 +306,35 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
         tokio::spawn(async move { axum::serve(l, app).await });
         url
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let msg = json!({"version": "v1", "type": "trigger_start", "body": {
         "trigger": "ticket_status_changed", "meta": {"triggerId": "sync"}, "connection": w.conn,
-        "input": {"source": "webhook", "webhook_port": port, "webhook_bind": "127.0.0.1"}, "dispatcher": {"url": sink}}});
+        "input": {"source": "webhook", "webhook_port": 0, "webhook_bind": "127.0.0.1"}, "dispatcher": {"url": sink}}});
     let opts =
         triggers::Options { debug: false, state_dir: dir.path().to_path_buf(), flag_file: dir.path().join("stop.flag"), poll_every: None };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let trigger = tokio::spawn(triggers::run(Arc::new(Plugin::new(false)), msg, opts, async {
+    let log = CapturedLog::default();
+    let trigger = tokio::spawn(log.around(triggers::run(Arc::new(Plugin::new(false)), msg, opts, async {
         let _ = stopped.await;
-    }));
+    })));
+    let port = eventually(Lazy(|| format!("the listener's port in the log:\n{}", log.text())), async || listener_port(&log.text())).await;
     w.halo.sim.set_webhook(Some(WebhookConfig {
         url: format!("http://127.0.0.1:{port}/webhooks/haloitsm"),
         username: Some("hook".into()),
         password: Some("hook-pass".into()),
         ..Default::default()
     }));
-    let start = Instant::now();
-    while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the listener to answer", async || reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok()).await;
     // What the two workflows do with each event: Halo → IDR (skipping the plugin's own echoes),
-    // and IDR → Halo for every IDR change.
-    let settle = |n: usize| {
-        let events = events.clone();
-        async move {
-            let start = Instant::now();
-            while events.lock().unwrap().len() < n && start.elapsed() < Duration::from_secs(10) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            events.lock().unwrap().clone()
-        }
+    // and IDR → Halo for every IDR change. Settled: `n` events, and every change HaloITSM
+    // announced worked off by the trigger (what would bounce has bounced).
+    let settle = async |n: usize| {
+        eventually(format!("{n} events"), async || events.lock().unwrap().len() >= n).await;
+        eventually("the deliveries to be worked off", async || {
+            webhooks_idle(&w.halo.sim.webhook_stats()) && inbox_worked(dir.path(), "sync")
+        })
+        .await;
+        events.lock().unwrap().clone()
     };
 
     // HaloITSM → InsightIDR: an analyst starts working the ticket.

@@ -2,9 +2,10 @@
 //! HaloITSM, and start messages for it.
 #![allow(dead_code)]
 
+use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use icon_haloitsm::halo::RetryPolicy;
 use icon_haloitsm::plugin::Plugin;
@@ -320,4 +321,126 @@ pub fn with_note_html(mut record: Value) -> Value {
         record["note_html"] = Value::String(note);
     }
     record
+}
+
+// ----- waiting on a condition -------------------------------------------------------------------
+
+/// Longer than anything here takes on a loaded machine: a wait this long is a failure.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// What a condition answers: `true` or `Some(value)` once it holds.
+pub trait Ready {
+    type Out;
+    fn ready(self) -> Option<Self::Out>;
+}
+
+impl Ready for bool {
+    type Out = ();
+    fn ready(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Ready for Option<T> {
+    type Out = T;
+    fn ready(self) -> Option<T> {
+        self
+    }
+}
+
+/// Wait until `ready` holds, checking every few milliseconds; panics with `what` after
+/// [`PATIENCE`]. Waits for what a test needs to have happened, never for a fixed time.
+pub async fn eventually<R: Ready>(what: impl fmt::Display, mut ready: impl AsyncFnMut() -> R) -> R::Out {
+    let start = Instant::now();
+    loop {
+        if let Some(out) = ready().await.ready() {
+            return out;
+        }
+        assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A message made only when shown, e.g. with a log read at the moment a wait gives up.
+pub struct Lazy<F>(pub F);
+
+impl<F: Fn() -> String> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
+// ----- a trigger's webhook listener ---------------------------------------------------------------
+
+/// The simulator's webhooks have nothing in flight: every change offered was sent (each copy),
+/// failed or dropped. For unbatched deliveries of the usual payloads (a batch is one POST for
+/// many changes; a custom payload that cannot be made is counted nowhere).
+pub fn webhooks_idle(w: &halo_sim::WebhookStats) -> bool {
+    w.deliveries_sent + w.failed + w.dropped >= w.events + w.duplicated
+}
+
+/// A trigger's webhook inbox is processed to its end (the events of it sent): the offset last
+/// recorded, in the journal or else the state file, is the inbox's length. `name` is the
+/// trigger ID its files in `dir` are named after.
+pub fn inbox_worked(dir: &std::path::Path, name: &str) -> bool {
+    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    let len = std::fs::metadata(file("inbox")).map(|m| m.len()).unwrap_or(0);
+    let journal = std::fs::read_to_string(file("journal")).unwrap_or_default();
+    let journaled = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["k"] == "o")
+        .filter_map(|e| e["v"].as_u64())
+        .next_back();
+    let saved = || std::fs::read(file("json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())?["inbox_offset"].as_u64();
+    journaled.or_else(saved).unwrap_or(0) == len
+}
+
+/// A loopback address nothing listens on, reserved while the socket lives: connecting is
+/// refused, and no other test can take the port meanwhile. `listen` on the socket opens it.
+pub fn closed_port() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
+/// The port a trigger's webhook listener bound, from its log: started on port 0, it says which.
+pub fn listener_port(log: &str) -> Option<u16> {
+    let (_, rest) = log.split_once("Listening for HaloITSM webhooks on http://")?;
+    let addr = rest.split('/').next()?;
+    addr.parse::<SocketAddr>().ok().map(|a| a.port())
+}
+
+/// The plugin's log lines from a future run in this process (as a trigger run by
+/// `triggers::run`), collected as they come: the step logs are kept as they are.
+#[derive(Clone, Default)]
+pub struct CapturedLog(Arc<Mutex<String>>);
+
+impl CapturedLog {
+    pub fn around<F: std::future::Future>(&self, fut: F) -> tracing::instrument::WithDispatch<F> {
+        use tracing::instrument::WithSubscriber;
+        use tracing_subscriber::layer::SubscriberExt;
+        fut.with_subscriber(tracing_subscriber::registry().with(icon_haloitsm::protocol::StepLogLayer).with(self.clone()))
+    }
+
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CapturedLog {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message<'a>(&'a mut String);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0.push_str(&format!("{value:?}"));
+                }
+            }
+        }
+        let mut line = format!("{} ", event.metadata().level());
+        event.record(&mut Message(&mut line));
+        self.0.lock().unwrap().push_str(&(line + "\n"));
+    }
 }

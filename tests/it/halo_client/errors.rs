@@ -4,10 +4,8 @@ use super::*;
 
 #[tokio::test]
 async fn unreachable_servers_are_reported_with_the_field_to_fix() {
-    // A port nothing listens on.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // A port nothing listens on (held, so nothing can start listening there meanwhile).
+    let (_closed, addr) = crate::common::closed_port();
     let cfg = ConnectionConfig::from_value(&json!({
         "client_id": "cid", "client_secret": {"secretKey": SECRET},
         "authorization_server": format!("http://{addr}/auth"), "resource_server": format!("http://{addr}/api"),

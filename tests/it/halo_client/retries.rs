@@ -206,9 +206,7 @@ async fn a_write_is_retried_when_the_connection_was_refused() {
     // so sending it again is safe, and it lands exactly once.
     let auth = MockServer::start().await;
     mount_token(&auth, 1).await;
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = reserved.local_addr().unwrap();
-    drop(reserved);
+    let (closed, addr) = crate::common::closed_port();
     let cfg = ConnectionConfig::from_value(&json!({
         "client_id": "cid", "client_secret": {"secretKey": SECRET},
         "authorization_server": format!("{}/auth", auth.uri()), "resource_server": format!("http://{addr}/api"), "timeout_seconds": 2,
@@ -222,9 +220,11 @@ async fn a_write_is_retried_when_the_connection_was_refused() {
     };
     let c = HaloClient::new(cfg).unwrap().with_retry_policy(policy);
     c.token().await.unwrap();
-    let post = tokio::spawn(async move { c.post("Tickets", &[], &json!([{"summary": "x"}])).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let log = crate::common::CapturedLog::default();
+    let post = tokio::spawn(log.around(async move { c.post("Tickets", &[], &json!([{"summary": "x"}])).await }));
+    // Refused once (the client says it will try again), then the port opens.
+    crate::common::eventually("a refused attempt", async || log.text().contains("retrying in")).await;
+    let listener = closed.listen(1024).unwrap().into_std().unwrap();
     let api = MockServer::builder().listener(listener).start().await;
     Mock::given(method("POST"))
         .and(path("/api/Tickets"))

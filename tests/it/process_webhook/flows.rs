@@ -7,9 +7,9 @@ use super::*;
 /// (HaloITSM's history has whole seconds), then a new ticket: four deliveries.
 async fn four_changes(h: &Harness) -> (i64, Vec<Value>) {
     h.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    h.halo.sim.advance_clock(Duration::from_secs(1));
     h.halo.sim.agent_edit(101, json!({"agent_id": 4}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    h.halo.sim.advance_clock(Duration::from_secs(1));
     h.halo.sim.agent_edit(101, json!({}), Some("Called the user")).unwrap();
     let (status, created) = post_json(
         &h.srv.url("/api/v1/actions/create_ticket"),
@@ -84,7 +84,7 @@ async fn a_custom_payload_with_only_the_ticket_is_read_by_its_last_action_date()
     h.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
     let body = h.taken.wait_for(1).await.remove(0);
     assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["ticket"]);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    h.halo.sim.advance_clock(Duration::from_secs(1));
     h.halo.sim.agent_edit(101, json!({"status_id": 4}), None).unwrap();
     let (status, out) = h.process(json!({"delivery": body, "trigger": "ticket_status_changed"})).await;
     assert_eq!(status, 200, "{out}");
@@ -101,7 +101,7 @@ async fn repeats_give_the_same_events_and_ids_after_later_changes() {
     let h = harness(json!({"payload": "event_only"})).await;
     let (_, bodies) = four_changes(&h).await;
     let first = h.events(&bodies, json!({})).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    h.halo.sim.advance_clock(Duration::from_secs(1));
     h.halo.sim.agent_edit(101, json!({"status_id": 4}), Some("Resolved")).unwrap();
     let again = h.events(&bodies, json!({})).await;
     let identity = |es: &[Value]| -> Vec<Value> {

@@ -1,6 +1,7 @@
 //! 3. HaloITSM webhook deliveries: Delivery::read, the listener and the trigger engine never panic.
 
 use super::*;
+use crate::common::{CapturedLog, eventually, listener_port};
 
 /// What the listener must accept as one delivery: an object with a positive integer ticket ID
 /// in `object_id` or `ticket.id`.
@@ -246,12 +247,11 @@ fn engine() -> &'static Engine {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the sink");
             let sink_url = format!("http://{}/events", l.local_addr().expect("its address"));
             tokio::spawn(async move { axum::serve(l, sink).await });
-            let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
             let mut connection = sim_connection();
             connection["webhook_credentials"] = json!({"username": "hook", "password": "hook-pass"});
             let msg = json!({"version": "v1", "type": "trigger_start", "body": {
                 "trigger": "ticket_created", "meta": {"triggerId": "pt-engine"}, "connection": connection,
-                "input": {"source": "webhook", "webhook_port": port, "webhook_bind": "127.0.0.1"},
+                "input": {"source": "webhook", "webhook_port": 0, "webhook_bind": "127.0.0.1"},
                 "dispatcher": {"url": sink_url}}});
             let dir = tempfile::tempdir().expect("a state directory");
             let opts = triggers::Options {
@@ -260,13 +260,19 @@ fn engine() -> &'static Engine {
                 flag_file: dir.path().join("stop.flag"),
                 poll_every: None,
             };
-            let task = tokio::spawn(triggers::run(e.plugin.clone(), msg, opts, std::future::pending()));
+            let log = CapturedLog::default();
+            let task = tokio::spawn(log.around(triggers::run(e.plugin.clone(), msg, opts, std::future::pending())));
+            // Owned, not borrowed: this future must be Send, which a closure's borrows defeat.
+            let port = eventually("the trigger's listener to start", {
+                let (log, running) = (log.clone(), task.abort_handle());
+                async move || {
+                    assert!(!running.is_finished(), "the trigger stopped:\n{}", log.text());
+                    listener_port(&log.text())
+                }
+            })
+            .await;
             let health = format!("http://127.0.0.1:{port}/healthz");
-            let start = Instant::now();
-            while http().get(&health).send().await.is_err() {
-                assert!(!task.is_finished() && start.elapsed() < Duration::from_secs(20), "the trigger's listener did not start");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            eventually("the trigger's listener to answer", async move || http().get(health.clone()).send().await.is_ok()).await;
             Engine { hook: format!("http://127.0.0.1:{port}{}", webhook::PATH), events, task, _dir: dir }
         })
     })

@@ -142,7 +142,7 @@ async fn a_thousand_steps_at_once_against_a_small_server() {
     }
     assert_eq!(srv.state.active_work(), 4);
     assert_eq!(srv.state.queued_work(), 16);
-    assert!(eventually(Duration::from_secs(5), || halo.in_flight() == 4).await, "4 reads at HaloITSM: {}", halo.in_flight());
+    eventually(Lazy(|| format!("4 reads at HaloITSM: {}", halo.in_flight())), async || halo.in_flight() == 4).await;
     assert!(answers.try_recv().is_err(), "nothing else has answered");
 
     // Full, the server still answers everything that is not a step, and refuses one more step.
@@ -218,13 +218,12 @@ async fn a_thousand_concurrent_reads_fit_the_default_limits() {
     let (running, waiting) = (DEFAULT_MAX_CONCURRENT_STEPS, BURST - DEFAULT_MAX_CONCURRENT_STEPS);
     let reads = |sim: &SimHandle| sim.sim.stats().by_route.get("GET /api/Tickets/{id}").copied().unwrap_or_default();
     // Admitted steps reach HaloITSM a moment after they are counted as running.
-    let all_in = eventually(Duration::from_secs(30), || {
+    let state = || format!("{} running, {} waiting, {} at HaloITSM", srv.state.active_work(), srv.state.queued_work(), reads(&halo));
+    eventually(Lazy(state), async || {
         srv.state.active_work() == running && srv.state.queued_work() == waiting && reads(&halo) == running as u64
     })
     .await;
-    assert!(all_in, "{} running, {} waiting, {} at HaloITSM", srv.state.active_work(), srv.state.queued_work(), reads(&halo));
-    // And no more follow while the running ones are held.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The others are counted as waiting for a slot, so none of them can reach HaloITSM.
     assert_eq!(reads(&halo), running as u64, "only the running steps reached HaloITSM");
 
     halo.sim.set_faults(Faults::default());
@@ -251,29 +250,22 @@ async fn the_http_command_applies_its_limits() {
     assert!(err.contains("invalid value '0' for '--max-concurrent-steps <N>'") && err.contains("1..=100000"), "{err}");
 
     let halo = GatedHalo::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    // Port 0: the server binds a free port itself and says which.
     let mut child = std::process::Command::new(bin)
-        .args(["http", "--bind", "127.0.0.1", "--port", &port.to_string(), "--max-concurrent-steps", "1", "--max-queued-steps", "0"])
-        .stderr(std::process::Stdio::null())
+        .args(["http", "--bind", "127.0.0.1", "--port", "0", "--max-concurrent-steps", "1", "--max-queued-steps", "0"])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the binary");
-    let base = format!("http://127.0.0.1:{port}");
+    let (base, _) = common::announced_url(child.stderr.take().expect("stderr"), "serving the plugin API on ").await;
     let http = client();
-    let mut ready = false;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready && Instant::now() < deadline {
-        ready = http.get(format!("{base}/api/v1/status")).send().await.is_ok_and(|r| r.status() == 200);
-        if !ready {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    assert!(ready, "the server did not come up");
+    let status = format!("{base}/api/v1/status");
+    eventually("the server to come up", async || http.get(&status).send().await.is_ok_and(|r| r.status() == 200)).await;
     let url = format!("{base}/api/v1/actions/get_ticket");
     let first = tokio::spawn({
         let (http, url, msg) = (http.clone(), url.clone(), action("get_ticket", halo.connection(), json!({"ticket_id": 1})));
         async move { post_answer(&http, &url, msg).await }
     });
-    assert!(eventually(Duration::from_secs(10), || halo.in_flight() == 1).await, "the first step reached HaloITSM");
+    eventually("the first step to reach HaloITSM", async || halo.in_flight() == 1).await;
     let second = post_answer(&http, &url, action("get_ticket", halo.connection(), json!({"ticket_id": 2}))).await;
     assert_capacity_refusal(&second, &url, (1, 0));
     halo.open();

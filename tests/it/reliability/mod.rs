@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::action;
+use common::{Lazy, action, eventually};
 use futures::StreamExt;
 use halo_sim::{self as sim, Faults, SimConfig, SimHandle};
 use icon_haloitsm::plugin::Plugin;
@@ -83,21 +83,6 @@ async fn post(http: &reqwest::Client, url: impl AsRef<str>, body: impl std::borr
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_else(|e| panic!("POST {url} body: {e}"));
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-/// Check `ready` every 10 ms until it holds; false if it did not within `limit`. For states that
-/// have no event to await (a count in another component, the process's descriptors).
-async fn eventually(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if ready() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// GET a path of the plugin server; (status, body, how long it took).

@@ -45,8 +45,8 @@ async fn ticket_create_get_update_upsert_delete() {
     assert_eq!(logged.len(), 1);
     assert_eq!(logged[0]["outcome"], "Ticket logged");
 
-    // Partial update: only the keys sent change.
-    tokio::time::sleep(Duration::from_millis(1050)).await;
+    // Partial update: only the keys sent change (a second later, in HaloITSM's whole seconds).
+    h.sim.advance_clock(Duration::from_secs(1));
     let updated = api.post_json("/Tickets", &json!([{"id": id, "agent_id": 3, "status_id": 2}])).await;
     assert_eq!(updated["id"], id);
     assert_eq!(updated["agent_name"], "Ben Carter");

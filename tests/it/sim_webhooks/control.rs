@@ -54,7 +54,7 @@ async fn control_routes_configure_and_report() {
     assert_eq!(r.json::<Value>().await.ok(), Some(Value::Null));
     assert!(h.sim.webhook().is_none());
     edits(&h, 2);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    rx.got_all_of(&h).await;
     assert_eq!(rx.deliveries().len(), 2);
 }
 

@@ -5,10 +5,8 @@ use super::*;
 #[tokio::test]
 async fn a_receiver_that_is_down_or_refuses_counts_failures_and_is_not_retried() {
     let h = sim().await;
-    let dead = {
-        let l = std::net::TcpListener::bind(loopback()).expect("bind");
-        l.local_addr().expect("addr")
-    };
+    // A port nothing listens on, held so that no other test's server can open there.
+    let (_closed, dead) = crate::common::closed_port();
     h.sim.set_webhook(Some(WebhookConfig { url: format!("http://{dead}/hooks/halo"), ..WebhookConfig::default() }));
     let api = Api::new(&h).await;
     let started = Instant::now();
@@ -26,7 +24,7 @@ async fn a_receiver_that_is_down_or_refuses_counts_failures_and_is_not_retried()
     edits(&h, 3);
     rx.wait_for(3).await;
     let s = wait_stats(&h, |s| s.failed == 23).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_stats(&h, webhooks_idle).await;
     assert_eq!(rx.posts().len(), 3);
     assert_eq!(s.deliveries_sent, 0);
 
@@ -71,7 +69,7 @@ async fn set_webhook_none_stops_deliveries() {
     h.sim.set_webhook(None);
     assert!(h.sim.webhook().is_none());
     edits(&h, 3);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_stats(&h, webhooks_idle).await;
     assert_eq!(rx.posts().len(), 1);
     assert_eq!(h.sim.webhook_stats().events, 1);
 

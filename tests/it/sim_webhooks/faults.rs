@@ -9,7 +9,7 @@ async fn drop_ratio_one_sends_nothing() {
     h.sim.set_webhook(Some(WebhookConfig { drop_ratio: 1.0, ..rx.config() }));
     edits(&h, 5);
     let s = wait_stats(&h, |s| s.dropped == 5).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_stats(&h, webhooks_idle).await;
     assert!(rx.posts().is_empty());
     assert_eq!((s.events, s.deliveries_sent, s.failed), (5, 0, 0));
 }

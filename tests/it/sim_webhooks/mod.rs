@@ -18,6 +18,8 @@ use halo_sim::{SimConfig, SimHandle, WebhookConfig, WebhookStats, start};
 use reqwest::Client;
 use serde_json::{Value, json};
 
+use crate::common::{Lazy, eventually, webhooks_idle};
+
 mod control;
 mod failing_receivers;
 mod faults;
@@ -95,17 +97,16 @@ impl Receiver {
             .collect()
     }
 
-    /// Wait until at least `n` delivery objects arrived (panics after `WAIT`).
+    /// Wait until at least `n` delivery objects arrived.
     async fn wait_for(&self, n: usize) -> Vec<Value> {
-        let started = Instant::now();
-        loop {
-            let d = self.deliveries();
-            if d.len() >= n {
-                return d;
-            }
-            assert!(started.elapsed() < WAIT, "only {} of {n} deliveries arrived: {d:#?}", d.len());
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let got = || Some(self.deliveries()).filter(|d| d.len() >= n);
+        eventually(Lazy(|| format!("{n} deliveries, got {:#?}", self.deliveries())), async || got()).await
+    }
+
+    /// Wait until every change `h` offered has arrived here (batches flattened): nothing is
+    /// left in flight, so what has not arrived will not.
+    async fn got_all_of(&self, h: &SimHandle) {
+        eventually("every change offered", async || self.deliveries().len() as u64 >= h.sim.webhook_stats().events).await;
     }
 }
 
@@ -168,17 +169,10 @@ impl Api {
     }
 }
 
-/// Wait until the sender's counters satisfy `done` (panics after `WAIT`).
+/// Wait until the sender's counters satisfy `done`.
 async fn wait_stats(h: &SimHandle, done: impl Fn(&WebhookStats) -> bool) -> WebhookStats {
-    let started = Instant::now();
-    loop {
-        let s = h.sim.webhook_stats();
-        if done(&s) {
-            return s;
-        }
-        assert!(started.elapsed() < WAIT, "webhook stats never settled: {s:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let settled = || Some(h.sim.webhook_stats()).filter(&done);
+    eventually(Lazy(|| format!("webhook stats to settle: {:?}", h.sim.webhook_stats())), async || settled()).await
 }
 
 /// `n` agent edits of seeded ticket 101, each recording an action with the note `edit i`; the

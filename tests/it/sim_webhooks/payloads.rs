@@ -24,7 +24,7 @@ async fn each_change_kind_is_delivered_with_halo_fields() {
     api.send(reqwest::Method::DELETE, &format!("/Tickets/{id}"), None).await;
 
     let d = rx.wait_for(6).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    rx.got_all_of(&h).await;
     assert_eq!(rx.deliveries().len(), 6, "a deletion sends nothing: {:#?}", rx.deliveries());
     let names: Vec<&str> = d.iter().map(|p| p["event"].as_str().unwrap_or("")).collect();
     assert_eq!(

@@ -37,7 +37,8 @@ async fn agree(trigger: &str, events: usize) {
     let edits = [json!({"status_id": 6}), json!({"agent_id": 4}), json!({}), json!({"status_id": 4})];
     let mut polled = 0;
     for edit in &edits {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        // HaloITSM's dates have whole seconds: each change in a second of its own.
+        s.halo.sim.advance_clock(Duration::from_secs(1));
         let note = edit.as_object().unwrap().is_empty().then_some("Called the user");
         s.halo.sim.agent_edit(101, edit.clone(), note).unwrap();
         // One poll per change, so the trigger sees the changes one at a time as deliveries are.
@@ -47,7 +48,7 @@ async fn agree(trigger: &str, events: usize) {
     let from_trigger = s.sink.outputs();
     assert_eq!(from_trigger.len(), polled);
     assert_eq!(from_trigger.len(), events, "{from_trigger:#?}");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
     let deliveries = taken.deliveries(edits.len()).await;
     let srv = PluginServer::start().await;
     let (status, out) = post_json(

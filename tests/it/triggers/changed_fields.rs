@@ -34,7 +34,7 @@ async fn every_kind_of_field_is_named_when_it_changes() {
     ];
     for (i, (edit, expected)) in edits.into_iter().enumerate() {
         // HaloITSM's dates have whole seconds: each change in a second of its own.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        s.halo.sim.advance_clock(Duration::from_secs(1));
         s.halo.sim.agent_edit(101, edit.clone(), None).unwrap_or_else(|| panic!("the simulator refused {edit}"));
         let e = nth(&s, i + 2).await;
         assert_eq!(fields(&e), expected, "{edit}: {e:#}");
@@ -43,7 +43,7 @@ async fn every_kind_of_field_is_named_when_it_changes() {
             assert_eq!((e["old_status_id"].as_i64(), e["new_status_id"].as_i64()), (Some(2), Some(6)));
         }
     }
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -59,21 +59,21 @@ async fn monitored_fields_let_only_changes_to_them_through() {
         json!({"priority_id": 1}),
         json!({"customfields": [{"id": 101, "value": "rrn:x"}]}),
     ] {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        s.halo.sim.advance_clock(Duration::from_secs(1));
         s.halo.sim.agent_edit(101, edit, None).unwrap();
         s.more_polls().await;
     }
     let out = s.sink.outputs();
     let seen: Vec<Vec<&str>> = out.iter().map(fields).collect();
     assert_eq!(seen, vec![vec!["agent"], vec!["custom_field_101"]], "{out:#?}");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
 async fn an_unknown_monitored_field_is_refused_at_start_naming_it() {
     let s = setup().await;
     let mut t = s.start("ticket_updated", json!({"source": "poll", "monitored_fields": ["status", "colour"]}));
-    let (status, out) = t.wait_with_output_timeout();
+    let (status, out) = t.exit_output().await;
     assert!(!status.success());
     let out: Value = serde_json::from_slice(&out).unwrap();
     let error = out["body"]["error"].as_str().unwrap();

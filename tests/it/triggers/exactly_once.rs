@@ -27,7 +27,7 @@ async fn dropped_webhooks_are_caught_by_polling_and_duplicates_fire_once() {
     assert!(stats.dropped > 0 && stats.duplicated > 0, "{stats:?}");
     assert!(out.iter().any(|o| o["source"] == "poll"), "the poller delivered what webhooks dropped");
     assert_valid("ticket_updated", &out);
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -40,10 +40,10 @@ async fn every_transition_arrives_once_in_order_despite_lost_reordered_and_same_
     // Two transitions within one second, then two more later.
     s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
     s.halo.sim.agent_edit(101, json!({"status_id": 3}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(101, json!({"summary": "note only"}), None).unwrap();
     s.halo.sim.agent_edit(101, json!({"status_id": 4}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(101, json!({"status_id": 5}), None).unwrap();
     s.sink.wait_for(4, Duration::from_secs(20)).await;
     s.more_polls().await;
@@ -53,7 +53,7 @@ async fn every_transition_arrives_once_in_order_despite_lost_reordered_and_same_
     assert_eq!(transitions, vec![(2, 6), (6, 3), (3, 4), (4, 5)], "{out:#?}\n{}", s.log());
     let ids: std::collections::HashSet<&str> = out.iter().map(|o| o["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), out.len(), "event IDs are unique");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn a_status_moved_in_the_second_of_its_creation_fires_from_either_source()
             .collect();
         got.sort_unstable();
         assert_eq!(got, ids.iter().map(|id| (*id, 1, 2)).collect::<Vec<_>>(), "{source}: {out:#?}\n{}", s.log());
-        assert!(stop(&mut t).success());
+        assert!(stop(&mut t).await.success());
     }
 }
 
@@ -89,18 +89,18 @@ async fn a_status_moved_in_the_second_of_its_creation_fires_from_either_source()
 async fn changes_landing_between_reads_fire_once_with_a_snapshot_no_older_than_the_transition() {
     let s = setup().await;
     s.webhooks(json!({}));
-    // HaloITSM answering in 100 ms, the status moving every 40 ms: a change lands between the
-    // trigger's read of the ticket and of its history.
+    // HaloITSM answering in 100 ms, the status moving again as soon as the last move reached the
+    // trigger: a change lands between the trigger's read of the ticket and of its history.
     s.halo.sim.set_faults(halo_sim::Faults { latency_ms: 100, ..Default::default() });
     let mut t = s.start("ticket_status_changed", json!({"source": "webhook", "ticket_id": 103}));
     s.listening().await;
     let path = [2, 3, 4, 5, 6, 2, 3];
-    for st in path {
+    for (i, st) in path.into_iter().enumerate() {
         s.halo.sim.agent_edit(103, json!({"status_id": st}), None).unwrap();
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        eventually("the move to reach the trigger", async || s.halo.sim.webhook_stats().deliveries_sent > i as u64).await;
     }
     let out = s.sink.wait_for(path.len(), Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.worked_off().await;
     let out = {
         let _ = out;
         s.sink.outputs()
@@ -118,5 +118,5 @@ async fn changes_landing_between_reads_fire_once_with_a_snapshot_no_older_than_t
         let later: Vec<i64> = want[i..].iter().map(|(_, n)| *n).collect();
         assert!(later.contains(&shown), "event {i} ({:?}) carries status {shown}", want[i]);
     }
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }

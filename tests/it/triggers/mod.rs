@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,8 @@ use icon_haloitsm::halo::{ConnectionConfig, HaloClient};
 use icon_haloitsm::plugin::Plugin;
 use icon_haloitsm::spec::StepKind;
 use serde_json::{Value, json};
+
+use crate::common::{Lazy, eventually, inbox_worked, listener_port, webhooks_idle};
 
 mod api_trigger;
 mod changed_fields;
@@ -85,11 +87,7 @@ impl Sink {
     /// between the orchestrator taking an event and the trigger recording it.
     async fn accept_only(&self, n: usize) {
         self.cap.0.store(n, Ordering::SeqCst);
-        let start = Instant::now();
-        while self.cap.1.load(Ordering::SeqCst) == 0 {
-            assert!(start.elapsed() < Duration::from_secs(20), "no event beyond the first {n} was sent");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(format!("an event beyond the first {n}"), async || self.cap.1.load(Ordering::SeqCst) > 0).await;
     }
 
     fn accept_all(&self) {
@@ -110,18 +108,20 @@ impl Sink {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// How often a trigger under test polls.
 const POLL_MS: u64 = 300;
+
+/// What a trigger logs once its first poll is done.
+const CAUGHT_UP: &str = "First poll done";
 
 struct Setup {
     halo: SimHandle,
     sink: Sink,
     dir: tempfile::TempDir,
-    port: u16,
+    /// The port the running trigger's listener bound (0 until `listening` read it in its log).
+    port: AtomicU16,
+    /// The simulator's webhook settings (all but the URL), pointed at each listener as it starts.
+    hooks: Mutex<Option<Value>>,
     api: HaloClient,
     /// Connection settings the trigger gets besides the usual ones.
     conn_extra: Value,
@@ -134,7 +134,8 @@ async fn setup() -> Setup {
 async fn setup_with(config: SimConfig, conn_extra: Value) -> Setup {
     let halo = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let api = HaloClient::new(ConnectionConfig::from_value(&connection(&halo)).unwrap()).unwrap();
-    Setup { halo, sink: sink().await, dir: tempfile::tempdir().unwrap(), port: free_port(), api, conn_extra }
+    let (port, hooks) = (AtomicU16::new(0), Mutex::new(None));
+    Setup { halo, sink: sink().await, dir: tempfile::tempdir().unwrap(), port, hooks, api, conn_extra }
 }
 
 fn connection(halo: &SimHandle) -> Value {
@@ -144,12 +145,28 @@ fn connection(halo: &SimHandle) -> Value {
 }
 
 impl Setup {
-    fn hook_url(&self) -> String {
-        format!("http://127.0.0.1:{}/webhooks/haloitsm", self.port)
+    /// The running trigger's listener port, once `listening` has read it.
+    fn port(&self) -> u16 {
+        let port = self.port.load(Ordering::SeqCst);
+        assert_ne!(port, 0, "the listener's port is known after `listening`");
+        port
     }
 
-    /// The simulator's webhooks, pointed at the trigger.
+    fn hook_url(&self) -> String {
+        format!("http://127.0.0.1:{}/webhooks/haloitsm", self.port())
+    }
+
+    /// The simulator's webhooks, pointed at the trigger: at once if its listener is up, else as
+    /// soon as `listening` learns its port.
     fn webhooks(&self, extra: Value) {
+        *self.hooks.lock().unwrap() = Some(extra);
+        if self.port.load(Ordering::SeqCst) != 0 {
+            self.point_webhooks();
+        }
+    }
+
+    fn point_webhooks(&self) {
+        let Some(extra) = self.hooks.lock().unwrap().clone() else { return };
         let mut cfg = json!({"url": self.hook_url(), "username": HOOK_USER, "password": HOOK_PASS});
         for (k, v) in extra.as_object().unwrap() {
             cfg[k] = v.clone();
@@ -157,9 +174,13 @@ impl Setup {
         self.halo.sim.set_webhook(Some(serde_json::from_value::<WebhookConfig>(cfg).unwrap()));
     }
 
+    /// Start the trigger; its listener takes any free port (`webhook_port` 0) unless told one.
     fn start(&self, trigger: &str, input: Value) -> Proc {
         let mut input = input;
-        input["webhook_port"] = json!(self.port);
+        if input.get("webhook_port").is_none() {
+            input["webhook_port"] = json!(0);
+        }
+        self.port.store(0, Ordering::SeqCst);
         if input.get("webhook_bind").is_none() {
             input["webhook_bind"] = json!("127.0.0.1");
         }
@@ -191,35 +212,39 @@ impl Setup {
         std::fs::read_to_string(self.dir.path().join("trigger.log")).unwrap_or_default()
     }
 
-    /// Wait until the trigger's webhook listener answers.
+    /// Wait until the trigger's webhook listener answers, learning its port from the log (and
+    /// pointing the simulator's webhooks there).
     async fn listening(&self) {
-        let start = Instant::now();
-        while reqwest::get(format!("http://127.0.0.1:{}/healthz", self.port)).await.is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "the listener did not start:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let port =
+            eventually(Lazy(|| format!("the listener's port in the log:\n{}", self.log())), async || listener_port(&self.log())).await;
+        self.port.store(port, Ordering::SeqCst);
+        self.point_webhooks();
+        let health = format!("http://127.0.0.1:{port}/healthz");
+        eventually(Lazy(|| format!("the listener to answer:\n{}", self.log())), async || reqwest::get(&health).await.is_ok()).await;
     }
 
     /// Wait until the trigger has listed HaloITSM's tickets three more times (over a full poll
-    /// pass after this call, whatever a pass lists): what polling can catch has been caught.
+    /// pass after this call, whatever a pass lists) and worked the third list (it asks for the
+    /// next only then): what polling can catch has been caught.
     async fn more_polls(&self) {
         let lists = || self.halo.sim.stats().by_route.get("GET /api/Tickets").copied().unwrap_or(0);
-        let (before, start) = (lists(), Instant::now());
-        while lists() < before + 3 {
-            assert!(start.elapsed() < Duration::from_secs(20), "the trigger stopped polling:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+        let before = lists();
+        eventually(Lazy(|| format!("more polls:\n{}", self.log())), async || lists() > before + 3).await;
     }
 
-    /// Wait until the trigger's first poll has happened (its state file exists).
+    /// Wait until the trigger has caught up with HaloITSM after starting: its first poll is done.
     async fn started(&self) {
-        let start = Instant::now();
-        while !self.dir.path().join("trig-1.json").exists() {
-            assert!(start.elapsed() < Duration::from_secs(10), "the trigger did not start:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        eventually(Lazy(|| format!("the trigger to catch up:\n{}", self.log())), async || self.log().contains(CAUGHT_UP)).await;
+    }
+
+    /// Wait until every change the simulator announced has been worked: each delivery sent (or
+    /// failed) and the trigger's webhook inbox processed to its end, the events of it sent. An
+    /// event after this would be a late one.
+    async fn worked_off(&self) {
+        eventually(Lazy(|| format!("the deliveries to be worked off:\n{}", self.log())), async || {
+            webhooks_idle(&self.halo.sim.webhook_stats()) && inbox_worked(self.dir.path(), "trig-1")
+        })
+        .await;
     }
 
     /// Create a ticket through the API (as this plugin's API application would).
@@ -254,16 +279,11 @@ impl std::ops::DerefMut for Proc {
     }
 }
 
-fn stop(child: &mut Child) -> std::process::ExitStatus {
+/// SIGTERM, then wait for the exit without holding up the runtime (the simulator and the sink
+/// are served on it meanwhile).
+async fn stop(child: &mut Child) -> std::process::ExitStatus {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the trigger did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("the trigger to stop on SIGTERM", async || child.try_wait().unwrap()).await
 }
 
 /// Every event is valid output of its trigger.
@@ -286,21 +306,12 @@ fn assert_once(outputs: &[Value]) -> Vec<(i64, String)> {
     seen.into_keys().collect()
 }
 
-trait WaitTimeout {
-    fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>);
-}
-
-impl WaitTimeout for Proc {
-    fn wait_with_output_timeout(&mut self) -> (std::process::ExitStatus, Vec<u8>) {
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.try_wait().unwrap() {
-                let mut out = Vec::new();
-                std::io::Read::read_to_end(self.0.stdout.as_mut().unwrap(), &mut out).unwrap();
-                return (s, out);
-            }
-            assert!(start.elapsed() < Duration::from_secs(10), "did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+impl Proc {
+    /// Wait for the process to exit by itself; its status and what it printed.
+    async fn exit_output(&mut self) -> (std::process::ExitStatus, Vec<u8>) {
+        let s = eventually("the trigger to exit", async || self.0.try_wait().unwrap()).await;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(self.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+        (s, out)
     }
 }

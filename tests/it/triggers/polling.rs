@@ -15,20 +15,22 @@ async fn polling_sees_changes_to_tickets_closed_long_ago() {
     assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
     assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["ticket"]["closed"].as_bool()), (Some(104), Some(true)));
     assert_eq!(out[0]["insightidr_status"], "CLOSED");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
 async fn polling_alone_starts_from_now_and_the_flag_file_stops_it() {
     let s = setup().await;
-    s.halo.sim.agent_edit(104, json!({"summary": "changed before the trigger started"}), None).unwrap();
     // HaloITSM dates have whole seconds: a change in the start's own second counts as after it.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Dated a second back, this one is in an earlier second than any start from now on.
+    s.halo.sim.rewind_clock(Duration::from_secs(1));
+    s.halo.sim.agent_edit(104, json!({"summary": "changed before the trigger started"}), None).unwrap();
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
     s.started().await;
     s.halo.sim.agent_edit(105, json!({"summary": "changed after"}), None).unwrap();
     let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.more_polls().await;
     let out = {
         let _ = out;
         s.sink.outputs()
@@ -37,14 +39,7 @@ async fn polling_alone_starts_from_now_and_the_flag_file_stops_it() {
     assert_eq!(out[0]["ticket"]["id"], 105);
     assert_eq!(out[0]["source"], "poll");
     std::fs::write(s.dir.path().join("terminate_trigger.flag"), b"").unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = t.try_wait().unwrap() {
-            break st;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the flag file did not stop the trigger");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = eventually("the flag file to stop the trigger", async || t.try_wait().unwrap()).await;
     assert!(status.success());
     assert!(!s.dir.path().join("terminate_trigger.flag").exists(), "the flag is consumed");
     let state: Value = serde_json::from_slice(&std::fs::read(s.dir.path().join("trig-1.json")).unwrap()).unwrap();
@@ -63,7 +58,7 @@ async fn lookback_reports_recent_changes_on_first_start() {
         (Some(9), Some(2)),
         "the old status from the ticket's history"
     );
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -72,10 +67,10 @@ async fn a_ticket_created_and_changed_between_polls_reports_both() {
     let mut t = s.start("ticket_status_changed", json!({"source": "poll", "interval_seconds": 5}));
     s.started().await;
     let id = s.create("created and moved before the next poll", 4).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(id, json!({"status_id": 6}), None).unwrap();
     let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.more_polls().await;
     let out = {
         let _ = out;
         s.sink.outputs()
@@ -85,7 +80,7 @@ async fn a_ticket_created_and_changed_between_polls_reports_both() {
         (out[0]["ticket"]["id"].as_i64(), out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
         (Some(id), Some(1), Some(6))
     );
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 /// An idle poll costs one list request: open tickets and those closed lately come in one plain
@@ -98,11 +93,7 @@ async fn an_idle_poll_costs_one_list_request() {
     s.started().await;
     // Polls come every 300 ms under test: wait for twelve, however long the machine takes.
     let lists = |kind: &str| s.halo.sim.stats().ticket_lists.get(kind).copied().unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while lists("plain") < 12 {
-        assert!(Instant::now() < deadline, "twelve polls: {:?}", s.halo.sim.stats());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Lazy(|| format!("twelve polls: {:?}", s.halo.sim.stats())), async || lists("plain") >= 12).await;
     let (plain, closed, open) = (lists("plain"), lists("closed_only"), lists("open_only"));
     assert_eq!(open, 0, "no list of open tickets apart");
     assert!(
@@ -110,5 +101,5 @@ async fn an_idle_poll_costs_one_list_request() {
         "closed tickets swept at the first poll and every tenth: {plain} plain, {closed} closed"
     );
     assert!(s.sink.outputs().is_empty(), "nothing changed, nothing reported");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }

@@ -32,7 +32,7 @@ async fn killed_and_restarted_it_loses_nothing_and_repeats_nothing() {
     let mut got: Vec<i64> = keys.iter().map(|(id, _)| *id).collect();
     got.sort_unstable();
     assert_eq!(got, ids, "{out:#?}\n{}", s.log());
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -44,16 +44,17 @@ async fn a_dispatcher_outage_is_ridden_out() {
     s.listening().await;
     let a = s.create("first", 4).await;
     let b = s.create("second", 4).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The trigger meets the outage, and keeps trying.
+    eventually(Lazy(|| format!("the outage to be met:\n{}", s.log())), async || s.log().contains("did not accept the event")).await;
     assert!(s.sink.outputs().is_empty());
     s.sink.failing.store(false, Ordering::SeqCst);
     let out = s.sink.wait_for(2, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.worked_off().await;
     let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
     ids.sort_unstable();
     assert_eq!(ids, vec![a, b], "each once\n{out:#?}\n{}", s.log());
     assert!(s.log().contains("did not accept the event"), "the outage is logged");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -77,7 +78,7 @@ async fn a_flaky_halo_delays_events_but_loses_none() {
     assert_eq!(got, ids, "{}", s.log());
     assert!(out.iter().all(|o| o["previous_status_id"].is_i64()), "the history was read despite the failures");
     assert!(s.halo.sim.stats().injected_500 > 0);
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -89,25 +90,21 @@ async fn deliveries_accepted_during_an_outage_survive_a_kill() {
     s.listening().await;
     let a = s.create("accepted while the dispatcher is down", 4).await;
     let b = s.create("also accepted", 4).await;
-    let start = Instant::now();
-    while s.halo.sim.webhook_stats().deliveries_sent < 2 {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("both deliveries accepted", async || s.halo.sim.webhook_stats().deliveries_sent >= 2).await;
     t.kill().unwrap();
     t.wait().unwrap();
     // Restarted while the dispatcher is still down: the listener must come up anyway.
     let mut t = s.start("ticket_created", json!({"source": "webhook"}));
     s.listening().await;
     let c = s.create("accepted after the restart", 4).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("its delivery accepted", async || s.halo.sim.webhook_stats().deliveries_sent >= 3).await;
     s.sink.failing.store(false, Ordering::SeqCst);
     s.sink.wait_for(3, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.worked_off().await;
     let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
     ids.sort_unstable();
     assert_eq!(ids, vec![a, b, c], "{}", s.log());
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -118,12 +115,12 @@ async fn webhook_only_catches_up_on_changes_made_while_stopped() {
     s.listening().await;
     s.halo.sim.agent_edit(103, json!({"summary": "while running"}), None).unwrap();
     s.sink.wait_for(1, Duration::from_secs(10)).await;
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
     s.halo.sim.agent_edit(104, json!({"summary": "while stopped"}), None).unwrap();
     let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
     let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![103, 104], "{}", s.log());
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -143,7 +140,7 @@ async fn a_delivery_for_a_missing_ticket_is_skipped_and_later_changes_flow() {
     let big: Vec<Value> = (0..1001).map(|i| json!({"object_id": i + 1})).collect();
     let r = http.post(s.hook_url()).basic_auth(HOOK_USER, Some(HOOK_PASS)).json(&big).send().await.unwrap();
     assert_eq!(r.status(), 400, "batches are capped");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -163,26 +160,29 @@ async fn an_event_the_dispatcher_refuses_for_good_is_set_aside_and_replayed_on_r
     assert!(line.contains("HTTP 413") && line.contains("trig-1:"), "{line}");
     let dead = s.dir.path().join("trig-1.dead.jsonl");
     assert!(dead.exists());
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 
     // Started again without replay: it says what is set aside, and sends nothing of it.
     *s.sink.refusing.lock().unwrap() = None;
     let mut t = s.start("ticket_created", json!({"source": "webhook"}));
     s.listening().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.started().await;
+    s.worked_off().await;
     assert!(s.log().contains("1 event(s) the dispatcher refused are set aside"), "{}", s.log());
     assert_eq!(s.sink.outputs().len(), 3);
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 
     // With replay: the event arrives, under the event ID it was refused with, and leaves the list.
     let mut t = s.start("ticket_created", json!({"source": "webhook", "replay_dead_letters": true}));
     let out = s.sink.wait_for(4, Duration::from_secs(20)).await;
+    // The replay is over (the sink has the event a moment before the trigger knows it took it).
+    s.started().await;
     assert_eq!(out.len(), 4, "{}", s.log());
     assert_eq!(out[3]["ticket"]["id"], refused);
     let event_id = out[3]["event_id"].as_str().unwrap();
     assert!(line.contains(event_id), "replayed as {event_id}, refused as: {line}");
     assert!(!dead.exists(), "no dead letter left");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -194,7 +194,7 @@ async fn a_lost_or_truncated_inbox_is_detected_logged_and_deliveries_still_flow(
         s.listening().await;
         let first = s.create("before the damage", 4).await;
         assert_eq!(s.sink.wait_for(1, Duration::from_secs(10)).await.len(), 1, "{}", s.log());
-        assert!(stop(&mut t).success());
+        assert!(stop(&mut t).await.success());
         let inbox = s.dir.path().join("trig-1.inbox");
         match damage {
             "truncated" => std::fs::OpenOptions::new().write(true).open(&inbox).unwrap().set_len(3).unwrap(),
@@ -207,7 +207,7 @@ async fn a_lost_or_truncated_inbox_is_detected_logged_and_deliveries_still_flow(
         let got: Vec<i64> = out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
         assert_eq!(got, [first, second], "{damage}: a delivery after the damage is processed, none repeats:\n{}", s.log());
         assert!(s.log().contains("the file was truncated, replaced or lost"), "{damage}: it is logged:\n{}", s.log());
-        assert!(stop(&mut t).success());
+        assert!(stop(&mut t).await.success());
     }
 }
 
@@ -216,7 +216,7 @@ async fn a_lost_state_file_and_unreadable_journal_lines_are_logged_loudly() {
     let s = setup().await;
     let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
     s.started().await;
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
     std::fs::remove_file(s.dir.path().join("trig-1.json")).unwrap();
     std::fs::write(s.dir.path().join("trig-1.journal"), "not a journal line\n{\"k\":\"d\",\"v\":\"delivery-1\"}\n").unwrap();
     let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
@@ -225,7 +225,7 @@ async fn a_lost_state_file_and_unreadable_journal_lines_are_logged_loudly() {
     let warned = |needle: &str| log.lines().any(|l| l.contains("WARN") && l.contains(needle));
     assert!(warned("No state for this trigger"), "{log}");
     assert!(warned("1 unreadable line(s)"), "{log}");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -236,18 +236,8 @@ async fn a_stop_is_not_held_up_by_a_halo_that_does_not_answer() {
     // Every HaloITSM request from now on hangs; the next poll is one of them.
     s.halo.sim.set_faults(halo_sim::Faults { hold: true, ..Default::default() });
     let before = s.halo.sim.stats().api_requests;
-    let start = Instant::now();
-    while s.halo.sim.stats().api_requests == before {
-        assert!(start.elapsed() < Duration::from_secs(20), "no poll came:\n{}", s.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let status = tokio::task::spawn_blocking(move || {
-        let status = stop(&mut t);
-        (status, t)
-    })
-    .await
-    .unwrap()
-    .0;
+    eventually(Lazy(|| format!("a poll:\n{}", s.log())), async || s.halo.sim.stats().api_requests > before).await;
+    let status = stop(&mut t).await;
     assert!(status.success(), "{}", s.log());
     assert!(s.log().contains("Trigger stopped"), "it saved its state and said so:\n{}", s.log());
 }

@@ -13,7 +13,7 @@ async fn ticket_created_fires_once_per_new_ticket_from_webhooks_with_filters() {
     let b = s.create("EDR: credential dumping", 4).await;
     s.halo.sim.agent_edit(101, json!({"priority_id": 1}), Some("bump")).unwrap();
     let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.worked_off().await;
     let out2 = s.sink.outputs();
     assert_eq!(out.len(), out2.len(), "no late extra events");
     // HaloITSM (and the simulator) send deliveries for different tickets independently, so
@@ -28,7 +28,7 @@ async fn ticket_created_fires_once_per_new_ticket_from_webhooks_with_filters() {
         assert_eq!(o["changed_by_integration"], true, "created through the API application");
         assert_eq!(o["ticket"]["tickettype_id"], 4);
     }
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
     let ev = s.sink.events.lock().unwrap()[0].clone();
     assert_eq!(ev["type"], "trigger_event");
     assert_eq!(ev["body"]["meta"]["workflowId"], "wf");
@@ -43,10 +43,10 @@ async fn status_changes_fire_once_per_transition_with_old_and_new_status() {
     s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
     s.sink.wait_for(1, Duration::from_secs(10)).await;
     s.halo.sim.agent_edit(101, json!({"summary": "no status change"}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(101, json!({"status_id": 4}), Some("resolved")).unwrap();
     let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.worked_off().await;
     let out = {
         let _ = out;
         s.sink.outputs()
@@ -58,7 +58,7 @@ async fn status_changes_fire_once_per_transition_with_old_and_new_status() {
     assert_eq!(out[1]["ticket"]["status_id"], 4);
     assert_eq!(out[1]["changed_by_integration"], false, "an agent made the change");
     assert_eq!(out[1]["event"], "status_changed");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -70,10 +70,10 @@ async fn ticket_updated_reports_every_change_and_the_previous_status() {
     s.halo.sim.agent_edit(103, json!({"summary": "other ticket"}), None).unwrap();
     s.halo.sim.agent_edit(102, json!({"summary": "Emotet loader - contained"}), None).unwrap();
     s.sink.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(102, json!({"status_id": 2}), None).unwrap();
     let _ = s.sink.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.worked_off().await;
     let out = s.sink.outputs();
     assert_eq!(out.len(), 2, "{out:#?}\n{}", s.log());
     assert_valid("ticket_updated", &out);
@@ -83,7 +83,7 @@ async fn ticket_updated_reports_every_change_and_the_previous_status() {
     assert_eq!(out[1]["event"], "status_changed");
     assert_eq!(out[1]["previous_status_id"], 1);
     assert_eq!(out[1]["ticket"]["status_id"], 2);
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -120,7 +120,7 @@ async fn bearer_or_api_key_deliveries_with_string_ids_and_a_malformed_one_in_a_b
     let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
     assert!(out.iter().any(|o| o["ticket"]["id"] == 105), "{out:#?}");
     assert!(!s.log().contains("hook-t0ken"), "the secret never reaches the logs");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -139,7 +139,7 @@ async fn a_change_in_the_ui_by_the_integrations_agent_is_not_the_integrations() 
     let by_ticket = |id: i64| out.iter().find(|o| o["ticket"]["id"] == id).unwrap()["changed_by_integration"].clone();
     assert_eq!(by_ticket(106), json!(true), "made through the API application");
     assert_eq!(by_ticket(107), json!(false), "made in the UI, though by the same agent");
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
 
 #[tokio::test]
@@ -151,23 +151,23 @@ async fn filters_on_priority_status_change_and_new_status() {
     let hi = s.api.post_one("Tickets", json!({"summary": "critical", "details": "d", "tickettype_id": 4, "priority_id": 1})).await.unwrap();
     s.create("medium", 4).await;
     let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.worked_off().await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!(out[0]["ticket"]["id"], hi["id"]);
-    assert!(stop(&mut created).success());
+    assert!(stop(&mut created).await.success());
 
     let s = setup().await;
     s.webhooks(json!({}));
     let mut updated = s.start("ticket_updated", json!({"source": "webhook", "status_changed": true}));
     s.listening().await;
     s.halo.sim.agent_edit(102, json!({"summary": "no status change"}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(102, json!({"status_id": 2}), None).unwrap();
     let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.worked_off().await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!(out[0]["event"], "status_changed");
-    assert!(stop(&mut updated).success());
+    assert!(stop(&mut updated).await.success());
 
     let s = setup().await;
     s.webhooks(json!({}));
@@ -175,15 +175,15 @@ async fn filters_on_priority_status_change_and_new_status() {
     s.listening().await;
     s.halo.sim.agent_edit(102, json!({"status_id": 5}), None).unwrap();
     s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(101, json!({"status_id": 5}), None).unwrap();
     let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.worked_off().await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["new_status_id"].as_i64()), (Some(101), Some(5)));
     assert!(!s.log().contains("sim-secret"), "the client secret never reaches the log");
     assert!(!s.sink.events.lock().unwrap().iter().any(|e| e.to_string().contains("sim-secret")));
-    assert!(stop(&mut status).success());
+    assert!(stop(&mut status).await.success());
 }
 
 #[tokio::test]
@@ -218,5 +218,5 @@ async fn event_only_deliveries_for_one_ticket_cost_one_read_per_batch() {
     let reads = s.halo.sim.stats().by_route.get("GET /api/Tickets/{id}").copied().unwrap_or(0);
     // At most one read (and one re-read) per ticket per batch of stored POSTs, not one per delivery.
     assert!(reads <= 2 * (POSTS as u64 + 1), "{reads} ticket reads for {} deliveries", POSTS * 100);
-    assert!(stop(&mut t).success());
+    assert!(stop(&mut t).await.success());
 }
