@@ -4,7 +4,6 @@ use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{
     ODD_SECRET, SECRET, connection, echoing_api, echoing_token_endpoint, halo_with_token, leaked, mount_agent_and_teams, odd_connection,
@@ -123,17 +122,8 @@ async fn http_serves_until_sigterm_then_exits_cleanly() {
     let mut child = Command::new(BIN).args(["http", "--port", "0", "--bind", "127.0.0.1"]).stderr(Stdio::piped()).spawn().unwrap();
     let (base, _) = common::announced_url(child.stderr.take().unwrap(), "serving the plugin API on ").await;
     let url = format!("{base}/api/v1/status");
-    let started = Instant::now();
-    let mut ready = false;
-    while started.elapsed() < Duration::from_secs(10) {
-        if let Ok(r) = reqwest::get(&url).await {
-            assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "Ready"}));
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(ready, "server did not become ready");
+    let r = common::eventually("the server to become ready", async || reqwest::get(&url).await.ok()).await;
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "Ready"}));
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
@@ -188,11 +178,7 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
 async fn simulate_serves_a_halo_the_plugin_can_use() {
     let mut child = Command::new(BIN).args(["simulate", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let (base, printed) = common::announced_url(child.stdout.take().unwrap(), "simulator listening on ").await;
-    let started = Instant::now();
-    while reqwest::get(format!("{base}/_sim/stats")).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "simulator did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::eventually("the simulator to start", async || reqwest::get(format!("{base}/_sim/stats")).await.is_ok()).await;
     let conn = json!({"client_id": "sim-client", "client_secret": {"secretKey": "sim-secret"},
         "authorization_server": format!("{base}/auth"), "resource_server": format!("{base}/api")});
     let msg =

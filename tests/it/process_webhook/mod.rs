@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -14,7 +14,7 @@ use axum::routing::post;
 use halo_sim::{self as sim, SimConfig, SimHandle, WebhookConfig};
 use serde_json::{Value, json};
 
-use crate::common::{PluginServer, action, post as post_json};
+use crate::common::{Lazy, PluginServer, action, eventually, post as post_json};
 
 mod flows;
 mod requests;
@@ -68,12 +68,8 @@ impl Taken {
     }
 
     async fn wait_until(&self, n: usize, count: impl Fn(&[Value]) -> usize) -> Vec<Value> {
-        let start = Instant::now();
-        while count(&self.bodies.lock().unwrap()) < n {
-            assert!(start.elapsed() < Duration::from_secs(10), "only {} of {n} arrived", count(&self.bodies.lock().unwrap()));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.bodies.lock().unwrap().clone()
+        let got = || Some(self.bodies.lock().unwrap().clone()).filter(|b| count(b) >= n);
+        eventually(Lazy(|| format!("{n} to arrive, got {}", count(&self.bodies.lock().unwrap()))), async || got()).await
     }
 }
 

@@ -24,12 +24,7 @@ impl Container {
             .spawn()
             .expect("start the plugin");
         let (url, _) = common::announced_url(child.stderr.take().expect("stderr"), "serving the plugin API on ").await;
-        for _ in 0..500 {
-            if reqwest::get(format!("{url}/api/v1/status")).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        common::eventually("the plugin to answer", async || reqwest::get(format!("{url}/api/v1/status")).await.is_ok()).await;
         Container { child, url }
     }
 }

@@ -32,14 +32,9 @@ async fn control_routes_configure_and_report() {
     edits(&h, 2);
     rx.wait_for(2).await;
     assert_eq!(rx.posts()[0].auth.as_deref(), Some("Basic aGFsbzpzM2NyZXQ6eA=="));
-    let started = Instant::now();
-    let stats = loop {
-        let s = get(format!("{url}/stats")).await;
-        if s["deliveries_sent"] == json!(1) || started.elapsed() > WAIT {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    // The receiver records a POST before answering it: wait for the sender to count the answer.
+    let sent = async || Some(get(format!("{url}/stats")).await).filter(|s| s["deliveries_sent"] == json!(1));
+    let stats = eventually("the delivery to be counted as sent", sent).await;
     assert_eq!(stats, json!({"events": 2, "deliveries_sent": 1, "dropped": 0, "duplicated": 0, "delayed": 0, "failed": 0}));
 
     for bad in [json!({"url": rx.url, "drop_ratio": 2}), json!({"url": rx.url, "dropratio": 0.5}), json!({"url": "not a url"}), json!([])] {
@@ -71,14 +66,8 @@ async fn simulate_flags_configure_webhooks() {
         .spawn()
         .expect("spawn simulate");
     let (base, printed) = crate::common::announced_url(child.stdout.take().expect("stdout"), "simulator listening on ").await;
-    let started = Instant::now();
-    let shown = loop {
-        if let Ok(r) = reqwest::get(format!("{base}/_sim/webhook")).await {
-            break r.json::<Value>().await.expect("json");
-        }
-        assert!(started.elapsed() < WAIT, "simulator did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let answer = eventually("the simulator to start", async || reqwest::get(format!("{base}/_sim/webhook")).await.ok()).await;
+    let shown = answer.json::<Value>().await.expect("json");
     assert_eq!(shown["batch_size"], json!(3));
     assert_eq!(shown["batch_window_ms"], json!(50));
     assert_eq!(shown["payload"], json!("event_only"));

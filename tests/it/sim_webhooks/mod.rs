@@ -25,9 +25,6 @@ mod failing_receivers;
 mod faults;
 mod payloads;
 
-/// Longest any test waits for deliveries to arrive.
-const WAIT: Duration = Duration::from_secs(10);
-
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }

@@ -5,7 +5,7 @@ use super::*;
 
 /// Wait for the `n`th event and return it.
 async fn nth(s: &Setup, n: usize) -> Value {
-    let out = s.sink.wait_for(n, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(n).await;
     assert!(out.len() >= n, "{out:#?}\n{}", s.log());
     out[n - 1].clone()
 }

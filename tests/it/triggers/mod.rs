@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -98,12 +98,9 @@ impl Sink {
         self.events.lock().unwrap().iter().map(|e| e["body"]["output"].clone()).collect()
     }
 
-    /// Wait until at least `n` events arrived (or the timeout passed); returns the outputs.
-    async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Value> {
-        let start = Instant::now();
-        while self.events.lock().unwrap().len() < n && start.elapsed() < timeout {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// Wait until at least `n` events arrived; returns the outputs.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        eventually(Lazy(|| format!("{n} events, got {:#?}", self.outputs())), async || self.events.lock().unwrap().len() >= n).await;
         self.outputs()
     }
 }

@@ -11,7 +11,7 @@ async fn polling_sees_changes_to_tickets_closed_long_ago() {
     let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
     s.started().await;
     s.halo.sim.agent_edit(104, json!({}), Some("Customer asked for the report")).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    let out = s.sink.wait_for(1).await;
     assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
     assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["ticket"]["closed"].as_bool()), (Some(104), Some(true)));
     assert_eq!(out[0]["insightidr_status"], "CLOSED");
@@ -29,7 +29,7 @@ async fn polling_alone_starts_from_now_and_the_flag_file_stops_it() {
     let mut t = s.start("ticket_updated", json!({"source": "poll", "interval_seconds": 5}));
     s.started().await;
     s.halo.sim.agent_edit(105, json!({"summary": "changed after"}), None).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    let out = s.sink.wait_for(1).await;
     s.more_polls().await;
     let out = {
         let _ = out;
@@ -51,7 +51,7 @@ async fn lookback_reports_recent_changes_on_first_start() {
     let s = setup().await;
     s.halo.sim.agent_edit(104, json!({"status_id": 2}), None).unwrap();
     let mut t = s.start("ticket_status_changed", json!({"source": "poll", "interval_seconds": 5, "lookback_minutes": 10}));
-    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(1).await;
     assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
     assert_eq!(
         (out[0]["old_status_id"].as_i64(), out[0]["new_status_id"].as_i64()),
@@ -69,7 +69,7 @@ async fn a_ticket_created_and_changed_between_polls_reports_both() {
     let id = s.create("created and moved before the next poll", 4).await;
     s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(id, json!({"status_id": 6}), None).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(15)).await;
+    let out = s.sink.wait_for(1).await;
     s.more_polls().await;
     let out = {
         let _ = out;

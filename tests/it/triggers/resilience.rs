@@ -22,7 +22,7 @@ async fn killed_and_restarted_it_loses_nothing_and_repeats_nothing() {
     }
     let mut t = s.start("ticket_updated", json!({"source": "webhook+poll", "interval_seconds": 5}));
     s.listening().await;
-    let out = s.sink.wait_for(ids.len(), Duration::from_secs(20)).await;
+    let out = s.sink.wait_for(ids.len()).await;
     s.more_polls().await;
     let out = {
         let _ = out;
@@ -48,7 +48,7 @@ async fn a_dispatcher_outage_is_ridden_out() {
     eventually(Lazy(|| format!("the outage to be met:\n{}", s.log())), async || s.log().contains("did not accept the event")).await;
     assert!(s.sink.outputs().is_empty());
     s.sink.failing.store(false, Ordering::SeqCst);
-    let out = s.sink.wait_for(2, Duration::from_secs(20)).await;
+    let out = s.sink.wait_for(2).await;
     s.worked_off().await;
     let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
     ids.sort_unstable();
@@ -69,7 +69,7 @@ async fn a_flaky_halo_delays_events_but_loses_none() {
     for id in &ids {
         s.halo.sim.agent_edit(*id, json!({"summary": "edited while HaloITSM is flaky"}), None).unwrap();
     }
-    s.sink.wait_for(ids.len(), Duration::from_secs(30)).await;
+    s.sink.wait_for(ids.len()).await;
     s.more_polls().await;
     let out = s.sink.outputs();
     let keys = assert_once(&out);
@@ -99,7 +99,7 @@ async fn deliveries_accepted_during_an_outage_survive_a_kill() {
     let c = s.create("accepted after the restart", 4).await;
     eventually("its delivery accepted", async || s.halo.sim.webhook_stats().deliveries_sent >= 3).await;
     s.sink.failing.store(false, Ordering::SeqCst);
-    s.sink.wait_for(3, Duration::from_secs(30)).await;
+    s.sink.wait_for(3).await;
     s.worked_off().await;
     let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
     ids.sort_unstable();
@@ -114,11 +114,11 @@ async fn webhook_only_catches_up_on_changes_made_while_stopped() {
     let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
     s.listening().await;
     s.halo.sim.agent_edit(103, json!({"summary": "while running"}), None).unwrap();
-    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    s.sink.wait_for(1).await;
     assert!(stop(&mut t).await.success());
     s.halo.sim.agent_edit(104, json!({"summary": "while stopped"}), None).unwrap();
     let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
-    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(2).await;
     assert_eq!(out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![103, 104], "{}", s.log());
     assert!(stop(&mut t).await.success());
 }
@@ -134,7 +134,7 @@ async fn a_delivery_for_a_missing_ticket_is_skipped_and_later_changes_flow() {
     assert_eq!(r.status(), 200);
     s.webhooks(json!({}));
     s.halo.sim.agent_edit(105, json!({"summary": "real change"}), None).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(1).await;
     assert_eq!(out.len(), 1, "{}", s.log());
     assert_eq!(out[0]["ticket"]["id"], 105);
     let big: Vec<Value> = (0..1001).map(|i| json!({"object_id": i + 1})).collect();
@@ -152,7 +152,7 @@ async fn an_event_the_dispatcher_refuses_for_good_is_set_aside_and_replayed_on_r
     let refused = s.create("refused by the dispatcher", 4).await;
     *s.sink.refusing.lock().unwrap() = Some(refused);
     let later = [s.create("after it 1", 4).await, s.create("after it 2", 4).await, s.create("after it 3", 4).await];
-    let out = s.sink.wait_for(3, Duration::from_secs(20)).await;
+    let out = s.sink.wait_for(3).await;
     let got: Vec<i64> = out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
     assert_eq!(got, later, "the trigger goes on past the refused event:\n{}", s.log());
     let log = s.log();
@@ -174,7 +174,7 @@ async fn an_event_the_dispatcher_refuses_for_good_is_set_aside_and_replayed_on_r
 
     // With replay: the event arrives, under the event ID it was refused with, and leaves the list.
     let mut t = s.start("ticket_created", json!({"source": "webhook", "replay_dead_letters": true}));
-    let out = s.sink.wait_for(4, Duration::from_secs(20)).await;
+    let out = s.sink.wait_for(4).await;
     // The replay is over (the sink has the event a moment before the trigger knows it took it).
     s.started().await;
     assert_eq!(out.len(), 4, "{}", s.log());
@@ -193,7 +193,7 @@ async fn a_lost_or_truncated_inbox_is_detected_logged_and_deliveries_still_flow(
         let mut t = s.start("ticket_created", json!({"source": "webhook"}));
         s.listening().await;
         let first = s.create("before the damage", 4).await;
-        assert_eq!(s.sink.wait_for(1, Duration::from_secs(10)).await.len(), 1, "{}", s.log());
+        assert_eq!(s.sink.wait_for(1).await.len(), 1, "{}", s.log());
         assert!(stop(&mut t).await.success());
         let inbox = s.dir.path().join("trig-1.inbox");
         match damage {
@@ -203,7 +203,7 @@ async fn a_lost_or_truncated_inbox_is_detected_logged_and_deliveries_still_flow(
         let mut t = s.start("ticket_created", json!({"source": "webhook"}));
         s.listening().await;
         let second = s.create("after the damage", 4).await;
-        let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+        let out = s.sink.wait_for(2).await;
         let got: Vec<i64> = out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
         assert_eq!(got, [first, second], "{damage}: a delivery after the damage is processed, none repeats:\n{}", s.log());
         assert!(s.log().contains("the file was truncated, replaced or lost"), "{damage}: it is logged:\n{}", s.log());

@@ -12,7 +12,7 @@ async fn ticket_created_fires_once_per_new_ticket_from_webhooks_with_filters() {
     let _other_type = s.create("Printer jam", 1).await;
     let b = s.create("EDR: credential dumping", 4).await;
     s.halo.sim.agent_edit(101, json!({"priority_id": 1}), Some("bump")).unwrap();
-    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(2).await;
     s.worked_off().await;
     let out2 = s.sink.outputs();
     assert_eq!(out.len(), out2.len(), "no late extra events");
@@ -41,11 +41,11 @@ async fn status_changes_fire_once_per_transition_with_old_and_new_status() {
     let mut t = s.start("ticket_status_changed", json!({"source": "webhook"}));
     s.listening().await;
     s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
-    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    s.sink.wait_for(1).await;
     s.halo.sim.agent_edit(101, json!({"summary": "no status change"}), None).unwrap();
     s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(101, json!({"status_id": 4}), Some("resolved")).unwrap();
-    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(2).await;
     s.worked_off().await;
     let out = {
         let _ = out;
@@ -69,10 +69,10 @@ async fn ticket_updated_reports_every_change_and_the_previous_status() {
     s.listening().await;
     s.halo.sim.agent_edit(103, json!({"summary": "other ticket"}), None).unwrap();
     s.halo.sim.agent_edit(102, json!({"summary": "Emotet loader - contained"}), None).unwrap();
-    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    s.sink.wait_for(1).await;
     s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(102, json!({"status_id": 2}), None).unwrap();
-    let _ = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    let _ = s.sink.wait_for(2).await;
     s.worked_off().await;
     let out = s.sink.outputs();
     assert_eq!(out.len(), 2, "{out:#?}\n{}", s.log());
@@ -97,7 +97,7 @@ async fn bearer_or_api_key_deliveries_with_string_ids_and_a_malformed_one_in_a_b
     let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
     s.listening().await;
     s.halo.sim.agent_edit(102, json!({"summary": "Emotet loader - contained"}), None).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(1).await;
     assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
     assert_eq!(out[0]["ticket"]["id"], 102);
     assert_eq!(out[0]["ticket"]["summary"], "Emotet loader - contained");
@@ -117,7 +117,7 @@ async fn bearer_or_api_key_deliveries_with_string_ids_and_a_malformed_one_in_a_b
     let answer: Value = r.json().await.unwrap();
     assert_eq!(answer["deliveries"], 1, "{answer}");
     assert_eq!(answer["refused"][0]["index"], 1, "{answer}");
-    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(2).await;
     assert!(out.iter().any(|o| o["ticket"]["id"] == 105), "{out:#?}");
     assert!(!s.log().contains("hook-t0ken"), "the secret never reaches the logs");
     assert!(stop(&mut t).await.success());
@@ -132,9 +132,9 @@ async fn a_change_in_the_ui_by_the_integrations_agent_is_not_the_integrations() 
     let mut t = s.start("ticket_updated", json!({"source": "webhook"}));
     s.listening().await;
     s.api.post_one("Actions", json!({"ticket_id": 106, "outcome": "Private Note", "note": "from the integration"})).await.unwrap();
-    s.sink.wait_for(1, Duration::from_secs(10)).await;
+    s.sink.wait_for(1).await;
     s.halo.sim.agent_edit_by(1, 107, json!({"summary": "edited in the UI by the API agent"}), None).unwrap();
-    let out = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(2).await;
     assert_eq!(out.len(), 2, "{out:#?}\n{}", s.log());
     let by_ticket = |id: i64| out.iter().find(|o| o["ticket"]["id"] == id).unwrap()["changed_by_integration"].clone();
     assert_eq!(by_ticket(106), json!(true), "made through the API application");
@@ -150,7 +150,7 @@ async fn filters_on_priority_status_change_and_new_status() {
     s.listening().await;
     let hi = s.api.post_one("Tickets", json!({"summary": "critical", "details": "d", "tickettype_id": 4, "priority_id": 1})).await.unwrap();
     s.create("medium", 4).await;
-    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(1).await;
     s.worked_off().await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!(out[0]["ticket"]["id"], hi["id"]);
@@ -163,7 +163,7 @@ async fn filters_on_priority_status_change_and_new_status() {
     s.halo.sim.agent_edit(102, json!({"summary": "no status change"}), None).unwrap();
     s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(102, json!({"status_id": 2}), None).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(1).await;
     s.worked_off().await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!(out[0]["event"], "status_changed");
@@ -177,7 +177,7 @@ async fn filters_on_priority_status_change_and_new_status() {
     s.halo.sim.agent_edit(101, json!({"status_id": 6}), None).unwrap();
     s.halo.sim.advance_clock(Duration::from_secs(1));
     s.halo.sim.agent_edit(101, json!({"status_id": 5}), None).unwrap();
-    let out = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    let out = s.sink.wait_for(1).await;
     s.worked_off().await;
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["new_status_id"].as_i64()), (Some(101), Some(5)));
@@ -212,7 +212,7 @@ async fn event_only_deliveries_for_one_ticket_cost_one_read_per_batch() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let out = s.sink.wait_for(1, Duration::from_secs(20)).await;
+    let out = s.sink.wait_for(1).await;
     assert_eq!(out.len(), 1, "{out:#?}\n{}", s.log());
     assert_eq!(out[0]["ticket"]["id"], 102, "ticket 103 did not change");
     let reads = s.halo.sim.stats().by_route.get("GET /api/Tickets/{id}").copied().unwrap_or(0);
