@@ -288,24 +288,8 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
     let id = ticket["id"].as_i64().unwrap();
 
     // The trigger workflow: HaloITSM status changes → InsightIDR.
-    let events: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = {
-        let events = events.clone();
-        let app = axum::Router::new().route(
-            "/events",
-            axum::routing::post(move |b: axum::Json<Value>| {
-                let events = events.clone();
-                async move {
-                    events.lock().unwrap().push(b.0["body"]["output"].clone());
-                    "ok"
-                }
-            }),
-        );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/events", l.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(l, app).await });
-        url
-    };
+    let events = Sink::events().await;
+    let sink = events.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let msg = json!({"version": "v1", "type": "trigger_start", "body": {
         "trigger": "ticket_status_changed", "meta": {"triggerId": "sync"}, "connection": w.conn,
@@ -329,12 +313,12 @@ async fn a_change_on_each_side_reaches_the_other_once_and_does_not_bounce() {
     // and IDR → Halo for every IDR change. Settled: `n` events, and every change HaloITSM
     // announced worked off by the trigger (what would bounce has bounced).
     let settle = async |n: usize| {
-        eventually(format!("{n} events"), async || events.lock().unwrap().len() >= n).await;
+        events.wait_for(n).await;
         eventually("the deliveries to be worked off", async || {
             webhooks_idle(&w.halo.sim.webhook_stats()) && inbox_worked(dir.path(), "sync")
         })
         .await;
-        events.lock().unwrap().clone()
+        events.outputs()
     };
 
     // HaloITSM → InsightIDR: an analyst starts working the ticket.

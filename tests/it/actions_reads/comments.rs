@@ -4,7 +4,7 @@ use super::*;
 
 /// The existence check list_comments makes before reading the actions.
 async fn ticket_exists(e: &Env, id: i64) {
-    e.mount(api("GET", &format!("Tickets/{id}"), ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(row(id))).expect(1))
+    e.mount(api("GET", &format!("Tickets/{id}"), ExactQuery::new(&[("includedetails", "true")])).respond_with(ok_json(row(id))).expect(1))
         .await;
 }
 
@@ -51,7 +51,7 @@ async fn list_comments_reads_the_wrapped_list_newest_first_as_plain_text() {
     ticket_exists(&e, 42).await;
     e.mount(
         api("GET", "Actions", actions_query(42, &[("excludesys", "true")]))
-            .respond_with(json_ok(json!({"record_count": 4, "actions": notes()})))
+            .respond_with(ok_json(json!({"record_count": 4, "actions": notes()})))
             .expect(1),
     )
     .await;
@@ -66,7 +66,7 @@ async fn list_comments_reads_a_bare_array_and_never_shows_private_notes_when_ask
     // HaloITSM was asked to leave private notes out but sends them anyway: they are still dropped.
     e.mount(
         api("GET", "Actions", actions_query(42, &[("excludeprivate", "true"), ("excludesys", "true")]))
-            .respond_with(json_ok(json!(notes())))
+            .respond_with(ok_json(json!(notes())))
             .expect(1),
     )
     .await;
@@ -80,7 +80,7 @@ async fn list_comments_with_system_actions_does_not_exclude_them() {
     ticket_exists(&e, 42).await;
     let logged = json!({"id": 500, "ticket_id": 42, "who": "System", "datetime": "2026-09-01T08:00:00", "outcome": "Ticket Logged",
                         "note": "Ticket logged via API", "hiddenfromuser": false, "new_status": 1});
-    e.mount(api("GET", "Actions", actions_query(42, &[])).respond_with(json_ok(json!({"record_count": 1, "actions": [logged]}))).expect(1))
+    e.mount(api("GET", "Actions", actions_query(42, &[])).respond_with(ok_json(json!({"record_count": 1, "actions": [logged]}))).expect(1))
         .await;
     let out = e.ok("list_comments", json!({"ticket_id": 42, "include_system": true})).await;
     assert_eq!(out["count"], 1);
@@ -98,7 +98,7 @@ async fn list_comments_on_an_unknown_ticket_is_a_400_naming_it() {
             .expect(1),
     )
     .await;
-    e.mount(Mock::given(method("GET")).and(path("/api/Actions")).respond_with(json_ok(json!([]))).expect(0)).await;
+    e.mount(Mock::given(method("GET")).and(path("/api/Actions")).respond_with(ok_json(json!([]))).expect(0)).await;
     let err = e.fails("list_comments", json!({"ticket_id": 77}), 400).await;
     assert!(err["error"].as_str().unwrap().contains("77"), "{err}");
 }
@@ -111,7 +111,7 @@ async fn list_comments_sorts_by_the_time_it_shows() {
         {"id": 601, "ticket_id": 42, "who": "Alex Morgan", "datetime": "2026-09-01T09:00:00", "outcome": "Note", "note": "older"},
         {"id": 600, "ticket_id": 42, "who": "Alex Morgan", "actiondatecreated": "2026-09-02T09:00:00", "outcome": "Note", "note": "newer"},
     ]);
-    e.mount(api("GET", "Actions", actions_query(42, &[("excludesys", "true")])).respond_with(json_ok(rows)).expect(1)).await;
+    e.mount(api("GET", "Actions", actions_query(42, &[("excludesys", "true")])).respond_with(ok_json(rows)).expect(1)).await;
     let out = e.ok("list_comments", json!({"ticket_id": 42})).await;
     let shown: Vec<(&str, &str)> =
         out["comments"].as_array().unwrap().iter().map(|c| (c["datetime"].as_str().unwrap(), c["text"].as_str().unwrap())).collect();

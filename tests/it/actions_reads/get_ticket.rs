@@ -7,19 +7,19 @@ async fn get_ticket_without_the_closed_flag_asks_the_tenant_which_statuses_close
     let e = env().await;
     // A full read may leave `hasbeenclosed` out when it is false (docs/halo-api.md#T11): whether
     // the ticket is closed then comes from the tenant's statuses, read once and cached.
-    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(row(5))).expect(1..=2)).await;
+    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(ok_json(row(5))).expect(1..=2)).await;
     let mut closed = row(6);
     closed["status_id"] = json!(9);
-    e.mount(api("GET", "Tickets/6", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(closed)).expect(0..=1)).await;
+    e.mount(api("GET", "Tickets/6", ExactQuery::new(&[("includedetails", "true")])).respond_with(ok_json(closed)).expect(0..=1)).await;
     e.mount(
         api("GET", "Status", ExactQuery::new(&[("excludeclosed", "true")]))
-            .respond_with(json_ok(json!([{"id": 1, "name": "New"}])))
+            .respond_with(ok_json(json!([{"id": 1, "name": "New"}])))
             .expect(1),
     )
     .await;
     e.mount(
         api("GET", "Status", ExactQuery::new(&[]))
-            .respond_with(json_ok(json!([{"id": 1, "name": "New"}, {"id": 9, "name": "Closed"}])))
+            .respond_with(ok_json(json!([{"id": 1, "name": "New"}, {"id": 9, "name": "Closed"}])))
             .expect(1),
     )
     .await;
@@ -48,7 +48,7 @@ fn full_ticket() -> Value {
 #[tokio::test]
 async fn get_ticket_asks_for_details_and_normalises_the_ticket() {
     let e = env().await;
-    e.mount(api("GET", "Tickets/1042", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(full_ticket())).expect(1))
+    e.mount(api("GET", "Tickets/1042", ExactQuery::new(&[("includedetails", "true")])).respond_with(ok_json(full_ticket())).expect(1))
         .await;
     let out = e.ok("get_ticket", json!({"ticket_id": 1042})).await;
     assert_eq!(out["found"], true);
@@ -72,7 +72,7 @@ async fn get_ticket_asks_for_details_and_normalises_the_ticket() {
 #[tokio::test]
 async fn get_ticket_without_details_sends_no_query() {
     let e = env().await;
-    e.mount(api("GET", "Tickets/1042", ExactQuery::new(&[])).respond_with(json_ok(read(1042))).expect(1)).await;
+    e.mount(api("GET", "Tickets/1042", ExactQuery::new(&[])).respond_with(ok_json(read(1042))).expect(1)).await;
     let out = e.ok("get_ticket", json!({"ticket_id": 1042, "include_details": false})).await;
     assert_eq!(out["found"], true);
     assert_eq!(out["ticket"]["id"], 1042);
@@ -82,7 +82,7 @@ async fn get_ticket_without_details_sends_no_query() {
 #[tokio::test]
 async fn get_ticket_links_to_the_portal_url_when_one_is_set() {
     let e = env().await;
-    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(json_ok(read(5))).expect(1)).await;
+    e.mount(api("GET", "Tickets/5", ExactQuery::new(&[("includedetails", "true")])).respond_with(ok_json(read(5))).expect(1)).await;
     let mut conn = e.conn();
     conn["portal_url"] = json!("https://portal.example.com");
     let (status, body) = post(&e.srv.url("/api/v1/actions/get_ticket"), &action("get_ticket", conn, json!({"ticket_id": 5}))).await;

@@ -21,9 +21,9 @@ fn statuses_open() -> Value {
 #[tokio::test]
 async fn list_statuses_marks_closed_those_missing_from_the_open_list() {
     let e = env().await;
-    e.mount(api("GET", "Status", ExactQuery::new(&[("excludeclosed", "true")])).respond_with(json_ok(statuses_open())).expect(1)).await;
+    e.mount(api("GET", "Status", ExactQuery::new(&[("excludeclosed", "true")])).respond_with(ok_json(statuses_open())).expect(1)).await;
     e.mount(
-        api("GET", "Status", ExactQuery::new(&[])).respond_with(json_ok(json!({"record_count": 4, "statuses": statuses_all()}))).expect(1),
+        api("GET", "Status", ExactQuery::new(&[])).respond_with(ok_json(json!({"record_count": 4, "statuses": statuses_all()}))).expect(1),
     )
     .await;
     let out = e.ok("list_statuses", json!({})).await;
@@ -40,11 +40,11 @@ async fn list_statuses_excluding_closed_leaves_out_what_haloitsm_says_closes() {
     let e = env().await;
     e.mount(
         api("GET", "Status", ExactQuery::new(&[("excludeclosed", "true")]))
-            .respond_with(json_ok(json!({"record_count": 2, "statuses": statuses_open()})))
+            .respond_with(ok_json(json!({"record_count": 2, "statuses": statuses_open()})))
             .expect(1),
     )
     .await;
-    e.mount(api("GET", "Status", ExactQuery::new(&[])).respond_with(json_ok(statuses_all())).expect(1)).await;
+    e.mount(api("GET", "Status", ExactQuery::new(&[])).respond_with(ok_json(statuses_all())).expect(1)).await;
     let out = e.ok("list_statuses", json!({"exclude_closed": true})).await;
     assert_eq!(
         out,
@@ -59,7 +59,7 @@ async fn list_statuses_says_nothing_of_closing_when_haloitsm_does_not_filter() {
     // A tenant that ignores `excludeclosed` answers every status both times: which ones close is
     // unknown, so no status is called closed or open (and `type` is never read for it).
     for q in [&[("excludeclosed", "true")][..], &[]] {
-        e.mount(api("GET", "Status", ExactQuery::new(q)).respond_with(json_ok(statuses_all())).expect(1)).await;
+        e.mount(api("GET", "Status", ExactQuery::new(q)).respond_with(ok_json(statuses_all())).expect(1)).await;
     }
     let out = e.ok("list_statuses", json!({})).await;
     assert_eq!(out["count"], 4);
@@ -71,13 +71,13 @@ async fn list_statuses_passes_the_ticket_type_on_both_requests() {
     let e = env().await;
     e.mount(
         api("GET", "Status", ExactQuery::new(&[("tickettype_id", "4"), ("excludeclosed", "true")]))
-            .respond_with(json_ok(json!([{"id": 1, "name": "New", "type": 0}])))
+            .respond_with(ok_json(json!([{"id": 1, "name": "New", "type": 0}])))
             .expect(1),
     )
     .await;
     e.mount(
         api("GET", "Status", ExactQuery::new(&[("tickettype_id", "4")]))
-            .respond_with(json_ok(json!([{"id": 1, "name": "New", "type": 0}, {"id": 5, "name": "Closed", "type": 1}])))
+            .respond_with(ok_json(json!([{"id": 1, "name": "New", "type": 0}, {"id": 5, "name": "Closed", "type": 1}])))
             .expect(1),
     )
     .await;
@@ -195,7 +195,7 @@ async fn lookups_accept_plain_arrays_and_wrapped_lists() {
             ("wrapper under another key", json!({"record_count": count, "items": l.rows.clone()})),
         ] {
             let e = env().await;
-            e.mount(api("GET", l.endpoint, ExactQuery::new(query)).respond_with(json_ok(answer)).expect(1)).await;
+            e.mount(api("GET", l.endpoint, ExactQuery::new(query)).respond_with(ok_json(answer)).expect(1)).await;
             let out = e.ok(l.action, l.input.clone()).await;
             assert_eq!(out, l.output, "{} {} ({shape})", l.action, l.input);
         }
@@ -209,7 +209,7 @@ async fn list_priorities_take_the_id_from_priorityid_only() {
     // without a `priorityid` the GUID is not used as an ID.
     e.mount(
         api("GET", "Priority", ExactQuery::new(&[]))
-            .respond_with(json_ok(json!([{"id": 17, "priorityid": 2, "name": "High", "slaid": 1},
+            .respond_with(ok_json(json!([{"id": 17, "priorityid": 2, "name": "High", "slaid": 1},
                                          {"id": "0c3e55b0-6a3f-4d1e-9a8f-1f2b3c4d5e6f", "name": "Odd", "slaid": 2},
                                          {"id": "5b7a1c2d-3e4f-4a5b-8c9d-0e1f2a3b4c5d", "priorityid": "3", "name": "Medium"}])))
             .expect(1),
@@ -228,7 +228,7 @@ async fn list_priorities_gives_each_priority_once_whatever_its_slas() {
     // One row per SLA and priority, the name differing per SLA, one row hidden (docs/halo-api.md#P1).
     e.mount(
         api("GET", "Priority", ExactQuery::new(&[]))
-            .respond_with(json_ok(json!([
+            .respond_with(ok_json(json!([
                 {"id": "c183eb27-0000-4000-8000-000000000001", "priorityid": 1, "slaid": 1, "name": "Critical", "ishidden": true},
                 {"id": "c183eb27-0000-4000-8000-000000000002", "priorityid": 1, "slaid": 2, "name": "Urgent", "ishidden": false},
                 {"id": "c183eb27-0000-4000-8000-000000000003", "priorityid": 2, "slaid": 1, "name": "High"},

@@ -7,8 +7,8 @@ use crate::common;
 
 use common::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{any, header, method, path, query_param};
-use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
 mod comments;
 mod get_ticket;
@@ -20,26 +20,7 @@ mod users_agents;
 
 /// Matches when the request's query string holds exactly these parameters (in any order) and
 /// nothing else.
-struct ExactQuery(Vec<(String, String)>);
-
-impl ExactQuery {
-    fn new(pairs: &[(&str, &str)]) -> Self {
-        Self::owned(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-    }
-
-    fn owned(mut pairs: Vec<(String, String)>) -> Self {
-        pairs.sort();
-        ExactQuery(pairs)
-    }
-}
-
-impl Match for ExactQuery {
-    fn matches(&self, req: &Request) -> bool {
-        let mut got: Vec<(String, String)> = req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        got.sort();
-        got == self.0
-    }
-}
+type ExactQuery = QueryIs;
 
 /// A mocked HaloITSM (token endpoint mounted, any request no mock expects fails the test) and a
 /// plugin server in front of it.
@@ -49,30 +30,13 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let halo = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/auth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})))
-        .named("token")
-        .mount(&halo)
-        .await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .named("a request no test expects")
-        .expect(0)
-        .mount(&halo)
-        .await;
+    let halo = strict_halo().await;
     Env { halo, srv: PluginServer::start().await }
 }
 
 /// An authenticated API call to HaloITSM with exactly these query parameters.
 fn api(verb: &str, api_path: &str, query: ExactQuery) -> MockBuilder {
     Mock::given(method(verb)).and(path(format!("/api/{api_path}"))).and(header("authorization", "Bearer tok")).and(query)
-}
-
-fn json_ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 impl Env {
@@ -155,7 +119,7 @@ fn page(record_count: i64, ids: impl IntoIterator<Item = i64>) -> Value {
 impl Env {
     /// The search's list of closed tickets finds none.
     async fn no_closed(&self, filters: &[(&str, &str)], page_size: u64) {
-        self.mount(api("GET", "Tickets", closed_query(filters, page_size, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
+        self.mount(api("GET", "Tickets", closed_query(filters, page_size, 1)).respond_with(ok_json(page(0, []))).expect(1)).await;
     }
 }
 

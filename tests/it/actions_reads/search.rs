@@ -36,7 +36,7 @@ async fn search_maps_every_input_to_haloitsm_filter_names() {
     };
     e.mount(
         api("GET", "Tickets", search_query(&filters, 100, 1))
-            .respond_with(json_ok(json!({"record_count": 2, "tickets": [matching(12), matching(11)]})))
+            .respond_with(ok_json(json!({"record_count": 2, "tickets": [matching(12), matching(11)]})))
             .expect(1),
     )
     .await;
@@ -44,7 +44,7 @@ async fn search_maps_every_input_to_haloitsm_filter_names() {
     e.mount(
         Mock::given(method("GET"))
             .and(path("/api/Team"))
-            .respond_with(json_ok(json!([{"id": 2, "name": "Security Operations"}])))
+            .respond_with(ok_json(json!([{"id": 2, "name": "Security Operations"}])))
             .expect(1),
     )
     .await;
@@ -74,7 +74,7 @@ async fn rows_that_do_not_match_what_was_asked_are_left_out_and_not_counted() {
         row["agent_id"] = json!(agent);
     }
     e.mount(
-        api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(json!({"record_count": 4, "tickets": rows}))).expect(1),
+        api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(ok_json(json!({"record_count": 4, "tickets": rows}))).expect(1),
     )
     .await;
     let out = e.ok("search_tickets", json!({"agent_id": 3, "open_only": true, "max_results": 100})).await;
@@ -92,8 +92,8 @@ async fn a_count_that_may_be_only_the_pages_does_not_end_the_walk() {
     e.no_closed(&[], 100).await;
     // A full page whose record_count is its own 100 rows (L12): the next page is read, and the
     // total is what the whole list held.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(100, (31..=130).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(30, (1..=30).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(100, (31..=130).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(30, (1..=30).rev()))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"max_results": 1000})).await;
     assert_eq!((out["count"].as_i64(), out["total"].as_i64(), out["has_more"].as_bool()), (Some(130), Some(130), Some(false)));
 }
@@ -103,8 +103,8 @@ async fn search_lists_open_and_closed_tickets_apart_and_merges_them_newest_first
     let e = env().await;
     // A plain list would leave out tickets closed long ago, and rows do not say which are closed.
     // Pages are full ones (100), since rows are checked on this side and may be left out.
-    e.mount(api("GET", "Tickets", search_query(&[("search", "vpn")], 100, 1)).respond_with(json_ok(page(3, [9, 7, 3]))).expect(1)).await;
-    e.mount(api("GET", "Tickets", closed_query(&[("search", "vpn")], 100, 1)).respond_with(json_ok(page(3, [8, 4, 2]))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[("search", "vpn")], 100, 1)).respond_with(ok_json(page(3, [9, 7, 3]))).expect(1)).await;
+    e.mount(api("GET", "Tickets", closed_query(&[("search", "vpn")], 100, 1)).respond_with(ok_json(page(3, [8, 4, 2]))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"query": "vpn", "max_results": 5})).await;
     assert_eq!(ids_of(&out), vec![9, 8, 7, 4, 3]);
     let closed: Vec<bool> = out["tickets"].as_array().unwrap().iter().map(|t| t["closed"].as_bool().unwrap()).collect();
@@ -117,7 +117,7 @@ async fn search_without_filters_sends_only_paging_and_order() {
     let e = env().await;
     e.no_closed(&[], 100).await;
     // Blank text filters and open_only false are not sent at all.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(1, [5]))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(1, [5]))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"query": "   ", "summary_contains": "", "open_only": false, "max_results": 100})).await;
     assert_eq!(ids_of(&out), vec![5]);
     assert_eq!((out["count"].as_i64(), out["total"].as_i64()), (Some(1), Some(1)));
@@ -127,14 +127,14 @@ async fn search_without_filters_sends_only_paging_and_order() {
 async fn search_with_one_date_sends_only_that_bound() {
     let e = env().await;
     let filters = [("datesearch", "dateoccurred"), ("startdate", "2026-09-01T06:30:00")];
-    e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(ok_json(page(0, []))).expect(1)).await;
     e.no_closed(&filters, 100).await;
     let out = e.ok("search_tickets", json!({"created_after": "2026-09-01T06:30:00Z", "max_results": 100})).await;
     assert_eq!(out, json!({"tickets": [], "count": 0, "total": 0, "has_more": false}));
 
     let e = env().await;
     let filters = [("datesearch", "dateoccurred"), ("enddate", "2026-09-30T21:59:59")];
-    e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(page(0, []))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(ok_json(page(0, []))).expect(1)).await;
     e.no_closed(&filters, 100).await;
     e.ok("search_tickets", json!({"created_before": "2026-09-30T23:59:59+02:00", "max_results": 100})).await;
 }
@@ -155,7 +155,7 @@ async fn search_returns_at_most_fifty_tickets_by_default() {
                     .and_then(|(_, v)| v.parse::<u64>().ok())
                     .is_some_and(|s| (50..=100).contains(&s))
             })
-            .respond_with(json_ok(page(500, (401..=500).rev())))
+            .respond_with(ok_json(page(500, (401..=500).rev())))
             .expect(1),
     )
     .await;
@@ -163,7 +163,7 @@ async fn search_returns_at_most_fifty_tickets_by_default() {
         Mock::given(method("GET"))
             .and(path("/api/Tickets"))
             .and(query_param("closed_only", "true"))
-            .respond_with(json_ok(page(0, [])))
+            .respond_with(ok_json(page(0, [])))
             .expect(1),
     )
     .await;
@@ -178,9 +178,9 @@ async fn search_reads_exactly_the_pages_it_needs() {
     let e = env().await;
     e.no_closed(&[], 100).await;
     // 250 matches, 250 wanted: pages 1, 2 and 3 of 100 (the third one short), and no fourth.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(250, (151..=250).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(250, (51..=150).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 3)).respond_with(json_ok(page(250, (1..=50).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(250, (151..=250).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(250, (51..=150).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 3)).respond_with(ok_json(page(250, (1..=50).rev()))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"max_results": 250})).await;
     assert_eq!(out["count"], 250);
     assert_eq!(out["total"], 250);
@@ -192,8 +192,8 @@ async fn a_later_page_reads_only_up_to_its_end() {
     let e = env().await;
     e.no_closed(&[], 100).await;
     // Page 2 of 100 of 250 matches: pages 1 and 2 of the list, newest first, and no third.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(250, (151..=250).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(250, (51..=150).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(250, (151..=250).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(250, (51..=150).rev()))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"page": 2, "page_size": 100})).await;
     assert_eq!(ids_of(&out), (51..=150).rev().collect::<Vec<_>>());
     assert_eq!((out["has_more"].as_bool(), out["total"].as_i64()), (Some(true), Some(250)));
@@ -205,8 +205,8 @@ async fn search_keeps_one_page_size_and_stops_at_max_results() {
     e.no_closed(&[], 100).await;
     // 150 wanted of 500: two pages of 100 (page 2 must not be asked with another page size, which
     // would shift its start), the second one cut at 150 tickets in all.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(500, (401..=500).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(500, (301..=400).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(500, (401..=500).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(500, (301..=400).rev()))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"max_results": 150})).await;
     assert_eq!(out["count"], 150);
     assert_eq!(out["total"], 500);
@@ -218,8 +218,8 @@ async fn search_stops_at_a_short_page_and_accepts_bare_arrays() {
     let e = env().await;
     e.no_closed(&[], 100).await;
     // Bare arrays carry no record count: the total is what was returned. 10 000 is allowed.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(json!(rows((31..=130).rev())))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(json!(rows((1..=30).rev())))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(json!(rows((31..=130).rev())))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(json!(rows((1..=30).rev())))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"max_results": 10000})).await;
     assert_eq!(out["count"], 130);
     assert_eq!(out["total"], 130);
@@ -231,8 +231,8 @@ async fn search_stops_once_the_record_count_is_read() {
     let e = env().await;
     e.no_closed(&[], 100).await;
     // Two full pages hold all 200 matches: no third (empty) page is asked for.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(200, (101..=200).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(200, (1..=100).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(200, (101..=200).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(200, (1..=100).rev()))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"max_results": 1000})).await;
     assert_eq!((out["count"].as_i64(), out["total"].as_i64()), (Some(200), Some(200)));
 }
@@ -242,8 +242,8 @@ async fn search_returns_a_ticket_seen_on_two_pages_once() {
     let e = env().await;
     e.no_closed(&[], 100).await;
     // A ticket created between the two reads shifts page 2 by one: ticket 101 is listed twice.
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(200, (101..=200).rev()))).expect(1)).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(200, (2..=101).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(200, (101..=200).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(200, (2..=101).rev()))).expect(1)).await;
     let out = e.ok("search_tickets", json!({"max_results": 200})).await;
     let ids = ids_of(&out);
     assert_eq!(ids, (2..=200).rev().collect::<Vec<_>>());
@@ -254,7 +254,7 @@ async fn search_returns_a_ticket_seen_on_two_pages_once() {
 #[tokio::test]
 async fn search_rejects_bad_inputs_before_any_request() {
     let e = env().await;
-    e.mount(Mock::given(method("GET")).and(path("/api/Tickets")).respond_with(json_ok(page(0, []))).expect(0)).await;
+    e.mount(Mock::given(method("GET")).and(path("/api/Tickets")).respond_with(ok_json(page(0, []))).expect(0)).await;
     for (input, expect) in [
         (json!({"max_results": 0}), "max_results"),
         (json!({"max_results": 10001}), "max_results"),
@@ -272,7 +272,7 @@ async fn search_rejects_bad_inputs_before_any_request() {
 async fn search_retries_a_page_that_fails_with_503() {
     let e = env().await;
     e.no_closed(&[], 100).await;
-    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(json_ok(page(150, (51..=150).rev()))).expect(1)).await;
+    e.mount(api("GET", "Tickets", search_query(&[], 100, 1)).respond_with(ok_json(page(150, (51..=150).rev()))).expect(1)).await;
     e.mount(
         api("GET", "Tickets", search_query(&[], 100, 2))
             .respond_with(ResponseTemplate::new(503).set_body_json(json!({"Message": "busy"})))
@@ -283,7 +283,7 @@ async fn search_retries_a_page_that_fails_with_503() {
     )
     .await;
     e.mount(
-        api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(json_ok(page(150, (1..=50).rev()))).named("page 2, retry").expect(1),
+        api("GET", "Tickets", search_query(&[], 100, 2)).respond_with(ok_json(page(150, (1..=50).rev()))).named("page 2, retry").expect(1),
     )
     .await;
     let out = e.ok("search_tickets", json!({"max_results": 150})).await;
@@ -304,7 +304,7 @@ async fn once_rows_were_left_out_more_and_total_come_from_the_rows_kept() {
     let filters = [("agent", "3"), ("open_only", "true")];
     for (max, ids, more, total) in [(1, vec![12], true, None), (2, vec![12, 10], false, Some(2))] {
         let e = env().await;
-        e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(json_ok(queue())).expect(1)).await;
+        e.mount(api("GET", "Tickets", search_query(&filters, 100, 1)).respond_with(ok_json(queue())).expect(1)).await;
         let out = e.ok("search_tickets", json!({"agent_id": 3, "open_only": true, "max_results": max})).await;
         assert_eq!(ids_of(&out), ids, "{out}");
         assert_eq!((out["has_more"].as_bool(), out["total"].as_i64()), (Some(more), total), "max {max}: HaloITSM's 4 is no count: {out}");

@@ -7,7 +7,7 @@ async fn get_user_drops_nulls_and_fills_email_from_emailaddress() {
     let e = env().await;
     e.mount(
         api("GET", "Users/7", ExactQuery::new(&[]))
-            .respond_with(json_ok(json!({"id": 7, "name": "Jordan Smith", "emailaddress": "jordan.smith@example.com", "client_id": 1,
+            .respond_with(ok_json(json!({"id": 7, "name": "Jordan Smith", "emailaddress": "jordan.smith@example.com", "client_id": 1,
                                         "site_id": 2, "phonenumber": null, "customfields": [{"id": 1, "value": null}],
                                         "site": {"id": 2, "name": null}})))
             .expect(1),
@@ -27,7 +27,7 @@ async fn get_agent_keeps_its_own_email() {
     let e = env().await;
     e.mount(
         api("GET", "Agent/3", ExactQuery::new(&[]))
-            .respond_with(json_ok(json!({"id": 3, "name": "Alex Morgan", "email": "alex.morgan@example.com",
+            .respond_with(ok_json(json!({"id": 3, "name": "Alex Morgan", "email": "alex.morgan@example.com",
                                         "emailaddress": "alex@old.example.com", "team": "Security Operations", "isdisabled": false,
                                         "signature": null})))
             .expect(1),
@@ -47,7 +47,7 @@ async fn get_agent_fills_email_from_emailaddress() {
     let e = env().await;
     e.mount(
         api("GET", "Agent/4", ExactQuery::new(&[]))
-            .respond_with(json_ok(json!({"id": 4, "name": "Sam Lee", "email": null, "emailaddress": "sam.lee@example.com"})))
+            .respond_with(ok_json(json!({"id": 4, "name": "Sam Lee", "email": null, "emailaddress": "sam.lee@example.com"})))
             .expect(1),
     )
     .await;

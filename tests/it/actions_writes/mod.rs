@@ -11,8 +11,8 @@ use crate::common;
 use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{any, body_json, header, method, path};
-use wiremock::{Match, Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{body_json, header};
+use wiremock::{MockBuilder, MockServer, ResponseTemplate};
 
 mod assign;
 mod attachments;
@@ -23,42 +23,6 @@ mod delete;
 mod update;
 
 // ----- the mock HaloITSM ----------------------------------------------------------------------
-
-/// The query string, as a multiset of decoded pairs, is exactly this (no more, no less).
-struct QueryIs(Vec<(String, String)>);
-
-impl Match for QueryIs {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn query_is(pairs: &[(&str, &str)]) -> QueryIs {
-    QueryIs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-}
-
-fn no_query() -> QueryIs {
-    QueryIs(Vec::new())
-}
-
-/// The answer to any request no test mock describes: 418 with the request echoed, so the
-/// plugin's error (printed by the failing assertion) shows what was sent.
-struct Unexpected;
-
-impl Respond for Unexpected {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        ResponseTemplate::new(418).set_body_string(format!(
-            "unexpected request {} {} {}",
-            request.method,
-            request.url,
-            String::from_utf8_lossy(&request.body)
-        ))
-    }
-}
 
 /// A mock HaloITSM (token endpoint and catch-all already mounted), a plugin server, and the
 /// connection that points one at the other.
@@ -75,22 +39,7 @@ impl Halo {
 
     /// Like `start`, with these fields added to the connection.
     async fn with_connection(extra: Value) -> Halo {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/auth/token"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})),
-            )
-            .named("token")
-            .mount(&server)
-            .await;
-        Mock::given(any())
-            .respond_with(Unexpected)
-            .with_priority(u8::MAX)
-            .expect(0)
-            .named("a request no mock of the test describes")
-            .mount(&server)
-            .await;
+        let server = strict_halo().await;
         let mut conn = connection(&server.uri());
         for (k, v) in extra.as_object().unwrap() {
             conn[k] = v.clone();
@@ -123,26 +72,13 @@ impl Halo {
 
     /// The API requests HaloITSM received, in order, as "METHOD /path?query" (token requests left out).
     async fn api_requests(&self) -> Vec<String> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.url.path() != "/auth/token")
-            .map(|r| match r.url.query() {
-                Some(q) => format!("{} {}?{q}", r.method, r.url.path()),
-                None => format!("{} {}", r.method, r.url.path()),
-            })
-            .collect()
+        api_requests(&self.server).await
     }
 
     /// Check every mock's expectation now (wiremock also does on drop), listing what HaloITSM
     /// received when one fails.
     async fn verify(&self) {
-        for r in self.server.received_requests().await.unwrap() {
-            eprintln!("HaloITSM received: {} {} {}", r.method, r.url, String::from_utf8_lossy(&r.body));
-        }
-        self.server.verify().await;
+        verify_listing(&self.server).await;
     }
 
     fn url_of(&self, id: i64) -> String {
@@ -203,19 +139,10 @@ impl Halo {
     }
 }
 
-/// An authenticated API request to this method and path.
-fn api(m: &str, p: &str) -> MockBuilder {
-    Mock::given(method(m)).and(path(p.to_string())).and(header("authorization", "Bearer tok"))
-}
-
 /// A HaloITSM write the plugin's way: `POST {path}` with no query, JSON, body `[record]`.
 fn write(p: &str, record: Value) -> MockBuilder {
     let record = if p == "/api/Actions" { with_note_html(record) } else { record };
     api("POST", p).and(no_query()).and(header("content-type", "application/json")).and(body_json(json!([record])))
-}
-
-fn ok_json(v: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(v)
 }
 
 /// A ticket as HaloITSM returns it: unassigned, no team, no category.

@@ -1,5 +1,6 @@
 //! Shared test scaffolding: a plugin server on loopback in front of a mock or simulated
-//! HaloITSM, and start messages for it.
+//! HaloITSM, and start messages for it; a mocked HaloITSM ([`halo_mock`]); servers that collect
+//! what is posted to them ([`sinks`]); waiting on a condition ([`eventually`]).
 #![allow(dead_code)]
 
 use std::fmt;
@@ -12,6 +13,12 @@ use icon_haloitsm::plugin::Plugin;
 use icon_haloitsm::server::{self, AppState, ServerOptions};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+
+mod halo_mock;
+mod sinks;
+
+pub use halo_mock::*;
+pub use sinks::*;
 
 pub const SECRET: &str = "halo-secret-value-42";
 
@@ -102,121 +109,6 @@ pub async fn get(url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
-/// A mocked HaloITSM whose token endpoint hands out the token `tok`.
-pub async fn halo_with_token() -> wiremock::MockServer {
-    use wiremock::matchers::{method, path};
-    let server = wiremock::MockServer::start().await;
-    wiremock::Mock::given(method("POST"))
-        .and(path("/auth/token"))
-        .respond_with(
-            wiremock::ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})),
-        )
-        .mount(&server)
-        .await;
-    server
-}
-
-/// The reads a connection test makes beyond the ticket list (docs/halo-api.md#AU7): the agent the
-/// API application acts as, and the teams.
-pub async fn mount_agent_and_teams(server: &wiremock::MockServer) {
-    use wiremock::matchers::{method, path};
-    wiremock::Mock::given(method("GET"))
-        .and(path("/api/Agent/me"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"id": 1, "name": "API Agent"})))
-        .mount(server)
-        .await;
-    wiremock::Mock::given(method("GET"))
-        .and(path("/api/Team"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "name": "Service Desk"}])))
-        .mount(server)
-        .await;
-}
-
-/// HaloITSM's ticket list answering the one probe the client sends after its first 404
-/// (`GET /Tickets?count=1&ticketidonly=true`), proving the Resource Server is the API: once per
-/// client, so a test expects it exactly once.
-pub fn ticket_list_probe() -> wiremock::Mock {
-    use wiremock::matchers::{method, path, query_param};
-    wiremock::Mock::given(method("GET"))
-        .and(path("/api/Tickets"))
-        .and(query_param("count", "1"))
-        .and(query_param("ticketidonly", "true"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"record_count": 1, "tickets": [{"id": 1}]})))
-        .named("the ticket-list probe after a 404")
-        .expect(1)
-}
-
-// ----- an upstream that echoes requests -----------------------------------------------------------
-
-/// A secret with characters that every encoding changes: form-encoding, JSON, base64 in Basic.
-pub const ODD_SECRET: &str = "s3cr&t/p@ss w+rd=\"x\"";
-pub const ECHOED_TOKEN: &str = "tok-echoed-6b1f9a2c";
-
-/// Answers `status` with the whole request (method, path, every header, the body) in the body, as
-/// a misbehaving server or proxy in front of HaloITSM might.
-pub struct Echo(pub u16);
-
-impl wiremock::Respond for Echo {
-    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
-        let headers: Vec<String> = req.headers.iter().map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or(""))).collect();
-        let text = format!("{} {} | {} | {}", req.method, req.url, headers.join(" | "), String::from_utf8_lossy(&req.body));
-        wiremock::ResponseTemplate::new(self.0)
-            .set_body_json(json!({"error": "invalid_client", "error_description": text, "Message": text}))
-    }
-}
-
-/// Every form the odd secret or the token could take in text, none of which may be printed.
-pub fn leaked(text: &str) -> Vec<String> {
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let encoded: String = url::form_urlencoded::byte_serialize(ODD_SECRET.as_bytes()).collect();
-    let json_escaped = serde_json::to_string(ODD_SECRET).unwrap().trim_matches('"').to_string();
-    [
-        ODD_SECRET.to_string(),
-        encoded.clone(),
-        json_escaped,
-        b64(&format!("cid:{ODD_SECRET}")),
-        b64(&format!("cid:{encoded}")),
-        ECHOED_TOKEN.into(),
-    ]
-    .into_iter()
-    .filter(|f| text.contains(f.as_str()))
-    .collect()
-}
-
-/// A HaloITSM whose token endpoint echoes the token request (the secret in its form body).
-pub async fn echoing_token_endpoint() -> wiremock::MockServer {
-    let server = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/auth/token"))
-        .respond_with(Echo(401))
-        .mount(&server)
-        .await;
-    server
-}
-
-/// A HaloITSM that hands out a token and then echoes every API request (the token in its
-/// Authorization header) in a 500.
-pub async fn echoing_api() -> wiremock::MockServer {
-    let server = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/auth/token"))
-        .respond_with(
-            wiremock::ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": ECHOED_TOKEN, "token_type": "Bearer", "expires_in": 3600})),
-        )
-        .mount(&server)
-        .await;
-    wiremock::Mock::given(wiremock::matchers::path_regex("^/api/")).respond_with(Echo(500)).mount(&server).await;
-    server
-}
-
-pub fn odd_connection(base: &str) -> Value {
-    let mut c = connection(base);
-    c["client_secret"] = json!({"secretKey": ODD_SECRET});
-    c
-}
-
 /// The URL a child process announces on `out` after `marker` (a server started on port 0 says
 /// which port it bound), and everything it prints there, collected as it comes: the rest of
 /// `out` keeps being read, so the child never blocks on it.
@@ -283,18 +175,6 @@ pub fn error_cause(body: &Value) -> String {
         .or(body["body"]["error"]["cause"].as_str())
         .or(body["error"]["cause"].as_str())
         .map_or_else(|| body.to_string(), str::to_string)
-}
-
-/// The JSON bodies `server` received as `POST path`, in order.
-pub async fn posted_to(server: &wiremock::MockServer, path: &str) -> Vec<Value> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == path)
-        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
-        .collect()
 }
 
 /// The `note_html` a note goes with: the note's text with HTML's five special characters as

@@ -13,8 +13,8 @@ use base64::Engine;
 use common::*;
 use icon_haloitsm::findings::{GroupBy, key_of, ocsf, tag_of};
 use serde_json::{Value, json};
-use wiremock::matchers::{any, header, method, path};
-use wiremock::{Match, Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 mod batches;
 mod create;
@@ -32,23 +32,6 @@ mod writes;
 use writes::{Answer, Writes};
 
 // ----- the mock HaloITSM ----------------------------------------------------------------------
-
-/// The query string, as a multiset of decoded pairs, is exactly this (no more, no less).
-struct QueryIs(Vec<(String, String)>);
-
-impl Match for QueryIs {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn query_is(pairs: &[(&str, &str)]) -> QueryIs {
-    QueryIs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-}
 
 /// How the free-text field of a [`Record`] must look.
 #[derive(Clone)]
@@ -92,21 +75,6 @@ fn failed_with(status: u16, body: Value) -> Answer {
     Answer::Error(status, body)
 }
 
-/// The answer to any request no test mock describes: 418 with the request echoed, so the
-/// plugin's error (printed by the failing assertion) shows what was sent.
-struct Unexpected;
-
-impl Respond for Unexpected {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        ResponseTemplate::new(418).set_body_string(format!(
-            "unexpected request {} {} {}",
-            request.method,
-            request.url,
-            String::from_utf8_lossy(&request.body)
-        ))
-    }
-}
-
 /// A mock HaloITSM (token endpoint, batched writes and catch-all already mounted), a plugin
 /// server, and the connection that points one at the other.
 struct Halo {
@@ -124,15 +92,7 @@ impl Halo {
 
     /// Like `start`, with exactly these fields added to the connection.
     async fn with_connection(extra: Value) -> Halo {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/auth/token"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok", "token_type": "Bearer", "expires_in": 3600})),
-            )
-            .named("token")
-            .mount(&server)
-            .await;
+        let server = strict_halo().await;
         // The duplicate check after a run's creates: the newest open tagged tickets, none other.
         Mock::given(method("GET"))
             .and(path("/api/Tickets"))
@@ -153,13 +113,6 @@ impl Halo {
                 .mount(&server)
                 .await;
         }
-        Mock::given(any())
-            .respond_with(Unexpected)
-            .with_priority(u8::MAX)
-            .expect(0)
-            .named("a request no mock of the test describes")
-            .mount(&server)
-            .await;
         let mut conn = connection(&server.uri());
         for (k, v) in extra.as_object().unwrap() {
             conn[k] = v.clone();
@@ -194,21 +147,7 @@ impl Halo {
     /// The API requests HaloITSM received, in order, as "METHOD /path?k=v&k=v" with the query
     /// decoded (token requests left out).
     async fn api_requests(&self) -> Vec<String> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.url.path() != "/auth/token")
-            .map(|r| {
-                let q: Vec<String> = r.url.query_pairs().map(|(k, v)| format!("{k}={v}")).collect();
-                if q.is_empty() {
-                    format!("{} {}", r.method, r.url.path())
-                } else {
-                    format!("{} {}?{}", r.method, r.url.path(), q.join("&"))
-                }
-            })
-            .collect()
+        api_requests_decoded(&self.server).await
     }
 
     /// The API requests, sorted (writes run concurrently, so their order is not fixed).
@@ -220,24 +159,14 @@ impl Halo {
 
     /// The JSON bodies of the `POST {p}` requests, in the order received.
     async fn posted(&self, p: &str) -> Vec<Value> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.method.as_str() == "POST" && r.url.path() == p)
-            .map(|r| serde_json::from_slice(&r.body).unwrap())
-            .collect()
+        posted_to(&self.server, p).await
     }
 
     /// Check every mock's expectation now (wiremock also does on drop), listing what HaloITSM
     /// received when one fails.
     async fn verify(&self) {
-        for r in self.server.received_requests().await.unwrap() {
-            eprintln!("HaloITSM received: {} {} {}", r.method, r.url, String::from_utf8_lossy(&r.body));
-        }
         self.writes.verify();
-        self.server.verify().await;
+        verify_listing(&self.server).await;
     }
 
     /// The bulk lookup's page `page_no` of open (or closed) tickets answers `rows` with
@@ -361,15 +290,6 @@ impl Halo {
             .mount(&self.server)
             .await;
     }
-}
-
-/// An authenticated API request to this method and path.
-fn api(m: &str, p: &str) -> MockBuilder {
-    Mock::given(method(m)).and(path(p.to_string())).and(header("authorization", "Bearer tok"))
-}
-
-fn ok_json(v: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(v)
 }
 
 // ----- findings and tickets -------------------------------------------------------------------

@@ -4,17 +4,12 @@
 //! are handed to the step through the plugin's REST API.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use halo_sim::{self as sim, SimConfig, SimHandle, WebhookConfig};
 use serde_json::{Value, json};
 
-use crate::common::{Lazy, PluginServer, action, eventually, post as post_json};
+use crate::common::{PluginServer, Sink, action, post as post_json};
 
 mod flows;
 mod requests;
@@ -23,53 +18,32 @@ pub(crate) const API_KEY: &str = "r7-org-key-0123456789";
 const WORKFLOW: &str = "0b5f9d33-6c0e-4d1f-9f4b-2f6c1b7e9a10";
 
 /// What the stand-in API Trigger took in: each body, and how many requests it refused.
-#[derive(Clone, Default)]
-pub(crate) struct Taken {
-    bodies: Arc<Mutex<Vec<Value>>>,
-    refused: Arc<Mutex<usize>>,
-}
+#[derive(Clone)]
+pub(crate) struct Taken(Sink);
 
 /// An InsightConnect API Trigger on 127.0.0.1: `POST /connect/v1/workflows/<id>/events/execute`
 /// with `X-API-Key` (RP1, RP2); the body is kept as the workflow would see it.
 pub(crate) async fn api_trigger() -> (String, Taken) {
-    let taken = Taken::default();
-    let app = Router::new()
-        .route(
-            &format!("/connect/v1/workflows/{WORKFLOW}/events/execute"),
-            post(|State(t): State<Taken>, headers: HeaderMap, body: axum::Json<Value>| async move {
-                if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(API_KEY) {
-                    *t.refused.lock().unwrap() += 1;
-                    return StatusCode::UNAUTHORIZED;
-                }
-                t.bodies.lock().unwrap().push(body.0);
-                StatusCode::OK
-            }),
-        )
-        .with_state(taken.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/connect/v1/workflows/{WORKFLOW}/events/execute", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, taken)
+    let sink = Sink::start(&format!("/connect/v1/workflows/{WORKFLOW}/events/execute")).await;
+    sink.require_api_key("x-api-key", API_KEY);
+    (sink.url.clone(), Taken(sink))
 }
 
 impl Taken {
     /// Wait until `n` bodies arrived.
     async fn wait_for(&self, n: usize) -> Vec<Value> {
-        self.wait_until(n, |b| b.len()).await
+        self.0.wait_bodies(n).await
     }
 
     /// Wait until `n` deliveries arrived, whatever the bodies they came in (batches are arrays);
     /// returns the deliveries.
     pub(crate) async fn deliveries(&self, n: usize) -> Vec<Value> {
-        let flat = |bodies: &[Value]| -> Vec<Value> {
-            bodies.iter().flat_map(|b| b.as_array().cloned().unwrap_or_else(|| vec![b.clone()])).collect()
-        };
-        flat(&self.wait_until(n, |b| flat(b).len()).await)
+        self.0.wait_deliveries(n).await
     }
 
-    async fn wait_until(&self, n: usize, count: impl Fn(&[Value]) -> usize) -> Vec<Value> {
-        let got = || Some(self.bodies.lock().unwrap().clone()).filter(|b| count(b) >= n);
-        eventually(Lazy(|| format!("{n} to arrive, got {}", count(&self.bodies.lock().unwrap()))), async || got()).await
+    /// How many requests came without the API key.
+    fn refused(&self) -> usize {
+        self.0.refused()
     }
 }
 

@@ -1,7 +1,7 @@
 //! 3. HaloITSM webhook deliveries: Delivery::read, the listener and the trigger engine never panic.
 
 use super::*;
-use crate::common::{CapturedLog, Lazy, eventually, listener_port};
+use crate::common::{CapturedLog, Lazy, Sink, eventually, listener_port};
 
 /// What the listener must accept as one delivery: an object with a positive integer ticket ID
 /// in `object_id` or `ticket.id`.
@@ -220,7 +220,7 @@ proptest! {
 /// A running `ticket_created` trigger fed by webhooks only, and the events it sent.
 struct Engine {
     hook: String,
-    events: Arc<Mutex<Vec<Value>>>,
+    events: Sink,
     task: tokio::task::JoinHandle<Result<(), Value>>,
     _dir: tempfile::TempDir,
 }
@@ -230,23 +230,8 @@ fn engine() -> &'static Engine {
     E.get_or_init(|| {
         let e = env();
         set_up(async {
-            let events: Arc<Mutex<Vec<Value>>> = Arc::default();
-            let sink = {
-                let events = events.clone();
-                axum::Router::new().route(
-                    "/events",
-                    axum::routing::post(move |body: axum::Json<Value>| {
-                        let events = events.clone();
-                        async move {
-                            events.lock().unwrap_or_else(|p| p.into_inner()).push(body.0);
-                            axum::http::StatusCode::OK
-                        }
-                    }),
-                )
-            };
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the sink");
-            let sink_url = format!("http://{}/events", l.local_addr().expect("its address"));
-            tokio::spawn(async move { axum::serve(l, sink).await });
+            let events = Sink::events().await;
+            let sink_url = events.url.clone();
             let mut connection = sim_connection();
             connection["webhook_credentials"] = json!({"username": "hook", "password": "hook-pass"});
             let msg = json!({"version": "v1", "type": "trigger_start", "body": {
@@ -302,11 +287,11 @@ proptest! {
             let sentinel = json!({"id": format!("sentinel-delivery-{n}-{id}"), "event": "New Ticket Logged", "object_id": id});
             prop_assert_eq!(deliver(&e.hook, &sentinel).await?, 200);
             // Until the sentinel's event came (true) or the trigger stopped (false).
-            let fired = || e.events.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|ev| ev["body"]["output"]["ticket"]["id"] == id);
+            let fired = || e.events.bodies().iter().any(|ev| ev["body"]["output"]["ticket"]["id"] == id);
             let what = Lazy(|| format!("an event for ticket {id} after the batch {}", Value::Array(batch.clone())));
             let running = eventually(what, async || fired().then_some(true).or(e.task.is_finished().then_some(false))).await;
             prop_assert!(running, "the trigger stopped after the batch {}", Value::Array(batch.clone()));
-            let events = e.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let events = e.events.bodies();
             for ev in &events {
                 prop_assert_eq!(&ev["type"], "trigger_event");
                 prop_assert!(ev["body"]["output"]["ticket"]["id"].as_i64().is_some_and(|i| i > 0), "{ev}");

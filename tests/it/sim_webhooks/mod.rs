@@ -5,20 +5,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use halo_sim::{SimConfig, SimHandle, WebhookConfig, WebhookStats, start};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::common::{Lazy, eventually, webhooks_idle};
+use crate::common::{Lazy, Sink, eventually, webhooks_idle};
 
 mod control;
 mod failing_receivers;
@@ -32,58 +25,27 @@ fn loopback() -> SocketAddr {
 // ---------------------------------------------------------------------------------------------
 // A recording webhook receiver
 
-#[derive(Clone, Debug)]
-struct Seen {
-    auth: Option<String>,
-    content_type: Option<String>,
-    headers: HeaderMap,
-    body: Value,
-}
+/// The common sink at `/hooks/halo`, counting every POST it took in, however it answered.
+struct Receiver(Sink);
 
-#[derive(Clone, Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    /// Status to answer with; 0 = 200.
-    status: Arc<AtomicU16>,
-}
-
-struct Receiver {
-    url: String,
-    rec: Recorder,
-    _stop: tokio::sync::oneshot::Sender<()>,
+impl std::ops::Deref for Receiver {
+    type Target = Sink;
+    fn deref(&self) -> &Sink {
+        &self.0
+    }
 }
 
 impl Receiver {
     async fn start() -> Receiver {
-        let rec = Recorder::default();
-        let app = Router::new().route("/hooks/halo", post(record)).with_state(rec.clone());
-        let listener = tokio::net::TcpListener::bind(loopback()).await.expect("bind receiver");
-        let addr = listener.local_addr().expect("receiver addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Receiver { url: format!("http://{addr}/hooks/halo"), rec, _stop: tx }
+        Receiver(Sink::start("/hooks/halo").await)
     }
 
     fn config(&self) -> WebhookConfig {
         WebhookConfig { url: self.url.clone(), ..WebhookConfig::default() }
     }
 
-    fn answer_with(&self, status: u16) {
-        self.rec.status.store(status, Ordering::SeqCst);
-    }
-
-    /// Every POST received so far.
-    fn posts(&self) -> Vec<Seen> {
-        self.rec.seen.lock().unwrap().clone()
-    }
-
-    /// Every delivery object received so far, batches flattened, in arrival order.
+    /// Every delivery object received so far, however answered, batches flattened, in arrival
+    /// order.
     fn deliveries(&self) -> Vec<Value> {
         self.posts()
             .into_iter()
@@ -104,21 +66,6 @@ impl Receiver {
     /// left in flight, so what has not arrived will not.
     async fn got_all_of(&self, h: &SimHandle) {
         eventually("every change offered", async || self.deliveries().len() as u64 >= h.sim.webhook_stats().events).await;
-    }
-}
-
-async fn record(State(rec): State<Recorder>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    rec.seen.lock().unwrap().push(Seen {
-        auth: header("authorization"),
-        content_type: header("content-type"),
-        headers: headers.clone(),
-        body,
-    });
-    match rec.status.load(Ordering::SeqCst) {
-        0 => StatusCode::OK,
-        s => StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
     }
 }
 

@@ -6,21 +6,17 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
 use halo_sim::{self as sim, SimConfig, SimHandle, WebhookConfig};
 use icon_haloitsm::halo::{ConnectionConfig, HaloClient};
 use icon_haloitsm::plugin::Plugin;
 use icon_haloitsm::spec::StepKind;
 use serde_json::{Value, json};
 
-use crate::common::{Lazy, eventually, inbox_worked, listener_port, webhooks_idle};
+use crate::common::{Lazy, Sink, eventually, inbox_worked, listener_port, webhooks_idle};
 
 mod api_trigger;
 mod changed_fields;
@@ -33,77 +29,6 @@ mod webhooks;
 const BIN: &str = env!("CARGO_BIN_EXE_icon_haloitsm");
 const HOOK_USER: &str = "halo-hook";
 const HOOK_PASS: &str = "hook-password-123";
-
-/// What the sink records, whether it currently fails, and the ticket whose events it refuses.
-type SinkState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>, Arc<Mutex<Option<i64>>>, Arc<(AtomicUsize, AtomicUsize)>);
-
-/// A dispatcher that records trigger events, and can be made to fail (503, for now) or to refuse
-/// one ticket's events for good (413, as for an event too large for it).
-#[derive(Clone)]
-struct Sink {
-    url: String,
-    events: Arc<Mutex<Vec<Value>>>,
-    failing: Arc<AtomicBool>,
-    refusing: Arc<Mutex<Option<i64>>>,
-    /// Accept at most this many events, answering 503 beyond (and counting those answers).
-    cap: Arc<(AtomicUsize, AtomicUsize)>,
-}
-
-async fn sink() -> Sink {
-    let events: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let failing: Arc<AtomicBool> = Arc::default();
-    let refusing: Arc<Mutex<Option<i64>>> = Arc::default();
-    let cap: Arc<(AtomicUsize, AtomicUsize)> = Arc::new((AtomicUsize::new(usize::MAX), AtomicUsize::new(0)));
-    let state = (events.clone(), failing.clone(), refusing.clone(), cap.clone());
-    let app = Router::new()
-        .route(
-            "/events",
-            post(|State((events, failing, refusing, cap)): State<SinkState>, body: axum::Json<Value>| async move {
-                if failing.load(Ordering::SeqCst) {
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-                if events.lock().unwrap().len() >= cap.0.load(Ordering::SeqCst) {
-                    cap.1.fetch_add(1, Ordering::SeqCst);
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-                if *refusing.lock().unwrap() == body.0["body"]["output"]["ticket"]["id"].as_i64() {
-                    return StatusCode::PAYLOAD_TOO_LARGE;
-                }
-                events.lock().unwrap().push(body.0);
-                StatusCode::OK
-            }),
-        )
-        .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Sink { url, events, failing, refusing, cap }
-}
-
-impl Sink {
-    /// Accept `n` events in all and turn the next away; resolves once one was turned away. The
-    /// trigger sends one event at a time and records each before the next, so from then on
-    /// every accepted event is on record: a kill now falls outside the instant (documented)
-    /// between the orchestrator taking an event and the trigger recording it.
-    async fn accept_only(&self, n: usize) {
-        self.cap.0.store(n, Ordering::SeqCst);
-        eventually(format!("an event beyond the first {n}"), async || self.cap.1.load(Ordering::SeqCst) > 0).await;
-    }
-
-    fn accept_all(&self) {
-        self.cap.0.store(usize::MAX, Ordering::SeqCst);
-    }
-
-    fn outputs(&self) -> Vec<Value> {
-        self.events.lock().unwrap().iter().map(|e| e["body"]["output"].clone()).collect()
-    }
-
-    /// Wait until at least `n` events arrived; returns the outputs.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        eventually(Lazy(|| format!("{n} events, got {:#?}", self.outputs())), async || self.events.lock().unwrap().len() >= n).await;
-        self.outputs()
-    }
-}
 
 /// How often a trigger under test polls.
 const POLL_MS: u64 = 300;
@@ -132,7 +57,7 @@ async fn setup_with(config: SimConfig, conn_extra: Value) -> Setup {
     let halo = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let api = HaloClient::new(ConnectionConfig::from_value(&connection(&halo)).unwrap()).unwrap();
     let (port, hooks) = (AtomicU16::new(0), Mutex::new(None));
-    Setup { halo, sink: sink().await, dir: tempfile::tempdir().unwrap(), port, hooks, api, conn_extra }
+    Setup { halo, sink: Sink::events().await, dir: tempfile::tempdir().unwrap(), port, hooks, api, conn_extra }
 }
 
 fn connection(halo: &SimHandle) -> Value {

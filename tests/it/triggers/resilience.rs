@@ -39,7 +39,7 @@ async fn killed_and_restarted_it_loses_nothing_and_repeats_nothing() {
 async fn a_dispatcher_outage_is_ridden_out() {
     let s = setup().await;
     s.webhooks(json!({}));
-    s.sink.failing.store(true, Ordering::SeqCst);
+    s.sink.answer_with(503);
     let mut t = s.start("ticket_created", json!({"source": "webhook"}));
     s.listening().await;
     let a = s.create("first", 4).await;
@@ -47,7 +47,7 @@ async fn a_dispatcher_outage_is_ridden_out() {
     // The trigger meets the outage, and keeps trying.
     eventually(Lazy(|| format!("the outage to be met:\n{}", s.log())), async || s.log().contains("did not accept the event")).await;
     assert!(s.sink.outputs().is_empty());
-    s.sink.failing.store(false, Ordering::SeqCst);
+    s.sink.answer_with(0);
     let out = s.sink.wait_for(2).await;
     s.worked_off().await;
     let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
@@ -85,7 +85,7 @@ async fn a_flaky_halo_delays_events_but_loses_none() {
 async fn deliveries_accepted_during_an_outage_survive_a_kill() {
     let s = setup().await;
     s.webhooks(json!({}));
-    s.sink.failing.store(true, Ordering::SeqCst);
+    s.sink.answer_with(503);
     let mut t = s.start("ticket_created", json!({"source": "webhook"}));
     s.listening().await;
     let a = s.create("accepted while the dispatcher is down", 4).await;
@@ -98,7 +98,7 @@ async fn deliveries_accepted_during_an_outage_survive_a_kill() {
     s.listening().await;
     let c = s.create("accepted after the restart", 4).await;
     eventually("its delivery accepted", async || s.halo.sim.webhook_stats().deliveries_sent >= 3).await;
-    s.sink.failing.store(false, Ordering::SeqCst);
+    s.sink.answer_with(0);
     s.sink.wait_for(3).await;
     s.worked_off().await;
     let mut ids: Vec<i64> = s.sink.outputs().iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
@@ -150,7 +150,7 @@ async fn an_event_the_dispatcher_refuses_for_good_is_set_aside_and_replayed_on_r
     let mut t = s.start("ticket_created", json!({"source": "webhook"}));
     s.listening().await;
     let refused = s.create("refused by the dispatcher", 4).await;
-    *s.sink.refusing.lock().unwrap() = Some(refused);
+    s.sink.refuse_ticket(Some(refused));
     let later = [s.create("after it 1", 4).await, s.create("after it 2", 4).await, s.create("after it 3", 4).await];
     let out = s.sink.wait_for(3).await;
     let got: Vec<i64> = out.iter().map(|o| o["ticket"]["id"].as_i64().unwrap()).collect();
@@ -163,7 +163,7 @@ async fn an_event_the_dispatcher_refuses_for_good_is_set_aside_and_replayed_on_r
     assert!(stop(&mut t).await.success());
 
     // Started again without replay: it says what is set aside, and sends nothing of it.
-    *s.sink.refusing.lock().unwrap() = None;
+    s.sink.refuse_ticket(None);
     let mut t = s.start("ticket_created", json!({"source": "webhook"}));
     s.listening().await;
     s.started().await;

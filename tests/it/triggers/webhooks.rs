@@ -29,7 +29,7 @@ async fn ticket_created_fires_once_per_new_ticket_from_webhooks_with_filters() {
         assert_eq!(o["ticket"]["tickettype_id"], 4);
     }
     assert!(stop(&mut t).await.success());
-    let ev = s.sink.events.lock().unwrap()[0].clone();
+    let ev = s.sink.bodies()[0].clone();
     assert_eq!(ev["type"], "trigger_event");
     assert_eq!(ev["body"]["meta"]["workflowId"], "wf");
 }
@@ -182,7 +182,7 @@ async fn filters_on_priority_status_change_and_new_status() {
     assert_eq!(s.sink.outputs().len(), 1, "{out:#?}");
     assert_eq!((out[0]["ticket"]["id"].as_i64(), out[0]["new_status_id"].as_i64()), (Some(101), Some(5)));
     assert!(!s.log().contains("sim-secret"), "the client secret never reaches the log");
-    assert!(!s.sink.events.lock().unwrap().iter().any(|e| e.to_string().contains("sim-secret")));
+    assert!(!s.sink.bodies().iter().any(|e| e.to_string().contains("sim-secret")));
     assert!(stop(&mut status).await.success());
 }
 
