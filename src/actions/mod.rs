@@ -39,6 +39,7 @@ pub mod search_tickets;
 pub mod send_findings;
 mod send_investigation;
 mod send_remediations;
+mod sync_comments;
 mod ticket_lookups;
 mod update_comment;
 mod update_ticket;
@@ -140,5 +141,6 @@ pub fn registry() -> Vec<Handler> {
         handler::<delete_attachment::DeleteAttachment>(),
         handler::<update_comment::UpdateComment>(),
         handler::<delete_comment::DeleteComment>(),
+        handler::<sync_comments::SyncComments>(),
     ]
 }

@@ -1,6 +1,7 @@
 //! The integration tests, one binary (linked once, every test run in parallel), a module per area.
 
 mod comment_edits;
+mod comment_sync;
 mod common;
 
 mod actions_reads;
