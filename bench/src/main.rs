@@ -11,6 +11,7 @@ mod procs;
 mod rate_limit;
 mod requests;
 mod scenarios;
+mod webhook_ingest;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -18,6 +18,9 @@ use std::path::Path;
 use serde_json::Value as Json;
 use serde_yaml::{Mapping, Value as Yaml};
 
+use crate::examples::example_object;
+use crate::py_repr::{py_repr, py_str};
+
 /// The hand-written parts of help.md (files under help/).
 pub struct Templates {
     pub setup: String,
@@ -308,13 +311,13 @@ fn cell(v: Option<&Yaml>) -> String {
 }
 
 /// The entries of a mapping sorted by key.
-fn sorted(m: &Mapping) -> Vec<(String, &Yaml)> {
+pub fn sorted(m: &Mapping) -> Vec<(String, &Yaml)> {
     let mut entries: Vec<(String, &Yaml)> = m.iter().map(|(k, v)| (key_string(k), v)).collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries
 }
 
-fn key_string(k: &Yaml) -> String {
+pub fn key_string(k: &Yaml) -> String {
     match k {
         Yaml::String(s) => s.clone(),
         other => py_str(other),
@@ -331,178 +334,6 @@ fn text(v: Option<&Yaml>) -> Option<String> {
 fn code(json: &Json) -> String {
     let pretty = serde_json::to_string_pretty(json).unwrap_or_else(|_| "{}".into());
     format!("```\n{pretty}\n```")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Examples
-
-/// The example object of a set of fields: each field's `example`; for inputs then its `default`
-/// or first `enum` value; otherwise a value built from its type.
-fn example_object(fields: &Mapping, types: Option<&Mapping>, input: bool) -> Result<Json, String> {
-    let mut obj = serde_json::Map::new();
-    for (name, f) in sorted(fields) {
-        obj.insert(name.clone(), field_example(f, types, input, &mut Vec::new()).map_err(|e| format!("{name}: {e}"))?);
-    }
-    Ok(sort_keys(Json::Object(obj)))
-}
-
-fn field_example(f: &Yaml, types: Option<&Mapping>, input: bool, seen: &mut Vec<String>) -> Result<Json, String> {
-    if let Some(e) = f.get("example").filter(|e| !e.is_null()) {
-        return Ok(to_json(e));
-    }
-    if input {
-        if let Some(d) = f.get("default").filter(|d| !d.is_null()) {
-            return Ok(to_json(d));
-        }
-        if let Some(first) = f.get("enum").and_then(Yaml::as_sequence).and_then(|e| e.first()) {
-            return Ok(to_json(first));
-        }
-    }
-    let ty = f.get("type").and_then(Yaml::as_str).ok_or("no type")?;
-    type_example(ty, types, seen)
-}
-
-/// A value of a spec type: the base types' placeholders (as `insight-plugin` writes them), a
-/// list of one element for `[]T`, and for a custom type an object of its fields' examples.
-fn type_example(ty: &str, types: Option<&Mapping>, seen: &mut Vec<String>) -> Result<Json, String> {
-    use serde_json::json;
-    if let Some(inner) = ty.strip_prefix("[]") {
-        return Ok(Json::Array(vec![type_example(inner, types, seen)?]));
-    }
-    let base = match ty {
-        "boolean" | "bool" => Some(json!(true)),
-        "integer" | "int" | "number" => Some(json!(0)),
-        "float" => Some(json!(0.0)),
-        "string" | "date" | "bytes" | "password" | "python" => Some(json!("")),
-        "object" => Some(json!({})),
-        "file" => Some(json!({"filename": "string", "content": "bytes"})),
-        "credential_username_password" => Some(json!({"username": "", "password": ""})),
-        "credential_asymmetric_key" => Some(json!({"key": ""})),
-        "credential_secret_key" => Some(json!({"secretKey": ""})),
-        "credential_token" => Some(json!({"token": "", "domain": ""})),
-        _ => None,
-    };
-    if let Some(v) = base {
-        return Ok(v);
-    }
-    let fields = types.and_then(|t| t.get(ty)).and_then(Yaml::as_mapping).ok_or_else(|| format!("unknown type {ty:?}"))?;
-    if seen.iter().any(|s| s == ty) {
-        return Ok(Json::Object(serde_json::Map::new())); // a type that contains itself
-    }
-    seen.push(ty.to_string());
-    let mut obj = serde_json::Map::new();
-    for (name, f) in sorted(fields) {
-        obj.insert(name, field_example(f, types, false, seen)?);
-    }
-    seen.pop();
-    Ok(Json::Object(obj))
-}
-
-/// A YAML value as JSON (mapping keys become strings).
-fn to_json(v: &Yaml) -> Json {
-    match v {
-        Yaml::Null => Json::Null,
-        Yaml::Bool(b) => Json::Bool(*b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Json::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Json::from(u)
-            } else {
-                n.as_f64().and_then(serde_json::Number::from_f64).map_or(Json::Null, Json::Number)
-            }
-        }
-        Yaml::String(s) => Json::String(s.clone()),
-        Yaml::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
-        Yaml::Mapping(m) => Json::Object(m.iter().map(|(k, v)| (key_string(k), to_json(v))).collect()),
-        Yaml::Tagged(t) => to_json(&t.value),
-    }
-}
-
-/// The same JSON with every object's keys in sorted order (as Python's `sort_keys=True`).
-fn sort_keys(v: Json) -> Json {
-    match v {
-        Json::Object(m) => {
-            let mut entries: Vec<(String, Json)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Json::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
-        }
-        Json::Array(items) => Json::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Python's str() and repr() of a value as PyYAML loads it
-
-/// Python's `str()`: a string as it is, anything else as `repr()`.
-fn py_str(v: &Yaml) -> String {
-    match v {
-        Yaml::String(s) => s.clone(),
-        Yaml::Tagged(t) => py_str(&t.value),
-        other => py_repr(other),
-    }
-}
-
-/// Python's `repr()` of the value PyYAML loads: `None`, `True`, `'text'`, `[1, 2]`, `{'k': 1}`.
-fn py_repr(v: &Yaml) -> String {
-    match v {
-        Yaml::Null => "None".into(),
-        Yaml::Bool(true) => "True".into(),
-        Yaml::Bool(false) => "False".into(),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.to_string()
-            } else if let Some(u) = n.as_u64() {
-                u.to_string()
-            } else {
-                py_float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Yaml::String(s) => py_quote(s),
-        Yaml::Sequence(items) => format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
-        Yaml::Mapping(m) => {
-            format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v))).collect::<Vec<_>>().join(", "))
-        }
-        Yaml::Tagged(t) => py_repr(&t.value),
-    }
-}
-
-/// Python's `repr()` of a float, for ordinary magnitudes (`1.0`, `0.25`).
-fn py_float(f: f64) -> String {
-    if f.is_nan() {
-        "nan".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "inf".into() } else { "-inf".into() }
-    } else if f.fract() == 0.0 && f.abs() < 1e16 {
-        format!("{f:.1}")
-    } else {
-        format!("{f}")
-    }
-}
-
-/// Python's `repr()` of a string: single quotes unless the text holds a single quote and no
-/// double quote; backslashes, the quote and control characters escaped.
-fn py_quote(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(q);
-    out
 }
 
 #[cfg(test)]
@@ -571,17 +402,6 @@ mid:
         let t = output_table(fields.as_mapping().unwrap());
         assert_eq!(t.lines().nth(2), Some("|count|integer|False|Number|3|"));
         assert_eq!(t.lines().nth(3), Some("|ok|boolean|True|Done|True|"));
-    }
-
-    #[test]
-    fn python_reprs() {
-        assert_eq!(py_quote("plain"), "'plain'");
-        assert_eq!(py_quote("it's"), "\"it's\"");
-        assert_eq!(py_quote("both ' and \""), "'both \\' and \"'");
-        assert_eq!(py_quote("a\\b\tc"), "'a\\\\b\\tc'");
-        assert_eq!(py_float(1.0), "1.0");
-        assert_eq!(py_float(0.25), "0.25");
-        assert_eq!(py_repr(&yaml("[1, 2.5, null, {a: [true]}]")), "[1, 2.5, None, {'a': [True]}]");
     }
 
     #[test]

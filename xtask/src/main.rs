@@ -4,9 +4,11 @@
 //! - `export [--binary PATH] [--out FILE]`: build the static binary and write the `.plg`
 //!   (a gzipped `docker save` archive) without a Docker daemon.
 
+mod examples;
 mod export;
 mod help;
 mod image;
+mod py_repr;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
