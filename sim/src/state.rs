@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 mod ticket_changes;
 
-pub(crate) use ticket_changes::apply_changes;
+pub(crate) use ticket_changes::{TicketChanges, apply_changes};
 
 use super::errors::ApiError;
 use super::events::{ChangeEvent, ChangeKind};
@@ -215,36 +215,6 @@ pub(crate) struct Actor {
 pub(crate) struct Attachment {
     pub meta: Map<String, Value>,
     pub data: Vec<u8>,
-}
-
-/// A ticket change parsed from a request and validated against the lookups. Applying it cannot
-/// fail. `None` = key absent (partial updates change only present keys).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct TicketChanges {
-    pub summary: Option<String>,
-    pub details: Option<String>,
-    pub details_html: Option<String>,
-    pub status_id: Option<i64>,
-    pub tickettype_id: Option<i64>,
-    pub priority_id: Option<i64>,
-    /// 0 = unassign.
-    pub agent_id: Option<i64>,
-    /// 0 = no team.
-    pub team_id: Option<i64>,
-    pub client_id: Option<i64>,
-    pub site_id: Option<i64>,
-    /// 0 = no user.
-    pub user_id: Option<i64>,
-    /// `Some("")` clears the category.
-    pub categories: [Option<String>; 4],
-    pub dateoccurred: Option<NaiveDateTime>,
-    pub impact: Option<i64>,
-    pub urgency: Option<i64>,
-    pub customfields: Vec<(i64, Value)>,
-    /// The parent ticket [T13]; 0 = none.
-    pub parent_id: Option<i64>,
-    /// Linked assets by ID [X4]; replaces the ticket's list.
-    pub assets: Option<Vec<i64>>,
 }
 
 /// What changed, for action records and events.
@@ -577,85 +547,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::seed;
-    use super::*;
-
-    fn store() -> Store {
-        seed::seeded_store(true, super::super::util::now())
-    }
-
-    fn key(f: &str) -> String {
-        format!("[0].{f}")
-    }
-
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn create_requires_summary_and_type() {
-        let s = store();
-        let e = s.parse_ticket_changes(&obj(json!({"tickettype_id": 1})), &key, true);
-        assert_eq!(e.err(), Some(ApiError::field("[0].summary", "Summary is required")));
-        let e = s.parse_ticket_changes(&obj(json!({"summary": "x"})), &key, true);
-        assert!(matches!(e, Err(ApiError::PlainText(_, ref m)) if m == "Ticket type is required"));
-        // An update needs neither.
-        assert!(s.parse_ticket_changes(&obj(json!({"status_id": 2})), &key, false).is_ok());
-    }
-
-    #[test]
-    fn unknown_lookups_are_rejected() {
-        let s = store();
-        for (field, value, msg) in [
-            ("status_id", json!(7), "Invalid status_id 7"),
-            ("priority_id", json!(9), "Invalid priority_id 9"),
-            ("agent_id", json!(99), "Invalid agent_id 99"),
-            ("team_id", json!(42), "Invalid team_id 42"),
-            ("team", json!("Nope"), "Invalid team Nope"),
-            ("tickettype_id", json!(77), "Invalid tickettype_id 77"),
-        ] {
-            let mut o = obj(json!({"summary": "x", "tickettype_id": 1}));
-            o.insert(field.into(), value);
-            let e = s.parse_ticket_changes(&o, &key, true).err();
-            assert_eq!(e, Some(ApiError::bad_request(msg)), "{field}");
-        }
-        let e = s.parse_ticket_changes(&obj(json!({"status_id": "two"})), &key, false);
-        assert_eq!(e.err(), Some(ApiError::field("[0].status_id", "The value is not valid.")));
-        let e = s.parse_ticket_changes(&obj(json!({"customfields": [{"id": 999, "value": "x"}]})), &key, false);
-        assert_eq!(e.err(), Some(ApiError::field("[0].customfields[0].id", "Unknown custom field 999")));
-    }
-
-    #[test]
-    fn closing_and_reopening_keeps_flags_consistent() {
-        let mut s = store();
-        let now = super::super::util::now();
-        let actor = s.api_actor();
-        let ch =
-            s.parse_ticket_changes(&obj(json!({"summary": "Disk full", "tickettype_id": 1, "user_id": 3})), &key, true).unwrap_or_default();
-        let id = s.create_ticket(&ch, &actor, now);
-        let t = s.tickets.get(&id).cloned().unwrap_or_default();
-        assert_eq!(t.get("client_id"), Some(&json!(2)), "client from user");
-        assert_eq!(t.get("site_id"), Some(&json!(2)), "site from user");
-        assert_eq!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
-        assert!(t.get("agent_name").is_none());
-
-        let close = TicketChanges { status_id: Some(9), ..TicketChanges::default() };
-        let sum = s.update_ticket(id, &close, &actor, None, false, now);
-        assert_eq!(sum.map(|s| (s.old_status, s.new_status)), Some((1, 9)));
-        let t = s.tickets.get(&id).cloned().unwrap_or_default();
-        assert_eq!(t.get("hasbeenclosed"), Some(&json!(true)));
-        assert_eq!(t.get("dateclosed"), Some(&json!(fmt_date(now))));
-
-        let reopen = TicketChanges { status_id: Some(4), ..TicketChanges::default() };
-        s.update_ticket(id, &reopen, &actor, None, false, now);
-        let t = s.tickets.get(&id).cloned().unwrap_or_default();
-        assert_eq!(t.get("hasbeenclosed"), Some(&json!(false)));
-        assert_eq!(t.get("onhold"), Some(&json!(true)));
-        assert_eq!(t.get("dateclosed"), Some(&json!(SENTINEL_DATE)));
-        // Logged + closed + reopened.
-        assert_eq!(s.actions.get(&id).map(Vec::len), Some(3));
-        let kinds: Vec<_> = s.pending.iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, vec![ChangeKind::Created, ChangeKind::StatusChanged, ChangeKind::StatusChanged]);
-    }
-}
+mod tests;

@@ -80,6 +80,9 @@ pub struct Input {
     pub asset_ids: Vec<i64>,
     #[serde(default)]
     pub customfields: Vec<Value>,
+    /// HaloITSM's request source (docs/halo-api.md#T17): sent only when given; 0 (Email) and
+    /// negative IDs (built-in integrations) are valid.
+    pub source: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -164,6 +167,7 @@ impl Action for CreateTicket {
             ("parent_id", parent.map(Value::from)),
             ("assets", (!assets.is_empty()).then(|| super::assets::merged(&[], &assets))),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
+            ("source", input.source.map(Value::from)),
         ]);
         let mut record = record;
         record.extend(requester);

@@ -367,7 +367,8 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery, t:
     let mut ticket = Ticket::from_halo(raw, |id| ctx.client.ticket_url(id));
     ticket.closed = Some(t.flags.closed);
     // The status right after the change, as the event's other fields: the same whenever processed.
-    let rapid7 = event::rapid7_statuses(&ctx.client, &shared.mappings, a.now.status, t.flags).await;
+    let statuses = event::tenant_statuses(&ctx.client).await;
+    let rapid7 = event::rapid7_statuses(statuses.as_deref(), &shared.mappings, a.now.status, t.flags);
     let seen = Seen {
         ticket: &ticket,
         raw,
@@ -378,6 +379,7 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery, t:
         rapid7: &rapid7,
         reference_field_id: ctx.client.config().reference_field_id,
         changed_fields: &changed_fields,
+        statuses: statuses.as_deref(),
     };
     let filters = Filters { kind, ..shared.filters.clone() };
     let built: Vec<(Value, String)> = plan.events.iter().filter_map(|p| event::build(&filters, p, &seen)).collect();

@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 
 use super::changes;
 use super::plan::{self, Now, Planned};
+use super::reopen::Closing;
 use super::{Kind, Source};
 use crate::halo::HaloClient;
+use crate::halo::tenant::Statuses;
 use crate::halo::ticket::Ticket;
 use crate::sync::{Flags, Mappings, Product};
 
@@ -26,6 +28,8 @@ pub struct Filters {
     pub new_status_id: Option<i64>,
     /// `ticket_updated`: only changes to one of these fields (all when empty).
     pub monitored_fields: Vec<String>,
+    /// Only status changes that reopen the ticket (closed to open); every other event left out.
+    pub reopened_only: bool,
 }
 
 /// The filter inputs the triggers and `process_webhook` share, as the spec names them.
@@ -38,6 +42,8 @@ pub struct FilterInput {
     pub status_changed: bool,
     pub new_status_id: Option<i64>,
     pub monitored_fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub reopened_only: bool,
 }
 
 impl Filters {
@@ -51,6 +57,7 @@ impl Filters {
             status_changed: input.status_changed,
             new_status_id: input.new_status_id,
             monitored_fields,
+            reopened_only: input.reopened_only,
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct Seen<'a> {
     pub reference_field_id: Option<i64>,
     /// The fields the change touched (`ticket_updated` events).
     pub changed_fields: &'a [String],
+    /// The tenant's statuses (cached per connection), when they could be read: which close.
+    pub statuses: Option<&'a Statuses>,
 }
 
 /// A date as the events give it: UTC, whole seconds.
@@ -92,9 +101,11 @@ pub fn build(f: &Filters, planned: &Planned, seen: &Seen) -> Option<(Value, Stri
         // A system entry (ticket logged) names nobody: the webhook's agent is all there is.
         None => seen.hinted_agent.is_some() && seen.hinted_agent == seen.us,
     };
+    let closing = Closing::of(seen.statuses, seen.raw);
     let (event, changed_at, actor, extra, key) = match (f.kind, planned) {
         (Kind::Created, Planned::Created { at: when, actor }) => {
-            if f.tickettype_id.is_some_and(|t| ticket.tickettype_id != Some(t))
+            if f.reopened_only
+                || f.tickettype_id.is_some_and(|t| ticket.tickettype_id != Some(t))
                 || f.priority_id.is_some_and(|p| ticket.priority_id != Some(p))
             {
                 return None;
@@ -113,6 +124,16 @@ pub fn build(f: &Filters, planned: &Planned, seen: &Seen) -> Option<(Value, Stri
                     extra["new_status_id"] = json!(now.status);
                 }
             }
+            // `reopened` on every status change, absent from the other updates.
+            if *status_changed {
+                let reopened = previous.is_some_and(|p| closing.reopened(now.id, p, now.status));
+                if f.reopened_only && !reopened {
+                    return None;
+                }
+                extra["reopened"] = json!(reopened);
+            } else if f.reopened_only {
+                return None;
+            }
             let event = if *status_changed { "status_changed" } else { "updated" };
             (event, *when, *actor, extra, format!("updated:{}:{}:{}", now.id, at(*when), now.status))
         }
@@ -120,12 +141,16 @@ pub fn build(f: &Filters, planned: &Planned, seen: &Seen) -> Option<(Value, Stri
             if f.new_status_id.is_some_and(|s| s != *new) {
                 return None;
             }
+            let reopened = closing.reopened(now.id, *old, *new);
+            if f.reopened_only && !reopened {
+                return None;
+            }
             // One identity for a transition, whether the history or the ticket reported it.
             let key = match nth {
                 0 => format!("status:{}:{old}-{new}@{}", now.id, at(*when)),
                 n => format!("status:{}:{old}-{new}@{}#{n}", now.id, at(*when)),
             };
-            ("status_changed", *when, *actor, json!({"old_status_id": old, "new_status_id": new}), key)
+            ("status_changed", *when, *actor, json!({"old_status_id": old, "new_status_id": new, "reopened": reopened}), key)
         }
         _ => return None,
     };
@@ -149,18 +174,25 @@ pub fn build(f: &Filters, planned: &Planned, seen: &Seen) -> Option<(Value, Stri
     Some((out, key))
 }
 
-/// The ticket's status as InsightIDR and InsightVM see it, through the mappings (names resolved
-/// on the tenant's statuses, when they can be read).
-pub async fn rapid7_statuses(client: &HaloClient, mappings: &Mappings, status: i64, flags: Flags) -> Vec<(&'static str, String)> {
-    let tenant = match client.statuses(false).await {
-        Ok(t) => t,
+/// The tenant's statuses, from the connection's cache (read once per connection, no request per
+/// event); None, said in a log line, when they cannot be read.
+pub async fn tenant_statuses(client: &HaloClient) -> Option<Arc<Statuses>> {
+    match client.statuses(false).await {
+        Ok(t) => Some(t),
         Err(e) => {
-            tracing::debug!("Could not read the tenant's statuses ({e}); mapping by status ID only");
-            Arc::default()
+            tracing::debug!("Could not read the tenant's statuses ({e}); mapping by status ID only, no reopen told from them");
+            None
         }
-    };
+    }
+}
+
+/// The ticket's status as InsightIDR and InsightVM see it, through the mappings (names resolved
+/// on the tenant's statuses, when they could be read).
+pub fn rapid7_statuses(tenant: Option<&Statuses>, mappings: &Mappings, status: i64, flags: Flags) -> Vec<(&'static str, String)> {
+    let empty = Statuses::default();
+    let tenant = tenant.unwrap_or(&empty);
     [("insightidr_status", Product::InsightIdr), ("insightvm_status", Product::InsightVm)]
         .into_iter()
-        .filter_map(|(key, product)| mappings.to_rapid7(product, status, flags, &tenant).ok().map(|s| (key, s)))
+        .filter_map(|(key, product)| mappings.to_rapid7(product, status, flags, tenant).ok().map(|s| (key, s)))
         .collect()
 }

@@ -1,14 +1,16 @@
 //! What a change to a ticket means as an event, in one place for the running triggers
 //! (`triggers`) and the `process_webhook` step: how a webhook delivery is read (`delivery`), what
 //! a change means from the record, the ticket and its history (`plan`), which fields it touched
-//! (`changes`), what a delivery announces without any record (`from_delivery`), and the event
-//! output itself (`event`). Pure logic, but for reading the Rapid7 statuses of an event.
+//! (`changes`), what a delivery announces without any record (`from_delivery`), whether a status
+//! change reopens the ticket (`reopen`), and the event output itself (`event`). Pure logic, but for
+//! reading the tenant's statuses and the Rapid7 statuses of an event.
 
 pub mod changes;
 pub mod delivery;
 pub mod event;
 pub mod from_delivery;
 pub mod plan;
+pub mod reopen;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -206,7 +206,8 @@ impl Engine {
         let mut ticket = Ticket::from_halo(&raw, |id| self.client.ticket_url(id));
         let flags = unless_stopped(&self.stop, crate::sync::Flags::read(&self.client, &raw)).await?;
         ticket.closed = Some(flags.closed);
-        let rapid7 = unless_stopped(&self.stop, event::rapid7_statuses(&self.client, &self.cfg.mappings, now.status, flags)).await?;
+        let statuses = unless_stopped(&self.stop, event::tenant_statuses(&self.client)).await?;
+        let rapid7 = event::rapid7_statuses(statuses.as_deref(), &self.cfg.mappings, now.status, flags);
         let us = self.our_agent().await?;
         let (prints, changed_fields) = self.changed_fields(s.id, &raw, &plan, prev);
         let seen = event::Seen {
@@ -219,6 +220,7 @@ impl Engine {
             rapid7: &rapid7,
             reference_field_id: self.cfg.reference_field_id,
             changed_fields: &changed_fields,
+            statuses: statuses.as_deref(),
         };
         let mut progress = prev.unwrap_or(Mark { status_id: now.status, marker: floor, last_action_id: 0 });
         for planned in &plan.events {

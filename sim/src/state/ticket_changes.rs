@@ -3,6 +3,38 @@
 
 use super::*;
 
+/// A ticket change parsed from a request and validated against the lookups. Applying it cannot
+/// fail. `None` = key absent (partial updates change only present keys).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TicketChanges {
+    pub summary: Option<String>,
+    pub details: Option<String>,
+    pub details_html: Option<String>,
+    pub status_id: Option<i64>,
+    pub tickettype_id: Option<i64>,
+    pub priority_id: Option<i64>,
+    /// 0 = unassign.
+    pub agent_id: Option<i64>,
+    /// 0 = no team.
+    pub team_id: Option<i64>,
+    pub client_id: Option<i64>,
+    pub site_id: Option<i64>,
+    /// 0 = no user.
+    pub user_id: Option<i64>,
+    /// `Some("")` clears the category.
+    pub categories: [Option<String>; 4],
+    pub dateoccurred: Option<NaiveDateTime>,
+    pub impact: Option<i64>,
+    pub urgency: Option<i64>,
+    pub customfields: Vec<(i64, Value)>,
+    /// The parent ticket [T13]; 0 = none.
+    pub parent_id: Option<i64>,
+    /// Linked assets by ID [X4]; replaces the ticket's list.
+    pub assets: Option<Vec<i64>>,
+    /// The request source [T17], any integer (0 Email, negatives built-in integrations).
+    pub source: Option<i64>,
+}
+
 impl Store {
     /// Parse and validate one ticket object from a request. `key` builds the error key for a
     /// field (e.g. `[0].summary`). `creating` enables the create-only rules.
@@ -150,6 +182,8 @@ impl Store {
             }
         }
         ch.impact = int("impact")?;
+        // The request source [T17]: Halo keeps any integer (0 Email, negatives its integrations).
+        ch.source = int("source")?;
         ch.urgency = int("urgency")?;
         ch.customfields = self.parse_custom_fields(obj.get("customfields"), key)?;
         // A child ticket names its parent [T13]; the parent must exist.
@@ -358,6 +392,9 @@ pub(crate) fn apply_changes(
     }
     if let Some(v) = ch.impact {
         t.insert("impact".into(), json!(v));
+    }
+    if let Some(v) = ch.source {
+        t.insert("source".into(), json!(v));
     }
     if let Some(v) = ch.urgency {
         t.insert("urgency".into(), json!(v));

@@ -222,3 +222,24 @@ async fn create_accepts_an_array_answer_and_a_ticket_without_agent_team_or_categ
     );
     h.verify().await;
 }
+
+/// The request source (docs/halo-api.md#T17) is sent as given, 0 (Email) and negative IDs (built-in
+/// integrations) too, and left out when not given.
+#[tokio::test]
+async fn create_sends_the_request_source_only_when_given() {
+    for source in [Some(0), Some(-9), Some(12), None] {
+        let h = Halo::with_connection(connection_defaults()).await;
+        let mut record = json!({"summary": "s", "details": "d", "tickettype_id": 4, "status_id": 1, "priority_id": 3,
+                                "categoryid_1": 10, "agent_id": 5, "team_id": 2});
+        let mut input = json!({"summary": "s", "details": "d"});
+        if let Some(s) = source {
+            record["source"] = json!(s);
+            input["source"] = json!(s);
+        }
+        h.post_one("/api/Tickets", record, ok_json(json!({"id": 1003, "summary": "s", "priority_id": 3, "source": source})), 1).await;
+        let out = h.ok("create_ticket", input).await;
+        assert_eq!(out["ticket"]["id"], 1003, "source {source:?}");
+        assert_eq!(h.api_requests().await, ["POST /api/Tickets"], "source {source:?}");
+        h.verify().await;
+    }
+}

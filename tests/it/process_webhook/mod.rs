@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::common::{PluginServer, Sink, action, post as post_json};
 
 mod flows;
+mod reopens;
 mod requests;
 
 pub(crate) const API_KEY: &str = "r7-org-key-0123456789";

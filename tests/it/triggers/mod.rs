@@ -23,6 +23,7 @@ mod changed_fields;
 mod exactly_once;
 mod polling;
 mod refusals;
+mod reopens;
 mod resilience;
 mod webhooks;
 
