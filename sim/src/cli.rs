@@ -108,6 +108,15 @@ pub struct SimulateArgs {
     /// Seed for the drop, duplicate and delay choices (repeatable runs).
     #[arg(long = "webhook-seed", requires = "webhook_url")]
     pub webhook_seed: Option<u64>,
+    /// Whether the API application may manage webhooks over the API [W21].
+    #[arg(long = "webhook-api", value_enum, default_value = "allowed")]
+    pub webhook_api: super::WebhookAccess,
+    /// How `GET /WebhookEvent` answers the delivery log: a bare array, a keyed list, or not at all [W20].
+    #[arg(long = "webhook-delivery-log", value_enum, default_value = "bare")]
+    pub webhook_delivery_log: super::DeliveryLog,
+    /// `GET /Webhook` rows carry only id, name, url and active [W17].
+    #[arg(long = "webhook-list-thin")]
+    pub webhook_list_thin: bool,
     #[command(flatten)]
     pub live: super::live_args::LiveArgs,
 }
@@ -158,6 +167,11 @@ impl SimulateArgs {
             batch_answer_last_only: self.batch_answer_last_only,
             refuse_arrays_of_many: self.refuse_arrays_of_many,
             live: self.live.quirks(),
+            webhook_api: super::WebhookApiVariant {
+                access: self.webhook_api,
+                delivery_log: self.webhook_delivery_log,
+                thin_list_rows: self.webhook_list_thin,
+            },
             ..Profile::default()
         };
         let config = SimConfig {
@@ -200,6 +214,7 @@ impl SimulateArgs {
             delay_ratio: if self.webhook_delay_ms.is_some() { 0.5 } else { 0.0 },
             delay_ms: self.webhook_delay_ms.unwrap_or(0),
             seed: self.webhook_seed,
+            ..WebhookConfig::default()
         });
         if let Some(w) = &webhook {
             w.validate().map_err(|e| format!("invalid webhook settings: {e}"))?;

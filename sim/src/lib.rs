@@ -54,6 +54,9 @@ mod seed;
 mod state;
 mod tickets;
 mod util;
+mod webhook_api;
+mod webhook_payload;
+mod webhook_routes;
 mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
@@ -70,6 +73,7 @@ pub use events::{ChangeEvent, ChangeKind};
 pub use live::LiveQuirks;
 pub use profile::{ListRows, Profile, StatusSet};
 pub use rate_window::RateWindow;
+pub use webhook_api::{DeliveryLog, WebhookAccess, WebhookApiVariant};
 pub use webhooks::{Payload, WebhookConfig, WebhookStats};
 
 use state::Store;
@@ -175,6 +179,8 @@ pub struct Simulator {
     /// report their changes in the order they made them.
     emit_order: Mutex<()>,
     webhooks: webhooks::Webhooks,
+    /// Webhooks saved over the API and their delivery log [W17–W22].
+    webhook_api: Arc<webhook_api::WebhookApi>,
     /// Held by a create on a tenant whose creates collide [T15].
     creating: live::CreateSlot,
     /// Attachment links handed out on a tenant that serves files as links [F6].
@@ -186,6 +192,7 @@ pub struct Simulator {
 impl Simulator {
     pub fn new(config: SimConfig) -> Arc<Simulator> {
         let clock = clock::Clock::default();
+        let webhook_api = Arc::new(webhook_api::WebhookApi::default());
         let store = seed::seeded(&config.profile, &config.application_name, config.seed, clock.now());
         Arc::new(Simulator {
             config,
@@ -198,7 +205,8 @@ impl Simulator {
             stats: Mutex::new(SimStats::default()),
             events: events::EventLog::default(),
             emit_order: Mutex::new(()),
-            webhooks: webhooks::Webhooks::default(),
+            webhooks: webhooks::Webhooks::new(Some(webhook_api.clone())),
+            webhook_api,
             creating: live::CreateSlot::default(),
             links: cdn::Links::default(),
             clock,

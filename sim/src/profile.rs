@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::live::LiveQuirks;
+use super::webhook_api::WebhookApiVariant;
 
 /// The tenant's statuses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +58,8 @@ pub struct Profile {
     pub refuse_arrays_of_many: bool,
     /// What live tenants do that captures do not show, each switchable (`live.rs`).
     pub live: LiveQuirks,
+    /// How the tenant offers its webhook configuration and delivery log (`webhook_api.rs`).
+    pub webhook_api: WebhookApiVariant,
 }
 
 impl Default for Profile {
@@ -71,6 +74,7 @@ impl Default for Profile {
             batch_answer_last_only: false,
             refuse_arrays_of_many: false,
             live: LiveQuirks::default(),
+            webhook_api: WebhookApiVariant::default(),
         }
     }
 }

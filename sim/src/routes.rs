@@ -46,6 +46,7 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
         .route("/Asset", get(list_assets))
         .route("/Asset/{id}", get(get_asset))
         .route("/Outcome", get(outcomes))
+        .merge(super::webhook_routes::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(sim.clone(), faults::api_pipeline));
