@@ -17,6 +17,7 @@ mod add_attachment;
 mod add_comment;
 mod assets;
 mod assign_ticket;
+mod check_webhook;
 mod close_ticket;
 pub mod common;
 mod create_ticket;
@@ -39,10 +40,12 @@ pub mod search_tickets;
 pub mod send_findings;
 mod send_investigation;
 mod send_remediations;
+mod setup_webhook;
 mod sync_comments;
 mod ticket_lookups;
 mod update_comment;
 mod update_ticket;
+mod webhook_common;
 
 /// What a running action can use.
 #[derive(Clone)]
@@ -141,6 +144,8 @@ pub fn registry() -> Vec<Handler> {
         handler::<delete_attachment::DeleteAttachment>(),
         handler::<update_comment::UpdateComment>(),
         handler::<delete_comment::DeleteComment>(),
+        handler::<setup_webhook::SetupWebhook>(),
+        handler::<check_webhook::CheckWebhook>(),
         handler::<sync_comments::SyncComments>(),
     ]
 }

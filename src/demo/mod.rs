@@ -15,6 +15,7 @@ use halo_sim as sim;
 mod rapid7_steps;
 mod ticket_steps;
 mod trigger_steps;
+mod webhook_steps;
 
 /// One step of the demo and what it showed.
 struct Report {
@@ -155,6 +156,7 @@ pub async fn run(live_tenant: bool) -> bool {
     ticket_steps::history(&mut demo, id).await;
     trigger_steps::status_change_trigger(&mut demo, plugin.clone(), &halo).await;
     trigger_steps::api_trigger(&mut demo, &halo).await;
+    webhook_steps::own_webhook(&mut demo, &halo).await;
     ticket_steps::malformed_id(&mut demo).await;
     rapid7_steps::prowler_scan(&mut demo).await;
     rapid7_steps::investigation(&mut demo).await;

@@ -27,6 +27,7 @@ pub mod tenant;
 pub mod ticket;
 pub mod ticket_lists;
 mod transport;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

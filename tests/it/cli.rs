@@ -137,7 +137,7 @@ fn the_demo_holds_on_a_live_tenant() {
     let out = Command::new(BIN).args(["demo", "--live-tenant"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("16/16 steps as expected") && !text.contains('✘'), "{text}");
+    assert!(text.contains("17/17 steps as expected") && !text.contains('✘'), "{text}");
     assert!(text.contains("no duplicates"), "{text}");
 }
 
@@ -156,6 +156,7 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
         "List the ticket's comments",
         "Trigger: a status change in HaloITSM starts a workflow",
         "API Trigger: a HaloITSM webhook turned into an event by Process Webhook",
+        "No hand set-up: the plugin sets up its webhook and recovers a missed delivery",
         "Send a Prowler scan (AWS example file)",
         "Send the same scan again",
         "Send an InsightIDR investigation",

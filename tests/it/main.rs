@@ -39,3 +39,4 @@ mod sync;
 mod ticket_flows;
 mod tls;
 mod triggers;
+mod webhook_setup;
