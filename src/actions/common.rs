@@ -35,6 +35,20 @@ pub fn ticket_type(action: &str, given: Option<i64>, default: Option<i64>, assis
         .ok_or_else(|| invalid_input(action, "no ticket type was given and the connection has no Default Ticket Type ID", assistance))
 }
 
+/// The agent this connection acts as, for a step that tells its own changes apart: a failure
+/// that may pass fails the step (a retry's answer would differ), any other leaves it unknown,
+/// `unknown_means` saying in the log what that costs.
+pub async fn our_agent(ctx: &ActionContext, unknown_means: &str) -> Result<Option<i64>, PluginError> {
+    match ctx.client.acting_agent().await {
+        Ok(agent) => Ok(agent),
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(e) => {
+            tracing::warn!("Could not read /Agent/me ({e}); {unknown_means}");
+            Ok(None)
+        }
+    }
+}
+
 /// An optional ID input: absent stays absent, present must be positive.
 pub fn positive_opt(action: &str, field: &str, value: Option<i64>) -> Result<Option<i64>, PluginError> {
     value.map(|v| positive(action, field, v)).transpose()

@@ -203,7 +203,7 @@ impl Action for ProcessWebhook {
             filters: Filters::of(Kind::Updated, &input.filters, monitored_fields),
             wanted,
             mappings: Mappings::of_connection(ctx.client.config())?,
-            us: our_agent(&ctx).await?,
+            us: super::common::our_agent(&ctx, "changed_by_integration is false for every event").await?,
         });
         // Deliveries grouped by ticket (in the order each ticket first appears): one read of the
         // ticket and its history serves all of its deliveries.
@@ -256,20 +256,6 @@ impl Action for ProcessWebhook {
             refused.len()
         );
         Ok(Output { events, skipped, refused })
-    }
-}
-
-/// The agent this connection acts as, to recognise its own changes; unknown when HaloITSM will
-/// not say.
-async fn our_agent(ctx: &ActionContext) -> Result<Option<i64>, PluginError> {
-    match ctx.client.get_optional("Agent/me", &[]).await {
-        Ok(me) => Ok(me.and_then(|me| int(&me, "id"))),
-        // A failure that may pass fails the step: its events would differ from a retry's.
-        Err(e) if e.is_transient() => Err(e.into()),
-        Err(e) => {
-            tracing::warn!("Could not read /Agent/me ({e}); changed_by_integration is false for every event");
-            Ok(None)
-        }
     }
 }
 

@@ -71,20 +71,6 @@ fn purpose(outcome: Option<&str>, private: bool) -> Purpose {
     }
 }
 
-/// The agent this connection acts as (`GET /Agent/me`, docs/halo-api.md#G4), as
-/// `process_webhook` reads it: a failure that may pass fails the step, any other leaves no agent
-/// (then no note counts as the integration's own by its agent).
-async fn our_agent(ctx: &ActionContext) -> Result<Option<i64>, PluginError> {
-    match ctx.client.get_optional("Agent/me", &[]).await {
-        Ok(me) => Ok(me.and_then(|me| int(&me, "id"))),
-        Err(e) if e.is_transient() => Err(e.into()),
-        Err(e) => {
-            tracing::warn!("Could not read /Agent/me ({e}); notes are told apart by their markers only");
-            Ok(None)
-        }
-    }
-}
-
 /// Everything the input says, checked before any request.
 struct Checked {
     ticket_id: i64,
@@ -128,7 +114,7 @@ impl Action for SyncComments {
         let checked = check(&input)?;
         let id = checked.ticket_id;
         ctx.require_ticket(NAME, id).await?;
-        let us = our_agent(&ctx).await?;
+        let us = super::common::our_agent(&ctx, "notes are told apart by their markers only").await?;
         let rows = ctx.client.history(id, &notes_query()).await?;
         let sides = Sides { ticket_id: id, target: &checked.target, us, since: checked.since };
         let plan = plan::plan(&sides, checked.comments, &rows);

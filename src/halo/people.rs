@@ -56,6 +56,12 @@ fn matches(p: &Value, query: &str) -> bool {
 }
 
 impl HaloClient {
+    /// The agent this API application acts as (`GET /Agent/me`, G4); None when HaloITSM does
+    /// not say.
+    pub async fn acting_agent(&self) -> Result<Option<i64>, HaloError> {
+        Ok(self.get_optional("Agent/me", &[]).await?.and_then(|me| int(&me, "id")))
+    }
+
     /// Up to `limit` people matching `query`, inactive ones only with `include_inactive`.
     pub async fn search_people(
         &self,

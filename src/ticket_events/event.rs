@@ -97,7 +97,7 @@ pub fn build(f: &Filters, planned: &Planned, seen: &Seen) -> Option<(Value, Stri
     // outside an API application (docs/halo-api.md#A7). The webhook's agent stands in only
     // when the history names none.
     let by_us = |actor: plan::Actor| match actor.agent {
-        Some(a) => actor.via_api != Some(false) && seen.us == Some(a),
+        Some(_) => actor.is(seen.us),
         // A system entry (ticket logged) names nobody: the webhook's agent is all there is.
         None => seen.hinted_agent.is_some() && seen.hinted_agent == seen.us,
     };

@@ -38,6 +38,14 @@ pub struct Actor {
     pub via_api: Option<bool>,
 }
 
+impl Actor {
+    /// Whether this connection made the entry: by the agent it acts as (`us`), and not recorded
+    /// as made outside an API application (docs/halo-api.md#A7).
+    pub fn is(&self, us: Option<i64>) -> bool {
+        self.agent.is_some_and(|a| us == Some(a)) && self.via_api != Some(false)
+    }
+}
+
 /// One entry of a ticket's history.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Act {

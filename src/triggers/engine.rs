@@ -17,8 +17,8 @@ impl Engine {
     pub(super) async fn our_agent(&mut self) -> Result<Option<i64>, Halt> {
         if self.our_agent.is_none() && self.agent_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
             self.agent_checked = Some(std::time::Instant::now());
-            match unless_stopped(&self.stop, self.client.get_optional("Agent/me", &[])).await? {
-                Ok(Some(me)) => self.our_agent = int(&me, "id"),
+            match unless_stopped(&self.stop, self.client.acting_agent()).await? {
+                Ok(Some(me)) => self.our_agent = Some(me),
                 Ok(None) | Err(_) => {
                     tracing::warn!("Could not read /Agent/me; changes by this integration cannot be recognised until it can")
                 }

@@ -172,12 +172,6 @@ pub struct Sides<'a> {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// A change this connection made itself: by the agent it acts as, and not recorded as made
-/// outside an API application (docs/halo-api.md#A7; the rule `changed_by_integration` follows).
-fn by_us(act: &Act, us: Option<i64>) -> bool {
-    act.actor.agent.is_some_and(|a| us == Some(a)) && act.actor.via_api != Some(false)
-}
-
 /// A person's entry: an agent's (not HaloITSM itself, agent 0) or an end user's.
 fn by_a_person(row: &Value, act: &Act) -> bool {
     let system = string(row, "who").is_some_and(|w| w.eq_ignore_ascii_case("system"));
@@ -233,7 +227,7 @@ pub fn plan(sides: &Sides, comments: Vec<IdrComment>, rows: &[Value]) -> Plan {
         let Some(text) = note.text.as_deref().filter(|t| !t.trim().is_empty()) else { continue };
         if act.transition().is_some()
             || !by_a_person(row, &act)
-            || by_us(&act, sides.us)
+            || act.actor.is(sides.us)
             || idr_marker(text).is_some()
             || halo_marker(text).is_some()
         {
