@@ -12,6 +12,7 @@ use crate::plugin::Plugin;
 use crate::server::{self, AppState, ServerOptions};
 use halo_sim as sim;
 
+mod comment_steps;
 mod rapid7_steps;
 mod ticket_steps;
 mod trigger_steps;
@@ -160,6 +161,7 @@ pub async fn run(live_tenant: bool) -> bool {
     ticket_steps::malformed_id(&mut demo).await;
     rapid7_steps::prowler_scan(&mut demo).await;
     rapid7_steps::investigation(&mut demo).await;
+    comment_steps::both_ways(&mut demo, &halo).await;
     rapid7_steps::remediations(&mut demo).await;
 
     let stats = halo.sim.stats();

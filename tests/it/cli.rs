@@ -137,7 +137,7 @@ fn the_demo_holds_on_a_live_tenant() {
     let out = Command::new(BIN).args(["demo", "--live-tenant"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("17/17 steps as expected") && !text.contains('✘'), "{text}");
+    assert!(text.contains("18/18 steps as expected") && !text.contains('✘'), "{text}");
     assert!(text.contains("no duplicates"), "{text}");
 }
 
@@ -161,6 +161,7 @@ fn demo_runs_the_workflow_against_the_simulator_and_exits_zero() {
         "Send the same scan again",
         "Send an InsightIDR investigation",
         "Send it again after InsightIDR moved on",
+        "Comments: one from InsightIDR to HaloITSM, one back, no echo",
         "Send InsightVM's top remediations",
         "A week later: the kernel is patched",
     ] {
