@@ -14,9 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-/// The trigger was asked to stop while an event was still waiting to be accepted.
-#[derive(Debug)]
-pub struct Stopped;
+use super::halt::Halt;
 
 /// What became of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +50,7 @@ impl Dispatcher {
 
     /// Deliver one `trigger_event` message, retrying until accepted, refused for good, or until
     /// `stop` is set.
-    pub async fn send(&self, msg: &Value, stop: &mut watch::Receiver<bool>) -> Result<Delivered, Stopped> {
+    pub async fn send(&self, msg: &Value, stop: &mut watch::Receiver<bool>) -> Result<Delivered, Halt> {
         match self {
             Dispatcher::Stdout => {
                 let mut out = std::io::stdout().lock();
@@ -66,12 +64,12 @@ impl Dispatcher {
                 let mut failures = 0u32;
                 loop {
                     if *stop.borrow() {
-                        return Err(Stopped);
+                        return Err(Halt::Stopped);
                     }
                     let attempt = client.post(url).json(msg).send();
                     let outcome = tokio::select! {
                         r = attempt => r,
-                        _ = stop.changed() => return Err(Stopped),
+                        _ = stop.changed() => return Err(Halt::Stopped),
                     };
                     let problem = match outcome {
                         Ok(r) if r.status().is_success() => {
@@ -95,7 +93,7 @@ impl Dispatcher {
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(backoff.next_delay()) => {}
-                        _ = stop.changed() => return Err(Stopped),
+                        _ = stop.changed() => return Err(Halt::Stopped),
                     }
                 }
             }

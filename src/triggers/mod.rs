@@ -10,7 +10,7 @@
 mod config;
 mod dispatch;
 mod engine;
-mod intake;
+mod halt;
 pub mod state;
 pub mod webhook;
 
@@ -28,8 +28,10 @@ use crate::ticket_events::changes::Prints;
 use crate::ticket_events::delivery::Delivery;
 use crate::ticket_events::plan::{self, Act, Now, Planned};
 use crate::ticket_events::{Source, changes, event};
+use dispatch::Delivered;
 pub use dispatch::Dispatcher;
-use dispatch::{Delivered, Stopped};
+use engine::Engine;
+use halt::{Halt, stop_requested, unless_stopped, until_stopped};
 use state::{DeadLetter, Mark, Store};
 use webhook::Inbox;
 
@@ -94,71 +96,6 @@ pub fn read_delivery(d: &Value) -> Option<(i64, bool)> {
     Sighting::of_delivery(d).map(|s| (s.id, s.new))
 }
 
-/// The result of asking HaloITSM for something the event needs.
-enum Fetched<T> {
-    Got(T),
-    /// The ticket no longer exists.
-    Gone,
-    /// HaloITSM refuses for good (permission, bad request): skipped, and logged.
-    Refused,
-}
-
-/// What a sighting calls for.
-enum Worth {
-    /// Ask HaloITSM.
-    Read,
-    /// Nothing new.
-    Known,
-    /// Changed before the floor: to be remembered, not reported.
-    BeforeFloor(Mark),
-}
-
-struct Engine {
-    cfg: Config,
-    client: Arc<HaloClient>,
-    store: Store,
-    dispatcher: Dispatcher,
-    log: StepLog,
-    plugin: Arc<Plugin>,
-    our_agent: Option<i64>,
-    agent_checked: Option<std::time::Instant>,
-    stop: watch::Receiver<bool>,
-    dispatched: u64,
-    /// Tickets and histories read ahead for the sightings being handled (see `read_ahead`).
-    read: HashMap<i64, (Value, Vec<Act>)>,
-    /// Polls made, for the sweep of tickets closed a while ago every `SWEEP_EVERY`.
-    polls: u64,
-}
-
-/// Tickets read from HaloITSM at once while a batch of sightings is handled.
-const READ_AHEAD: usize = 16;
-/// Reads of a ticket whose history shows a newer status than the ticket did.
-const REREADS: usize = 2;
-
-/// Whether a ticket shows the status its history ends with (a history that records no status
-/// says nothing against it).
-fn consistent(ticket: &Value, history: &[Act]) -> bool {
-    plan::status_after(history).is_none_or(|s| int(ticket, "status_id") == Some(s))
-}
-
-/// Stop reasons that end the engine.
-enum Halt {
-    Stopped,
-    Failed(String),
-}
-
-impl From<Stopped> for Halt {
-    fn from(_: Stopped) -> Self {
-        Halt::Stopped
-    }
-}
-
-impl From<std::io::Error> for Halt {
-    fn from(e: std::io::Error) -> Self {
-        Halt::Failed(format!("could not save the trigger state: {e}"))
-    }
-}
-
 /// A delivery ID as stored: HaloITSM's GUIDs as they are, anything long as a hash that stays
 /// the same across builds (the key must match the journal a previous build wrote).
 fn delivery_key(id: &str) -> String {
@@ -166,41 +103,6 @@ fn delivery_key(id: &str) -> String {
         return id.to_string();
     }
     format!("f{:016x}", crate::fnv::fnv1a(id.as_bytes()))
-}
-
-/// Resolves once the stop flag is set.
-async fn until_stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-/// `call`'s answer, or `Halt::Stopped` as soon as the trigger is asked to stop: a HaloITSM read
-/// in flight (a slow or hung HaloITSM) never holds up a stop. Only reads go through here, so
-/// abandoning one loses nothing.
-async fn unless_stopped<T>(stop: &watch::Receiver<bool>, call: impl std::future::Future<Output = T>) -> Result<T, Halt> {
-    let mut stop = stop.clone();
-    tokio::select! {
-        v = call => Ok(v),
-        _ = until_stopped(&mut stop) => Err(Halt::Stopped),
-    }
-}
-
-/// Resolves when the orchestrator asks the trigger to stop: SIGTERM/SIGINT or the flag file
-/// (which is removed).
-async fn stop_requested(flag: PathBuf) {
-    let flag_seen = async {
-        loop {
-            if tokio::fs::try_exists(&flag).await.unwrap_or(false) {
-                let _ = tokio::fs::remove_file(&flag).await;
-                tracing::info!("Found the terminate flag; saving state and stopping");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    };
-    tokio::select! {
-        _ = crate::front_door::termination_signal() => tracing::info!("Stop signal received; saving state and stopping"),
-        _ = flag_seen => {}
-    }
 }
 
 /// Deployment settings of a trigger run.
@@ -306,32 +208,21 @@ async fn serve(
     log: StepLog,
     stop: watch::Receiver<bool>,
 ) -> Result<(), PluginError> {
-    serve_until_stopped(plugin, cfg, client, log, stop).await.map_err(|e| match e {
-        Stopping::Listen { addr, cause } => PluginError::client(
+    match serve_until_stopped(plugin, cfg, client, log, stop).await {
+        Ok(()) | Err(Halt::Stopped) => Ok(()),
+        Err(Halt::Listen { addr, cause }) => Err(PluginError::client(
             format!("The trigger cannot listen for HaloITSM's webhooks on {addr}: {cause}."),
             match cause.kind() {
-                std::io::ErrorKind::AddrInUse => "Another process (or another trigger) uses this Webhook Port: give the trigger a free Webhook Port (and the same port in HaloITSM's webhook URL), or stop what holds the port.",
-                std::io::ErrorKind::PermissionDenied => "Ports below 1024 need privileges the plugin does not have: use a Webhook Port above 1024, such as 10002.",
+                std::io::ErrorKind::AddrInUse => {
+                    "Another process (or another trigger) uses this Webhook Port: give the trigger a free Webhook Port (and the same port in HaloITSM's webhook URL), or stop what holds the port."
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "Ports below 1024 need privileges the plugin does not have: use a Webhook Port above 1024, such as 10002."
+                }
                 _ => "The Webhook Bind Address must be an address of this host (0.0.0.0 listens on all of them).",
             },
-        ),
-        Stopping::Failed(message) => PluginError::internal(format!("The trigger stopped: {message}")),
-    })
-}
-
-/// Why a running trigger ended other than by a stop request.
-enum Stopping {
-    /// The webhook listener's address could not be bound (in use, not this host's, no permission).
-    Listen {
-        addr: std::net::SocketAddr,
-        cause: std::io::Error,
-    },
-    Failed(String),
-}
-
-impl From<String> for Stopping {
-    fn from(message: String) -> Self {
-        Stopping::Failed(message)
+        )),
+        Err(Halt::Failed(message)) => Err(PluginError::internal(format!("The trigger stopped: {message}"))),
     }
 }
 
@@ -340,8 +231,8 @@ async fn serve_until_stopped(
     cfg: Config,
     client: Arc<HaloClient>,
     log: StepLog,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), Stopping> {
+    stop: watch::Receiver<bool>,
+) -> Result<(), Halt> {
     let dispatcher = match &cfg.dispatcher_url {
         Some(url) => Dispatcher::http(url),
         None => Dispatcher::Stdout,
@@ -382,7 +273,7 @@ async fn serve_until_stopped(
     // or the dispatcher is down.
     if let Some(inbox) = &inbox {
         let listener =
-            tokio::net::TcpListener::bind(cfg.webhook_addr).await.map_err(|cause| Stopping::Listen { addr: cfg.webhook_addr, cause })?;
+            tokio::net::TcpListener::bind(cfg.webhook_addr).await.map_err(|cause| Halt::Listen { addr: cfg.webhook_addr, cause })?;
         // The address bound, not the one asked for: port 0 gets a free port, known only here.
         let addr = listener.local_addr().unwrap_or(cfg.webhook_addr);
         tracing::info!("Listening for HaloITSM webhooks on http://{addr}{}", webhook::PATH);
@@ -393,61 +284,13 @@ async fn serve_until_stopped(
             crate::front_door::serve(listener, app, crate::front_door::DEFAULT_HEADER_READ_TIMEOUT, stopped).await;
         });
     }
-    let mut engine = Engine {
-        cfg,
-        client,
-        store,
-        dispatcher,
-        log,
-        plugin,
-        our_agent: None,
-        agent_checked: None,
-        stop: stop.clone(),
-        dispatched: 0,
-        read: HashMap::new(),
-        polls: 0,
-    };
-    let outcome: Result<(), Halt> = async {
-        if engine.cfg.replay_dead_letters {
-            engine.replay_dead_letters().await?;
-        } else if !engine.store.state.dead_letters.is_empty() {
-            tracing::warn!(
-                "{} event(s) the dispatcher refused are set aside in {}; start the trigger with Replay Dead Letters to send them again",
-                engine.store.state.dead_letters.len(),
-                engine.store.dead_letter_path().display()
-            );
-        }
-        // Catch up on what changed while the trigger was not running, whatever the source.
-        engine.poll().await?;
-        tracing::info!("First poll done; watching for changes");
-        let mut ticker = tokio::time::interval(engine.cfg.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
-        loop {
-            if let Some(inbox) = &inbox {
-                engine.drain_inbox(inbox).await?;
-            }
-            let arrived = async {
-                match &inbox {
-                    Some(i) => i.arrived.notified().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                _ = until_stopped(&mut stop) => return Err(Halt::Stopped),
-                _ = arrived => {}
-                _ = ticker.tick(), if engine.cfg.poll => engine.poll().await?,
-            }
-        }
-    }
-    .await;
-    let saved = engine.store.compact();
-    tracing::info!("Trigger stopped after sending {} event(s)", engine.dispatched);
+    let mut engine = Engine::new(plugin, cfg, client, store, dispatcher, log, stop);
+    let outcome = engine.run(inbox.as_deref()).await;
+    let saved = engine.finish();
     match (outcome, saved) {
-        (Err(Halt::Failed(m)), _) => Err(Stopping::Failed(m)),
-        (_, Err(e)) => Err(Stopping::Failed(format!("cannot save the trigger state: {e}"))),
-        _ => Ok(()),
+        (Ok(()) | Err(Halt::Stopped), Ok(())) => Ok(()),
+        (Ok(()) | Err(Halt::Stopped), Err(e)) => Err(Halt::Failed(format!("cannot save the trigger state: {e}"))),
+        (Err(halt), _) => Err(halt),
     }
 }
 
