@@ -180,13 +180,13 @@ mod tests {
         assert!(PluginError::from(&e).assistance.contains("may or may not have been saved"));
         let r = HaloError::ServerError { status: 500, message: "boom".into(), write: false };
         assert!(!r.outcome_uncertain());
-        assert_eq!(PluginError::from(&r).http_status(), 500);
+        assert_eq!(PluginError::from(&r).http_status().as_u16(), 500);
     }
 
     #[test]
     fn validation_errors_are_bad_requests() {
         let e = PluginError::from(HaloError::Validation { status: 400, message: "summary: required".into() });
-        assert_eq!(e.http_status(), 400);
+        assert_eq!(e.http_status().as_u16(), 400);
         assert_eq!(e.data, "summary: required");
     }
 }

@@ -25,12 +25,12 @@ pub struct Outcome {
     /// The output message (already masked).
     pub message: Value,
     /// The HTTP status the REST API answers with.
-    pub status: u16,
+    pub status: axum::http::StatusCode,
 }
 
 impl Outcome {
     pub fn is_ok(&self) -> bool {
-        self.status < 300
+        self.status.is_success()
     }
 }
 
@@ -165,8 +165,8 @@ impl Plugin {
             })
             .await;
         let (status, output) = match result {
-            Ok(Value::Null) => (204, Ok(json!({}))),
-            Ok(v) => (200, Ok(v)),
+            Ok(Value::Null) => (axum::http::StatusCode::NO_CONTENT, Ok(json!({}))),
+            Ok(v) => (axum::http::StatusCode::OK, Ok(v)),
             Err(e) => (e.http_status(), Err(e)),
         };
         let mut message = envelope(out_type, &meta, log.take(), output);
@@ -407,7 +407,7 @@ mod tests {
         let p = Plugin::new(false);
         assert!(p.check_output(StepKind::Action, "get_ticket", &json!({"ticket": {"id": 5}, "found": true})).is_ok());
         let e = p.check_output(StepKind::Action, "get_ticket", &json!({"ticket": {"id": "5"}, "found": true})).unwrap_err();
-        assert_eq!(e.http_status(), 500);
+        assert_eq!(e.http_status().as_u16(), 500);
         assert!(e.cause.contains("output `ticket.id`: expected an integer"), "{}", e.cause);
         assert!(e.assistance.contains("defect in the plugin"));
         let e = p.check_output(StepKind::Action, "get_ticket", &json!({"ticket": {"agent_name": null}, "found": true})).unwrap_err();

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// The error presets of the Python runtime (`ConnectionTestException.Preset`), with its wording.
@@ -158,12 +159,12 @@ impl PluginError {
     }
 
     /// The HTTP status the REST API answers with (PROTOCOL.md's table).
-    pub fn http_status(&self) -> u16 {
+    pub fn http_status(&self) -> StatusCode {
         match self.class {
-            ErrorClass::Client | ErrorClass::ConnectionTest => 400,
-            ErrorClass::Plugin if self.preset == Some(Preset::BadRequest) => 400,
-            ErrorClass::Plugin | ErrorClass::Internal => 500,
-            ErrorClass::NotImplemented => 501,
+            ErrorClass::Client | ErrorClass::ConnectionTest => StatusCode::BAD_REQUEST,
+            ErrorClass::Plugin if self.preset == Some(Preset::BadRequest) => StatusCode::BAD_REQUEST,
+            ErrorClass::Plugin | ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorClass::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
     }
 

@@ -46,12 +46,12 @@ mod tests {
 
     #[test]
     fn status_table() {
-        assert_eq!(PluginError::client("x", "y").http_status(), 400);
-        assert_eq!(PluginError::preset(Preset::BadRequest).http_status(), 400);
-        assert_eq!(PluginError::preset(Preset::ServerError).http_status(), 500);
-        assert_eq!(PluginError::preset(Preset::ServerError).into_connection_test().http_status(), 400);
-        assert_eq!(PluginError::internal("bug").http_status(), 500);
-        assert_eq!(PluginError::new(ErrorClass::NotImplemented, "x", "y").http_status(), 501);
+        assert_eq!(PluginError::client("x", "y").http_status().as_u16(), 400);
+        assert_eq!(PluginError::preset(Preset::BadRequest).http_status().as_u16(), 400);
+        assert_eq!(PluginError::preset(Preset::ServerError).http_status().as_u16(), 500);
+        assert_eq!(PluginError::preset(Preset::ServerError).into_connection_test().http_status().as_u16(), 400);
+        assert_eq!(PluginError::internal("bug").http_status().as_u16(), 500);
+        assert_eq!(PluginError::new(ErrorClass::NotImplemented, "x", "y").http_status().as_u16(), 501);
     }
 
     #[test]

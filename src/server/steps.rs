@@ -103,7 +103,7 @@ async fn execute(
     });
     match task.await {
         Ok(outcome) => {
-            let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = outcome.status;
             json_response(status, &outcome.message)
         }
         Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": format!("The step stopped unexpectedly: {e}")})),
