@@ -92,8 +92,18 @@ struct Shared {
 }
 
 enum Outcome {
-    Events(Vec<Value>),
+    Events(Vec<Announcement>),
     Skipped(Skipped),
+}
+
+/// One event of a delivery: the trigger's output (with `event_id`, `change_id` and
+/// `delivery_id` in it), and the identities the step reasons with, typed.
+struct Announcement {
+    output: Value,
+    /// The change itself, whichever delivery (or HaloITSM event) announced it.
+    change_id: String,
+    delivery_id: Option<String>,
+    ticket_id: i64,
 }
 
 impl Action for ProcessWebhook {
@@ -184,11 +194,11 @@ impl Action for ProcessWebhook {
                 Err(e) if single => {
                     return Err(invalid_input(
                         NAME,
-                        format!("input `delivery`: {}", e.replacen("delivery 0 ", "the delivery ", 1)),
+                        format!("input `delivery`: the delivery {}", e.why),
                         "Pass the body HaloITSM posted, with its `object_id` (or `ticket.id`).",
                     ));
                 }
-                Err(e) => refused.push(Refused { index: i, error: e }),
+                Err(e) => refused.push(Refused { index: i, error: e.to_string() }),
             }
         }
         if readable.is_empty() {
@@ -228,22 +238,20 @@ impl Action for ProcessWebhook {
                 Outcome::Events(e) => {
                     // One change announced by several deliveries (say "status changed" and
                     // "closed" for one close) is given once, for the first of them.
-                    let (fresh, seen): (Vec<Value>, Vec<Value>) = e.into_iter().partition(|ev| changes.insert(ev["change_id"].to_string()));
+                    let (fresh, seen): (Vec<Announcement>, Vec<Announcement>) =
+                        e.into_iter().partition(|a| changes.insert(a.change_id.clone()));
                     if fresh.is_empty()
                         && let Some(first) = seen.first()
                     {
                         skipped.push(Skipped {
                             index,
-                            delivery_id: first["delivery_id"].as_str().map(str::to_string),
-                            ticket_id: first["ticket"]["id"].as_i64().unwrap_or_default(),
+                            delivery_id: first.delivery_id.clone(),
+                            ticket_id: first.ticket_id,
                             reason: "duplicate",
-                            detail: format!(
-                                "An earlier delivery of this input announced the same change ({})",
-                                first["change_id"].as_str().unwrap_or_default()
-                            ),
+                            detail: format!("An earlier delivery of this input announced the same change ({})", first.change_id),
                         });
                     }
-                    events.extend(fresh);
+                    events.extend(fresh.into_iter().map(|a| a.output));
                 }
                 Outcome::Skipped(s) => skipped.push(s),
             }
@@ -389,9 +397,9 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery, t:
                     Some(id) => format!("{id}#{}", i + 1),
                     None => format!("halo:{key}"),
                 };
+                let change_id = format!("halo:{key}");
                 out["event_id"] = json!(id);
-                // The change itself, whichever delivery (or HaloITSM event) announced it.
-                out["change_id"] = json!(format!("halo:{key}"));
+                out["change_id"] = json!(change_id);
                 if let Some(id) = &d.id {
                     out["delivery_id"] = json!(id);
                 }
@@ -401,7 +409,7 @@ async fn one(ctx: &ActionContext, shared: &Shared, index: usize, d: Delivery, t:
                         o.remove("previous_status_id");
                     }
                 }
-                out
+                Announcement { output: out, change_id, delivery_id: d.id.clone(), ticket_id: d.ticket_id }
             })
             .collect(),
     ))

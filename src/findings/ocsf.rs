@@ -126,12 +126,27 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Why a finding cannot be ticketed: what is missing or not a finding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error("the finding is not a JSON object")]
+    NotAnObject,
+    #[error("not a Detection Finding (class_name `{0}`)")]
+    OtherClass(String),
+    #[error("no `status_code` (PASS, FAIL or MANUAL)")]
+    NoStatus,
+    #[error("no usable `severity`")]
+    NoSeverity,
+    #[error("no check ID (`metadata.event_code`) and no finding ID")]
+    NoCheck,
+}
+
 /// Read one finding; the error says what is missing.
-pub fn parse(v: &Value) -> Result<Finding, String> {
-    let Some(obj) = v.as_object() else { return Err("the finding is not a JSON object".into()) };
+pub fn parse(v: &Value) -> Result<Finding, Unusable> {
+    let Some(obj) = v.as_object() else { return Err(Unusable::NotAnObject) };
     let class = s(obj.get("class_name")).replace(' ', "").to_ascii_lowercase();
     if !class.is_empty() && class != "detectionfinding" {
-        return Err(format!("not a Detection Finding (class_name `{}`)", s(obj.get("class_name"))));
+        return Err(Unusable::OtherClass(s(obj.get("class_name"))));
     }
     let status = {
         let code = s(obj.get("status_code")).to_ascii_uppercase();
@@ -144,16 +159,16 @@ pub fn parse(v: &Value) -> Result<Finding, String> {
         }
     };
     if status.is_empty() {
-        return Err("no `status_code` (PASS, FAIL or MANUAL)".into());
+        return Err(Unusable::NoStatus);
     }
     let severity = Severity::parse(&s(obj.get("severity")))
         .or_else(|| obj.get("severity_id").and_then(Value::as_i64).and_then(Severity::from_id))
-        .ok_or("no usable `severity`")?;
+        .ok_or(Unusable::NoSeverity)?;
     let info = obj.get("finding_info").or_else(|| obj.get("finding")).cloned().unwrap_or(Value::Null);
     let check_id = s(at(v, &["metadata", "event_code"]));
     let uid = Some(s(info.get("uid"))).filter(|u| !is_placeholder(u));
     if check_id.is_empty() && uid.is_none() {
-        return Err("no check ID (`metadata.event_code`) and no finding ID".into());
+        return Err(Unusable::NoCheck);
     }
     let resource = obj.get("resources").and_then(Value::as_array).and_then(|r| r.first()).cloned().unwrap_or(Value::Null);
     let cloud = obj.get("cloud").cloned().unwrap_or(Value::Null);
@@ -255,13 +270,14 @@ mod tests {
 
     #[test]
     fn malformed_findings_say_why() {
-        assert_eq!(parse(&json!("x")).unwrap_err(), "the finding is not a JSON object");
-        assert!(parse(&json!({"severity": "Low", "metadata": {"event_code": "x"}})).unwrap_err().contains("status_code"));
-        assert!(parse(&json!({"status_code": "FAIL", "metadata": {"event_code": "x"}})).unwrap_err().contains("severity"));
-        assert!(parse(&json!({"status_code": "FAIL", "severity": "Low"})).unwrap_err().contains("check ID"));
+        assert_eq!(parse(&json!("x")).unwrap_err().to_string(), "the finding is not a JSON object");
+        assert!(parse(&json!({"severity": "Low", "metadata": {"event_code": "x"}})).unwrap_err().to_string().contains("status_code"));
+        assert!(parse(&json!({"status_code": "FAIL", "metadata": {"event_code": "x"}})).unwrap_err().to_string().contains("severity"));
+        assert!(parse(&json!({"status_code": "FAIL", "severity": "Low"})).unwrap_err().to_string().contains("check ID"));
         assert!(
             parse(&json!({"class_name": "Compliance Finding", "status_code": "FAIL", "severity": "Low", "metadata": {"event_code": "x"}}))
                 .unwrap_err()
+                .to_string()
                 .contains("Detection Finding")
         );
     }

@@ -31,18 +31,37 @@ pub struct Delivery {
     pub action: Option<Value>,
 }
 
+/// Why a delivery cannot be read, at its place in a batch; it never echoes the payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("delivery {index} {why}")]
+pub struct Unreadable {
+    pub index: usize,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Why {
+    #[error("is not a JSON object")]
+    NotAnObject,
+    /// A step's input marked it (`NOT_AN_OBJECT`) with what it was instead.
+    #[error("is not a JSON object (it is {0})")]
+    NotAnObjectBut(String),
+    #[error("has no ticket ID (`object_id` or `ticket.id`)")]
+    NoTicketId,
+}
+
 impl Delivery {
-    /// Read a delivery; the error says what is missing (never echoing the payload). `index` is
-    /// its place in a batch.
-    pub fn read(d: &Value, index: usize) -> Result<Delivery, String> {
-        let Some(obj) = d.as_object() else { return Err(format!("delivery {index} is not a JSON object")) };
+    /// Read a delivery; the error says what is missing. `index` is its place in a batch.
+    pub fn read(d: &Value, index: usize) -> Result<Delivery, Unreadable> {
+        let unreadable = |why| Unreadable { index, why };
+        let Some(obj) = d.as_object() else { return Err(unreadable(Why::NotAnObject)) };
         if let Some(kind) = obj.get(NOT_AN_OBJECT).and_then(Value::as_str) {
-            return Err(format!("delivery {index} is not a JSON object (it is {kind})"));
+            return Err(unreadable(Why::NotAnObjectBut(kind.to_string())));
         }
         let ticket = obj.get("ticket").or_else(|| obj.get("object")).filter(|t| t.is_object());
         let ticket_id = obj.get("object_id").and_then(as_int).or_else(|| ticket.and_then(|t| int(t, "id"))).filter(|id| *id > 0);
         let Some(ticket_id) = ticket_id else {
-            return Err(format!("delivery {index} has no ticket ID (`object_id` or `ticket.id`)"));
+            return Err(unreadable(Why::NoTicketId));
         };
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
@@ -92,7 +111,10 @@ mod tests {
         assert_eq!(Delivery::read(&json!({"object": {"id": 5}}), 0).map(|d| d.ticket_id), Ok(5));
         // A ticket object for another ticket than the one named is not this ticket's.
         assert_eq!(Delivery::read(&json!({"object_id": 5, "ticket": {"id": 6}}), 0).map(|d| d.ticket), Ok(None));
-        assert_eq!(Delivery::read(&json!({"event": "x"}), 2).unwrap_err(), "delivery 2 has no ticket ID (`object_id` or `ticket.id`)");
+        assert_eq!(
+            Delivery::read(&json!({"event": "x"}), 2).unwrap_err().to_string(),
+            "delivery 2 has no ticket ID (`object_id` or `ticket.id`)"
+        );
         assert!(Delivery::read(&json!("x"), 0).is_err());
         assert!(Delivery::read(&json!({"object_id": "abc"}), 0).is_err());
         assert!(Delivery::read(&json!({"object_id": -1}), 0).is_err());

@@ -300,7 +300,7 @@ async fn receive(State(intake): State<Arc<Intake>>, OriginalUri(uri): OriginalUr
             Ok(_) => good.push(d),
             Err(problem) => {
                 tracing::warn!("Refused a malformed webhook delivery: {problem}");
-                refused.push(json!({"index": i, "error": problem}));
+                refused.push(json!({"index": i, "error": problem.to_string()}));
             }
         }
     }

@@ -179,7 +179,7 @@ proptest! {
                     }
                 }
             }
-            Err(e) => prop_assert!(!e.is_empty()),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
     }
 
@@ -188,7 +188,7 @@ proptest! {
     fn ocsf_parse_never_panics(v in arb_json()) {
         match ocsf::parse(&v) {
             Ok(f) => check_finding(&f)?,
-            Err(e) => prop_assert!(!e.is_empty()),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
     }
 

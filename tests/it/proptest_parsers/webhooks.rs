@@ -154,7 +154,7 @@ proptest! {
             Ok(_) => prop_assert!(delivery_ok(&d), "accepted {d}"),
             Err(e) => {
                 prop_assert!(!delivery_ok(&d), "refused {d}: {e}");
-                prop_assert!(e.starts_with(&format!("delivery {index} ")), "{e}");
+                prop_assert!(e.to_string().starts_with(&format!("delivery {index} ")), "{e}");
             }
         }
     }
