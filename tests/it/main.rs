@@ -1,6 +1,5 @@
 //! The integration tests, one binary (linked once, every test run in parallel), a module per area.
 
-mod comment_edits;
 mod comment_sync;
 mod common;
 
@@ -20,7 +19,6 @@ mod hostile_input;
 mod investigations;
 mod known_connections;
 mod live_tenant;
-mod lookups_more;
 mod people_search;
 mod plg;
 mod process_webhook;
@@ -30,7 +28,6 @@ mod rate_limits;
 mod related_tickets;
 mod reliability;
 mod remediations;
-mod sim;
 mod sim_flows;
 mod sim_webhooks;
 mod spec_contract;

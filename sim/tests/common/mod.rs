@@ -1,37 +1,29 @@
-//! Drives the HaloITSM simulator over real HTTP on 127.0.0.1, the way the plugin's client will.
+//! Helpers of the simulator's tests: a simulator on 127.0.0.1, a token from it, and a client of
+//! its API holding that token.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
-use halo_sim::{ChangeKind, Faults, SimConfig, SimHandle, start};
+use halo_sim::{SimConfig, SimHandle, start};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-mod actions;
-mod attachments;
-mod auth;
-mod faults;
-mod live_tenant;
-mod lookups;
-mod tickets;
-
-fn loopback() -> SocketAddr {
+pub fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn sim_with(config: SimConfig) -> SimHandle {
+pub async fn sim_with(config: SimConfig) -> SimHandle {
     start(config, loopback()).await.expect("bind 127.0.0.1")
 }
 
-async fn sim() -> SimHandle {
+pub async fn sim() -> SimHandle {
     sim_with(SimConfig::default()).await
 }
 
-async fn token_response(h: &SimHandle, form: &[(&str, &str)]) -> Response {
+pub async fn token_response(h: &SimHandle, form: &[(&str, &str)]) -> Response {
     Client::new().post(format!("{}/token", h.auth_url())).form(form).send().await.expect("token request")
 }
 
-async fn token(h: &SimHandle) -> String {
+pub async fn token(h: &SimHandle) -> String {
     let r = token_response(
         h,
         &[("grant_type", "client_credentials"), ("client_id", "sim-client"), ("client_secret", "sim-secret"), ("scope", "all")],
@@ -43,49 +35,49 @@ async fn token(h: &SimHandle) -> String {
 }
 
 /// A client bound to one simulator and token.
-struct Api {
-    http: Client,
-    base: String,
-    token: String,
+pub struct Api {
+    pub http: Client,
+    pub base: String,
+    pub token: String,
 }
 
 impl Api {
-    async fn new(h: &SimHandle) -> Api {
+    pub async fn new(h: &SimHandle) -> Api {
         Api { http: Client::new(), base: h.api_url(), token: token(h).await }
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub async fn get(&self, path: &str) -> Response {
         self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.expect("GET")
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Response {
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
         self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await.expect("POST")
     }
 
-    async fn delete(&self, path: &str) -> Response {
+    pub async fn delete(&self, path: &str) -> Response {
         self.http.delete(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.expect("DELETE")
     }
 
-    async fn get_json(&self, path: &str) -> Value {
+    pub async fn get_json(&self, path: &str) -> Value {
         let r = self.get(path).await;
         assert_eq!(r.status(), StatusCode::OK, "GET {path}");
         r.json().await.expect("json")
     }
 
-    async fn post_json(&self, path: &str, body: &Value) -> Value {
+    pub async fn post_json(&self, path: &str, body: &Value) -> Value {
         let r = self.post(path, body).await;
         assert_eq!(r.status(), StatusCode::OK, "POST {path}");
         r.json().await.expect("json")
     }
 }
 
-async fn json_of(r: Response) -> (StatusCode, Value) {
+pub async fn json_of(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     assert!(ct.starts_with("application/json"), "{status}: content-type {ct}");
     (status, r.json().await.expect("json body"))
 }
 
-fn ids(v: &Value) -> Vec<i64> {
+pub fn ids(v: &Value) -> Vec<i64> {
     v["tickets"].as_array().map(|a| a.iter().filter_map(|t| t["id"].as_i64()).collect()).unwrap_or_default()
 }
