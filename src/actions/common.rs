@@ -175,6 +175,31 @@ pub fn object(fields: impl IntoIterator<Item = (&'static str, Option<Value>)>) -
     fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
 }
 
+/// Who and what a new ticket is assigned to, as a step gives it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assignment {
+    pub priority_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+}
+
+/// The fields a new ticket takes from the step, else from the connection's defaults (priority,
+/// category, agent, team), each a positive ID named by its input; absent where neither says.
+pub fn new_ticket_fields(
+    action: &str,
+    cfg: &crate::halo::ConnectionConfig,
+    given: Assignment,
+) -> Result<[(&'static str, Option<Value>); 4], PluginError> {
+    let id = |name: &str, v: Option<i64>| positive_opt(action, name, v).map(|v| v.map(Value::from));
+    Ok([
+        ("priority_id", id("priority_id", given.priority_id.or(cfg.default_priority_id))?),
+        ("categoryid_1", id("category_id", given.category_id.or(cfg.default_category_id))?),
+        ("agent_id", id("agent_id", given.agent_id.or(cfg.default_agent_id))?),
+        ("team_id", id("team_id", given.team_id.or(cfg.default_team_id))?),
+    ])
+}
+
 /// The requester and where it belongs: HaloITSM "requires both" a ticket's user and the user's
 /// site, and takes integers only (docs/halo-api.md#T16; users' `site_id` reads as a double, K2).
 /// A site the step gives wins; else the user's own site and client are sent.

@@ -1,7 +1,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::common::{custom_fields, invalid_input, object, positive, positive_opt, requester_home, ticket_type};
+use super::common::{
+    Assignment, custom_fields, invalid_input, new_ticket_fields, object, positive, positive_opt, requester_home, ticket_type,
+};
 use super::{Action, ActionContext};
 use crate::halo::ticket::{Ticket, int};
 use crate::protocol::PluginError;
@@ -133,7 +135,6 @@ impl Action for CreateTicket {
         )?;
         positive(NAME, "tickettype_id", tickettype)?;
         positive(NAME, "status_id", input.status_id)?;
-        let id = |field: &str, v: Option<i64>| positive_opt(NAME, field, v).map(|v| v.map(Value::from));
         let fields = custom_fields(NAME, &input.customfields)?;
         let user = match (input.user_id, input.requester_email.as_deref().map(str::trim).filter(|e| !e.is_empty())) {
             (Some(_), Some(_)) => {
@@ -154,22 +155,22 @@ impl Action for CreateTicket {
         let requester = requester_home(&ctx, user, site).await?;
         let parent = super::related_tickets::check_parent(&ctx, NAME, input.parent_id).await?;
         let assets = super::assets::checked_assets(&ctx, NAME, &input.asset_ids).await?;
-        let record = object([
+        let assignment =
+            Assignment { priority_id: input.priority_id, category_id: input.category_id, agent_id: input.agent_id, team_id: input.team_id };
+        let mut record = object([
             ("summary", Some(json!(input.summary))),
             ("details", Some(json!(crate::halo::markup::text_to_html(&input.details)))),
             ("tickettype_id", Some(json!(tickettype))),
             ("status_id", Some(json!(input.status_id))),
-            ("priority_id", id("priority_id", input.priority_id.or(cfg.default_priority_id))?),
-            ("categoryid_1", id("category_id", input.category_id.or(cfg.default_category_id))?),
-            ("agent_id", id("agent_id", input.agent_id.or(cfg.default_agent_id))?),
-            ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
+        ]);
+        record.extend(object(new_ticket_fields(NAME, cfg, assignment)?));
+        record.extend(object([
             ("site_id", site.map(Value::from)),
             ("parent_id", parent.map(Value::from)),
             ("assets", (!assets.is_empty()).then(|| super::assets::merged(&[], &assets))),
             ("customfields", (!fields.is_empty()).then(|| Value::Array(fields))),
             ("source", input.source.map(Value::from)),
-        ]);
-        let mut record = record;
+        ]));
         record.extend(requester);
         let saved = ctx.client.create_ticket(Value::Object(record)).await?;
         let Some(new_id) = int(&saved, "id").filter(|id| *id > 0) else {

@@ -171,22 +171,20 @@ impl Action for UpsertTicketByReference {
         let reference = reference_of(UPSERT, &input.reference)?;
         let field = field_of(&ctx, UPSERT, input.reference_field_id)?;
         let cfg = ctx.client.config();
-        let id = |name: &str, v: Option<i64>| positive_opt(UPSERT, name, v).map(|v| v.map(Value::from));
         let mut fields = custom_fields(UPSERT, &input.customfields)?;
         fields.retain(|f| int(f, "id") != Some(field));
         fields.push(json!({"id": field, "value": reference}));
-        let common = object([
-            ("summary", Some(json!(input.summary))),
-            ("priority_id", id("priority_id", input.priority_id.or(cfg.default_priority_id))?),
-            ("categoryid_1", id("category_id", input.category_id.or(cfg.default_category_id))?),
-            ("agent_id", id("agent_id", input.agent_id.or(cfg.default_agent_id))?),
-            ("team_id", id("team_id", input.team_id.or(cfg.default_team_id))?),
-            ("customfields", Some(Value::Array(fields))),
-        ]);
+        let assignment = super::common::Assignment {
+            priority_id: input.priority_id,
+            category_id: input.category_id,
+            agent_id: input.agent_id,
+            team_id: input.team_id,
+        };
+        let mut common = object([("summary", Some(json!(input.summary))), ("customfields", Some(Value::Array(fields)))]);
+        common.extend(object(super::common::new_ticket_fields(UPSERT, cfg, assignment)?));
         // A user goes with its site (docs/halo-api.md#T16).
         let user = positive_opt(UPSERT, "user_id", input.user_id)?.map(|u| (u, None));
         let site = positive_opt(UPSERT, "site_id", input.site_id)?;
-        let mut common = common;
         match user {
             Some(_) => common.extend(super::common::requester_home(&ctx, user, site).await?),
             None => common.extend(site.map(|s| ("site_id".to_string(), json!(s)))),

@@ -341,17 +341,11 @@ async fn upsert(ctx: &ActionContext, input: &Input) -> Result<Upserted, PluginEr
         record.insert("summary".into(), json!(summary));
         record.insert("tickettype_id".into(), json!(tickettype));
         record.insert("customfields".into(), json!([{"id": field, "value": rrn}]));
-        for (k, v) in [
-            ("priority_id", priority.or(cfg.default_priority_id)),
-            ("status_id", status),
-            ("agent_id", agent.or(cfg.default_agent_id)),
-            ("team_id", input.team_id.or(cfg.default_team_id)),
-            ("categoryid_1", cfg.default_category_id),
-        ] {
-            if let Some(v) = v {
-                record.insert(k.into(), json!(v));
-            }
+        if let Some(status) = status {
+            record.insert("status_id".into(), json!(status));
         }
+        let assignment = super::common::Assignment { priority_id: priority, category_id: None, agent_id: agent, team_id: input.team_id };
+        record.extend(super::common::object(super::common::new_ticket_fields(NAME, cfg, assignment)?));
         let made = create_for(ctx, record, &details(inv, &input.alerts, &synced), rrn, field).await?;
         let outcome = if made.ours { "created" } else { "unchanged" };
         return Ok(Upserted {
