@@ -7,25 +7,6 @@
 
 use super::*;
 
-/// The result of asking HaloITSM for something the event needs.
-pub(super) enum Fetched<T> {
-    Got(T),
-    /// The ticket no longer exists.
-    Gone,
-    /// HaloITSM refuses for good (permission, bad request): skipped, and logged.
-    Refused,
-}
-
-/// What a sighting calls for.
-pub(super) enum Worth {
-    /// Ask HaloITSM.
-    Read,
-    /// Nothing new.
-    Known,
-    /// Changed before the floor: to be remembered, not reported.
-    BeforeFloor(Mark),
-}
-
 pub(super) struct Engine {
     cfg: Config,
     client: Arc<HaloClient>,

@@ -105,6 +105,25 @@ fn delivery_key(id: &str) -> String {
     format!("f{:016x}", crate::fnv::fnv1a(id.as_bytes()))
 }
 
+/// The result of asking HaloITSM for something the event needs.
+enum Fetched<T> {
+    Got(T),
+    /// The ticket no longer exists.
+    Gone,
+    /// HaloITSM refuses for good (permission, bad request): skipped, and logged.
+    Refused,
+}
+
+/// What a sighting calls for.
+enum Worth {
+    /// Ask HaloITSM.
+    Read,
+    /// Nothing new.
+    Known,
+    /// Changed before the floor: to be remembered, not reported.
+    BeforeFloor(Mark),
+}
+
 /// Deployment settings of a trigger run.
 #[derive(Debug, Clone)]
 pub struct Options {
