@@ -125,3 +125,33 @@ fn the_import_rules_are_a_one_way_order() {
         assert!(rules[quiet].iter().all(|dep| rules[dep].is_empty()), "`{quiet}` must import no plugin module");
     }
 }
+
+/// Every Rust file of the workspace, under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("target") {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "sim/src", "sim/tests", "bench/src", "xtask/src", "fuzz/fuzz_targets"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "found only {} files", files.len());
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(f).ok()?.lines().count();
+            (lines > 600).then(|| format!("{} ({lines} lines)", f.strip_prefix(root).unwrap_or(f).display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by what they do: {long:?}");
+}
