@@ -159,7 +159,9 @@ proptest! {
         match triggers::Config::from_message(&m, input, &checked) {
             Ok(cfg) => {
                 prop_assert!(cfg.interval >= Duration::from_secs(5));
-                prop_assert!(cfg.webhook_addr.port() > 0);
+                // The port asked for, 0 included (any free port, named in the log), else the default.
+                let asked = m.input.get("webhook_port").and_then(Value::as_i64);
+                prop_assert!(asked.is_none_or(|p| i64::from(cfg.webhook_addr.port()) == p) && (asked.is_some() || cfg.webhook_addr.port() > 0));
             }
             Err(e) => {
                 prop_assert_eq!(e.http_status(), 400);
