@@ -359,6 +359,13 @@ impl Action for SetupWebhook {
         if !common::is_on(&record) && (created || !changed.is_empty()) {
             warnings.push("HaloITSM shows the webhook as not active after the change: check it in HaloITSM.".into());
         }
+        // The payload is left as the tenant has it (its numbering is not public, W22); a custom
+        // one is the only kind Process Webhook may not read.
+        if record.get("payload_type").and_then(Value::as_i64) == Some(1) || record.get("custom_payload") == Some(&json!(true)) {
+            warnings.push(
+                "The webhook sends a custom payload: Process Webhook reads it only if it carries the ticket's ID (`object_id` or `ticket.id`); choose HaloITSM's full object payload for the best events.".into(),
+            );
+        }
         let test = match input.test {
             true => Some(tested(&client.test_webhook(&webhook_id).await.map_err(|e| refusal(NAME, e))?, &mut warnings)),
             false => None,

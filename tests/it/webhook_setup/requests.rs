@@ -74,6 +74,17 @@ async fn a_webhook_as_it_should_be_is_one_list_and_no_write() {
 }
 
 #[tokio::test]
+async fn a_custom_payload_is_left_alone_and_named() {
+    let mut custom = saved();
+    custom["payload_type"] = json!(1);
+    let server = halo(json!([custom])).await;
+    Mock::given(method("POST")).and(path("/api/Webhook")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
+    let out = run(&server, "setup_webhook", basic_input()).await;
+    assert_eq!(out["changed"], json!([]), "{out}");
+    assert!(out["warnings"][0].as_str().unwrap().contains("custom payload"), "{out}");
+}
+
+#[tokio::test]
 async fn a_switched_off_webhook_is_switched_on_keeping_its_events_and_test_fired() {
     let mut off = saved();
     off["disabled"] = json!(true);
