@@ -371,7 +371,8 @@ impl Action for SetupWebhook {
             false => None,
         };
         tracing::info!(created, changed = changed.len(), tested = test.is_some(), "Webhook `{}` set up", wanted.name);
-        Ok(Output { webhook_id, created, changed, test, warnings, webhook: shown(&record) })
+        let webhook = if record.is_object() { shown(&record) } else { json!({"id": webhook_id}) };
+        Ok(Output { webhook_id, created, changed, test, warnings, webhook })
     }
 }
 

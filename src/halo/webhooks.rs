@@ -21,6 +21,16 @@ pub fn webhook_id_of(record: &Value) -> Option<String> {
     record.get("id").and_then(Value::as_str).map(str::to_ascii_lowercase).filter(|id| is_webhook_id(id))
 }
 
+/// The record a `POST /Webhook` answered: an object, or the last object of an array (HNODE reads
+/// either, W18); `Null` for anything else, an empty answer included.
+fn record_of(answer: Value) -> Value {
+    match answer {
+        Value::Object(_) => answer,
+        Value::Array(mut items) => items.pop().filter(Value::is_object).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
 impl HaloClient {
     /// Every webhook of the tenant (`GET /Webhook`: a bare array, W17, or a keyed list).
     pub async fn webhooks(&self) -> Result<Vec<Value>, HaloError> {
@@ -42,15 +52,16 @@ impl HaloClient {
     }
 
     /// Create a webhook (no `id`) or change one (`id` set): `POST /Webhook` with a one-element
-    /// array (W18); the saved record as HaloITSM answers it.
+    /// array (W18); the saved record as HaloITSM answers it, or `Null` when the answer holds none
+    /// (the spec declares none: the caller reads the webhook back).
     pub async fn save_webhook(&self, record: Value) -> Result<Value, HaloError> {
-        self.post_one("Webhook", record).await
+        Ok(record_of(self.post("Webhook", &[], &Value::Array(vec![record])).await?))
     }
 
     /// Test-fire a webhook: `POST /Webhook [{id, _test: true}]` (W19); HaloITSM's answer (the
-    /// record, with `_test_result` where the tenant gives one).
+    /// record, with `_test_result` where the tenant gives one), or `Null`.
     pub async fn test_webhook(&self, id: &str) -> Result<Value, HaloError> {
-        self.post_one("Webhook", json!({"id": id, "_test": true})).await
+        Ok(record_of(self.post("Webhook", &[], &json!([{"id": id, "_test": true}])).await?))
     }
 
     /// The delivery log of webhook `id`, newest first as far as HaloITSM orders it (W20); None

@@ -140,3 +140,26 @@ async fn a_check_is_one_list_and_one_log_read_of_this_webhook_only() {
         "another webhook's row is not this one's: {out}"
     );
 }
+
+#[tokio::test]
+async fn a_save_answered_with_nothing_is_found_by_reading_the_list_again() {
+    // The spec declares no answer for POST /Webhook: a tenant may send an empty 200.
+    let server = halo_with_token().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Webhook"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Webhook"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([saved()])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path("/api/Webhook")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&server).await;
+    let out = run(&server, "setup_webhook", basic_input()).await;
+    assert_eq!((out["webhook_id"].clone(), out["created"].clone()), (json!(ID), json!(true)), "{out}");
+    let lists =
+        server.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "GET" && r.url.path() == "/api/Webhook").count();
+    assert_eq!(lists, 2, "the list read again once");
+}
