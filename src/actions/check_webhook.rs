@@ -103,7 +103,11 @@ fn failures(rows: &[Value], since: DateTime<Utc>) -> Vec<(&Value, DateTime<Utc>)
 
 /// The deliveries a logged body holds: one object, or each object of a batch (W9).
 fn deliveries_in(row: &Value) -> Vec<Value> {
-    let body = row.get("requestbody").and_then(Value::as_str).and_then(|b| serde_json::from_str::<Value>(b).ok());
+    // The spec types it a string; a log that keeps it as JSON is read as it is.
+    let body = match row.get("requestbody") {
+        Some(Value::String(b)) => serde_json::from_str::<Value>(b).ok(),
+        other => other.cloned(),
+    };
     match body {
         Some(Value::Object(o)) => vec![Value::Object(o)],
         Some(Value::Array(a)) => a.into_iter().filter(Value::is_object).collect(),
@@ -292,14 +296,16 @@ mod tests {
             json!({"id": "b", "timestamp": "2026-12-01T10:00:01Z", "responsestatus": 200, "error": false}),
             json!({"id": "c", "timestamp": "2026-12-01T11:00:00", "responsestatus": 0, "requestbody": "[{\"id\":\"d2\"},{\"id\":\"d3\"},5]"}),
             json!({"id": "d", "timestamp": "2026-11-30T10:00:00Z", "responsestatus": 503}),
+            json!({"id": "f", "timestamp": "2026-12-01T12:00:00Z", "responsestatus": 502, "requestbody": {"id": "d4", "object_id": 9}}),
             json!({"id": "e", "responsestatus": 503}),
         ];
         let since = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
         let ids: Vec<_> = failures(&rows, since).iter().map(|(r, _)| r["id"].clone()).collect();
-        assert_eq!(ids, vec![json!("a"), json!("c")]);
+        assert_eq!(ids, vec![json!("a"), json!("c"), json!("f")]);
         assert_eq!(deliveries_in(&rows[0]).len(), 1);
         assert_eq!(deliveries_in(&rows[2]).len(), 2, "a batch's objects, nothing else");
         assert!(deliveries_in(&rows[3]).is_empty());
+        assert_eq!(deliveries_in(&rows[4]).len(), 1, "a body kept as JSON");
     }
 
     #[test]

@@ -378,7 +378,9 @@ impl Action for SetupWebhook {
 
 /// What HaloITSM said of a test delivery (`_test_result`, a delivery log row: W19).
 fn tested(answer: &Value, warnings: &mut Vec<String>) -> Tested {
-    let Some(result) = answer.get("_test_result").filter(|r| r.is_object()) else {
+    // HCLI's record carries `_test_result`; an answer that is the delivery itself is read too.
+    let result = answer.get("_test_result").filter(|r| r.is_object()).or_else(|| answer.get("responsestatus").map(|_| answer));
+    let Some(result) = result else {
         warnings.push(
             "HaloITSM sent the test delivery but did not say how it went: see the webhook's Deliveries tab in HaloITSM, or run Check Webhook.".into(),
         );
@@ -433,6 +435,16 @@ mod tests {
         assert_eq!(fields["basic_password"], json!("n3w"));
         saved["disabled"] = json!(true);
         assert_eq!(plan(&w, Some(&saved)).1, vec!["disabled".to_string()]);
+    }
+
+    #[test]
+    fn a_test_answer_is_read_inside_the_record_or_as_the_delivery_itself() {
+        let mut warnings = Vec::new();
+        assert!(tested(&json!({"id": "x", "_test_result": {"responsestatus": 200, "error": false}}), &mut warnings).delivered);
+        assert!(tested(&json!({"responsestatus": 204}), &mut warnings).delivered);
+        assert!(!tested(&json!({"responsestatus": 500, "error": true}), &mut warnings).delivered);
+        assert!(!tested(&json!({"id": "x"}), &mut warnings).delivered);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
     }
 
     #[test]
