@@ -98,24 +98,28 @@ fn numbers_to_strings(v: &mut Value) {
     }
 }
 
+/// A change of ticket 1042 (closed or not) with an action, for the webhook tests.
+#[cfg(test)]
+pub(crate) fn test_event(kind: ChangeKind, closed: bool) -> ChangeEvent {
+    ChangeEvent {
+        seq: 0,
+        kind,
+        ticket_id: 1042,
+        old_status: Some(1),
+        new_status: Some(if closed { 9 } else { 2 }),
+        agent_id: 3,
+        timestamp: String::new(),
+        ticket: json!({"id": 1042, "hasbeenclosed": closed, "summary": "s", "details": "d", "status_id": 2}),
+        action: Some(json!({"id": 7})),
+        closed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev(kind: ChangeKind, closed: bool) -> ChangeEvent {
-        ChangeEvent {
-            seq: 0,
-            kind,
-            ticket_id: 1042,
-            old_status: Some(1),
-            new_status: Some(if closed { 9 } else { 2 }),
-            agent_id: 3,
-            timestamp: String::new(),
-            ticket: json!({"id": 1042, "hasbeenclosed": closed, "summary": "s", "details": "d", "status_id": 2}),
-            action: Some(json!({"id": 7})),
-            closed,
-        }
-    }
+    use super::test_event as ev;
 
     #[test]
     fn guids_have_the_usual_shape() {

@@ -547,20 +547,7 @@ async fn send(client: &reqwest::Client, shared: &Shared, d: &Delivery) {
 mod tests {
     use super::*;
 
-    fn ev(kind: ChangeKind, closed: bool) -> ChangeEvent {
-        ChangeEvent {
-            seq: 0,
-            kind,
-            ticket_id: 1042,
-            old_status: Some(1),
-            new_status: Some(if closed { 9 } else { 2 }),
-            agent_id: 3,
-            timestamp: String::new(),
-            ticket: json!({"id": 1042, "hasbeenclosed": closed, "summary": "s", "details": "d", "status_id": 2}),
-            action: Some(json!({"id": 7})),
-            closed,
-        }
-    }
+    use crate::webhook_payload::test_event as ev;
 
     #[test]
     fn config_validation_and_masking() {

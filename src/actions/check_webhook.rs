@@ -65,8 +65,9 @@ pub struct FailedDelivery {
     pub recoverable: bool,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Output {
+/// The webhook as HaloITSM shows it (all false when there is none).
+#[derive(Debug, Default, Serialize)]
+pub struct WebhookState {
     pub found: bool,
     pub webhook_id: String,
     /// Active and not switched off.
@@ -77,6 +78,25 @@ pub struct Output {
     pub switched_off_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_status: Option<i64>,
+}
+
+impl WebhookState {
+    fn of(record: &Value) -> WebhookState {
+        WebhookState {
+            found: true,
+            webhook_id: webhook_id_of(record).unwrap_or_default(),
+            enabled: common::is_on(record),
+            switched_off: common::switched_off(record),
+            switched_off_at: record.get("last_auto_disable_date").and_then(Value::as_str).and_then(parse_halo_date).map(|d| d.to_rfc3339()),
+            last_status: record.get("last_status").and_then(as_int),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Output {
+    #[serde(flatten)]
+    pub state: WebhookState,
     /// Whether HaloITSM offers the webhook's delivery log over the API.
     pub delivery_log: bool,
     /// Failed deliveries since `since`, newest first.
@@ -148,12 +168,7 @@ impl Action for CheckWebhook {
         let rows = client.webhooks().await.map_err(|e| refusal(NAME, e))?;
         let Some(row) = find_ours(&rows, &name, (!id.is_empty()).then_some(id)).0 else {
             return Ok(Output {
-                found: false,
-                webhook_id: id.to_string(),
-                enabled: false,
-                switched_off: false,
-                switched_off_at: None,
-                last_status: None,
+                state: WebhookState { webhook_id: id.to_string(), ..WebhookState::default() },
                 delivery_log: false,
                 failed: Vec::new(),
                 advice: format!(
@@ -164,12 +179,8 @@ impl Action for CheckWebhook {
             });
         };
         let record = full_record(client, row, &["active", "disabled"]).await.map_err(|e| refusal(NAME, e))?;
-        let webhook_id = webhook_id_of(&record).unwrap_or_default();
-        let (enabled, switched_off) = (common::is_on(&record), common::switched_off(&record));
-        let switched_off_at =
-            record.get("last_auto_disable_date").and_then(Value::as_str).and_then(parse_halo_date).map(|d| d.to_rfc3339());
-        let last_status = record.get("last_status").and_then(as_int);
-        let log = match client.webhook_deliveries(&webhook_id).await {
+        let state = WebhookState::of(&record);
+        let log = match client.webhook_deliveries(&state.webhook_id).await {
             Ok(log) => log,
             Err(e @ HaloError::Forbidden { .. }) => {
                 tracing::info!("HaloITSM refused the delivery log ({e})");
@@ -180,21 +191,9 @@ impl Action for CheckWebhook {
         let Some(log) = log else {
             let advice = format!(
                 "{}HaloITSM does not offer this webhook's delivery log over the API, so missed deliveries cannot be listed here. {SAFETY_NET}",
-                state_advice(enabled, switched_off)
+                state_advice(&state)
             );
-            let out = Output {
-                found: true,
-                webhook_id,
-                enabled,
-                switched_off,
-                switched_off_at,
-                last_status,
-                delivery_log: false,
-                failed: Vec::new(),
-                advice,
-                recovered: None,
-            };
-            return Ok(out);
+            return Ok(Output { state, delivery_log: false, failed: Vec::new(), advice, recovered: None });
         };
         let failed_rows = failures(&log, since);
         let failed: Vec<FailedDelivery> = failed_rows
@@ -211,7 +210,7 @@ impl Action for CheckWebhook {
                 }
             })
             .collect();
-        let mut advice = state_advice(enabled, switched_off);
+        let mut advice = state_advice(&state);
         if log.len() >= DELIVERY_LOG_ROWS {
             advice.push_str(&format!(
                 "The log answered its {DELIVERY_LOG_ROWS} newest rows: give a later `since` to be sure of older ones. "
@@ -230,23 +229,12 @@ impl Action for CheckWebhook {
             true => recover(&ctx, &failed_rows, input.trigger, input.filters).await?,
             false => None,
         };
-        Ok(Output {
-            found: true,
-            webhook_id,
-            enabled,
-            switched_off,
-            switched_off_at,
-            last_status,
-            delivery_log: true,
-            failed,
-            advice,
-            recovered,
-        })
+        Ok(Output { state, delivery_log: true, failed, advice, recovered })
     }
 }
 
-fn state_advice(enabled: bool, switched_off: bool) -> String {
-    match (enabled, switched_off) {
+fn state_advice(state: &WebhookState) -> String {
+    match (state.enabled, state.switched_off) {
         (_, true) => {
             "HaloITSM switched the webhook off after failed deliveries: fix the receiver, then run Set Up Webhook to switch it on again. "
                 .into()
